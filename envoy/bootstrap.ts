@@ -1,0 +1,408 @@
+// Renders router-mode Envoy bootstraps for Canal: the gateway itself (the Wasm filter picks the
+// cluster, Envoy's router forwards by `cluster_header`), and the comparison configs the bench
+// uses (Envoy-native routes generated from the same route table, a plain router, a fixed
+// direct-response upstream). Every function is pure: options in, plain bootstrap object out.
+// `toYaml` turns any of them into the text Envoy reads. docs/envoy.md explains the choices.
+
+import { stringify } from "yaml";
+import type { RouteTable } from "../schema/route-table.ts";
+
+export const WASM_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
+export const TYPED_EXTENSION_CONFIG_TYPE_URL = "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig";
+const HCM_TYPE_URL =
+  "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+const ROUTER_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
+const STRING_VALUE_TYPE_URL = "type.googleapis.com/google.protobuf.StringValue";
+
+/** The filter's name in the HTTP filter chain; with ECDS it is also the resource name. */
+export const CANAL_FILTER_NAME = "canal";
+/** The Proxy-Wasm root id the filter registers (filter/assembly). */
+export const CANAL_ROOT_ID = "canal";
+/** The request header through which the filter hands the chosen cluster to Envoy's router. */
+export const CLUSTER_HEADER = "x-canal-cluster";
+
+/** A JSON value as Envoy's config parser sees it. */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+/** A bootstrap (or any config message) as a plain object. */
+export type EnvoyConfig = { [key: string]: Json };
+
+/** An upstream cluster: one static endpoint. Names are Istio's, e.g. `outbound|5000||x.ns.svc.cluster.local`. */
+export interface UpstreamCluster {
+  name: string;
+  host: string;
+  port: number;
+  /** Connect timeout in milliseconds (default 1000). */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * Where the filter's route table comes from.
+ * - `file`: ECDS from a watched file (the live-update path used locally and in tests). The file
+ *   holds a DiscoveryResponse with one TypedExtensionConfig (see `renderEcdsFile`); replace it by
+ *   atomic rename inside `watchedDirectory` (default: the file's directory).
+ * - `ads`: ECDS over the ADS gRPC stream from a controller (`adsCluster` gets an HTTP/2 cluster).
+ * - `inline`: no ECDS; the table is baked into the bootstrap (benchmarks, one-off runs).
+ */
+export type TableSource =
+  | { kind: "file"; path: string; watchedDirectory?: string }
+  | { kind: "ads"; adsCluster: UpstreamCluster }
+  | { kind: "inline"; table: RouteTable | string };
+
+export interface AdminOptions {
+  /** Admin port on `adminAddress`; 0 lets the kernel pick one (read it with --admin-address-path). */
+  adminPort: number;
+  adminAddress?: string;
+}
+
+export interface CanalBootstrapOptions extends AdminOptions {
+  /** Listener port on `listenerAddress`; 0 lets the kernel pick (read it from admin /listeners). */
+  listenerPort: number;
+  listenerAddress?: string;
+  /** Path of the compiled filter (build/canal.wasm). */
+  wasmPath: string;
+  table: TableSource;
+  clusters: UpstreamCluster[];
+  /** HCM max_request_headers_kb (Envoy's default is 60; Canal uses 96 so a 60 KB header reaches the filter). */
+  maxRequestHeadersKb?: number;
+  /** Optional access log file (text, one line per request). */
+  accessLogPath?: string;
+  nodeId?: string;
+}
+
+/**
+ * `stats_config.stats_tags` that turn the filter's counter
+ * `wasmcustom.canal_requests_total.<vhost>.<outcome>` into
+ * `canal_requests_total{vhost="<vhost>",outcome="<outcome>"}` in /stats/prometheus.
+ * The outcome is the last segment ([a-z_]+); the vhost is everything between, dots included.
+ * Each regex's first group is removed from the name, the second is the tag's value.
+ */
+export const CANAL_STATS_TAGS: { tag_name: string; regex: string }[] = [
+  { tag_name: "vhost", regex: "^wasmcustom\\.canal_requests_total(\\.(.+))\\.[a-z_]+$" },
+  { tag_name: "outcome", regex: "^wasmcustom\\.canal_requests_total\\..+(\\.([a-z_]+))$" },
+];
+
+function socketAddress(address: string, port: number): EnvoyConfig {
+  return { socket_address: { address, port_value: port } };
+}
+
+function admin(opts: AdminOptions): EnvoyConfig {
+  return { address: socketAddress(opts.adminAddress ?? "127.0.0.1", opts.adminPort) };
+}
+
+/** A STATIC cluster with one endpoint. */
+export function renderCluster(c: UpstreamCluster, http2 = false): EnvoyConfig {
+  const cluster: EnvoyConfig = {
+    name: c.name,
+    type: "STATIC",
+    connect_timeout: `${(c.connectTimeoutMs ?? 1000) / 1000}s`,
+    load_assignment: {
+      cluster_name: c.name,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(c.host, c.port) } }] }],
+    },
+  };
+  if (http2) {
+    cluster.typed_extension_protocol_options = {
+      "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+        "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+        explicit_http_config: { http2_protocol_options: {} },
+      },
+    };
+  }
+  return cluster;
+}
+
+function tableText(table: RouteTable | string): string {
+  return typeof table === "string" ? table : JSON.stringify(table);
+}
+
+/**
+ * The filter's config message (envoy.extensions.filters.http.wasm.v3.Wasm) with `table` as the
+ * plugin configuration. `vm_config` is identical for every table, so a new table reuses the VM.
+ */
+export function renderWasmFilterConfig(wasmPath: string, table: RouteTable | string): EnvoyConfig {
+  return {
+    "@type": WASM_TYPE_URL,
+    config: {
+      name: CANAL_FILTER_NAME,
+      root_id: CANAL_ROOT_ID,
+      vm_config: {
+        vm_id: "canal",
+        runtime: "envoy.wasm.runtime.v8",
+        code: { local: { filename: wasmPath } },
+      },
+      configuration: { "@type": STRING_VALUE_TYPE_URL, value: tableText(table) },
+    },
+  };
+}
+
+/** The TypedExtensionConfig an ECDS server (or file) delivers for the canal filter. */
+export function renderTypedExtensionConfig(wasmPath: string, table: RouteTable | string): EnvoyConfig {
+  return { name: CANAL_FILTER_NAME, typed_config: renderWasmFilterConfig(wasmPath, table) };
+}
+
+/**
+ * The content of the ECDS file for `TableSource.file`: a DiscoveryResponse holding the one
+ * TypedExtensionConfig (Envoy's file subscriptions read DiscoveryResponses). JSON text, so write
+ * it to a `.json` path (Envoy picks the parser from the extension).
+ */
+export function renderEcdsFile(wasmPath: string, table: RouteTable | string): string {
+  const response = {
+    version_info: typeof table === "string" ? `text-${table.length}` : table.version,
+    type_url: TYPED_EXTENSION_CONFIG_TYPE_URL,
+    resources: [{ "@type": TYPED_EXTENSION_CONFIG_TYPE_URL, ...renderTypedExtensionConfig(wasmPath, table) }],
+  };
+  return JSON.stringify(response);
+}
+
+function configSource(source: TableSource): EnvoyConfig {
+  if (source.kind === "file") {
+    const dir = source.watchedDirectory ?? source.path.slice(0, Math.max(source.path.lastIndexOf("/"), 1));
+    return {
+      resource_api_version: "V3",
+      path_config_source: { path: source.path, watched_directory: { path: dir } },
+    };
+  }
+  return { resource_api_version: "V3", ads: {} };
+}
+
+function canalHttpFilter(wasmPath: string, source: TableSource): EnvoyConfig {
+  if (source.kind === "inline") {
+    return { name: CANAL_FILTER_NAME, typed_config: renderWasmFilterConfig(wasmPath, source.table) };
+  }
+  return {
+    name: CANAL_FILTER_NAME,
+    config_discovery: {
+      config_source: configSource(source),
+      // Until the first table arrives (and if it never does) the filter runs with the empty
+      // table: every request is a 404 from the filter, never a 500/503 from a missing config.
+      default_config: renderWasmFilterConfig(wasmPath, ""),
+      apply_default_config_without_warming: true,
+      type_urls: [WASM_TYPE_URL],
+    },
+  };
+}
+
+const ROUTER_FILTER: EnvoyConfig = {
+  name: "envoy.filters.http.router",
+  typed_config: { "@type": ROUTER_TYPE_URL },
+};
+
+function accessLog(path: string | undefined): Json[] {
+  if (path === undefined) return [];
+  return [
+    {
+      name: "envoy.access_loggers.file",
+      typed_config: {
+        "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+        path,
+      },
+    },
+  ];
+}
+
+function hcm(statPrefix: string, routeConfig: EnvoyConfig, httpFilters: EnvoyConfig[], extra: EnvoyConfig): EnvoyConfig {
+  return {
+    name: "envoy.filters.network.http_connection_manager",
+    typed_config: {
+      "@type": HCM_TYPE_URL,
+      stat_prefix: statPrefix,
+      route_config: routeConfig,
+      http_filters: [...httpFilters, ROUTER_FILTER],
+      ...extra,
+    },
+  };
+}
+
+function listener(name: string, address: string, port: number, filter: EnvoyConfig): EnvoyConfig {
+  return { name, address: socketAddress(address, port), filter_chains: [{ filters: [filter] }] };
+}
+
+/** The one route of the gateway: every request goes to the cluster the filter named. */
+export function canalRouteConfig(): EnvoyConfig {
+  return {
+    name: "canal",
+    virtual_hosts: [
+      {
+        name: "canal",
+        domains: ["*"],
+        routes: [
+          {
+            match: { prefix: "/" },
+            // timeout 0s: no route-level timeout (Istio's default); the filter sets
+            // x-envoy-upstream-rq-timeout-ms when the table has one.
+            route: { cluster_header: CLUSTER_HEADER, timeout: "0s" },
+            // The routing decision is internal: never leak it upstream.
+            request_headers_to_remove: [CLUSTER_HEADER],
+          },
+        ],
+      },
+    ],
+  };
+}
+
+/** The gateway: one listener, the canal Wasm filter, Envoy's router, the given clusters. */
+export function renderCanalBootstrap(opts: CanalBootstrapOptions): EnvoyConfig {
+  const clusters = opts.clusters.map((c) => renderCluster(c));
+  const bootstrap: EnvoyConfig = {
+    node: { id: opts.nodeId ?? "canal-gateway", cluster: "canal" },
+    admin: admin(opts),
+    stats_config: { stats_tags: CANAL_STATS_TAGS },
+    static_resources: {
+      listeners: [
+        listener(
+          "canal",
+          opts.listenerAddress ?? "127.0.0.1",
+          opts.listenerPort,
+          hcm("canal", canalRouteConfig(), [canalHttpFilter(opts.wasmPath, opts.table)], {
+            max_request_headers_kb: opts.maxRequestHeadersKb ?? 96,
+            access_log: accessLog(opts.accessLogPath),
+          }),
+        ),
+      ],
+      clusters,
+    },
+  };
+  if (opts.table.kind === "ads") {
+    clusters.push(renderCluster(opts.table.adsCluster, true));
+    bootstrap.dynamic_resources = {
+      ads_config: {
+        api_type: "GRPC",
+        transport_api_version: "V3",
+        grpc_services: [{ envoy_grpc: { cluster_name: opts.table.adsCluster.name } }],
+      },
+    };
+  }
+  return bootstrap;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Comparison configs (bench/filter.ts)
+
+export interface NativeBootstrapOptions extends AdminOptions {
+  listenerPort: number;
+  listenerAddress?: string;
+  table: RouteTable;
+  clusters: UpstreamCluster[];
+}
+
+function nativeMatch(uri: { exact: string } | { prefix: string } | { regex: string } | undefined, ignoreCase: boolean): EnvoyConfig {
+  const m: EnvoyConfig =
+    uri === undefined
+      ? { prefix: "/" }
+      : "exact" in uri
+        ? { path: uri.exact }
+        : "prefix" in uri
+          ? { prefix: uri.prefix }
+          : { safe_regex: { regex: uri.regex } };
+  if (ignoreCase) m.case_sensitive = false;
+  return m;
+}
+
+/**
+ * The same routing as Envoy-native route config, for the subset the bench uses: domains, and
+ * per route the uri of each match block (exact / prefix / regex) to the first destination
+ * (or weighted clusters). Other conditions and modifiers are not translated.
+ */
+export function renderNativeRouteConfig(table: RouteTable): EnvoyConfig {
+  const virtualHosts: Json[] = table.virtualHosts.map((vh) => {
+    const routes: Json[] = [];
+    for (const r of vh.routes) {
+      if (r.route === undefined) continue;
+      const action: EnvoyConfig =
+        r.route.length === 1
+          ? { cluster: r.route[0].cluster, timeout: "0s" }
+          : {
+              weighted_clusters: {
+                clusters: r.route.map((d) => ({ name: d.cluster, weight: d.weight ?? 100 })),
+              },
+              timeout: "0s",
+            };
+      const blocks = r.match === undefined || r.match.length === 0 ? [undefined] : r.match;
+      for (const b of blocks) routes.push({ match: nativeMatch(b?.uri, b?.ignoreUriCase === true), route: action });
+    }
+    return { name: vh.name, domains: vh.domains, routes };
+  });
+  return { name: "native", virtual_hosts: virtualHosts };
+}
+
+/** Envoy-native equivalent of the gateway for `table` (no Wasm), for the bench. */
+export function renderNativeBootstrap(opts: NativeBootstrapOptions): EnvoyConfig {
+  return {
+    node: { id: "canal-native", cluster: "canal" },
+    admin: admin(opts),
+    static_resources: {
+      listeners: [
+        listener(
+          "native",
+          opts.listenerAddress ?? "127.0.0.1",
+          opts.listenerPort,
+          hcm("native", renderNativeRouteConfig(opts.table), [], { strip_any_host_port: true }),
+        ),
+      ],
+      clusters: opts.clusters.map((c) => renderCluster(c)),
+    },
+  };
+}
+
+export interface RouterBootstrapOptions extends AdminOptions {
+  listenerPort: number;
+  listenerAddress?: string;
+  upstream: UpstreamCluster;
+}
+
+/** A plain router: every request to one cluster (a sidecar hop in the bench). */
+export function renderRouterBootstrap(opts: RouterBootstrapOptions): EnvoyConfig {
+  const routeConfig: EnvoyConfig = {
+    name: "router",
+    virtual_hosts: [
+      { name: "all", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: opts.upstream.name, timeout: "0s" } }] },
+    ],
+  };
+  return {
+    node: { id: "canal-router", cluster: "canal" },
+    admin: admin(opts),
+    static_resources: {
+      listeners: [listener("router", opts.listenerAddress ?? "127.0.0.1", opts.listenerPort, hcm("router", routeConfig, [], {}))],
+      clusters: [renderCluster(opts.upstream)],
+    },
+  };
+}
+
+export interface DirectResponseBootstrapOptions extends AdminOptions {
+  listenerPort: number;
+  listenerAddress?: string;
+  status?: number;
+  body?: string;
+}
+
+/** A fixed-response upstream (fast enough not to be the bottleneck of the bench). */
+export function renderDirectResponseBootstrap(opts: DirectResponseBootstrapOptions): EnvoyConfig {
+  const routeConfig: EnvoyConfig = {
+    name: "fixed",
+    virtual_hosts: [
+      {
+        name: "all",
+        domains: ["*"],
+        routes: [
+          {
+            match: { prefix: "/" },
+            direct_response: { status: opts.status ?? 200, body: { inline_string: opts.body ?? "ok\n" } },
+          },
+        ],
+      },
+    ],
+  };
+  return {
+    node: { id: "canal-fixed-upstream", cluster: "canal" },
+    admin: admin(opts),
+    static_resources: {
+      listeners: [listener("fixed", opts.listenerAddress ?? "127.0.0.1", opts.listenerPort, hcm("fixed", routeConfig, [], {}))],
+    },
+  };
+}
+
+/** YAML text of a config (Envoy reads YAML or JSON by file extension). */
+export function toYaml(config: EnvoyConfig, header?: string): string {
+  const body = stringify(config, { lineWidth: 0, aliasDuplicateObjects: false });
+  return header === undefined ? body : `${header.replace(/^/gm, "# ")}\n${body}`;
+}
