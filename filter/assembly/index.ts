@@ -1,10 +1,12 @@
+// Canal's router filter: the Proxy-Wasm entry points (from the runtime) and the root context
+// factory. Envoy's `root_id` must be "canal" (an empty root_id is accepted too).
 export * from "@solo-io/proxy-runtime/proxy";
-import { RootContext, Context, registerRootContext, FilterHeadersStatusValues } from "@solo-io/proxy-runtime";
+import { RootContext, registerRootContext } from "@solo-io/proxy-runtime";
+import { CanalRoot } from "./contexts";
 
-class CanalRoot extends RootContext {
-  createContext(context_id: u32): Context { return new CanalHttp(context_id, this); }
+function createRoot(context_id: u32): RootContext {
+  return new CanalRoot(context_id);
 }
-class CanalHttp extends Context {
-  onRequestHeaders(a: u32, end_of_stream: bool): FilterHeadersStatusValues { return FilterHeadersStatusValues.Continue; }
-}
-registerRootContext((context_id: u32) => { return new CanalRoot(context_id) as RootContext; }, "canal");
+
+registerRootContext(createRoot, "canal");
+registerRootContext(createRoot, "");

@@ -1,0 +1,224 @@
+// Proxy-Wasm contexts: the root context loads tables (configure time), the stream context routes
+// one request (lookups only).
+import {
+  RootContext, Context, FilterHeadersStatusValues, FilterDataStatusValues, FilterTrailersStatusValues,
+  LogLevelValues, log,
+} from "@solo-io/proxy-runtime";
+import { compileTable, compileError } from "./compile";
+import { HeldRequests, DELAY_TICK_MS } from "./delays";
+import { REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, clearRouteCache, getPluginConfiguration, nowNanos, removeHeader, replaceHeader, setTickPeriod } from "./host";
+import { countOutcome } from "./metrics";
+import { chance, nextRandom, seedRandom } from "./random";
+import { replyAbort, replyAmbiguous, replyDirect, replyNoRoute, replyRedirect } from "./replies";
+import { KEY_AUTHORITY, KEY_PATH, RequestView } from "./request";
+import { findVirtualHost, selectRoute, Selection } from "./router";
+import {
+  RouteTable, Route, Destination, HeaderOps, MatchBlock,
+  ACTION_REDIRECT, ACTION_DIRECT, OUTCOME_ROUTED, OUTCOME_NO_ROUTE, OUTCOME_LOCAL_REPLY, OUTCOME_FAULT,
+} from "./table";
+
+const REQ = REQUEST_HEADERS;
+const RESP = RESPONSE_HEADERS;
+const KEY_CLUSTER = String.UTF8.encode("x-canal-cluster");
+
+/** A table for before the first configure: everything gets the explanatory 404. */
+const EMPTY_TABLE: RouteTable = compileTable(new ArrayBuffer(0))!;
+
+export class CanalRoot extends RootContext {
+  table: RouteTable = EMPTY_TABLE;
+  held: HeldRequests = new HeldRequests();
+  private seeded: bool = false;
+
+  createContext(context_id: u32): Context {
+    return new CanalStream(context_id, this);
+  }
+
+  onConfigure(configuration_size: u32): bool {
+    if (!this.seeded) {
+      seedRandom(nowNanos() ^ (<u64>this.context_id << 32));
+      this.seeded = true;
+    }
+    let bytes = getPluginConfiguration(configuration_size);
+    let table = compileTable(bytes);
+    if (table === null) {
+      // Returning false makes Envoy reject (NACK) this config; the previous one keeps serving.
+      log(LogLevelValues.error, "canal: rejected route table: " + compileError() +
+        " (still serving table " + this.table.version + ")");
+      __collect();
+      return false;
+    }
+    this.table = table;
+    if (table.hasDelays) setTickPeriod(DELAY_TICK_MS);
+    log(LogLevelValues.info, "canal: loaded route table " + table.version + ": " +
+      table.virtualHostCount.toString() + " virtual hosts, " + table.routeCount.toString() + " routes");
+    // The parse tree is acyclic, but AS 0.17's ARC only reclaims cycles on collection; a
+    // configure is rare enough to always pay for one.
+    __collect();
+    return true;
+  }
+
+  onTick(): void {
+    this.held.releaseDue(this.table);
+  }
+
+  onDone(): bool {
+    return true;
+  }
+
+  onDelete(): void {}
+}
+
+function applyOps(map: i32, ops: HeaderOps | null): void {
+  if (ops === null) return;
+  // Envoy's order for header_mutation: remove, then set (overwrite), then add (append).
+  let remove = ops.remove;
+  for (let i = 0; i < remove.length; i++) removeHeader(map, remove[i]);
+  let setKeys = ops.setKeys;
+  for (let i = 0; i < setKeys.length; i++) replaceHeader(map, setKeys[i], ops.setValues[i]);
+  let addKeys = ops.addKeys;
+  for (let i = 0; i < addKeys.length; i++) addHeader(map, addKeys[i], ops.addValues[i]);
+}
+
+function pickDestination(route: Route): Destination {
+  let dests = route.destinations;
+  if (dests.length == 1) {
+    let only = dests[0];
+    return only;
+  }
+  let r = nextRandom() % route.totalWeight;
+  let acc: u32 = 0;
+  for (let i = 0; i < dests.length; i++) {
+    let d = dests[i];
+    acc += d.weight;
+    if (r < acc) return d;
+  }
+  let last = dests[dests.length - 1];
+  return last;
+}
+
+/** The path after a uri rewrite: a matched prefix is replaced, otherwise the whole path. */
+function rewritePath(req: RequestView, block: MatchBlock | null, replacement: ArrayBuffer): ArrayBuffer {
+  let keepFrom = req.pathLength;
+  if (block !== null && block.uriPrefixLength >= 0) keepFrom = block.uriPrefixLength;
+  let rest = req.path.byteLength - keepFrom;
+  let out = new ArrayBuffer(replacement.byteLength + rest);
+  let d = changetype<usize>(out);
+  memory.copy(d, changetype<usize>(replacement), <usize>replacement.byteLength);
+  memory.copy(d + <usize>replacement.byteLength, changetype<usize>(req.path) + <usize>keepFrom, <usize>rest);
+  return out;
+}
+
+/** One shared selection: the VM is single threaded and a selection never outlives a call. */
+const selection = new Selection();
+
+export class CanalStream extends Context {
+  private canal: CanalRoot;
+  private responseOps: HeaderOps | null = null;
+  private destinationResponseOps: HeaderOps | null = null;
+  private delayed: bool = false;
+
+  constructor(context_id: u32, root: CanalRoot) {
+    super(context_id, root);
+    this.canal = root;
+  }
+
+  onRequestHeaders(headers: u32, end_of_stream: bool): FilterHeadersStatusValues {
+    let table = this.canal.table;
+    let req = new RequestView();
+    let vh = findVirtualHost(table, req.host);
+    if (vh === null) {
+      if (req.host.length && table.ambiguous.has(req.host)) {
+        let body = table.ambiguous.get(req.host);
+        replyAmbiguous(table, body);
+      } else {
+        replyNoRoute(table, req);
+      }
+      countOutcome(table.unmatched, OUTCOME_NO_ROUTE);
+      return FilterHeadersStatusValues.StopIteration;
+    }
+    if (!selectRoute(vh, req, selection)) {
+      replyNoRoute(table, req);
+      countOutcome(vh, OUTCOME_NO_ROUTE);
+      return FilterHeadersStatusValues.StopIteration;
+    }
+    let route = selection.route!;
+    let block = selection.block;
+    selection.route = null;
+    selection.block = null;
+    if (route.action == ACTION_REDIRECT) {
+      replyRedirect(table, route.redirect!, req);
+      countOutcome(vh, OUTCOME_LOCAL_REPLY);
+      return FilterHeadersStatusValues.StopIteration;
+    }
+    if (route.action == ACTION_DIRECT) {
+      replyDirect(table, route.directStatus, route.directBody);
+      countOutcome(vh, OUTCOME_LOCAL_REPLY);
+      return FilterHeadersStatusValues.StopIteration;
+    }
+    let delay = route.delayPpm > 0 && route.delayMs > 0 && chance(route.delayPpm);
+    let abort = route.abortPpm > 0 && chance(route.abortPpm);
+    if (delay || abort) countOutcome(vh, OUTCOME_FAULT);
+    if (abort && !delay) {
+      replyAbort(table, route.abortStatus);
+      return FilterHeadersStatusValues.StopIteration;
+    }
+    if (!abort) {
+      this.forward(req, route, block);
+      countOutcome(vh, OUTCOME_ROUTED);
+    }
+    if (delay) {
+      this.delayed = true;
+      this.canal.held.hold(this.context_id, route.delayMs, abort ? route.abortStatus : 0);
+      return FilterHeadersStatusValues.StopIteration;
+    }
+    return FilterHeadersStatusValues.Continue;
+  }
+
+  private forward(req: RequestView, route: Route, block: MatchBlock | null): void {
+    let dest = pickDestination(route);
+    let rewriteUri = route.rewriteUri;
+    if (rewriteUri !== null) replaceHeader(REQ, KEY_PATH, rewritePath(req, block, rewriteUri));
+    let rewriteAuthority = route.rewriteAuthority;
+    if (rewriteAuthority !== null) replaceHeader(REQ, KEY_AUTHORITY, rewriteAuthority);
+    applyOps(REQ, route.request);
+    applyOps(REQ, dest.request);
+    let routerKeys = route.routerKeys;
+    for (let i = 0; i < routerKeys.length; i++) replaceHeader(REQ, routerKeys[i], route.routerValues[i]);
+    // Replacing (not adding) makes a client-sent x-canal-cluster irrelevant.
+    replaceHeader(REQ, KEY_CLUSTER, dest.cluster);
+    clearRouteCache();
+    this.responseOps = route.response;
+    this.destinationResponseOps = dest.response;
+  }
+
+  onRequestBody(body_buffer_length: usize, end_of_stream: bool): FilterDataStatusValues {
+    // While a delay holds the headers, the body must wait too, or Envoy would pass both on.
+    if (this.delayed && this.canal.held.isHeld(this.context_id)) return FilterDataStatusValues.StopIterationAndBuffer;
+    return FilterDataStatusValues.Continue;
+  }
+
+  onRequestTrailers(a: u32): FilterTrailersStatusValues {
+    if (this.delayed && this.canal.held.isHeld(this.context_id)) return FilterTrailersStatusValues.StopIteration;
+    return FilterTrailersStatusValues.Continue;
+  }
+
+  onResponseHeaders(headers: u32, end_of_stream: bool): FilterHeadersStatusValues {
+    applyOps(RESP, this.responseOps);
+    applyOps(RESP, this.destinationResponseOps);
+    return FilterHeadersStatusValues.Continue;
+  }
+
+  onDone(): bool {
+    return true;
+  }
+
+  onLog(): void {}
+
+  onDelete(): void {
+    if (this.delayed) this.canal.held.forget(this.context_id);
+  }
+}
+
+// AS 0.17 compiles __collect lazily and misses it when only virtual methods call it; one call
+// at module start (which frees nothing) makes sure it is compiled.
+__collect();

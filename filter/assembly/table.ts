@@ -1,0 +1,112 @@
+// The compiled route table: what the hot path reads. Built by compile.ts when a table loads;
+// never mutated afterwards (except the lazily defined metric ids), so in-flight requests can keep
+// using an old table while a new one serves.
+import { StringMatcher } from "./matcher";
+
+export const ACTION_ROUTE: i32 = 0;
+export const ACTION_REDIRECT: i32 = 1;
+export const ACTION_DIRECT: i32 = 2;
+
+export const OUTCOME_ROUTED: i32 = 0;
+export const OUTCOME_NO_ROUTE: i32 = 1;
+export const OUTCOME_LOCAL_REPLY: i32 = 2;
+export const OUTCOME_FAULT: i32 = 3;
+export const OUTCOME_COUNT: i32 = 4;
+
+export class HeaderCondition {
+  constructor(public name: ArrayBuffer, public matcher: StringMatcher) {}
+}
+
+export class MatchBlock {
+  uri: StringMatcher | null = null;
+  /** Length of the uri prefix when uri matched by prefix (for prefix rewrites), else -1. */
+  uriPrefixLength: i32 = -1;
+  scheme: StringMatcher | null = null;
+  method: StringMatcher | null = null;
+  authority: StringMatcher | null = null;
+  headers: Array<HeaderCondition> = new Array<HeaderCondition>();
+  withoutHeaders: Array<HeaderCondition> = new Array<HeaderCondition>();
+  queryParams: Array<HeaderCondition> = new Array<HeaderCondition>();
+}
+
+export class HeaderOps {
+  setKeys: Array<ArrayBuffer> = new Array<ArrayBuffer>();
+  setValues: Array<ArrayBuffer> = new Array<ArrayBuffer>();
+  addKeys: Array<ArrayBuffer> = new Array<ArrayBuffer>();
+  addValues: Array<ArrayBuffer> = new Array<ArrayBuffer>();
+  remove: Array<ArrayBuffer> = new Array<ArrayBuffer>();
+
+  isEmpty(): bool {
+    return this.setKeys.length == 0 && this.addKeys.length == 0 && this.remove.length == 0;
+  }
+}
+
+export class Destination {
+  cluster: ArrayBuffer;
+  weight: u32 = 100;
+  request: HeaderOps | null = null;
+  response: HeaderOps | null = null;
+
+  constructor(cluster: ArrayBuffer) {
+    this.cluster = cluster;
+  }
+}
+
+export class Redirect {
+  uri: ArrayBuffer | null = null;
+  uriHasQuery: bool = false;
+  authority: ArrayBuffer | null = null;
+  scheme: ArrayBuffer | null = null;
+  port: i32 = 0;
+  code: u32 = 301;
+}
+
+export class Route {
+  name: string = "";
+  blocks: Array<MatchBlock> = new Array<MatchBlock>();
+  action: i32 = ACTION_ROUTE;
+  destinations: Array<Destination> = new Array<Destination>();
+  totalWeight: u32 = 0;
+  redirect: Redirect | null = null;
+  directStatus: u32 = 0;
+  directBody: ArrayBuffer = new ArrayBuffer(0);
+  rewriteUri: ArrayBuffer | null = null;
+  rewriteAuthority: ArrayBuffer | null = null;
+  request: HeaderOps | null = null;
+  response: HeaderOps | null = null;
+  /** Fault probabilities in parts per million. */
+  delayMs: u32 = 0;
+  delayPpm: u32 = 0;
+  abortStatus: u32 = 0;
+  abortPpm: u32 = 0;
+  /** x-envoy-* headers for Envoy's router (timeout, retries), precomputed. */
+  routerKeys: Array<ArrayBuffer> = new Array<ArrayBuffer>();
+  routerValues: Array<ArrayBuffer> = new Array<ArrayBuffer>();
+}
+
+export class VirtualHost {
+  name: string;
+  routes: Array<Route> = new Array<Route>();
+  /** Proxy-Wasm metric ids per outcome, defined on first use; 0 = not yet defined. */
+  metricIds: StaticArray<u32> = new StaticArray<u32>(OUTCOME_COUNT);
+
+  constructor(name: string) {
+    this.name = name;
+  }
+}
+
+export class RouteTable {
+  version: string = "";
+  versionBytes: ArrayBuffer = new ArrayBuffer(0);
+  exact: Map<string, VirtualHost> = new Map<string, VirtualHost>();
+  /** Keyed by the suffix after "*.", e.g. "example.com" for "*.example.com". */
+  wildcard: Map<string, VirtualHost> = new Map<string, VirtualHost>();
+  catchAll: VirtualHost | null = null;
+  /** Counts requests whose host matched no virtual host. */
+  unmatched: VirtualHost = new VirtualHost("unmatched");
+  /** Ambiguous short name → the 404 body that explains it. */
+  ambiguous: Map<string, ArrayBuffer> = new Map<string, ArrayBuffer>();
+  virtualHostCount: i32 = 0;
+  routeCount: i32 = 0;
+  hasDelays: bool = false;
+}
