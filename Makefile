@@ -1,0 +1,42 @@
+# Canal — the two commands that matter: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+NPM_STAMP := node_modules/.canal-installed
+FILTER_SOURCES := $(shell find filter/assembly -name '*.ts' 2>/dev/null) asconfig.json $(wildcard patches/*.patch)
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
+
+$(NPM_STAMP): package.json package-lock.json $(wildcard patches/*.patch)
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: $(NPM_STAMP) ## install npm dependencies (applies patches/ to the SDK)
+
+tools: ## obtain and cache Envoy, func-e and wrk (scripts/tools.sh)
+	scripts/tools.sh all
+
+build/canal.wasm: $(NPM_STAMP) $(FILTER_SOURCES)
+	npm run --silent build:filter
+
+build: build/canal.wasm ## build the filter (build/canal.wasm, build/canal.debug.wasm)
+
+typecheck: deps ## strict TypeScript check of everything outside filter/
+	npm run --silent typecheck
+
+run: build tools ## run Canal locally: demo upstreams + Envoy with the filter (func-e)
+	scripts/run-local.sh
+
+test: build tools typecheck ## run every test suite
+	npm run --silent test:unit
+	npm run --silent test:emulator
+	npm run --silent test:envoy
+
+bench: build tools ## benchmarks (results go to docs/benchmarks.md)
+	npm run --silent bench:filter
+
+clean: ## remove build output
+	rm -rf build
+
+.PHONY: help deps tools build typecheck run test bench clean
