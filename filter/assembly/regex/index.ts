@@ -1,0 +1,802 @@
+// Linear-time RE2-syntax regular expressions with full-match semantics (Envoy safe_regex).
+//
+//   let re = compileRegex("/api/v[0-9]+/users/[^/]+");   // null on error, see regexError()
+//   re.matchBytes(ptr, len);   // UTF-8 bytes (invalid bytes read as U+FFFD, one per byte)
+//   re.matchString(s);         // AssemblyScript (UTF-16) string
+//
+// Matching is a Thompson NFA simulation over sparse sets (no backtracking): time is
+// O(len(input) x program size), and it allocates nothing (all state is preallocated by
+// compileRegex). The Regex object holds only flat StaticArrays: no cycles, so ARC frees it
+// as soon as the last reference goes. See docs/regex.md.
+
+import { Parser, A_BOT, A_EOT, A_BOL, A_EOL, A_WORDB, A_NWORDB, N_LIT, N_CONCAT, N_ASSERT } from "./parser";
+import {
+  Compiler, DEFAULT_MAX_PROGRAM, OP_MATCH, OP_CHAR, OP_CHARI, OP_ANYNOTNL, OP_ANY, OP_CLASS,
+  OP_SPLIT, OP_JMP, OP_ASSERT,
+} from "./compiler";
+
+export { DEFAULT_MAX_PROGRAM as REGEX_DEFAULT_MAX_PROGRAM } from "./compiler";
+
+/** Error text used when the program exceeds the instruction cap. */
+export const E_TOO_LARGE = "pattern too large";
+
+let programLimit: i32 = DEFAULT_MAX_PROGRAM;
+let lastError: string = "";
+let dfaStateLimit: i32 = DEFAULT_DFA_STATES;
+let stepCounter: i64 = 0;
+
+/** Default number of cached DFA states per regex (0 disables the DFA). */
+export const DEFAULT_DFA_STATES: i32 = 64;
+/** Cap on DFA transition-table entries per regex (states x ASCII classes). */
+const DFA_MAX_TRANS: i32 = 4096;
+/** Minimum pc-pool size (i32 entries) per regex with a DFA. */
+const DFA_MAX_POOL: i32 = 4096;
+
+/** Sets the number of cached DFA states for regexes compiled afterwards (0 = NFA only). */
+export function setRegexDfaStates(n: i32): void {
+  dfaStateLimit = n < 0 ? 0 : n;
+}
+
+/** Sets the cap on NFA instructions per pattern (default 10,000). Values < 2 become 2. */
+export function setRegexProgramLimit(n: i32): void {
+  programLimit = n < 2 ? 2 : n;
+}
+
+export function regexProgramLimit(): i32 {
+  return programLimit;
+}
+
+/** The message of the last failed compileRegex ("" after a success). */
+export function regexError(): string {
+  return lastError;
+}
+
+/** Instrumentation: total NFA thread-steps executed by all matches since the last reset. */
+export function regexSteps(): i64 {
+  return stepCounter;
+}
+
+export function resetRegexSteps(): void {
+  stepCounter = 0;
+}
+
+const BAD_CP: i32 = 0xfffd | (1 << 24);
+const CP_MASK: i32 = 0x1fffff;
+
+// Decoders return (code point | width << 24).
+
+function decode8slow(base: usize, pos: i32, end: i32, b0: i32): i32 {
+  let rem = end - pos;
+  let p = base + <usize>pos;
+  if (b0 < 0xc2) return BAD_CP;
+  if (b0 < 0xe0) {
+    if (rem < 2) return BAD_CP;
+    let b1 = <i32>load<u8>(p, 1);
+    if ((b1 & 0xc0) != 0x80) return BAD_CP;
+    return (((b0 & 0x1f) << 6) | (b1 & 0x3f)) | (2 << 24);
+  }
+  if (b0 < 0xf0) {
+    if (rem < 3) return BAD_CP;
+    let b1 = <i32>load<u8>(p, 1);
+    let b2 = <i32>load<u8>(p, 2);
+    let lo = b0 == 0xe0 ? 0xa0 : 0x80;
+    let hi = b0 == 0xed ? 0x9f : 0xbf;
+    if (b1 < lo || b1 > hi || (b2 & 0xc0) != 0x80) return BAD_CP;
+    return (((b0 & 0x0f) << 12) | ((b1 & 0x3f) << 6) | (b2 & 0x3f)) | (3 << 24);
+  }
+  if (b0 < 0xf5) {
+    if (rem < 4) return BAD_CP;
+    let b1 = <i32>load<u8>(p, 1);
+    let b2 = <i32>load<u8>(p, 2);
+    let b3 = <i32>load<u8>(p, 3);
+    let lo = b0 == 0xf0 ? 0x90 : 0x80;
+    let hi = b0 == 0xf4 ? 0x8f : 0xbf;
+    if (b1 < lo || b1 > hi || (b2 & 0xc0) != 0x80 || (b3 & 0xc0) != 0x80) return BAD_CP;
+    return (((b0 & 0x07) << 18) | ((b1 & 0x3f) << 12) | ((b2 & 0x3f) << 6) | (b3 & 0x3f)) | (4 << 24);
+  }
+  return BAD_CP;
+}
+
+function decode16slow(base: usize, pos: i32, end: i32, u: i32): i32 {
+  if (u <= 0xdbff && pos + 1 < end) {
+    let v = <i32>load<u16>(base + (<usize>(pos + 1) << 1));
+    if (v >= 0xdc00 && v <= 0xdfff) return (0x10000 + ((u - 0xd800) << 10) + (v - 0xdc00)) | (2 << 24);
+  }
+  return BAD_CP;
+}
+
+// @ts-ignore: decorator
+@inline function decodeAt<T>(base: usize, pos: i32, end: i32): i32 {
+  if (sizeof<T>() == 1) {
+    let b0 = <i32>load<u8>(base + <usize>pos);
+    if (b0 < 0x80) return b0 | (1 << 24);
+    return decode8slow(base, pos, end, b0);
+  } else {
+    let u = <i32>load<u16>(base + (<usize>pos << 1));
+    if (u < 0xd800 || u > 0xdfff) return u | (1 << 24);
+    return decode16slow(base, pos, end, u);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function isWordCp(c: i32): bool {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x5f;
+}
+
+function assertHolds(kind: i32, pos: i32, len: i32, prev: i32, next: i32): bool {
+  switch (kind) {
+    case A_BOT: return pos == 0;
+    case A_EOT: return pos == len;
+    case A_BOL: return pos == 0 || prev == 0x0a;
+    case A_EOL: return pos == len || next == 0x0a;
+    case A_WORDB: return isWordCp(prev) != isWordCp(next);
+    case A_NWORDB: return isWordCp(prev) == isWordCp(next);
+  }
+  return false;
+}
+
+function utf8Len(cp: i32): i32 {
+  if (cp < 0x80) return 1;
+  if (cp < 0x800) return 2;
+  if (cp < 0x10000) return 3;
+  return 4;
+}
+
+/** Encodes code points as UTF-8 (surrogate code points become U+FFFD). */
+function toUtf8(cps: Array<i32>): StaticArray<u8> {
+  let n = 0;
+  for (let i = 0, k = cps.length; i < k; i++) {
+    let c = unchecked(cps[i]);
+    if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
+    n += utf8Len(c);
+  }
+  let out = new StaticArray<u8>(n);
+  let o = 0;
+  for (let i = 0, k = cps.length; i < k; i++) {
+    let c = unchecked(cps[i]);
+    if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
+    if (c < 0x80) {
+      unchecked(out[o++] = <u8>c);
+    } else if (c < 0x800) {
+      unchecked(out[o++] = <u8>(0xc0 | (c >> 6)));
+      unchecked(out[o++] = <u8>(0x80 | (c & 0x3f)));
+    } else if (c < 0x10000) {
+      unchecked(out[o++] = <u8>(0xe0 | (c >> 12)));
+      unchecked(out[o++] = <u8>(0x80 | ((c >> 6) & 0x3f)));
+      unchecked(out[o++] = <u8>(0x80 | (c & 0x3f)));
+    } else {
+      unchecked(out[o++] = <u8>(0xf0 | (c >> 18)));
+      unchecked(out[o++] = <u8>(0x80 | ((c >> 12) & 0x3f)));
+      unchecked(out[o++] = <u8>(0x80 | ((c >> 6) & 0x3f)));
+      unchecked(out[o++] = <u8>(0x80 | (c & 0x3f)));
+    }
+  }
+  return out;
+}
+
+/** Encodes code points as UTF-16 code units. */
+function toUtf16(cps: Array<i32>): StaticArray<u16> {
+  let n = 0;
+  for (let i = 0, k = cps.length; i < k; i++) n += unchecked(cps[i]) >= 0x10000 ? 2 : 1;
+  let out = new StaticArray<u16>(n);
+  let o = 0;
+  for (let i = 0, k = cps.length; i < k; i++) {
+    let c = unchecked(cps[i]);
+    if (c >= 0x10000) {
+      c -= 0x10000;
+      unchecked(out[o++] = <u16>(0xd800 + (c >> 10)));
+      unchecked(out[o++] = <u16>(0xdc00 + (c & 0x3ff)));
+    } else {
+      unchecked(out[o++] = <u16>c);
+    }
+  }
+  return out;
+}
+
+// DFA transition sentinels
+const T_UNKNOWN: i32 = -1;
+
+export class Regex {
+  /** The source pattern. */
+  pattern: string;
+  /** 3 i32 per instruction: op, x, y. */
+  prog: StaticArray<i32>;
+  nInst: i32;
+  matchPc: i32;
+  /** 4 u32 per class: bitmap of ASCII members. */
+  clsAscii: StaticArray<u32>;
+  /** 2 i32 per class: first pair index and pair count in clsRanges. */
+  clsIndex: StaticArray<i32>;
+  clsRanges: StaticArray<i32>;
+  /** Literal prefix/suffix (required at the start/end of every match), stripped from prog. */
+  pre8: StaticArray<u8>;
+  pre16: StaticArray<u16>;
+  preLast: i32;
+  suf8: StaticArray<u8>;
+  suf16: StaticArray<u16>;
+  /** True when the whole pattern is the literal prefix (prog is just MATCH). */
+  literalOnly: bool;
+  // Preallocated simulation state (two sparse sets and the closure stack).
+  sparseA: StaticArray<i32>;
+  denseA: StaticArray<i32>;
+  sparseB: StaticArray<i32>;
+  denseB: StaticArray<i32>;
+  stack: StaticArray<i32>;
+
+  // Lazy DFA (only for programs without empty-width assertions). States are sets of NFA
+  // pcs; transitions are cached for ASCII input, per ASCII equivalence class. The cache is
+  // preallocated and flushed when full, so the cost per input character stays O(program).
+  dfaCap: i32 = 0; //             max states (0 = DFA disabled)
+  dfaK: i32 = 0; //               number of ASCII classes
+  dfaClass: StaticArray<u8> = new StaticArray<u8>(0); //   ASCII char -> class
+  dfaTrans: StaticArray<i32> = new StaticArray<i32>(0); //  state * K + class -> state, or T_UNKNOWN
+  dfaStart: StaticArray<i32> = new StaticArray<i32>(0); //  state -> first pc index in dfaPool
+  dfaLen: StaticArray<i32> = new StaticArray<i32>(0); //    state -> number of pcs
+  dfaMatch: StaticArray<u8> = new StaticArray<u8>(0); //   state -> contains MATCH
+  dfaPool: StaticArray<i32> = new StaticArray<i32>(0);
+  dfaHash: StaticArray<i32> = new StaticArray<i32>(0); //   open addressing table of state ids (-1 = empty)
+  dfaN: i32 = 0;
+  dfaUsed: i32 = 0;
+  dfaStartState: i32 = -1;
+  dfaFlushes: i32 = 0;
+
+  constructor(pattern: string, prog: StaticArray<i32>, nInst: i32, clsAscii: StaticArray<u32>,
+              clsIndex: StaticArray<i32>, clsRanges: StaticArray<i32>, pre: Array<i32>, suf: Array<i32>,
+              useDfa: bool) {
+    this.pattern = pattern;
+    this.prog = prog;
+    this.nInst = nInst;
+    this.matchPc = nInst - 1;
+    this.clsAscii = clsAscii;
+    this.clsIndex = clsIndex;
+    this.clsRanges = clsRanges;
+    this.pre8 = toUtf8(pre);
+    this.pre16 = toUtf16(pre);
+    this.preLast = pre.length > 0 ? unchecked(pre[pre.length - 1]) : -1;
+    this.suf8 = toUtf8(suf);
+    this.suf16 = toUtf16(suf);
+    this.literalOnly = nInst == 1 && suf.length == 0;
+    this.sparseA = new StaticArray<i32>(nInst);
+    this.denseA = new StaticArray<i32>(nInst);
+    this.sparseB = new StaticArray<i32>(nInst);
+    this.denseB = new StaticArray<i32>(nInst);
+    this.stack = new StaticArray<i32>(nInst + 1);
+
+    let cap = useDfa && !this.literalOnly ? dfaStateLimit : 0;
+    let k = 0;
+    let cls = new StaticArray<u8>(128);
+    if (cap > 0) {
+      k = this.buildAsciiClasses(cls);
+      // Keep the transition table within DFA_MAX_TRANS entries.
+      let byTable = DFA_MAX_TRANS / (k > 0 ? k : 1);
+      if (cap > byTable) cap = byTable;
+      if (cap < 2) cap = 0;
+    }
+    this.dfaCap = cap;
+    this.dfaK = k;
+    this.dfaClass = cls;
+    let poolSize = cap > 0 ? min(cap * nInst, max(DFA_MAX_POOL, nInst * 2)) : 0;
+    let hashSize = 1;
+    while (hashSize < cap * 2) hashSize <<= 1;
+    this.dfaTrans = new StaticArray<i32>(cap * k);
+    this.dfaStart = new StaticArray<i32>(cap);
+    this.dfaLen = new StaticArray<i32>(cap);
+    this.dfaMatch = new StaticArray<u8>(cap);
+    this.dfaPool = new StaticArray<i32>(poolSize);
+    this.dfaHash = new StaticArray<i32>(cap > 0 ? hashSize : 0);
+    this.dfaFlush();
+  }
+
+  /** Full match of UTF-8 bytes [ptr, ptr + len). */
+  matchBytes(ptr: usize, len: i32): bool {
+    return this.run<u8>(ptr, len);
+  }
+
+  /** Full match of a string (UTF-16; lone surrogates read as U+FFFD). */
+  matchString(s: string): bool {
+    return this.run<u16>(changetype<usize>(s), s.length);
+  }
+
+  /** Number of NFA instructions (after literal prefix/suffix stripping). */
+  programSize(): i32 {
+    return this.nInst;
+  }
+
+  /** Whether this regex uses the lazy DFA (assertion-free program and DFA enabled). */
+  usesDfa(): bool {
+    return this.dfaCap > 0;
+  }
+
+  /** Number of DFA cache flushes so far (instrumentation). */
+  dfaFlushCount(): i32 {
+    return this.dfaFlushes;
+  }
+
+  /** Partitions ASCII into intervals on which every consuming instruction is constant. */
+  private buildAsciiClasses(cls: StaticArray<u8>): i32 {
+    let mark = new StaticArray<u8>(129);
+    unchecked(mark[0] = 1);
+    let prog = this.prog;
+    for (let pc = 0; pc < this.nInst; pc++) {
+      let op = unchecked(prog[pc * 3]);
+      let x = unchecked(prog[pc * 3 + 1]);
+      if (op == OP_CHAR) {
+        markInterval(mark, x, x);
+      } else if (op == OP_CHARI) {
+        markInterval(mark, x, x);
+        markInterval(mark, x - 32, x - 32);
+      } else if (op == OP_ANYNOTNL) {
+        markInterval(mark, 0x0a, 0x0a);
+      } else if (op == OP_CLASS) {
+        let s = unchecked(this.clsIndex[x * 2]);
+        let cnt = unchecked(this.clsIndex[x * 2 + 1]);
+        for (let r = s; r < s + cnt; r++) {
+          let lo = unchecked(this.clsRanges[r * 2]);
+          if (lo > 127) break;
+          markInterval(mark, lo, unchecked(this.clsRanges[r * 2 + 1]));
+        }
+      }
+    }
+    let k = -1;
+    for (let c = 0; c < 128; c++) {
+      if (unchecked(mark[c]) != 0) k++;
+      unchecked(cls[c] = <u8>k);
+    }
+    return k + 1;
+  }
+
+  private dfaFlush(): void {
+    this.dfaN = 0;
+    this.dfaUsed = 0;
+    this.dfaStartState = -1;
+    let t = this.dfaTrans;
+    if (t.length > 0) memory.fill(changetype<usize>(t), 0xff, <usize>t.length << 2);
+    let h = this.dfaHash;
+    if (h.length > 0) memory.fill(changetype<usize>(h), 0xff, <usize>h.length << 2);
+  }
+
+  /**
+   * Finds or adds the DFA state for the pc set in (sparseB, denseB, n). Returns the state id,
+   * or -1 when the set cannot be stored at all (larger than the pool). May flush the cache:
+   * then this.dfaFlushed is set and all previous state ids are invalid.
+   */
+  private dfaIntern(n: i32): i32 {
+    let dense = changetype<usize>(this.denseB);
+    let sparse = changetype<usize>(this.sparseB);
+    // Order-independent hash of the set.
+    let h: u32 = 0;
+    for (let i = 0; i < n; i++) {
+      let pc = <u32>load<i32>(dense + (<usize>i << 2));
+      let m = (pc + 1) * 0x9e3779b1;
+      h += m ^ (m >>> 16);
+    }
+    h += <u32>n * 0x85ebca6b;
+    let hash = changetype<usize>(this.dfaHash);
+    let mask = <u32>this.dfaHash.length - 1;
+    let slot = h & mask;
+    let pool = changetype<usize>(this.dfaPool);
+    while (true) {
+      let id = load<i32>(hash + (<usize>slot << 2));
+      if (id < 0) break;
+      if (load<i32>(changetype<usize>(this.dfaLen) + (<usize>id << 2)) == n) {
+        let st = pool + (<usize>load<i32>(changetype<usize>(this.dfaStart) + (<usize>id << 2)) << 2);
+        let same = true;
+        for (let i = 0; i < n; i++) {
+          let pc = load<i32>(st + (<usize>i << 2));
+          let idx = load<i32>(sparse + (<usize>pc << 2));
+          if (!(<u32>idx < <u32>n && load<i32>(dense + (<usize>idx << 2)) == pc)) {
+            same = false;
+            break;
+          }
+        }
+        if (same) return id;
+      }
+      slot = (slot + 1) & mask;
+    }
+    if (n > this.dfaPool.length) return -1;
+    if (this.dfaN >= this.dfaCap || this.dfaUsed + n > this.dfaPool.length) {
+      this.dfaFlush();
+      this.dfaFlushes++;
+      this.dfaFlushed = true;
+      slot = h & mask;
+      while (load<i32>(hash + (<usize>slot << 2)) >= 0) slot = (slot + 1) & mask;
+    }
+    let id = this.dfaN++;
+    let at = this.dfaUsed;
+    memory.copy(pool + (<usize>at << 2), dense, <usize>n << 2);
+    this.dfaUsed = at + n;
+    store<i32>(changetype<usize>(this.dfaStart) + (<usize>id << 2), at);
+    store<i32>(changetype<usize>(this.dfaLen) + (<usize>id << 2), n);
+    let m = load<i32>(sparse + (<usize>this.matchPc << 2));
+    let isMatch = <u32>m < <u32>n && load<i32>(dense + (<usize>m << 2)) == this.matchPc;
+    store<u8>(changetype<usize>(this.dfaMatch) + <usize>id, isMatch ? 1 : 0);
+    store<i32>(hash + (<usize>slot << 2), id);
+    return id;
+  }
+
+  dfaFlushed: bool = false;
+
+  // @ts-ignore: decorator
+  @inline private consumes(op: i32, x: i32, c: i32): bool {
+    switch (op) {
+      case OP_CHAR: return c == x;
+      case OP_CHARI: return (c | 0x20) == x;
+      case OP_CLASS: return this.inClass(x, c);
+      case OP_ANYNOTNL: return c != 0x0a;
+      case OP_ANY: return true;
+    }
+    return false;
+  }
+
+  // @ts-ignore: decorator
+  @inline private inClass(cls: i32, c: i32): bool {
+    if (c < 128) {
+      let w = load<u32>(changetype<usize>(this.clsAscii) + (<usize>cls << 4) + (<usize>(c >> 5) << 2));
+      return ((w >>> (<u32>c & 31)) & 1) != 0;
+    }
+    return this.inClassSlow(cls, c);
+  }
+
+  private inClassSlow(cls: i32, c: i32): bool {
+    let idx = changetype<usize>(this.clsIndex) + (<usize>cls << 3);
+    let lo = load<i32>(idx);
+    let hi = lo + load<i32>(idx, 4) - 1;
+    let r = changetype<usize>(this.clsRanges);
+    while (lo <= hi) {
+      let mid = (lo + hi) >>> 1;
+      let p = r + (<usize>mid << 3);
+      if (c < load<i32>(p)) hi = mid - 1;
+      else if (c > load<i32>(p, 4)) lo = mid + 1;
+      else return true;
+    }
+    return false;
+  }
+
+  /** Adds the epsilon closure of pc0 to the sparse set (sparse, dense, size); returns the new size. */
+  private addThread(sparse: usize, dense: usize, size: i32, pc0: i32, pos: i32, len: i32, prev: i32, next: i32): i32 {
+    let prog = changetype<usize>(this.prog);
+    let stack = changetype<usize>(this.stack);
+    store<i32>(stack, pc0);
+    let sp = 1;
+    while (sp > 0) {
+      sp--;
+      let pc = load<i32>(stack + (<usize>sp << 2));
+      while (true) {
+        let idx = load<i32>(sparse + (<usize>pc << 2));
+        if (<u32>idx < <u32>size && load<i32>(dense + (<usize>idx << 2)) == pc) break;
+        store<i32>(sparse + (<usize>pc << 2), size);
+        store<i32>(dense + (<usize>size << 2), pc);
+        size++;
+        let ip = prog + <usize>pc * 12;
+        let op = load<i32>(ip);
+        if (op == OP_JMP) {
+          pc = load<i32>(ip, 4);
+          continue;
+        }
+        if (op == OP_SPLIT) {
+          store<i32>(stack + (<usize>sp << 2), load<i32>(ip, 8));
+          sp++;
+          pc = load<i32>(ip, 4);
+          continue;
+        }
+        if (op == OP_ASSERT && assertHolds(load<i32>(ip, 4), pos, len, prev, next)) {
+          pc++;
+          continue;
+        }
+        break;
+      }
+    }
+    return size;
+  }
+
+  /**
+   * One NFA step from the pc list (list, n) on code point c into set B (cleared first);
+   * closures are computed without context (DFA programs have no assertions). Returns |B|.
+   */
+  private stepInto(list: usize, n: i32, c: i32): i32 {
+    let prog = changetype<usize>(this.prog);
+    let sB = changetype<usize>(this.sparseB);
+    let dB = changetype<usize>(this.denseB);
+    let nB = 0;
+    for (let i = 0; i < n; i++) {
+      let pc = load<i32>(list + (<usize>i << 2));
+      let ip = prog + <usize>pc * 12;
+      if (this.consumes(load<i32>(ip), load<i32>(ip, 4), c)) nB = this.addThread(sB, dB, nB, pc + 1, 0, 0, -1, -1);
+    }
+    return nB;
+  }
+
+  private run<T>(base: usize, len: i32): bool {
+    if (len < 0) return false;
+    let preLen: i32;
+    let sufLen: i32;
+    if (sizeof<T>() == 1) {
+      preLen = this.pre8.length;
+      sufLen = this.suf8.length;
+    } else {
+      preLen = this.pre16.length;
+      sufLen = this.suf16.length;
+    }
+    if (len < preLen + sufLen) return false;
+    let preBytes = <usize>preLen << alignof<T>();
+    let sufBytes = <usize>sufLen << alignof<T>();
+    if (preBytes > 0) {
+      let pp = sizeof<T>() == 1 ? changetype<usize>(this.pre8) : changetype<usize>(this.pre16);
+      if (memory.compare(base, pp, preBytes) != 0) return false;
+    }
+    if (this.literalOnly) return len == preLen;
+    if (sufBytes > 0) {
+      let sp = sizeof<T>() == 1 ? changetype<usize>(this.suf8) : changetype<usize>(this.suf16);
+      if (memory.compare(base + (<usize>len << alignof<T>()) - sufBytes, sp, sufBytes) != 0) return false;
+    }
+    let start = preLen;
+    let stop = len - sufLen;
+    if (this.dfaCap > 0) return this.runDfa<T>(base, len, start, stop);
+    let prev = start == 0 ? -1 : this.preLast;
+    let cur = start < len ? decodeAt<T>(base, start, len) : -1;
+    let sA = changetype<usize>(this.sparseA);
+    let dA = changetype<usize>(this.denseA);
+    let nA = this.addThread(sA, dA, 0, 0, start, len, prev, cur < 0 ? -1 : cur & CP_MASK);
+    return this.runNfa<T>(base, len, start, stop, prev, cur, sA, dA, changetype<usize>(this.sparseB), changetype<usize>(this.denseB), nA);
+  }
+
+  /** Lazy-DFA simulation of [pos, stop); falls back to the NFA if a state cannot be cached. */
+  private runDfa<T>(base: usize, len: i32, pos: i32, stop: i32): bool {
+    let k = this.dfaK;
+    let trans = changetype<usize>(this.dfaTrans);
+    let cls = changetype<usize>(this.dfaClass);
+    let lens = changetype<usize>(this.dfaLen);
+    let starts = changetype<usize>(this.dfaStart);
+    let pool = changetype<usize>(this.dfaPool);
+    let steps: i64 = 0;
+    let s = this.dfaStartState;
+    if (s < 0) {
+      let n = this.addThread(changetype<usize>(this.sparseB), changetype<usize>(this.denseB), 0, 0, 0, 0, -1, -1);
+      steps += n;
+      s = this.dfaIntern(n);
+      if (s < 0) {
+        stepCounter += steps;
+        return this.nfaFromB<T>(base, len, pos, stop, -1, n);
+      }
+      this.dfaStartState = s;
+    }
+    while (pos < stop) {
+      let c: i32;
+      let w: i32;
+      if (sizeof<T>() == 1) c = <i32>load<u8>(base + <usize>pos);
+      else c = <i32>load<u16>(base + (<usize>pos << 1));
+      let t: i32;
+      steps++;
+      if (c < 128) {
+        w = 1;
+        let slot = trans + ((<usize>s * <usize>k + <usize>load<u8>(cls + <usize>c)) << 2);
+        t = load<i32>(slot);
+        if (t < 0) {
+          let n = load<i32>(lens + (<usize>s << 2));
+          let nb = this.stepInto(pool + (<usize>load<i32>(starts + (<usize>s << 2)) << 2), n, c);
+          steps += n;
+          this.dfaFlushed = false;
+          t = this.dfaIntern(nb);
+          if (t < 0) {
+            stepCounter += steps;
+            return this.nfaFromB<T>(base, len, pos + 1, stop, c, nb);
+          }
+          if (!this.dfaFlushed) store<i32>(slot, t);
+        }
+      } else {
+        let d = decodeAt<T>(base, pos, len);
+        c = d & CP_MASK;
+        w = d >>> 24;
+        let n = load<i32>(lens + (<usize>s << 2));
+        let nb = this.stepInto(pool + (<usize>load<i32>(starts + (<usize>s << 2)) << 2), n, c);
+        steps += n;
+        t = this.dfaIntern(nb);
+        if (t < 0) {
+          stepCounter += steps;
+          return this.nfaFromB<T>(base, len, pos + w, stop, c, nb);
+        }
+      }
+      s = t;
+      if (load<i32>(lens + (<usize>s << 2)) == 0) {
+        stepCounter += steps;
+        return false;
+      }
+      pos += w;
+    }
+    stepCounter += steps;
+    return pos == stop && load<u8>(changetype<usize>(this.dfaMatch) + <usize>s) != 0;
+  }
+
+  /** Continues with the NFA from the pc set currently held in set B, at pos. */
+  private nfaFromB<T>(base: usize, len: i32, pos: i32, stop: i32, prev: i32, nB: i32): bool {
+    let cur = pos < len ? decodeAt<T>(base, pos, len) : -1;
+    return this.runNfa<T>(base, len, pos, stop, prev, cur,
+      changetype<usize>(this.sparseB), changetype<usize>(this.denseB),
+      changetype<usize>(this.sparseA), changetype<usize>(this.denseA), nB);
+  }
+
+  /** Pike-VM simulation; the current thread set (sA, dA, nA) is the closure at pos. */
+  private runNfa<T>(base: usize, len: i32, pos: i32, stop: i32, prev: i32, cur: i32,
+                    sA: usize, dA: usize, sB: usize, dB: usize, nA: i32): bool {
+    let prog = changetype<usize>(this.prog);
+    let steps: i64 = 0;
+    let matchPc = this.matchPc;
+    while (true) {
+      if (nA == 0) break;
+      steps += nA;
+      if (pos >= stop) {
+        let idx = load<i32>(sA + (<usize>matchPc << 2));
+        let ok = pos == stop && <u32>idx < <u32>nA && load<i32>(dA + (<usize>idx << 2)) == matchPc;
+        stepCounter += steps;
+        return ok;
+      }
+      let c = cur & CP_MASK;
+      let npos = pos + (cur >>> 24);
+      let nxt = npos < len ? decodeAt<T>(base, npos, len) : -1;
+      let nxtCp = nxt < 0 ? -1 : nxt & CP_MASK;
+      let nB = 0;
+      for (let i = 0; i < nA; i++) {
+        let pc = load<i32>(dA + (<usize>i << 2));
+        let ip = prog + <usize>pc * 12;
+        if (!this.consumes(load<i32>(ip), load<i32>(ip, 4), c)) continue;
+        // Fast path: the next instruction is not an epsilon op, so its closure is itself.
+        let npc = pc + 1;
+        let nop = load<i32>(ip, 12);
+        if (nop != OP_JMP && nop != OP_SPLIT && nop != OP_ASSERT) {
+          let idx = load<i32>(sB + (<usize>npc << 2));
+          if (!(<u32>idx < <u32>nB && load<i32>(dB + (<usize>idx << 2)) == npc)) {
+            store<i32>(sB + (<usize>npc << 2), nB);
+            store<i32>(dB + (<usize>nB << 2), npc);
+            nB++;
+          }
+        } else {
+          nB = this.addThread(sB, dB, nB, npc, npos, len, c, nxtCp);
+        }
+      }
+      let t = sA; sA = sB; sB = t;
+      t = dA; dA = dB; dB = t;
+      nA = nB;
+      pos = npos;
+      prev = c;
+      cur = nxt;
+    }
+    stepCounter += steps;
+    return false;
+  }
+}
+
+function markInterval(mark: StaticArray<u8>, lo: i32, hi: i32): void {
+  if (lo < 0) lo = 0;
+  if (hi > 127) hi = 127;
+  if (lo > hi) return;
+  unchecked(mark[lo] = 1);
+  unchecked(mark[hi + 1] = 1);
+}
+
+/** Compiles an RE2-syntax pattern for full matching. Returns null (see regexError()) on error. */
+export function compileRegex(pattern: string): Regex | null {
+  lastError = "";
+  let p = new Parser(pattern);
+  let root = p.parse();
+  if (root < 0 || p.errOff >= 0) {
+    lastError = formatError(p.err, p.errFrag, p.errOff);
+    return null;
+  }
+
+  // Literal prefix/suffix extraction from the top-level concatenation.
+  let first = 0;
+  let count = 1;
+  let listed = root < p.kind.length && unchecked(p.kind[root]) == N_CONCAT;
+  if (listed) {
+    first = unchecked(p.na[root]);
+    count = unchecked(p.nb[root]);
+  }
+  let i = 0;
+  let j = count;
+  let pre = new Array<i32>();
+  let suf = new Array<i32>();
+  // Leading ^ / \A hold at offset 0 and trailing $ / \z hold at the end: drop them.
+  while (i < j && nodeIsAssert(p, kidAt(p, listed, root, first, i), A_BOT, A_BOL)) i++;
+  while (i < j && nodeIsAssert(p, kidAt(p, listed, root, first, j - 1), A_EOT, A_EOL)) j--;
+  while (i < j) {
+    let n = kidAt(p, listed, root, first, i);
+    if (!nodeIsPlainLit(p, n)) break;
+    pre.push(unchecked(p.na[n]));
+    i++;
+  }
+  let sufRev = new Array<i32>();
+  while (i < j) {
+    let n = kidAt(p, listed, root, first, j - 1);
+    if (!nodeIsPlainLit(p, n)) break;
+    sufRev.push(unchecked(p.na[n]));
+    j--;
+  }
+  for (let k = sufRev.length - 1; k >= 0; k--) suf.push(unchecked(sufRev[k]));
+
+  let c = new Compiler(p, programLimit);
+  if (listed) c.emitSeq(first + i, first + j);
+  else if (i < j) c.emitNode(root);
+  c.emit(OP_MATCH, 0, 0);
+  if (c.tooLarge) {
+    lastError = E_TOO_LARGE + ": at offset 0";
+    return null;
+  }
+
+  // Validate the program so matching can use unchecked loads.
+  let n = c.n;
+  let nCls = p.clsStart.length;
+  let code = c.code;
+  if (code.length != n * 3) {
+    lastError = "internal error: at offset 0";
+    return null;
+  }
+  for (let pc = 0; pc < n; pc++) {
+    let op = unchecked(code[pc * 3]);
+    let x = unchecked(code[pc * 3 + 1]);
+    let y = unchecked(code[pc * 3 + 2]);
+    let bad = false;
+    if (op == OP_SPLIT) bad = x < 0 || x >= n || y < 0 || y >= n;
+    else if (op == OP_JMP) bad = x < 0 || x >= n;
+    else if (op == OP_CLASS) bad = x < 0 || x >= nCls;
+    else if (op == OP_MATCH) bad = pc != n - 1;
+    else bad = op < OP_MATCH || op > OP_ASSERT || pc == n - 1;
+    if (bad) {
+      lastError = "internal error: at offset 0";
+      return null;
+    }
+  }
+  let prog = new StaticArray<i32>(n * 3);
+  for (let k = 0; k < n * 3; k++) unchecked(prog[k] = unchecked(code[k]));
+
+  // Class tables.
+  let clsAscii = new StaticArray<u32>(nCls * 4);
+  let clsIndex = new StaticArray<i32>(nCls * 2);
+  let nr = p.clsRanges.length >> 1;
+  let clsRanges = new StaticArray<i32>(nr * 2);
+  for (let k = 0; k < nr * 2; k++) unchecked(clsRanges[k] = unchecked(p.clsRanges[k]));
+  for (let k = 0; k < nCls; k++) {
+    let s = unchecked(p.clsStart[k]);
+    let cnt = unchecked(p.clsCount[k]);
+    if (s < 0 || cnt < 0 || s + cnt > nr) {
+      lastError = "internal error: at offset 0";
+      return null;
+    }
+    unchecked(clsIndex[k * 2] = s);
+    unchecked(clsIndex[k * 2 + 1] = cnt);
+    for (let r = s; r < s + cnt; r++) {
+      let lo = unchecked(clsRanges[r * 2]);
+      let hi = unchecked(clsRanges[r * 2 + 1]);
+      if (hi > 127) hi = 127;
+      for (let ch = lo; ch <= hi; ch++) {
+        let w = k * 4 + (ch >> 5);
+        unchecked(clsAscii[w] = unchecked(clsAscii[w]) | (<u32>1 << (<u32>ch & 31)));
+      }
+    }
+  }
+  return new Regex(pattern, prog, n, clsAscii, clsIndex, clsRanges, pre, suf, !c.hasAssert);
+}
+
+function kidAt(p: Parser, listed: bool, root: i32, first: i32, i: i32): i32 {
+  if (!listed) return root;
+  let k = first + i;
+  return k >= 0 && k < p.kids.length ? unchecked(p.kids[k]) : -1;
+}
+
+function nodeIsAssert(p: Parser, n: i32, a: i32, b: i32): bool {
+  if (n < 0 || n >= p.kind.length || unchecked(p.kind[n]) != N_ASSERT) return false;
+  let k = unchecked(p.na[n]);
+  return k == a || k == b;
+}
+
+function nodeIsPlainLit(p: Parser, n: i32): bool {
+  if (n < 0 || n >= p.kind.length || unchecked(p.kind[n]) != N_LIT || unchecked(p.nb[n]) != 0) return false;
+  let cp = unchecked(p.na[n]);
+  return cp < 0xd800 || cp > 0xdfff; // surrogate code points never match: leave them to the NFA
+}
+
+function formatError(code: string, frag: string, off: i32): string {
+  if (code.length == 0) code = "internal error";
+  if (off < 0) off = 0;
+  if (frag.length > 0) return code + ": `" + frag + "` at offset " + off.toString();
+  return code + ": at offset " + off.toString();
+}
