@@ -1,5 +1,5 @@
 // The bootstrap and the harness, proven in real Envoy with a minimal raw-ABI probe filter
-// (test/support/probe-filter/probe.ts) instead of Canal's filter: file-based ECDS starts on the
+// (test/support/fixtures/probe-filter/probe.ts) instead of Canal's filter: file-based ECDS starts on the
 // default config, applies a new config live, keeps the last good one when the filter rejects
 // an update, routes by cluster_header and strips it, and stats_tags render the filter's
 // counter with vhost/outcome labels. These are facts about Envoy the gateway relies on.

@@ -132,9 +132,9 @@ export class EnvoyProcess {
     return existsSync(this.logPath) ? readFileSync(this.logPath, "utf8") : "";
   }
 
-  /** The last `lines` lines of the log, for failure messages. */
+  /** The last `lines` lines of the log (startup banner omitted), for failure messages. */
   logTail(lines = 40): string {
-    return `--- ${this.name} log (${this.logPath}), last ${lines} lines ---\n${this.log().split("\n").slice(-lines - 1).join("\n")}`;
+    return tailOf(this.name, this.logPath, this.log(), lines);
   }
 
   get alive(): boolean {
@@ -144,6 +144,12 @@ export class EnvoyProcess {
   async stop(): Promise<void> {
     await stopTracked(this.child);
   }
+}
+
+/** The last lines of an Envoy log without the [info][main] startup banner. */
+export function tailOf(name: string, path: string, text: string, lines = 40): string {
+  const kept = text.split("\n").filter((l) => !l.includes("][info][main]"));
+  return `--- ${name} log (${path}), last ${lines} lines without the startup banner ---\n${kept.slice(-lines - 1).join("\n")}`;
 }
 
 export function adminRequest(port: number, path: string, method = "GET"): Promise<{ status: number; body: string }> {
@@ -200,8 +206,7 @@ export async function startEnvoy(opts: StartEnvoyOptions): Promise<EnvoyProcess>
     closeSync(logFd);
   }
   const tail = (): string => {
-    const text = existsSync(logPath) ? readFileSync(logPath, "utf8") : "";
-    return `--- ${opts.name} log (${logPath}) ---\n${text.split("\n").slice(-40).join("\n")}`;
+    return tailOf(opts.name, logPath, existsSync(logPath) ? readFileSync(logPath, "utf8") : "");
   };
   const exitedEarly = (): void => {
     if (child.exitCode !== null || child.signalCode !== null) {

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { RouteTable } from "../../schema/route-table.ts";
-import { renderCanalBootstrap, renderEcdsFile } from "../../envoy/bootstrap.ts";
+import { renderCanalBootstrap, renderEcdsFile, type UpstreamCluster } from "../../envoy/bootstrap.ts";
 import { EnvoyProcess, startEnvoy } from "./envoy.ts";
 import { request, type HttpResponse, type RequestOptions } from "./http.ts";
 import { pollUntil } from "./processes.ts";
@@ -29,6 +29,8 @@ export interface GatewayOptions {
   wasmPath: string;
   /** Upstream service names; each gets an echo server and the cluster `clusterName(name)`. */
   services: string[];
+  /** More clusters (e.g. a fast fixed-response upstream for load tests). */
+  extraClusters?: UpstreamCluster[];
   /** First table; default: the empty configuration. */
   table?: RouteTable | string;
   concurrency?: number;
@@ -146,7 +148,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         adminPort: 0,
         wasmPath: opts.wasmPath,
         table: { kind: "file", path: ecdsPath },
-        clusters: opts.services.map((s) => ({ name: clusterName(s), host: "127.0.0.1", port: upstreams.get(s)?.port ?? 0 })),
+        clusters: [
+          ...opts.services.map((s) => ({ name: clusterName(s), host: "127.0.0.1", port: upstreams.get(s)?.port ?? 0 })),
+          ...(opts.extraClusters ?? []),
+        ],
       }),
     });
   } catch (err) {
@@ -159,7 +164,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     if (result !== "applied") {
       const log = envoy.logTail();
       await gw.stop();
-      throw new Error(`the initial table was rejected by the filter\n${log}`);
+      throw new Error(`the initial table was rejected (NACK); Envoy's log says why\n${log}`);
     }
   }
   return gw;

@@ -6,7 +6,7 @@
 //   x-test-fail-status: <code>
 //   x-test-delay-ms: <ms>      wait before answering ...
 //   x-test-delay-times: <n>    ... only for the first n requests of the key (default: all)
-//   x-test-response-header: name=value   add this header to the response (repeatable, comma-less)
+//   x-test-response-header: name=value[, name=value]   add these headers to the response (repeatable)
 
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -83,10 +83,12 @@ export class Upstream {
     const delayTimes = intHeader(rec.headers, "x-test-delay-times", Number.MAX_SAFE_INTEGER);
     const status = attempt <= failTimes ? failStatus : 200;
     const extra: [string, string][] = [];
-    const asked = rec.headers["x-test-response-header"];
-    for (const h of Array.isArray(asked) ? asked : asked === undefined ? [] : [asked]) {
-      const eq = h.indexOf("=");
-      if (eq > 0) extra.push([h.slice(0, eq).trim(), h.slice(eq + 1).trim()]);
+    for (let i = 0; i + 1 < rec.rawHeaders.length; i += 2) {
+      if (rec.rawHeaders[i].toLowerCase() !== "x-test-response-header") continue;
+      for (const h of rec.rawHeaders[i + 1].split(",")) {
+        const eq = h.indexOf("=");
+        if (eq > 0) extra.push([h.slice(0, eq).trim(), h.slice(eq + 1).trim()]);
+      }
     }
     const answer = (): void => {
       if (res.destroyed) return;
@@ -120,7 +122,8 @@ export class Upstream {
 
 /** Starts an echo upstream called `name` on 127.0.0.1 (ephemeral port). */
 export async function startUpstream(name: string): Promise<Upstream> {
-  const server = createServer({ keepAliveTimeout: 60_000 });
+  // maxHeaderSize: well above Envoy's limit, so large headers are Envoy's (and the filter's) business.
+  const server = createServer({ keepAliveTimeout: 60_000, maxHeaderSize: 256 * 1024 });
   const upstream = new Upstream(name, server);
   server.on("request", (req, res) => {
     const chunks: Buffer[] = [];

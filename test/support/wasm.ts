@@ -67,11 +67,11 @@ export function ensureCanalWasm(): string {
 }
 
 /**
- * Compiles the harness's probe filter (test/support/probe-filter/probe.ts, raw Proxy-Wasm ABI,
+ * Compiles the harness's probe filter (test/support/fixtures/probe-filter/probe.ts, raw Proxy-Wasm ABI,
  * no SDK) into a temp file keyed by its source hash and returns the path.
  */
 export function probeWasm(): string {
-  const src = join(REPO_ROOT, "test", "support", "probe-filter", "probe.ts");
+  const src = join(REPO_ROOT, "test", "support", "fixtures", "probe-filter", "probe.ts");
   const hash = createHash("sha256").update(readFileSync(src)).digest("hex").slice(0, 16);
   const out = join(tmpdir(), `canal-probe-${hash}.wasm`);
   if (existsSync(out)) return out;
