@@ -4,11 +4,17 @@
 // an update, routes by cluster_header and strips it, and stats_tags render the filter's
 // counter with vhost/outcome labels. These are facts about Envoy the gateway relies on.
 
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { renderLocalYaml, writeLocalTable } from "../../envoy/local.ts";
+import { envoyBinary } from "../support/envoy.ts";
 import { clusterName, startGateway, type Gateway } from "../support/gateway.ts";
 import { jsonBody } from "../support/http.ts";
 import type { Echo } from "../support/upstream.ts";
-import { probeWasm } from "../support/wasm.ts";
+import { ensureCanalWasm, probeWasm, REPO_ROOT } from "../support/wasm.ts";
 
 let gw: Gateway;
 const A = clusterName("alpha");
@@ -79,5 +85,23 @@ describe("bootstrap in real Envoy (probe filter)", () => {
     const m = /^canal_requests_total\{vhost="default\/hello\.world:v1",outcome="routed"\} (\d+)$/m.exec(text);
     expect(m, text.split("\n").filter((l) => l.includes("canal")).join("\n")).not.toBeNull();
     expect(Number(m?.[1])).toBeGreaterThan(before);
+  });
+});
+
+describe("envoy/canal.yaml (local runs with func-e)", () => {
+  it("is exactly what envoy/local.ts renders from envoy/bootstrap.ts", () => {
+    expect(readFileSync(join(REPO_ROOT, "envoy", "canal.yaml"), "utf8")).toBe(renderLocalYaml());
+  });
+
+  it("passes envoy --mode validate with the filter and the demo table in place", () => {
+    const root = mkdtempSync(join(tmpdir(), "canal-validate-"));
+    mkdirSync(join(root, "build"));
+    symlinkSync(ensureCanalWasm(), join(root, "build", "canal.wasm"));
+    writeLocalTable(root, readFileSync(join(REPO_ROOT, "envoy", "demo-table.json"), "utf8"));
+    const out = execFileSync(envoyBinary(), ["--mode", "validate", "-c", join(REPO_ROOT, "envoy", "canal.yaml"), "-l", "error"], {
+      cwd: root,
+      encoding: "utf8",
+    });
+    expect(out).toContain("OK");
   });
 });

@@ -2,6 +2,8 @@
 // with the last good table kept), the metrics in /stats/prometheus, and robustness against
 // requests that must never trap the VM (docs/route-table.md, "Delivery", "Rejection", "Metrics").
 
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RouteTable } from "../../schema/route-table.ts";
 import { wasmFailureLines } from "../support/envoy.ts";
@@ -10,7 +12,7 @@ import { jsonBody, rawRequest } from "../support/http.ts";
 import { table, to, vhost } from "../support/tables.ts";
 import type { Echo } from "../support/upstream.ts";
 import { pollUntil } from "../support/processes.ts";
-import { ensureCanalWasm } from "../support/wasm.ts";
+import { ensureCanalWasm, REPO_ROOT } from "../support/wasm.ts";
 
 const BASE = table("sha256:table-1", [
   vhost("default/hello.world:80", ["hello.default.svc.cluster.local", "hello.default"], [
@@ -131,6 +133,14 @@ describe("rejected tables keep the last good one serving", () => {
         virtualHosts: [{ name: "t", domains: ["t.test"], routes: [{ route: [{ cluster: clusterName("alpha") }], directResponse: { status: 200 } }] }],
       }),
     );
+  });
+
+  it("envoy/demo-table.json (used by make run) is accepted", async () => {
+    const demo = readFileSync(join(REPO_ROOT, "envoy", "demo-table.json"), "utf8");
+    expect(await gw.apply(demo)).toBe("applied");
+    const res = await gw.send("reviews", "/");
+    expect(res.status).toBe(404);
+    expect(res.headers["x-canal-table"]).toBe("sha256:demo-1");
   });
 
   it("after rejections a good table still applies", async () => {

@@ -1,5 +1,7 @@
-// Runs wrk (bounded by duration, optionally by request count) against a loopback URL, spreading
-// requests over a list of Host headers with a generated Lua script, and parses its report.
+// Runs wrk (bounded by duration) against a loopback URL, spreading requests over a list of Host
+// headers with a generated Lua script, and parses its report. `runWrkAtLeast` repeats bounded
+// runs until a request count is reached (wrk itself cannot stop at a count: a thread that stops
+// early still leaves the main thread sleeping for the whole duration).
 
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -27,8 +29,6 @@ export interface WrkOptions {
   connections: number;
   threads: number;
   durationS: number;
-  /** Stop each thread after maxRequests/threads responses (the duration still bounds the run). */
-  maxRequests?: number;
   /** Pin wrk to these CPUs (taskset -c). */
   cpuList?: string;
   timeoutS?: number;
@@ -55,12 +55,10 @@ function luaString(s: string): string {
 function luaScript(opts: WrkOptions): string {
   const hosts = opts.hosts ?? [];
   const paths = opts.paths ?? ["/"];
-  const perThread = opts.maxRequests === undefined ? 0 : Math.ceil(opts.maxRequests / opts.threads);
   // Requests are pre-formatted once per thread; request() only indexes a table.
   return `
 local hosts = { ${hosts.map(luaString).join(", ")} }
 local paths = { ${paths.map(luaString).join(", ")} }
-local per_thread = ${perThread}
 local counter = 0
 function setup(thread)
   thread:set("tid", counter)
@@ -69,7 +67,6 @@ end
 local reqs = {}
 local n = 0
 local i = 0
-local done_count = 0
 function init(args)
   local count = math.max(#hosts, #paths)
   if count == 0 then count = 1 end
@@ -86,10 +83,6 @@ function request()
   i = (i % n) + 1
   return reqs[i]
 end
-${perThread > 0 ? `function response(status, headers, body)
-  done_count = done_count + 1
-  if done_count >= per_thread then wrk.thread:stop() end
-end` : ""}
 `;
 }
 
@@ -152,4 +145,49 @@ export async function runWrk(opts: WrkOptions): Promise<WrkResult> {
   const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
   if (code !== 0) throw new Error(`wrk exited with ${code}: ${err}\n${out}`);
   return parseWrk(out);
+}
+
+export interface WrkTotal {
+  requests: number;
+  durationS: number;
+  rps: number;
+  non2xx: number;
+  socketErrors: number;
+  runs: WrkResult[];
+}
+
+/**
+ * Runs wrk in consecutive bounded chunks until at least `count` requests completed; each chunk's
+ * duration is sized from the rate measured so far. Fails when `maxSeconds` would be exceeded.
+ */
+export async function runWrkAtLeast(
+  opts: Omit<WrkOptions, "durationS">,
+  count: number,
+  maxSeconds: number,
+  progress?: (line: string) => void,
+): Promise<WrkTotal> {
+  const runs: WrkResult[] = [];
+  let done = 0;
+  let spent = 0;
+  let rate = 0;
+  while (done < count) {
+    const left = maxSeconds - spent;
+    if (left < 1) throw new Error(`only ${done} of ${count} requests in ${spent.toFixed(1)} s (bound ${maxSeconds} s)`);
+    const want = rate === 0 ? 2 : Math.ceil(((count - done) / rate) * 1.1) + 1;
+    const durationS = Math.max(1, Math.min(want, Math.floor(left)));
+    const r = await runWrk({ ...opts, durationS });
+    runs.push(r);
+    done += r.requests;
+    spent += r.durationS;
+    rate = done / spent;
+    progress?.(`  ${done} / ${count} requests, ${rate.toFixed(0)} req/s`);
+  }
+  return {
+    requests: done,
+    durationS: spent,
+    rps: done / spent,
+    non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
+    socketErrors: runs.reduce((a, r) => a + r.socketErrors, 0),
+    runs,
+  };
 }
