@@ -1,0 +1,391 @@
+// Benchmarks Canal's filter in real Envoy with wrk on loopback, in one run:
+//   (a) Wasm-filter routing vs the same routes as Envoy-native route config, at 10, 1,000 and
+//       10,000 virtual hosts (requests spread over every host): req/s, p50/p99, ratios;
+//   (b) the centralized path (client → Envoy with the filter → upstream) vs a sidecar-style path
+//       (client → Envoy → Envoy → upstream, plain routers): p50/p99 and ratios.
+// The Envoys under test run with one worker, pinned to the last CPU; wrk and the upstream (an
+// Envoy direct_response listener, the fastest fixed responder) share the first CPU.
+//
+//   npm run bench:filter [-- --duration 10 --connections 32 --no-write]
+//
+// Results go to docs/benchmarks.md; the ratios are the last lines printed.
+
+import { execFileSync } from "node:child_process";
+import { cpus } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  renderCanalBootstrap,
+  renderDirectResponseBootstrap,
+  renderNativeBootstrap,
+  renderRouterBootstrap,
+  type EnvoyConfig,
+  type UpstreamCluster,
+} from "../envoy/bootstrap.ts";
+import type { RouteTable, VirtualHost } from "../schema/route-table.ts";
+import { ENVOY_VERSION, envoyBinary, startEnvoy, type EnvoyProcess } from "../test/support/envoy.ts";
+import { request } from "../test/support/http.ts";
+import { ensureCanalWasm, REPO_ROOT } from "../test/support/wasm.ts";
+import { runWrk, wrkBinary, type WrkResult } from "../test/support/wrk.ts";
+
+interface Options {
+  durationS: number;
+  warmupS: number;
+  connections: number;
+  sizes: number[];
+  write: boolean;
+}
+
+function parseOptions(argv: string[]): Options {
+  const opts: Options = { durationS: 10, warmupS: 2, connections: 32, sizes: [10, 1000, 10000], write: true };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = (): number => {
+      const v = Number(argv[++i]);
+      if (!Number.isFinite(v) || v <= 0) throw new Error(`${a} needs a positive number`);
+      return v;
+    };
+    if (a === "--duration") opts.durationS = next();
+    else if (a === "--warmup") opts.warmupS = next();
+    else if (a === "--connections") opts.connections = next();
+    else if (a === "--sizes") opts.sizes = (argv[++i] ?? "").split(",").map(Number);
+    else if (a === "--no-write") opts.write = false;
+    else throw new Error(`unknown option ${a}; options: --duration S --warmup S --connections N --sizes 10,1000 --no-write`);
+  }
+  return opts;
+}
+
+const CLUSTER_COUNT = 10;
+const clusterOf = (i: number): string => `outbound|8080||svc-${i % CLUSTER_COUNT}.bench.svc.cluster.local`;
+
+/** A table of `n` virtual hosts, each with two names and three routes (exact, prefix, catch-all). */
+export function benchTable(n: number): RouteTable {
+  const virtualHosts: VirtualHost[] = [];
+  for (let i = 0; i < n; i++) {
+    const ns = `ns-${i % 97}`;
+    virtualHosts.push({
+      name: `${ns}/svc-${i}`,
+      domains: [`svc-${i}.${ns}.svc.cluster.local`, `svc-${i}.${ns}`],
+      routes: [
+        { match: [{ uri: { exact: "/v1/status" } }], route: [{ cluster: clusterOf(i) }] },
+        { match: [{ uri: { prefix: "/api/" } }], route: [{ cluster: clusterOf(i + 1) }] },
+        { match: [{ uri: { prefix: "/" } }], route: [{ cluster: clusterOf(i + 2) }] },
+      ],
+    });
+  }
+  return { format: 1, version: `sha256:bench-${n}`, virtualHosts };
+}
+
+function benchHosts(table: RouteTable): string[] {
+  return table.virtualHosts.map((v, i) => v.domains[i % 2]);
+}
+
+const PATHS = ["/api/items/42", "/v1/status", "/index.html"];
+
+function progress(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function cpuPlan(): { proxies: string; load: string } {
+  const n = cpus().length;
+  if (n < 2) return { proxies: "0", load: "0" };
+  return { proxies: String(n - 1), load: n === 2 ? "0" : `0-${n - 2}` };
+}
+
+const ROUNDS = 2;
+
+/** Combines runs of one side: total requests / total time; latency percentiles averaged over runs. */
+function combine(runs: WrkResult[]): WrkResult {
+  const requests = runs.reduce((a, r) => a + r.requests, 0);
+  const durationS = runs.reduce((a, r) => a + r.durationS, 0);
+  const mean = (f: (r: WrkResult) => number): number => runs.reduce((a, r) => a + f(r), 0) / runs.length;
+  return {
+    requests,
+    durationS,
+    rps: requests / durationS,
+    p50: mean((r) => r.p50),
+    p75: mean((r) => r.p75),
+    p90: mean((r) => r.p90),
+    p99: mean((r) => r.p99),
+    non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
+    socketErrors: runs.reduce((a, r) => a + r.socketErrors, 0),
+    raw: runs.map((r) => r.raw).join("\n"),
+  };
+}
+
+/**
+ * Measures two targets alternately: a warm-up each, then ROUNDS rounds of duration/ROUNDS
+ * seconds per side (A, B, B, A, ...), combined per side.
+ */
+async function measurePair(a: [string, string], b: [string, string], hosts: string[], opts: Options, cpu: string): Promise<[WrkResult, WrkResult]> {
+  const base = { hosts, paths: PATHS, connections: opts.connections, threads: 1, cpuList: cpu };
+  for (const [label, url] of [a, b]) {
+    progress(`  ${label}: warm-up ${opts.warmupS} s`);
+    await runWrk({ ...base, url, durationS: opts.warmupS });
+  }
+  const runs: [WrkResult[], WrkResult[]] = [[], []];
+  const slice = Math.max(1, Math.round(opts.durationS / ROUNDS));
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? [0, 1] : [1, 0];
+    for (const side of order) {
+      const [label, url] = side === 0 ? a : b;
+      const r = await runWrk({ ...base, url, durationS: slice });
+      if (r.non2xx > 0 || r.socketErrors > 0) throw new Error(`${label}: ${r.non2xx} non-2xx, ${r.socketErrors} socket errors\n${r.raw}`);
+      runs[side].push(r);
+      progress(`  ${label}: round ${round + 1}/${ROUNDS}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms`);
+    }
+  }
+  return [combine(runs[0]), combine(runs[1])];
+}
+
+/** A few requests through `port` for every kind of path: all must be 200 (routed, not a 404). */
+async function checkRoutes(port: number, hosts: string[]): Promise<void> {
+  const sample = [hosts[0], hosts[Math.floor(hosts.length / 2)], hosts[hosts.length - 1]];
+  for (const host of sample) {
+    for (const path of PATHS) {
+      const res = await request({ port, host, path });
+      if (res.status !== 200) throw new Error(`check: ${host}${path} answered ${res.status}: ${res.body.slice(0, 200)}`);
+    }
+  }
+}
+
+async function withEnvoy<T>(name: string, config: EnvoyConfig, cpu: string, fn: (e: EnvoyProcess, startMs: number) => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  const envoy = await startEnvoy({ name, config, concurrency: 1, cpuList: cpu, logLevel: "warning", readyTimeoutMs: 120_000 });
+  const startMs = performance.now() - t0;
+  try {
+    return await fn(envoy, startMs);
+  } finally {
+    await envoy.stop();
+  }
+}
+
+interface SizeRow {
+  vhosts: number;
+  tableBytes: number;
+  wasm: WrkResult;
+  native: WrkResult;
+  wasmStartMs: number;
+  nativeStartMs: number;
+  wasmRss: number;
+  nativeRss: number;
+}
+
+function machine(): { cpu: string; nproc: number } {
+  const info = readFileSync("/proc/cpuinfo", "utf8");
+  const m = /^model name\s*:\s*(.+)$/m.exec(info);
+  return { cpu: m?.[1]?.trim() ?? "unknown", nproc: cpus().length };
+}
+
+function fmt(n: number, digits = 0): string {
+  return n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  envoyBinary();
+  wrkBinary();
+  const wasmPath = ensureCanalWasm();
+  const plan = cpuPlan();
+  const mach = machine();
+  const loadBefore = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  progress(`bench: Envoy ${ENVOY_VERSION}, ${mach.nproc} CPUs (${mach.cpu}); proxies on CPU ${plan.proxies}, wrk+upstream on CPU ${plan.load}`);
+
+  const upstream = await startEnvoy({
+    name: "bench-upstream",
+    config: renderDirectResponseBootstrap({ adminPort: 0, listenerPort: 0 }),
+    concurrency: 1,
+    cpuList: plan.load,
+    logLevel: "warning",
+  });
+  try {
+    const clusters: UpstreamCluster[] = Array.from({ length: CLUSTER_COUNT }, (_, i) => ({
+      name: clusterOf(i),
+      host: "127.0.0.1",
+      port: upstream.port(),
+    }));
+
+    // (a) wasm vs native at each size. Both Envoys run side by side (idle one costs nothing) and
+    // the measured seconds alternate between them in rounds, so background load on a shared
+    // machine biases neither side.
+    const rows: SizeRow[] = [];
+    for (const n of opts.sizes) {
+      const table = benchTable(n);
+      const hosts = benchHosts(table);
+      const tableBytes = Buffer.byteLength(JSON.stringify(table));
+      progress(`(a) ${fmt(n)} virtual hosts (table ${fmt(tableBytes / 1024)} KiB)`);
+      const row = await withEnvoy(
+        `bench-wasm-${n}`,
+        renderCanalBootstrap({ listenerPort: 0, adminPort: 0, wasmPath, table: { kind: "inline", table }, clusters }),
+        plan.proxies,
+        (wasmEnvoy, wasmStartMs) =>
+          withEnvoy(
+            `bench-native-${n}`,
+            renderNativeBootstrap({ listenerPort: 0, adminPort: 0, table, clusters }),
+            plan.proxies,
+            async (nativeEnvoy, nativeStartMs) => {
+              await checkRoutes(wasmEnvoy.port(), hosts);
+              await checkRoutes(nativeEnvoy.port(), hosts);
+              const [wasm, native] = await measurePair(
+                [`wasm   ${fmt(n)} vhosts`, `http://127.0.0.1:${wasmEnvoy.port()}`],
+                [`native ${fmt(n)} vhosts`, `http://127.0.0.1:${nativeEnvoy.port()}`],
+                hosts,
+                opts,
+                plan.load,
+              );
+              return {
+                vhosts: n,
+                tableBytes,
+                wasm,
+                native,
+                wasmStartMs,
+                nativeStartMs,
+                wasmRss: wasmEnvoy.rssBytes(),
+                nativeRss: nativeEnvoy.rssBytes(),
+              };
+            },
+          ),
+      );
+      rows.push(row);
+    }
+
+    // (b) centralized vs sidecar-style, at the benchmark concurrency and with one connection
+    const size = opts.sizes[Math.min(1, opts.sizes.length - 1)];
+    const table = benchTable(size);
+    const hosts = benchHosts(table);
+    progress(`(b) centralized (1 Envoy + filter, ${fmt(size)} vhosts) vs sidecar-style (Envoy → Envoy, plain routers)`);
+    const { central, sidecar } = await withEnvoy(
+      "bench-central",
+      renderCanalBootstrap({ listenerPort: 0, adminPort: 0, wasmPath, table: { kind: "inline", table }, clusters }),
+      plan.proxies,
+      (centralEnvoy) =>
+        withEnvoy(
+          "bench-server-sidecar",
+          renderRouterBootstrap({ listenerPort: 0, adminPort: 0, upstream: { name: "app", host: "127.0.0.1", port: upstream.port() } }),
+          plan.proxies,
+          (server) =>
+            withEnvoy(
+              "bench-client-sidecar",
+              renderRouterBootstrap({ listenerPort: 0, adminPort: 0, upstream: { name: "server-sidecar", host: "127.0.0.1", port: server.port() } }),
+              plan.proxies,
+              async (client) => {
+                await checkRoutes(centralEnvoy.port(), hosts);
+                await checkRoutes(client.port(), hosts);
+                const c = [`centralized c=${opts.connections}`, `http://127.0.0.1:${centralEnvoy.port()}`] as [string, string];
+                const sc = [`sidecar     c=${opts.connections}`, `http://127.0.0.1:${client.port()}`] as [string, string];
+                const [cMany, sMany] = await measurePair(c, sc, hosts, opts, plan.load);
+                const one = { ...opts, connections: 1 };
+                const [cOne, sOne] = await measurePair(["centralized c=1", c[1]], ["sidecar     c=1", sc[1]], hosts, one, plan.load);
+                return { central: { many: cMany, one: cOne }, sidecar: { many: sMany, one: sOne } };
+              },
+            ),
+        ),
+    );
+
+    // Report
+    const first = rows[0];
+    const last = rows[rows.length - 1];
+    const lines: string[] = [];
+    lines.push("");
+    lines.push("| vhosts | table | wasm req/s | native req/s | wasm/native | wasm p50 / p99 ms | native p50 / p99 ms | wasm start | wasm RSS |");
+    lines.push("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (const r of rows) {
+      lines.push(
+        `| ${fmt(r.vhosts)} | ${fmt(r.tableBytes / 1024)} KiB | ${fmt(r.wasm.rps)} | ${fmt(r.native.rps)} | ${(r.wasm.rps / r.native.rps).toFixed(3)} | ` +
+          `${r.wasm.p50.toFixed(3)} / ${r.wasm.p99.toFixed(3)} | ${r.native.p50.toFixed(3)} / ${r.native.p99.toFixed(3)} | ` +
+          `${fmt(r.wasmStartMs)} ms | ${fmt(r.wasmRss / 1024 / 1024)} MiB |`,
+      );
+    }
+    lines.push("");
+    lines.push("| path | connections | req/s | p50 ms | p99 ms |");
+    lines.push("|---|---:|---:|---:|---:|");
+    lines.push(`| centralized (client → Envoy+filter → upstream) | ${opts.connections} | ${fmt(central.many.rps)} | ${central.many.p50.toFixed(3)} | ${central.many.p99.toFixed(3)} |`);
+    lines.push(`| sidecar-style (client → Envoy → Envoy → upstream) | ${opts.connections} | ${fmt(sidecar.many.rps)} | ${sidecar.many.p50.toFixed(3)} | ${sidecar.many.p99.toFixed(3)} |`);
+    lines.push(`| centralized | 1 | ${fmt(central.one.rps)} | ${central.one.p50.toFixed(3)} | ${central.one.p99.toFixed(3)} |`);
+    lines.push(`| sidecar-style | 1 | ${fmt(sidecar.one.rps)} | ${sidecar.one.p50.toFixed(3)} | ${sidecar.one.p99.toFixed(3)} |`);
+
+    const tputRatioLast = last.wasm.rps / last.native.rps;
+    const costGrowth = first.wasm.rps / last.wasm.rps; // per-request cost ∝ 1/throughput
+    const nativeCostGrowth = first.native.rps / last.native.rps;
+    const ratios = [
+      `ratio wasm/native throughput at ${fmt(first.vhosts)} vhosts: ${(first.wasm.rps / first.native.rps).toFixed(3)}`,
+      `ratio wasm/native throughput at ${fmt(last.vhosts)} vhosts: ${tputRatioLast.toFixed(3)} (target ≥ 0.85: ${tputRatioLast >= 0.85 ? "MET" : "NOT MET"})`,
+      `ratio wasm per-request cost ${fmt(last.vhosts)} vs ${fmt(first.vhosts)} vhosts: ${costGrowth.toFixed(3)} (target ≤ 1.2: ${costGrowth <= 1.2 ? "MET" : "NOT MET"}; native: ${nativeCostGrowth.toFixed(3)})`,
+      `ratio centralized/sidecar p50 at c=${opts.connections}: ${(central.many.p50 / sidecar.many.p50).toFixed(3)}, p99: ${(central.many.p99 / sidecar.many.p99).toFixed(3)}`,
+      `ratio centralized/sidecar p50 at c=1: ${(central.one.p50 / sidecar.one.p50).toFixed(3)}, p99: ${(central.one.p99 / sidecar.one.p99).toFixed(3)}`,
+    ];
+
+    const command = `npm run bench:filter${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
+    if (opts.write) {
+      const loadAfter = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+      writeFileSync(join(REPO_ROOT, "docs", "benchmarks.md"), report({ opts, mach, command, lines, ratios, plan, load: `${loadBefore} before, ${loadAfter} after` }));
+      progress("\nwrote docs/benchmarks.md");
+    }
+    for (const l of lines) progress(l);
+    progress("");
+    for (const r of ratios) progress(r);
+  } finally {
+    await upstream.stop();
+  }
+}
+
+function report(args: {
+  opts: Options;
+  mach: { cpu: string; nproc: number };
+  command: string;
+  lines: string[];
+  ratios: string[];
+  plan: { proxies: string; load: string };
+  load: string;
+}): string {
+  const { opts, mach, command, lines, ratios, plan, load } = args;
+  const kernel = execFileSync("uname", ["-r"], { encoding: "utf8" }).trim();
+  return `# Benchmarks
+
+Generated by \`${command}\` (bench/filter.ts) on ${new Date().toISOString().slice(0, 10)}. Rerun it to refresh this page.
+
+- Envoy ${ENVOY_VERSION} (the scripts/tools.sh binary), one worker (\`--concurrency 1\`) per Envoy under test
+- machine: ${mach.nproc} CPUs, ${mach.cpu}, Linux ${kernel}; load average (1/5/15 min) ${load}
+  (the machine is shared: other work running at the same time lowers absolute numbers; the
+  alternating rounds keep the ratios fair)
+- Envoys under test pinned to CPU ${plan.proxies}; wrk (1 thread) and the upstream (an Envoy \`direct_response\`
+  listener, one worker) pinned to CPU ${plan.load}
+- wrk: ${opts.connections} connections, ${opts.warmupS} s warm-up per side, then ${opts.durationS} s measured per
+  cell in ${ROUNDS} alternating rounds (A B B A); req/s = all requests / all measured time, latency
+  percentiles = mean over the rounds; every response must be 2xx (the run fails otherwise)
+- requests spread round-robin over every virtual host of the table (two names per host, ports absent)
+  and three paths (\`/api/items/42\`, \`/v1/status\`, \`/index.html\`)
+
+## (a) Wasm filter vs Envoy-native routes
+
+Each table has N virtual hosts with two domains and three routes (uri exact, prefix, catch-all prefix)
+to ${CLUSTER_COUNT} clusters. The wasm side is \`renderCanalBootstrap\` with the table inline
+(what ECDS delivers); the native side is \`renderNativeBootstrap\`: the same virtual hosts and routes
+as Envoy route config (\`strip_any_host_port\`). "wasm start" is spawn-to-ready, including parsing the table.
+${lines.slice(0, lines.findIndex((l, i) => i > 0 && l === "")).join("\n")}
+
+## (b) Centralized gateway vs sidecar-style path
+
+Centralized: client → Envoy with the filter → upstream. Sidecar-style: client → Envoy → Envoy →
+upstream, both plain routers (no filter). Both Envoys of the sidecar path share the proxies' CPU,
+as the one gateway does, so at ${opts.connections} connections the closed-loop latency also reflects
+that the two-hop path does twice the proxy work on the same core; the one-connection row shows the
+per-request latency without queueing.
+${lines.slice(lines.findIndex((l, i) => i > 0 && l === "")).join("\n")}
+
+## Ratios and targets
+
+Targets from the issue: wasm ≥ 0.85× native throughput at 10,000 virtual hosts; per-request cost flat
+(≤ 1.2×) from 10 to 10,000 virtual hosts (per-request cost taken as 1 / throughput of the saturated
+single worker).
+
+\`\`\`
+${ratios.join("\n")}
+\`\`\`
+`;
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+  process.exit(1);
+});
