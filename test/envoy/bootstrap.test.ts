@@ -5,10 +5,11 @@
 // counter with vhost/outcome labels. These are facts about Envoy the gateway relies on.
 
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { renderCanalBootstrap, toYaml } from "../../envoy/bootstrap.ts";
 import { renderLocalYaml, writeLocalTable } from "../../envoy/local.ts";
 import { envoyBinary } from "../support/envoy.ts";
 import { clusterName, startGateway, type Gateway } from "../support/gateway.ts";
@@ -103,5 +104,23 @@ describe("envoy/canal.yaml (local runs with func-e)", () => {
       encoding: "utf8",
     });
     expect(out).toContain("OK");
+  });
+});
+
+describe("the ADS variant (ECDS from the controller, later)", () => {
+  it("renders a bootstrap Envoy accepts: ads config source, ads_config and an HTTP/2 xDS cluster", () => {
+    const config = renderCanalBootstrap({
+      listenerPort: 10080,
+      adminPort: 9901,
+      wasmPath: ensureCanalWasm(),
+      table: { kind: "ads", adsCluster: { name: "canal-controller", host: "127.0.0.1", port: 18000 } },
+      clusters: [{ name: clusterName("alpha"), host: "127.0.0.1", port: 18081 }],
+    });
+    const dir = mkdtempSync(join(tmpdir(), "canal-ads-"));
+    const path = join(dir, "ads.yaml");
+    writeFileSync(path, toYaml(config));
+    const out = execFileSync(envoyBinary(), ["--mode", "validate", "-c", path, "-l", "error"], { encoding: "utf8" });
+    expect(out).toContain("OK");
+    expect(JSON.stringify(config)).toContain('"config_source":{"resource_api_version":"V3","ads":{}}');
   });
 });
