@@ -2,7 +2,7 @@
 // in step and checks the shared table corpus against the schema.
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import Ajv from "ajv";
+import { Ajv } from "ajv";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
 
