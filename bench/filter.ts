@@ -355,6 +355,15 @@ async function main(): Promise<void> {
       `ratio centralized/sidecar p50 at c=1: ${(central.one.p50 / sidecar.one.p50).toFixed(3)}, p99: ${(central.one.p99 / sidecar.one.p99).toFixed(3)}`,
     ];
 
+    const notes = [
+      `- The table for ${fmt(last.vhosts)} virtual hosts (two names, three routes each) is ${fmt(last.tableBytes / 1024)} KiB of JSON: ` +
+        `${last.tableBytes > 1.5 * 1024 * 1024 ? "over" : "under"} the ~1.5 MiB a WasmPlugin object can hold in etcd (docs: FACTS "Scale wall").`,
+      `- Envoy's RSS with the filter grows from ${fmt(first.wasmRss / 1024 / 1024)} MiB (${fmt(first.vhosts)} vhosts) to ` +
+        `${fmt(last.wasmRss / 1024 / 1024)} MiB (${fmt(last.vhosts)} vhosts) with one worker; native: ${fmt(first.nativeRss / 1024 / 1024)} → ${fmt(last.nativeRss / 1024 / 1024)} MiB.`,
+      `- Spawn-to-ready with the table inline: ${fmt(first.wasmStartMs)} ms → ${fmt(last.wasmStartMs)} ms (native ${fmt(first.nativeStartMs)} → ${fmt(last.nativeStartMs)} ms).`,
+    ];
+    lines.push("", "### Notes", "", ...notes);
+
     const command = `npm run bench:filter${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
     if (opts.write) {
       const loadAfter = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
