@@ -107,7 +107,7 @@ describe("route to a single cluster", () => {
     expect(echo.headers["x-canal-cluster"]).toBeUndefined();
     const unknownHost = await gw.send("nowhere.test", "/", { headers: { "x-canal-cluster": clusterName("beta") } });
     expect(unknownHost.status).toBe(404);
-    expect(unknownHost.body).toBe('canal: no route for host "nowhere.test" path "/"');
+    expect(unknownHost.body).toBe('canal: no route for host "nowhere.test" path "/"\n');
     const noRoute = await gw.send("direct.test", "/other", { headers: { "x-canal-cluster": clusterName("beta") } });
     expect(noRoute.status).toBe(404);
     expect(gw.upstream("beta").requests.filter((r) => r.path === "/other")).toHaveLength(0);

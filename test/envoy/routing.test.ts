@@ -231,7 +231,7 @@ describe("host matching", () => {
     const res = await gw.send("helloworld", "/hi");
     expect(res.status).toBe(404);
     expect(res.body).toBe(
-      'canal: host "helloworld" is ambiguous: default/helloworld, prod/helloworld; use the namespace-qualified name',
+      'canal: host "helloworld" is ambiguous: default/helloworld, prod/helloworld; use the namespace-qualified name\n',
     );
     expect(res.headers["x-canal-table"]).toBe(VERSION);
     const withPort = await gw.send("HelloWorld:5000", "/");
@@ -242,14 +242,14 @@ describe("host matching", () => {
   it("an unknown host is a 404 naming host and path (without query) and the table version", async () => {
     const res = await gw.send("nowhere.test", "/a/b?x=1");
     expect(res.status).toBe(404);
-    expect(res.body).toBe('canal: no route for host "nowhere.test" path "/a/b"');
+    expect(res.body).toBe('canal: no route for host "nowhere.test" path "/a/b"\n');
     expect(res.headers["x-canal-table"]).toBe(VERSION);
   });
 
   it("a known host whose routes do not match is the same 404", async () => {
     const res = await gw.send("order.test", "/nothing?q");
     expect(res.status).toBe(404);
-    expect(res.body).toBe('canal: no route for host "order.test" path "/nothing"');
+    expect(res.body).toBe('canal: no route for host "order.test" path "/nothing"\n');
     expect(res.headers["x-canal-table"]).toBe(VERSION);
   });
 });

@@ -63,7 +63,7 @@ describe("table life cycle", () => {
   it("before any table (empty default config) every request is the filter's 404, never a 5xx", async () => {
     const res = await gw.send("hello.default", "/api");
     expect(res.status).toBe(404);
-    expect(res.body).toBe('canal: no route for host "hello.default" path "/api"');
+    expect(res.body).toBe('canal: no route for host "hello.default" path "/api"\n');
   });
 
   it("the first table takes effect live, without a restart", async () => {
