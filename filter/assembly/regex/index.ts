@@ -791,7 +791,9 @@ function nodeIsAssert(p: Parser, n: i32, a: i32, b: i32): bool {
 function nodeIsPlainLit(p: Parser, n: i32): bool {
   if (n < 0 || n >= p.kind.length || unchecked(p.kind[n]) != N_LIT || unchecked(p.nb[n]) != 0) return false;
   let cp = unchecked(p.na[n]);
-  return cp < 0xd800 || cp > 0xdfff; // surrogate code points never match: leave them to the NFA
+  // Surrogate code points never match, and U+FFFD also matches invalid input that is not its
+  // encoding: leave both to the automaton instead of the byte-compared prefix/suffix.
+  return (cp < 0xd800 || cp > 0xdfff) && cp != 0xfffd;
 }
 
 function formatError(code: string, frag: string, off: i32): string {
