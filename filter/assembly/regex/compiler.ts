@@ -3,7 +3,7 @@
 // Program layout: 3 i32 per instruction (op, x, y). The last instruction is the only MATCH.
 
 import {
-  Parser, N_EMPTY, N_LIT, N_CLASS, N_ANY, N_ANYNOTNL, N_ASSERT, N_CONCAT, N_ALT, N_REPEAT,
+  Parser, A_WORDB, A_NWORDB, A_BOL, A_EOL, N_EMPTY, N_LIT, N_CLASS, N_ANY, N_ANYNOTNL, N_ASSERT, N_CONCAT, N_ALT, N_REPEAT,
 } from "./parser";
 
 export const OP_MATCH: i32 = 0;
@@ -25,7 +25,8 @@ export class Compiler {
   n: i32 = 0;
   limit: i32;
   tooLarge: bool = false;
-  hasAssert: bool = false;
+  hasWordAssert: bool = false;
+  hasLineAssert: bool = false;
 
   constructor(p: Parser, limit: i32) {
     this.p = p;
@@ -73,7 +74,12 @@ export class Compiler {
       case N_CLASS: { this.emit(OP_CLASS, a, 0); return; }
       case N_ANY: { this.emit(OP_ANY, 0, 0); return; }
       case N_ANYNOTNL: { this.emit(OP_ANYNOTNL, 0, 0); return; }
-      case N_ASSERT: { this.hasAssert = true; this.emit(OP_ASSERT, a, 0); return; }
+      case N_ASSERT: {
+        if (a == A_WORDB || a == A_NWORDB) this.hasWordAssert = true;
+        if (a == A_BOL || a == A_EOL) this.hasLineAssert = true;
+        this.emit(OP_ASSERT, a, 0);
+        return;
+      }
       case N_CONCAT: { this.emitSeq(a, a + b); return; }
       case N_ALT: {
         // SPLIT L1, next; L1: e1; JMP end; next: SPLIT L2, next2; ... ; en; end:

@@ -223,26 +223,34 @@ export class Regex {
   denseB: StaticArray<i32>;
   stack: StaticArray<i32>;
 
-  // Lazy DFA (only for programs without empty-width assertions). States are sets of NFA
-  // pcs; transitions are cached for ASCII input, per ASCII equivalence class. The cache is
-  // preallocated and flushed when full, so the cost per input character stays O(program).
+  // Lazy DFA. A state is a set of "seed" pcs (threads not yet epsilon-closed) plus context
+  // flags about the previous character (word char, newline, at start of text), so empty-width
+  // assertions are evaluated when the next character is known. Transitions are cached for
+  // ASCII input per ASCII equivalence class; other code points are stepped without caching.
+  // The cache is preallocated and flushed when full, so the cost per input character stays
+  // O(program size) in the worst case and O(1) once the states exist.
   dfaCap: i32 = 0; //             max states (0 = DFA disabled)
   dfaK: i32 = 0; //               number of ASCII classes
   dfaClass: StaticArray<u8> = new StaticArray<u8>(0); //   ASCII char -> class
   dfaTrans: StaticArray<i32> = new StaticArray<i32>(0); //  state * K + class -> state, or T_UNKNOWN
   dfaStart: StaticArray<i32> = new StaticArray<i32>(0); //  state -> first pc index in dfaPool
   dfaLen: StaticArray<i32> = new StaticArray<i32>(0); //    state -> number of pcs
-  dfaMatch: StaticArray<u8> = new StaticArray<u8>(0); //   state -> contains MATCH
+  dfaFlags: StaticArray<u8> = new StaticArray<u8>(0); //   state -> context flags (CTX_*)
+  dfaFinal: StaticArray<u8> = new StaticArray<u8>(0); //   state -> accepts at the end: 0, 1, 2 = unknown
   dfaPool: StaticArray<i32> = new StaticArray<i32>(0);
   dfaHash: StaticArray<i32> = new StaticArray<i32>(0); //   open addressing table of state ids (-1 = empty)
   dfaN: i32 = 0;
   dfaUsed: i32 = 0;
   dfaStartState: i32 = -1;
   dfaFlushes: i32 = 0;
+  /** Context at the end of the simulated range: next code point (-1 at end of text). */
+  endNext: i32 = -1;
+  /** Context flags that matter to this program (the others are dropped from DFA states). */
+  ctxMask: i32 = CTX_START;
 
   constructor(pattern: string, prog: StaticArray<i32>, nInst: i32, clsAscii: StaticArray<u32>,
               clsIndex: StaticArray<i32>, clsRanges: StaticArray<i32>, pre: Array<i32>, suf: Array<i32>,
-              useDfa: bool) {
+              hasWordAssert: bool, hasLineAssert: bool) {
     this.pattern = pattern;
     this.prog = prog;
     this.nInst = nInst;
@@ -262,11 +270,13 @@ export class Regex {
     this.denseB = new StaticArray<i32>(nInst);
     this.stack = new StaticArray<i32>(nInst + 1);
 
-    let cap = useDfa && !this.literalOnly ? dfaStateLimit : 0;
+    this.endNext = suf.length > 0 ? unchecked(suf[0]) : -1;
+    this.ctxMask = CTX_START | (hasWordAssert ? CTX_WORD : 0) | (hasLineAssert ? CTX_NL : 0);
+    let cap = !this.literalOnly ? dfaStateLimit : 0;
     let k = 0;
     let cls = new StaticArray<u8>(128);
     if (cap > 0) {
-      k = this.buildAsciiClasses(cls);
+      k = this.buildAsciiClasses(cls, hasWordAssert, hasLineAssert);
       // Keep the transition table within DFA_MAX_TRANS entries.
       let byTable = DFA_MAX_TRANS / (k > 0 ? k : 1);
       if (cap > byTable) cap = byTable;
@@ -281,7 +291,8 @@ export class Regex {
     this.dfaTrans = new StaticArray<i32>(cap * k);
     this.dfaStart = new StaticArray<i32>(cap);
     this.dfaLen = new StaticArray<i32>(cap);
-    this.dfaMatch = new StaticArray<u8>(cap);
+    this.dfaFlags = new StaticArray<u8>(cap);
+    this.dfaFinal = new StaticArray<u8>(cap);
     this.dfaPool = new StaticArray<i32>(poolSize);
     this.dfaHash = new StaticArray<i32>(cap > 0 ? hashSize : 0);
     this.dfaFlush();
@@ -313,9 +324,16 @@ export class Regex {
   }
 
   /** Partitions ASCII into intervals on which every consuming instruction is constant. */
-  private buildAsciiClasses(cls: StaticArray<u8>): i32 {
+  private buildAsciiClasses(cls: StaticArray<u8>, word: bool, line: bool): i32 {
     let mark = new StaticArray<u8>(129);
     unchecked(mark[0] = 1);
+    if (word) { // the transition depends on whether the character is a word character
+      markInterval(mark, 0x30, 0x39);
+      markInterval(mark, 0x41, 0x5a);
+      markInterval(mark, 0x5f, 0x5f);
+      markInterval(mark, 0x61, 0x7a);
+    }
+    if (line) markInterval(mark, 0x0a, 0x0a);
     let prog = this.prog;
     for (let pc = 0; pc < this.nInst; pc++) {
       let op = unchecked(prog[pc * 3]);
@@ -356,29 +374,32 @@ export class Regex {
   }
 
   /**
-   * Finds or adds the DFA state for the pc set in (sparseB, denseB, n). Returns the state id,
-   * or -1 when the set cannot be stored at all (larger than the pool). May flush the cache:
-   * then this.dfaFlushed is set and all previous state ids are invalid.
+   * Finds or adds the DFA state (seed set in (sparseA, denseA, n), flags). Returns the state
+   * id, or -1 when the set cannot be stored at all (larger than the pool). May flush the
+   * cache: then this.dfaFlushed is set and all previous state ids are invalid.
    */
-  private dfaIntern(n: i32): i32 {
-    let dense = changetype<usize>(this.denseB);
-    let sparse = changetype<usize>(this.sparseB);
-    // Order-independent hash of the set.
-    let h: u32 = 0;
+  private dfaIntern(n: i32, flags: i32): i32 {
+    let dense = changetype<usize>(this.denseA);
+    let sparse = changetype<usize>(this.sparseA);
+    // Order-independent hash of the set, plus the flags.
+    let h: u32 = <u32>flags * 0xc2b2ae35;
     for (let i = 0; i < n; i++) {
       let pc = <u32>load<i32>(dense + (<usize>i << 2));
       let m = (pc + 1) * 0x9e3779b1;
       h += m ^ (m >>> 16);
     }
     h += <u32>n * 0x85ebca6b;
+    h ^= h >>> 13;
     let hash = changetype<usize>(this.dfaHash);
     let mask = <u32>this.dfaHash.length - 1;
     let slot = h & mask;
     let pool = changetype<usize>(this.dfaPool);
+    let flagsArr = changetype<usize>(this.dfaFlags);
     while (true) {
       let id = load<i32>(hash + (<usize>slot << 2));
       if (id < 0) break;
-      if (load<i32>(changetype<usize>(this.dfaLen) + (<usize>id << 2)) == n) {
+      if (load<i32>(changetype<usize>(this.dfaLen) + (<usize>id << 2)) == n &&
+          <i32>load<u8>(flagsArr + <usize>id) == flags) {
         let st = pool + (<usize>load<i32>(changetype<usize>(this.dfaStart) + (<usize>id << 2)) << 2);
         let same = true;
         for (let i = 0; i < n; i++) {
@@ -407,9 +428,8 @@ export class Regex {
     this.dfaUsed = at + n;
     store<i32>(changetype<usize>(this.dfaStart) + (<usize>id << 2), at);
     store<i32>(changetype<usize>(this.dfaLen) + (<usize>id << 2), n);
-    let m = load<i32>(sparse + (<usize>this.matchPc << 2));
-    let isMatch = <u32>m < <u32>n && load<i32>(dense + (<usize>m << 2)) == this.matchPc;
-    store<u8>(changetype<usize>(this.dfaMatch) + <usize>id, isMatch ? 1 : 0);
+    store<u8>(flagsArr + <usize>id, <u8>flags);
+    store<u8>(changetype<usize>(this.dfaFinal) + <usize>id, 2);
     store<i32>(hash + (<usize>slot << 2), id);
     return id;
   }
@@ -490,21 +510,72 @@ export class Regex {
   }
 
   /**
-   * One NFA step from the pc list (list, n) on code point c into set B (cleared first);
-   * closures are computed without context (DFA programs have no assertions). Returns |B|.
+   * Epsilon closure of the seed list (list, n) into set B, in the context given by the DFA
+   * flags and the next code point (-1 at the end of the range), at the end of text or not.
+   * Returns |B|.
    */
-  private stepInto(list: usize, n: i32, c: i32): i32 {
-    let prog = changetype<usize>(this.prog);
+  private closeSeeds(list: usize, n: i32, flags: i32, next: i32, atEnd: bool): i32 {
     let sB = changetype<usize>(this.sparseB);
     let dB = changetype<usize>(this.denseB);
+    // Synthesize a context equivalent to the flags for assertHolds.
+    let pos = (flags & CTX_START) != 0 ? 0 : 1;
+    let len = atEnd ? pos : 0x7fffffff;
+    let prev = (flags & CTX_WORD) != 0 ? 0x61 : (flags & CTX_NL) != 0 ? 0x0a : (flags & CTX_START) != 0 ? -1 : 0x20;
     let nB = 0;
     for (let i = 0; i < n; i++) {
-      let pc = load<i32>(list + (<usize>i << 2));
-      let ip = prog + <usize>pc * 12;
-      if (this.consumes(load<i32>(ip), load<i32>(ip, 4), c)) nB = this.addThread(sB, dB, nB, pc + 1, 0, 0, -1, -1);
+      nB = this.addThread(sB, dB, nB, load<i32>(list + (<usize>i << 2)), pos, len, prev, next);
     }
     return nB;
   }
+
+  /**
+   * DFA transition from state s on code point c: closes the seeds with c as the next
+   * character, steps every consuming thread that accepts c, and leaves the new seed set
+   * (pc + 1 of each) in set A. Returns |A|. Adds the work done to this.work.
+   */
+  private dfaStep(s: i32, c: i32): i32 {
+    let n = load<i32>(changetype<usize>(this.dfaLen) + (<usize>s << 2));
+    let list = changetype<usize>(this.dfaPool) + (<usize>load<i32>(changetype<usize>(this.dfaStart) + (<usize>s << 2)) << 2);
+    let flags = <i32>load<u8>(changetype<usize>(this.dfaFlags) + <usize>s);
+    let nB = this.closeSeeds(list, n, flags, c, false);
+    this.work += nB;
+    let prog = changetype<usize>(this.prog);
+    let dB = changetype<usize>(this.denseB);
+    let sA = changetype<usize>(this.sparseA);
+    let dA = changetype<usize>(this.denseA);
+    let nA = 0;
+    for (let i = 0; i < nB; i++) {
+      let pc = load<i32>(dB + (<usize>i << 2));
+      let ip = prog + <usize>pc * 12;
+      if (!this.consumes(load<i32>(ip), load<i32>(ip, 4), c)) continue;
+      let npc = pc + 1;
+      let idx = load<i32>(sA + (<usize>npc << 2));
+      if (!(<u32>idx < <u32>nA && load<i32>(dA + (<usize>idx << 2)) == npc)) {
+        store<i32>(sA + (<usize>npc << 2), nA);
+        store<i32>(dA + (<usize>nA << 2), npc);
+        nA++;
+      }
+    }
+    return nA;
+  }
+
+  /** Whether state s accepts at the end of the simulated range (cached per state). */
+  private dfaAccepts(s: i32): bool {
+    let fin = changetype<usize>(this.dfaFinal) + <usize>s;
+    let f = <i32>load<u8>(fin);
+    if (f != 2) return f != 0;
+    let n = load<i32>(changetype<usize>(this.dfaLen) + (<usize>s << 2));
+    let list = changetype<usize>(this.dfaPool) + (<usize>load<i32>(changetype<usize>(this.dfaStart) + (<usize>s << 2)) << 2);
+    let flags = <i32>load<u8>(changetype<usize>(this.dfaFlags) + <usize>s);
+    let nB = this.closeSeeds(list, n, flags, this.endNext, this.endNext < 0);
+    this.work += nB;
+    let idx = load<i32>(changetype<usize>(this.sparseB) + (<usize>this.matchPc << 2));
+    let ok = <u32>idx < <u32>nB && load<i32>(changetype<usize>(this.denseB) + (<usize>idx << 2)) == this.matchPc;
+    store<u8>(fin, ok ? 1 : 0);
+    return ok;
+  }
+
+  work: i64 = 0;
 
   private run<T>(base: usize, len: i32): bool {
     if (len < 0) return false;
@@ -532,6 +603,10 @@ export class Regex {
     let start = preLen;
     let stop = len - sufLen;
     if (this.dfaCap > 0) return this.runDfa<T>(base, len, start, stop);
+    return this.runNfaFrom<T>(base, len, start, stop);
+  }
+
+  private runNfaFrom<T>(base: usize, len: i32, start: i32, stop: i32): bool {
     let prev = start == 0 ? -1 : this.preLast;
     let cur = start < len ? decodeAt<T>(base, start, len) : -1;
     let sA = changetype<usize>(this.sparseA);
@@ -546,20 +621,16 @@ export class Regex {
     let trans = changetype<usize>(this.dfaTrans);
     let cls = changetype<usize>(this.dfaClass);
     let lens = changetype<usize>(this.dfaLen);
-    let starts = changetype<usize>(this.dfaStart);
-    let pool = changetype<usize>(this.dfaPool);
-    let steps: i64 = 0;
+    this.work = 0;
     let s = this.dfaStartState;
     if (s < 0) {
-      let n = this.addThread(changetype<usize>(this.sparseB), changetype<usize>(this.denseB), 0, 0, 0, 0, -1, -1);
-      steps += n;
-      s = this.dfaIntern(n);
-      if (s < 0) {
-        stepCounter += steps;
-        return this.nfaFromB<T>(base, len, pos, stop, -1, n);
-      }
+      store<i32>(changetype<usize>(this.sparseA), 0);
+      store<i32>(changetype<usize>(this.denseA), 0);
+      s = this.dfaIntern(1, ctxFlags(pos == 0 ? -1 : this.preLast, pos == 0) & this.ctxMask);
+      if (s < 0) return this.runNfaFrom<T>(base, len, pos, stop); // unreachable: pool >= 1
       this.dfaStartState = s;
     }
+    let steps: i64 = 0;
     while (pos < stop) {
       let c: i32;
       let w: i32;
@@ -572,14 +643,12 @@ export class Regex {
         let slot = trans + ((<usize>s * <usize>k + <usize>load<u8>(cls + <usize>c)) << 2);
         t = load<i32>(slot);
         if (t < 0) {
-          let n = load<i32>(lens + (<usize>s << 2));
-          let nb = this.stepInto(pool + (<usize>load<i32>(starts + (<usize>s << 2)) << 2), n, c);
-          steps += n;
+          let n = this.dfaStep(s, c);
           this.dfaFlushed = false;
-          t = this.dfaIntern(nb);
+          t = this.dfaIntern(n, ctxFlags(c, false) & this.ctxMask);
           if (t < 0) {
-            stepCounter += steps;
-            return this.nfaFromB<T>(base, len, pos + 1, stop, c, nb);
+            stepCounter += steps + this.work;
+            return this.nfaFromSeeds<T>(base, len, pos + 1, stop, c, n);
           }
           if (!this.dfaFlushed) store<i32>(slot, t);
         }
@@ -587,32 +656,35 @@ export class Regex {
         let d = decodeAt<T>(base, pos, len);
         c = d & CP_MASK;
         w = d >>> 24;
-        let n = load<i32>(lens + (<usize>s << 2));
-        let nb = this.stepInto(pool + (<usize>load<i32>(starts + (<usize>s << 2)) << 2), n, c);
-        steps += n;
-        t = this.dfaIntern(nb);
+        let n = this.dfaStep(s, c);
+        t = this.dfaIntern(n, ctxFlags(c, false) & this.ctxMask);
         if (t < 0) {
-          stepCounter += steps;
-          return this.nfaFromB<T>(base, len, pos + w, stop, c, nb);
+          stepCounter += steps + this.work;
+          return this.nfaFromSeeds<T>(base, len, pos + w, stop, c, n);
         }
       }
       s = t;
       if (load<i32>(lens + (<usize>s << 2)) == 0) {
-        stepCounter += steps;
+        stepCounter += steps + this.work;
         return false;
       }
       pos += w;
     }
-    stepCounter += steps;
-    return pos == stop && load<u8>(changetype<usize>(this.dfaMatch) + <usize>s) != 0;
+    let ok = pos == stop && this.dfaAccepts(s);
+    stepCounter += steps + this.work;
+    return ok;
   }
 
-  /** Continues with the NFA from the pc set currently held in set B, at pos. */
-  private nfaFromB<T>(base: usize, len: i32, pos: i32, stop: i32, prev: i32, nB: i32): bool {
+  /** Continues with the NFA from the seed set held in set A (n seeds), at pos. */
+  private nfaFromSeeds<T>(base: usize, len: i32, pos: i32, stop: i32, prev: i32, n: i32): bool {
     let cur = pos < len ? decodeAt<T>(base, pos, len) : -1;
-    return this.runNfa<T>(base, len, pos, stop, prev, cur,
-      changetype<usize>(this.sparseB), changetype<usize>(this.denseB),
-      changetype<usize>(this.sparseA), changetype<usize>(this.denseA), nB);
+    let nextCp = cur < 0 ? -1 : cur & CP_MASK;
+    let sB = changetype<usize>(this.sparseB);
+    let dB = changetype<usize>(this.denseB);
+    let dA = changetype<usize>(this.denseA);
+    let nB = 0;
+    for (let i = 0; i < n; i++) nB = this.addThread(sB, dB, nB, load<i32>(dA + (<usize>i << 2)), pos, len, prev, nextCp);
+    return this.runNfa<T>(base, len, pos, stop, prev, cur, sB, dB, changetype<usize>(this.sparseA), dA, nB);
   }
 
   /** Pike-VM simulation; the current thread set (sA, dA, nA) is the closure at pos. */
@@ -663,6 +735,15 @@ export class Regex {
     stepCounter += steps;
     return false;
   }
+}
+
+const CTX_WORD: i32 = 1;
+const CTX_NL: i32 = 2;
+const CTX_START: i32 = 4;
+
+/** DFA context flags for a previous code point (-1: none). */
+function ctxFlags(prev: i32, atStart: bool): i32 {
+  return (isWordCp(prev) ? CTX_WORD : 0) | (prev == 0x0a ? CTX_NL : 0) | (atStart ? CTX_START : 0);
 }
 
 function markInterval(mark: StaticArray<u8>, lo: i32, hi: i32): void {
@@ -773,7 +854,7 @@ export function compileRegex(pattern: string): Regex | null {
       }
     }
   }
-  return new Regex(pattern, prog, n, clsAscii, clsIndex, clsRanges, pre, suf, !c.hasAssert);
+  return new Regex(pattern, prog, n, clsAscii, clsIndex, clsRanges, pre, suf, c.hasWordAssert, c.hasLineAssert);
 }
 
 function kidAt(p: Parser, listed: bool, root: i32, first: i32, i: i32): i32 {

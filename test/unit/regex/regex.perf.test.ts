@@ -49,7 +49,7 @@ describe("regex complexity is linear in the input", () => {
         expect(steps[2] / steps[1]).toBeLessThanOrEqual(2.2);
         expect(steps[2]).toBeGreaterThan(steps[0] * 2); // and grows with it (a warm DFA costs less)
         rx.release(h);
-      });
+      }, 60_000);
     }
   }
 
@@ -70,7 +70,7 @@ describe("regex complexity is linear in the input", () => {
     const perChar = rx.e.steps() / s.length;
     expect(perChar).toBeLessThan(60); // bounded by the program size (~45 instructions)
     rx.release(h);
-  });
+  }, 60_000);
 
   it("reports wall-clock cost (informational)", () => {
     const report: string[] = [];
@@ -94,7 +94,7 @@ describe("regex complexity is linear in the input", () => {
     time("(a|aa)*c", "a".repeat(10240) + "bc", 200);
     console.log(report.join("\n"));
     expect(a20 / a10).toBeLessThan(3.5); // wall time is noisy; the step test above is exact
-  });
+  }, 60_000);
 });
 
 describe("regex memory stays flat", () => {

@@ -123,10 +123,11 @@ describe("regex full-match table", () => {
     expect(got).toEqual([expected, expected, expected, expected]);
   });
 
-  it("uses the DFA only for assertion-free programs", () => {
+  it("uses the DFA (also with assertions) unless disabled or a pure literal", () => {
     expect(rx.e.usesDfa(handle("/api/v[0-9]+/users/[^/]+", true))).toBe(1);
-    expect(rx.e.usesDfa(handle("^/api/.*$", true))).toBe(1); // anchors at the ends are dropped
-    expect(rx.e.usesDfa(handle("\\bfoo\\b", true))).toBe(0);
+    expect(rx.e.usesDfa(handle("^/api/.*$", true))).toBe(1);
+    expect(rx.e.usesDfa(handle("\\bfoo\\b", true))).toBe(1);
+    expect(rx.e.usesDfa(handle("(?m)a$\\n^b", true))).toBe(1);
     expect(rx.e.usesDfa(handle("abc", true))).toBe(0); // pure literal: memcmp only
     expect(rx.e.usesDfa(handle("/api/v[0-9]+/users/[^/]+", false))).toBe(0);
   });
