@@ -1,0 +1,109 @@
+// Untyped Kubernetes objects (from YAML, JSON or a client) → typed, validated objects. The only
+// entry points the rest of the controller needs: parseObject and parseObjects.
+import type { Service } from "./core.ts";
+import { INTERNAL_GATEWAY_API_VERSION, type InternalGateway } from "./internalgateway.ts";
+import { ISTIO_NETWORKING_GROUP, ISTIO_NETWORKING_VERSIONS, type DestinationRule, type Gateway, type VirtualService } from "./istio.ts";
+import type { IgnoredField, ObjectMeta } from "./meta.ts";
+import { parseMeta } from "./parse-meta.ts";
+import { parseInternalGatewaySpec, parseServiceSpec } from "./parse-core.ts";
+import { parseDestinationRuleSpec, parseGatewaySpec } from "./parse-gateway.ts";
+import { parseVirtualServiceSpec } from "./parse-virtualservice.ts";
+import type { Problem, ProblemKind } from "./problem.ts";
+import { Reader } from "./reader.ts";
+import type { Snapshot } from "./snapshot.ts";
+
+export type CanalObject = InternalGateway | Gateway | VirtualService | DestinationRule | Service;
+
+export interface ParseOptions {
+  /** Namespace of objects that carry none (as `kubectl apply` without -n). Default "default". */
+  defaultNamespace?: string;
+}
+
+export type ParseOutcome =
+  | { status: "ok"; object: CanalObject }
+  /** Not a kind Canal reads (e.g. a Deployment): skip it. */
+  | { status: "ignored"; apiVersion: string; kind: string }
+  /** A kind Canal reads, but malformed: the object is not used; `problems` say why. */
+  | { status: "invalid"; problems: Problem[] };
+
+type SpecParser = (r: Reader, v: unknown) => object | undefined;
+
+const ISTIO_API_VERSIONS = ISTIO_NETWORKING_VERSIONS.map((v) => `${ISTIO_NETWORKING_GROUP}/${v}`);
+
+const KINDS: Record<ProblemKind, { apiVersions: readonly string[]; spec: SpecParser }> = {
+  InternalGateway: { apiVersions: [INTERNAL_GATEWAY_API_VERSION], spec: parseInternalGatewaySpec },
+  Gateway: { apiVersions: ISTIO_API_VERSIONS, spec: parseGatewaySpec },
+  VirtualService: { apiVersions: ISTIO_API_VERSIONS, spec: parseVirtualServiceSpec },
+  DestinationRule: { apiVersions: ISTIO_API_VERSIONS, spec: parseDestinationRuleSpec },
+  Service: { apiVersions: ["v1"], spec: parseServiceSpec },
+};
+
+function kindOf(kind: string): ProblemKind | undefined {
+  return (Object.keys(KINDS) as ProblemKind[]).find((k) => k === kind);
+}
+
+/** Parses one object. Never throws; never mutates `raw`. */
+export function parseObject(raw: unknown, options: ParseOptions = {}): ParseOutcome {
+  const head = raw !== null && typeof raw === "object" && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  const apiVersion = typeof head["apiVersion"] === "string" ? head["apiVersion"] : "";
+  const kindName = typeof head["kind"] === "string" ? head["kind"] : "";
+  const kind = kindOf(kindName);
+  if (kind === undefined || !KINDS[kind].apiVersions.includes(apiVersion)) return { status: "ignored", apiVersion, kind: kindName };
+  const r = new Reader();
+  const top = r.object(raw, "", ["apiVersion", "kind", "metadata", "spec", "status"]);
+  const meta = top && parseMeta(r, top["metadata"], options.defaultNamespace ?? "default");
+  const spec = top && KINDS[kind].spec(r, top["spec"] ?? {});
+  if (r.errors.length > 0 || meta === undefined || spec === undefined) {
+    const metaOf = (raw as { metadata?: { name?: unknown; namespace?: unknown } }).metadata;
+    const name = typeof metaOf?.name === "string" ? metaOf.name : "";
+    const namespace = typeof metaOf?.namespace === "string" ? metaOf.namespace : (options.defaultNamespace ?? "default");
+    const errors = r.errors.length > 0 ? r.errors : [{ field: "", message: "malformed object" }];
+    return {
+      status: "invalid",
+      problems: errors.map((e) => ({
+        kind, namespace, name, field: e.field, reason: "InvalidField" as const,
+        message: `${e.field || "object"}: ${e.message}; the ${kind} is ignored until this is fixed`,
+      })),
+    };
+  }
+  return { status: "ok", object: build(kind, apiVersion, meta, spec, r.ignored) };
+}
+
+function build(kind: ProblemKind, apiVersion: string, metadata: ObjectMeta, spec: object, ignored: IgnoredField[]): CanalObject {
+  // The spec parser for `kind` produced the matching spec type.
+  const object = { apiVersion, kind, metadata, spec } as CanalObject;
+  if (ignored.length > 0) object.ignoredFields = ignored;
+  return object;
+}
+
+export interface ParsedObjects {
+  snapshot: Snapshot;
+  problems: Problem[];
+  /** apiVersion/kind of the objects that are not of a kind Canal reads. */
+  ignored: string[];
+}
+
+/** Parses a list of objects into a Snapshot, collecting every problem. */
+export function parseObjects(raws: readonly unknown[], options: ParseOptions = {}): ParsedObjects {
+  const internalGateways: InternalGateway[] = [];
+  const gateways: Gateway[] = [];
+  const virtualServices: VirtualService[] = [];
+  const destinationRules: DestinationRule[] = [];
+  const services: Service[] = [];
+  const problems: Problem[] = [];
+  const ignored: string[] = [];
+  for (const raw of raws) {
+    const out = parseObject(raw, options);
+    if (out.status === "ignored") ignored.push(`${out.apiVersion}/${out.kind}`);
+    else if (out.status === "invalid") problems.push(...out.problems);
+    else {
+      const o = out.object;
+      if (o.kind === "InternalGateway") internalGateways.push(o);
+      else if (o.kind === "Gateway") gateways.push(o);
+      else if (o.kind === "VirtualService") virtualServices.push(o);
+      else if (o.kind === "DestinationRule") destinationRules.push(o);
+      else services.push(o);
+    }
+  }
+  return { snapshot: { internalGateways, gateways, virtualServices, destinationRules, services }, problems, ignored };
+}
