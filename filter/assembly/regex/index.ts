@@ -243,6 +243,7 @@ export class Regex {
   dfaUsed: i32 = 0;
   dfaStartState: i32 = -1;
   dfaFlushes: i32 = 0;
+  dfaDead: i32 = -2; //            id of the empty (dead) state, -2 while it does not exist
   /** Context at the end of the simulated range: next code point (-1 at end of text). */
   endNext: i32 = -1;
   /** Context flags that matter to this program (the others are dropped from DFA states). */
@@ -367,6 +368,7 @@ export class Regex {
     this.dfaN = 0;
     this.dfaUsed = 0;
     this.dfaStartState = -1;
+    this.dfaDead = -2;
     let t = this.dfaTrans;
     if (t.length > 0) memory.fill(changetype<usize>(t), 0xff, <usize>t.length << 2);
     let h = this.dfaHash;
@@ -379,6 +381,7 @@ export class Regex {
    * cache: then this.dfaFlushed is set and all previous state ids are invalid.
    */
   private dfaIntern(n: i32, flags: i32): i32 {
+    if (n == 0) flags = 0; // a single dead state
     let dense = changetype<usize>(this.denseA);
     let sparse = changetype<usize>(this.sparseA);
     // Order-independent hash of the set, plus the flags.
@@ -431,6 +434,7 @@ export class Regex {
     store<u8>(flagsArr + <usize>id, <u8>flags);
     store<u8>(changetype<usize>(this.dfaFinal) + <usize>id, 2);
     store<i32>(hash + (<usize>slot << 2), id);
+    if (n == 0) this.dfaDead = id;
     return id;
   }
 
@@ -617,10 +621,9 @@ export class Regex {
 
   /** Lazy-DFA simulation of [pos, stop); falls back to the NFA if a state cannot be cached. */
   private runDfa<T>(base: usize, len: i32, pos: i32, stop: i32): bool {
-    let k = this.dfaK;
+    let k = <usize>this.dfaK;
     let trans = changetype<usize>(this.dfaTrans);
     let cls = changetype<usize>(this.dfaClass);
-    let lens = changetype<usize>(this.dfaLen);
     this.work = 0;
     let s = this.dfaStartState;
     if (s < 0) {
@@ -630,27 +633,27 @@ export class Regex {
       if (s < 0) return this.runNfaFrom<T>(base, len, pos, stop); // unreachable: pool >= 1
       this.dfaStartState = s;
     }
-    let steps: i64 = 0;
+    let first = pos;
+    let dead = this.dfaDead;
     while (pos < stop) {
       let c: i32;
-      let w: i32;
       if (sizeof<T>() == 1) c = <i32>load<u8>(base + <usize>pos);
       else c = <i32>load<u16>(base + (<usize>pos << 1));
       let t: i32;
-      steps++;
+      let w = 1;
       if (c < 128) {
-        w = 1;
-        let slot = trans + ((<usize>s * <usize>k + <usize>load<u8>(cls + <usize>c)) << 2);
+        let slot = trans + ((<usize>s * k + <usize>load<u8>(cls + <usize>c)) << 2);
         t = load<i32>(slot);
         if (t < 0) {
           let n = this.dfaStep(s, c);
           this.dfaFlushed = false;
           t = this.dfaIntern(n, ctxFlags(c, false) & this.ctxMask);
           if (t < 0) {
-            stepCounter += steps + this.work;
+            stepCounter += <i64>(pos - first) + this.work;
             return this.nfaFromSeeds<T>(base, len, pos + 1, stop, c, n);
           }
           if (!this.dfaFlushed) store<i32>(slot, t);
+          dead = this.dfaDead;
         }
       } else {
         let d = decodeAt<T>(base, pos, len);
@@ -659,19 +662,20 @@ export class Regex {
         let n = this.dfaStep(s, c);
         t = this.dfaIntern(n, ctxFlags(c, false) & this.ctxMask);
         if (t < 0) {
-          stepCounter += steps + this.work;
+          stepCounter += <i64>(pos - first) + this.work;
           return this.nfaFromSeeds<T>(base, len, pos + w, stop, c, n);
         }
+        dead = this.dfaDead;
       }
       s = t;
-      if (load<i32>(lens + (<usize>s << 2)) == 0) {
-        stepCounter += steps + this.work;
+      pos += w;
+      if (s == dead) {
+        stepCounter += <i64>(pos - first) + this.work;
         return false;
       }
-      pos += w;
     }
     let ok = pos == stop && this.dfaAccepts(s);
-    stepCounter += steps + this.work;
+    stepCounter += <i64>(pos - first) + this.work;
     return ok;
   }
 

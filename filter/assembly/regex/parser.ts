@@ -91,7 +91,7 @@ export class Parser {
   clsCount: Array<i32> = new Array<i32>();
   clsRanges: Array<i32> = new Array<i32>();
 
-  names: Array<string> = new Array<string>();
+  names: Set<string> = new Set<string>();
 
   err: string = "";
   errFrag: string = "";
@@ -395,10 +395,8 @@ export class Parser {
           if (!isWordName(this.unit(i))) return this.fail(E_NAMED_CAPTURE, tok, q + 1);
         }
         let name = this.pat.substring(nameStart, q);
-        for (let i = 0, n = this.names.length; i < n; i++) {
-          if (unchecked(this.names[i]) == name) return this.fail(E_NAMED_CAPTURE, tok, q + 1);
-        }
-        this.names.push(name);
+        if (this.names.has(name)) return this.fail(E_NAMED_CAPTURE, tok, q + 1);
+        this.names.add(name);
         this.pos = q + 1;
       } else {
         // Flags: (?flags) or (?flags:...)
