@@ -23,12 +23,34 @@ export function buildRegexWasm(): string {
   }
   const out = path.join(os.tmpdir(), `canal-regex-test-${hash.digest("hex").slice(0, 16)}.wasm`);
   if (fs.existsSync(out)) return out;
-  const tmp = `${out}.${process.pid}.${Date.now()}.tmp`;
-  execFileSync(process.execPath, [
-    asc, path.relative(root, entry), "--config", path.relative(root, config),
-    "-O3", "--runtime", "full", "--use", "abort=regexTestAbort", "-b", tmp,
-  ], { cwd: root, stdio: "pipe" });
-  fs.renameSync(tmp, out);
+  // Test files run in parallel workers: one builds, the others wait for its output.
+  const lock = `${out}.lock`;
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      break;
+    } catch {
+      if (fs.existsSync(out)) return out;
+      const age = Date.now() - (fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > 240_000 || Date.now() > deadline) {
+        fs.rmSync(lock, { recursive: true, force: true }); // stale: its builder died
+        continue;
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250);
+    }
+  }
+  try {
+    if (fs.existsSync(out)) return out;
+    const tmp = `${out}.${process.pid}.${Date.now()}.tmp`;
+    execFileSync(process.execPath, [
+      asc, path.relative(root, entry), "--config", path.relative(root, config),
+      "-O3", "--runtime", "full", "--use", "abort=regexTestAbort", "-b", tmp,
+    ], { cwd: root, stdio: "pipe" });
+    fs.renameSync(tmp, out);
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
   return out;
 }
 

@@ -72,28 +72,27 @@ describe("regex complexity is linear in the input", () => {
     rx.release(h);
   }, 60_000);
 
-  it("reports wall-clock cost (informational)", () => {
+  it("reports wall-clock cost (printed; timing itself is not asserted on a shared machine)", () => {
     const report: string[] = [];
-    const time = (pattern: string, input: string, iters: number, dfa = 64): number => {
+    const time = (pattern: string, input: string, iters: number, dfa: number, expected: number): void => {
       const h = rx.compile(pattern, dfa);
       const len = rx.loadInput(enc.encode(input));
       rx.e.matchBytesLoop(h, len, Math.min(iters, 2000));
       const t0 = process.hrtime.bigint();
-      rx.e.matchBytesLoop(h, len, iters);
+      const hits = rx.e.matchBytesLoop(h, len, iters);
       const ns = Number(process.hrtime.bigint() - t0) / iters;
       rx.release(h);
+      expect(hits).toBe(expected * iters);
       report.push(`${pattern} ${dfa ? "DFA" : "NFA"} len=${input.length}: ${ns.toFixed(0)} ns/match`);
-      return ns;
     };
     const path = "/api/v12/users/0123456789abcdefghijklmn";
-    time("/api/v[0-9]+/users/[^/]+", path, 200000);
-    time("/api/v[0-9]+/users/[^/]+", path, 200000, 0);
-    const a10 = time("(a|aa)*c", "a".repeat(10240) + "bc", 200, 0);
-    const a20 = time("(a|aa)*c", "a".repeat(20480) + "bc", 200, 0);
-    time("(a*)*b", "a".repeat(10240) + "cb", 200, 0);
-    time("(a|aa)*c", "a".repeat(10240) + "bc", 200);
+    time("/api/v[0-9]+/users/[^/]+", path, 200000, 64, 1);
+    time("/api/v[0-9]+/users/[^/]+", path, 200000, 0, 1);
+    time("(a|aa)*c", "a".repeat(10240) + "bc", 200, 0, 0);
+    time("(a|aa)*c", "a".repeat(20480) + "bc", 200, 0, 0);
+    time("(a*)*b", "a".repeat(10240) + "b", 200, 0, 1);
+    time("(a|aa)*c", "a".repeat(10240) + "bc", 200, 64, 0);
     console.log(report.join("\n"));
-    expect(a20 / a10).toBeLessThan(3.5); // wall time is noisy; the step test above is exact
   }, 60_000);
 });
 
