@@ -1,0 +1,162 @@
+// One InternalGateway → its route table, DNS plan and problems.
+import { DEFAULT_WORKLOAD_LABELS } from "../api/internalgateway.ts";
+import type { Gateway, VirtualService } from "../api/istio.ts";
+import type { Problem } from "../api/problem.ts";
+import type { Service } from "../api/core.ts";
+import type { Route, RouteTable, VirtualHost } from "../../../schema/route-table.ts";
+import type { Acceptance } from "./binding.ts";
+import { boundVirtualServices } from "./binding.ts";
+import type { RegexValidator, RouteContext } from "./context.ts";
+import type { ClusterRef } from "./destinations.ts";
+import { buildDnsPlan, servedNamespaces, type DnsEntry } from "./dnsplan.ts";
+import { selects } from "./hosts.ts";
+import { virtualHostName } from "./names.ts";
+import { ProblemSink } from "./problems.ts";
+import { reportIgnoredFields } from "./report.ts";
+import { translateRoute } from "./routes.ts";
+import { readServers, type ServerPort } from "./servers.ts";
+import type { ServiceIndex } from "./services.ts";
+import { subsetLookup } from "./subsets.ts";
+import { assembleTable, emptyTable } from "./table.ts";
+import { claimHosts, hostServices, withAliases, type HostContext } from "./vhosts.ts";
+import type { DestinationRule } from "../api/istio.ts";
+
+export interface GatewayCounts {
+  virtualServices: number;
+  virtualHosts: number;
+  domains: number;
+  routes: number;
+  ambiguousHosts: number;
+  dnsEntries: number;
+  problems: number;
+}
+
+export interface GatewayResult {
+  /** The InternalGateway. */
+  ref: { namespace: string; name: string; generation?: number };
+  /** The Istio Gateway it serves ("namespace/name" split). */
+  gatewayRef: { namespace: string; name: string };
+  accepted: boolean;
+  reason: Acceptance["reason"];
+  message: string;
+  /** Labels of the gateway pods (workloadSelector.matchLabels or the default). */
+  workloadLabels: Record<string, string>;
+  /** The Service fronting the gateway pods, when it exists. */
+  service?: { namespace: string; name: string; clusterIP?: string; ports: number[] };
+  /** HTTP server ports of the Gateway, ascending. */
+  servers: ServerPort[];
+  table: RouteTable;
+  /** Service FQDNs to resolve to the gateway. Empty when the gateway's Service is missing. */
+  dnsPlan: DnsEntry[];
+  /** Clusters the table routes to, sorted by name: what Envoy must have. */
+  clusters: ClusterRef[];
+  counts: GatewayCounts;
+  problems: Problem[];
+}
+
+export interface GatewayInputs {
+  acceptance: Acceptance;
+  virtualServices: readonly VirtualService[];
+  destinationRules: readonly DestinationRule[];
+  services: ServiceIndex;
+  clusterDomain: string;
+  validateRegex: RegexValidator;
+}
+
+export function translateGateway(input: GatewayInputs, sink: ProblemSink): GatewayResult {
+  const { ig, gatewayKey } = input.acceptance;
+  const slash = gatewayKey.indexOf("/");
+  const workloadLabels = { ...(ig.spec.workloadSelector?.matchLabels ?? DEFAULT_WORKLOAD_LABELS) };
+  const serviceNs = ig.spec.serviceRef.namespace ?? ig.metadata.namespace;
+  const gatewayService = { namespace: serviceNs, name: ig.spec.serviceRef.name };
+  const result: GatewayResult = {
+    ref: ig.metadata.generation === undefined ? { namespace: ig.metadata.namespace, name: ig.metadata.name } : { namespace: ig.metadata.namespace, name: ig.metadata.name, generation: ig.metadata.generation },
+    gatewayRef: { namespace: gatewayKey.slice(0, slash), name: gatewayKey.slice(slash + 1) },
+    accepted: input.acceptance.accepted,
+    reason: input.acceptance.reason,
+    message: input.acceptance.message,
+    workloadLabels,
+    servers: [],
+    table: emptyTable(),
+    dnsPlan: [],
+    clusters: [],
+    counts: { virtualServices: 0, virtualHosts: 0, domains: 0, routes: 0, ambiguousHosts: 0, dnsEntries: 0, problems: 0 },
+    problems: [],
+  };
+  const gateway = input.acceptance.gateway;
+  const svc = input.services.get(gatewayService.namespace, gatewayService.name);
+  if (svc !== undefined) result.service = serviceSummary(svc);
+  if (!input.acceptance.accepted || gateway === undefined) return result;
+  if (svc === undefined) {
+    sink.add(ig, "spec.serviceRef", "GatewayServiceNotFound", `Service ${gatewayService.namespace}/${gatewayService.name} (spec.serviceRef) does not exist, so no name can be redirected to the gateway: the DNS plan stays empty until it does. Create the Service in front of the gateway pods or fix serviceRef.`);
+  }
+  checkSelector(gateway, workloadLabels, ig.spec.workloadSelector === undefined, sink);
+  const servers = readServers(gateway, sink);
+  reportIgnoredFields(gateway, gateway.ignoredFields, sink);
+  result.servers = servers.ports;
+
+  const bound = boundVirtualServices(gateway, input.virtualServices, sink);
+  for (const vs of bound) reportIgnoredFields(vs, vs.ignoredFields, sink);
+  const hostCtx: HostContext = { gatewayKey, serverHosts: servers.hosts, clusterDomain: input.clusterDomain, sink };
+  const claimed = claimHosts(bound, hostCtx);
+
+  const subsets = subsetLookup(input.destinationRules, gateway.metadata.namespace, workloadLabels, input.clusterDomain);
+  const destinations: Service[] = [];
+  const clusters = new Map<string, ClusterRef>();
+  const routes = claimed.map((c) => {
+    if (c.claims.length === 0) return [];
+    const ctx: RouteContext = { vs: c.vs, gatewayKey, clusterDomain: input.clusterDomain, validateRegex: input.validateRegex, services: input.services, subsets, gatewayService, sink };
+    const out: Route[] = [];
+    c.vs.spec.http.forEach((http, i) => {
+      const r = translateRoute(http, i, ctx);
+      if (r.kind === "none") return;
+      out.push(r.route);
+      destinations.push(...r.services);
+      for (const ref of r.clusters) if (!clusters.has(ref.cluster)) clusters.set(ref.cluster, ref);
+    });
+    return out;
+  });
+
+  const plan = buildDnsPlan({ services: [...hostServices(claimed, input.services), ...destinations], clusterDomain: input.clusterDomain, gatewayService });
+  for (const c of claimed) for (const h of c.claims) {
+    const s = input.services.byFqdn(h.domain);
+    if (s !== undefined && s.metadata.namespace === gatewayService.namespace && s.metadata.name === gatewayService.name) {
+      sink.add(c.vs, `spec.hosts[${h.hostIndex}]`, "GatewayLoop", `spec.hosts[${h.hostIndex}]: ${h.domain} is the Canal gateway's own Service; it is not redirected to itself in DNS. Remove this host.`);
+    }
+  }
+  const { domains, ambiguous } = withAliases(claimed, input.services, servedNamespaces(plan), hostCtx);
+  const virtualHosts: VirtualHost[] = [];
+  claimed.forEach((c, i) => {
+    const list = domains[i] as string[];
+    if (list.length === 0) return;
+    virtualHosts.push({ name: virtualHostName(c.vs.metadata.namespace, c.vs.metadata.name), domains: list, routes: routes[i] as Route[] });
+  });
+  result.table = assembleTable(virtualHosts, ambiguous);
+  result.dnsPlan = svc === undefined ? [] : plan;
+  result.clusters = [...clusters.values()].sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0));
+  result.counts = {
+    virtualServices: bound.length,
+    virtualHosts: result.table.virtualHosts.length,
+    domains: result.table.virtualHosts.reduce((n, v) => n + v.domains.length, 0),
+    routes: result.table.virtualHosts.reduce((n, v) => n + v.routes.length, 0),
+    ambiguousHosts: result.table.ambiguousHosts?.length ?? 0,
+    dnsEntries: result.dnsPlan.length,
+    problems: 0,
+  };
+  return result;
+}
+
+function serviceSummary(s: Service): NonNullable<GatewayResult["service"]> {
+  const ports = [...new Set(s.spec.ports.map((p) => p.port))].sort((a, b) => a - b);
+  const out: NonNullable<GatewayResult["service"]> = { namespace: s.metadata.namespace, name: s.metadata.name, ports };
+  if (s.spec.clusterIP !== undefined) out.clusterIP = s.spec.clusterIP;
+  return out;
+}
+
+/** The Gateway's selector should select the gateway pods, or Istio programs it elsewhere. */
+function checkSelector(gateway: Gateway, labels: Record<string, string>, defaulted: boolean, sink: ProblemSink): void {
+  if (selects(gateway.spec.selector, labels)) return;
+  const show = (l: Record<string, string>): string => `{${Object.entries(l).map(([k, v]) => `${k}: ${v}`).join(", ")}}`;
+  const source = defaulted ? "the default workload labels" : "the InternalGateway's workloadSelector.matchLabels";
+  sink.add(gateway, "spec.selector", "SelectorMismatch", `spec.selector ${show(gateway.spec.selector)} does not select the Canal gateway pods (${source} ${show(labels)}); Istio would apply this Gateway to other workloads. Make the selector a subset of those labels.`);
+}

@@ -1,0 +1,70 @@
+// The controller's pure translation layer: a snapshot of Istio and Canal objects → one route
+// table, DNS plan and problem list per InternalGateway. No I/O: the regex check is injected
+// (see regex-validator.ts for the real one). Same input in any order → identical output; the
+// input is never modified.
+import type { Problem } from "../api/problem.ts";
+import { sortProblems } from "../api/problem.ts";
+import type { Snapshot } from "../api/snapshot.ts";
+import { acceptInternalGateways, unknownGatewayProblems } from "./binding.ts";
+import type { RegexValidator } from "./context.ts";
+import { translateGateway, type GatewayResult } from "./gateway.ts";
+import { isDnsSubdomain } from "./names.ts";
+import { ProblemSink } from "./problems.ts";
+import { ServiceIndex } from "./services.ts";
+
+export type { RegexValidator } from "./context.ts";
+export type { ClusterRef } from "./destinations.ts";
+export type { DnsEntry } from "./dnsplan.ts";
+export type { GatewayCounts, GatewayResult } from "./gateway.ts";
+export type { ServerPort } from "./servers.ts";
+export { canonicalJson, contentVersion } from "./canonical.ts";
+
+export const DEFAULT_CLUSTER_DOMAIN = "cluster.local";
+
+export interface TranslateOptions {
+  /** Kubernetes cluster domain; default "cluster.local". */
+  clusterDomain?: string;
+  /** The filter's regex check: null when the pattern compiles, else the error. */
+  validateRegex: RegexValidator;
+}
+
+export interface TranslateResult {
+  /** One per InternalGateway, sorted by namespace/name. */
+  gateways: GatewayResult[];
+  /** Every problem (each gateway's, plus references to Gateways that do not exist), sorted, without duplicates. */
+  problems: Problem[];
+}
+
+export function translate(snapshot: Snapshot, options: TranslateOptions): TranslateResult {
+  const clusterDomain = (options.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN).toLowerCase();
+  if (!isDnsSubdomain(clusterDomain)) throw new Error(`translate: clusterDomain ${JSON.stringify(options.clusterDomain)} is not a DNS name`);
+  const services = new ServiceIndex(snapshot.services, clusterDomain);
+  const sinks = new Map<string, ProblemSink>();
+  const sinkFor = (ig: { metadata: { namespace: string; name: string } }): ProblemSink => {
+    const key = `${ig.metadata.namespace}/${ig.metadata.name}`;
+    const existing = sinks.get(key);
+    if (existing !== undefined) return existing;
+    const created = new ProblemSink();
+    sinks.set(key, created);
+    return created;
+  };
+  const acceptances = acceptInternalGateways(snapshot.internalGateways, snapshot.gateways, sinkFor);
+  const gateways = acceptances.map((acceptance) => {
+    const sink = sinkFor(acceptance.ig);
+    const result = translateGateway(
+      { acceptance, virtualServices: snapshot.virtualServices, destinationRules: snapshot.destinationRules, services, clusterDomain, validateRegex: options.validateRegex },
+      sink,
+    );
+    result.problems = sortProblems(sink.list);
+    result.counts.problems = result.problems.length;
+    return result;
+  });
+  gateways.sort((a, b) => {
+    const ka = `${a.ref.namespace}/${a.ref.name}`;
+    const kb = `${b.ref.namespace}/${b.ref.name}`;
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
+  });
+  const global = new ProblemSink();
+  unknownGatewayProblems(snapshot.virtualServices, snapshot.gateways, global);
+  return { gateways, problems: sortProblems([...global.list, ...gateways.flatMap((g) => g.problems)]) };
+}

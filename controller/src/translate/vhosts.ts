@@ -1,0 +1,131 @@
+// Hosts → virtual host domains. Each bound VirtualService claims the domains its hosts are
+// exposed as (oldest VirtualService wins a domain); Service FQDNs then get their short aliases
+// (name.ns.svc, name.ns, and the bare name when it is unique among the served namespaces, else
+// an ambiguousHosts entry: ADR 0002).
+import type { Service } from "../api/core.ts";
+import type { VirtualService } from "../api/istio.ts";
+import type { AmbiguousHost } from "../../../schema/route-table.ts";
+import { exposedDomains } from "./hosts.ts";
+import { normalizeHost, resolveShortName, serviceAliases, type ServerHost } from "./names.ts";
+import { refOf, type ProblemSink } from "./problems.ts";
+import type { ServiceIndex } from "./services.ts";
+
+export interface HostClaim {
+  domain: string;
+  /** Index in spec.hosts that produced it (for problem fields). */
+  hostIndex: number;
+}
+
+export interface VsHosts {
+  vs: VirtualService;
+  /** Domains this VirtualService won, in spec.hosts order. */
+  claims: HostClaim[];
+}
+
+export interface HostContext {
+  gatewayKey: string;
+  serverHosts: readonly ServerHost[];
+  clusterDomain: string;
+  sink: ProblemSink;
+}
+
+/** `vss` oldest first. VirtualServices without HTTP routes claim nothing (no HTTP virtual host). */
+export function claimHosts(vss: readonly VirtualService[], ctx: HostContext): VsHosts[] {
+  const owner = new Map<string, VirtualService>();
+  return vss.map((vs) => {
+    const claims: HostClaim[] = [];
+    if (vs.spec.http.length === 0) return { vs, claims };
+    vs.spec.hosts.forEach((raw, i) => {
+      const field = `spec.hosts[${i}]`;
+      const h = normalizeHost(raw);
+      if (!h.ok) {
+        ctx.sink.add(vs, field, "InvalidHost", `${field}: ${JSON.stringify(raw)} is not a valid host: ${h.error}. It is left out of the route table and DNS.`);
+        return;
+      }
+      const host = resolveShortName(h.host, vs.metadata.namespace, ctx.clusterDomain);
+      const domains = exposedDomains(host, vs.metadata.namespace, ctx.serverHosts);
+      if (domains.length === 0) {
+        const shown = host === h.host ? `"${host}"` : `"${h.host}" (${host})`;
+        const servers = ctx.serverHosts.map((s) => `${s.namespace}/${s.host}`).join(", ") || "none";
+        ctx.sink.add(vs, field, "HostNotExposed", `${field}: host ${shown} is not exposed by any server of Gateway ${ctx.gatewayKey} for namespace "${vs.metadata.namespace}" (server hosts: ${servers}). Add it to a server's hosts or remove it here.`);
+        return;
+      }
+      for (const domain of domains) {
+        const winner = owner.get(domain);
+        if (winner === vs || claims.some((c) => c.domain === domain)) continue;
+        if (winner !== undefined) {
+          ctx.sink.add(vs, field, "HostConflict", `${field}: host "${domain}" is already claimed by the older VirtualService ${refOf(winner)} on Gateway ${ctx.gatewayKey}; this VirtualService's routes are not used for it. Merge the routes into ${refOf(winner)} or use another host.`);
+          continue;
+        }
+        owner.set(domain, vs);
+        claims.push({ domain, hostIndex: i });
+      }
+    });
+    return { vs, claims };
+  });
+}
+
+/** The Services whose FQDN is a claimed domain. */
+export function hostServices(all: readonly VsHosts[], services: ServiceIndex): Service[] {
+  const out: Service[] = [];
+  for (const v of all) for (const c of v.claims) {
+    const s = services.byFqdn(c.domain);
+    if (s !== undefined) out.push(s);
+  }
+  return out;
+}
+
+export interface Domains {
+  /** Per VirtualService (same order as the input): its claimed domains plus aliases. */
+  domains: string[][];
+  ambiguous: AmbiguousHost[];
+}
+
+/**
+ * Adds Service aliases. `served`: namespaces of the Services this gateway serves (its DNS
+ * plan); a bare name is unique when no other Service of that name lives in one of them.
+ */
+export function withAliases(all: readonly VsHosts[], services: ServiceIndex, served: ReadonlySet<string>, ctx: HostContext): Domains {
+  const taken = new Map<string, VirtualService>();
+  for (const v of all) for (const c of v.claims) taken.set(c.domain, v.vs);
+  const ambiguous = new Map<string, Set<string>>();
+  const domains = all.map((v) => {
+    const list = v.claims.map((c) => c.domain);
+    for (const c of v.claims) {
+      const svc = services.byFqdn(c.domain);
+      if (svc === undefined) continue;
+      const { name, namespace } = svc.metadata;
+      const [withSvc, withNs, bare] = serviceAliases(name, namespace);
+      for (const alias of [withSvc, withNs]) addAlias(alias, v, c, list, taken, ctx);
+      const others = services.named(name).filter((s) => s !== svc && served.has(s.metadata.namespace));
+      if (others.length === 0) {
+        addAlias(bare, v, c, list, taken, ctx);
+        continue;
+      }
+      if (taken.has(bare)) continue;
+      const candidates = [svc, ...others].map((s) => `${s.metadata.namespace}/${s.metadata.name}`).sort();
+      const set = ambiguous.get(bare) ?? new Set<string>();
+      candidates.forEach((x) => set.add(x));
+      ambiguous.set(bare, set);
+      const field = `spec.hosts[${c.hostIndex}]`;
+      ctx.sink.add(v.vs, field, "AmbiguousHost", `${field}: the short name "${bare}" is not routed because Services named "${bare}" exist in several namespaces this gateway serves (${candidates.join(", ")}); requests for "${bare}" get a 404 naming them. Clients must use "${withNs}" or longer (ADR 0002).`);
+    }
+    return list;
+  });
+  const amb = [...ambiguous.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([host, set]) => ({ host, candidates: [...set].sort() }));
+  return { domains, ambiguous: amb };
+}
+
+function addAlias(alias: string, v: VsHosts, c: HostClaim, list: string[], taken: Map<string, VirtualService>, ctx: HostContext): void {
+  const owner = taken.get(alias);
+  if (owner === v.vs) return;
+  if (owner !== undefined) {
+    const field = `spec.hosts[${c.hostIndex}]`;
+    ctx.sink.add(v.vs, field, "HostConflict", `${field}: the alias "${alias}" of ${c.domain} is already a host of VirtualService ${refOf(owner)} on Gateway ${ctx.gatewayKey}; requests for "${alias}" follow ${refOf(owner)}. Remove that host or use the FQDN.`);
+    return;
+  }
+  taken.set(alias, v.vs);
+  list.push(alias);
+}
