@@ -6,7 +6,7 @@ import type {
   HTTPMatchRequest, HTTPRedirect, HTTPRetry, HTTPRewrite, HTTPRoute, HTTPRouteDestination, Percent,
   StringMatchInput, VirtualServiceSpec,
 } from "./istio.ts";
-import { join, opt, type Reader } from "./reader.ts";
+import { mapKey, opt, type Reader } from "./reader.ts";
 
 type Read<T> = (v: unknown, path: string) => T | undefined;
 
@@ -79,7 +79,7 @@ function matchMap(r: Reader, v: unknown, path: string): Record<string, StringMat
   const out: Record<string, StringMatchInput> = {};
   for (const [k, x] of Object.entries(o)) {
     // `name: {}` and `name:` (null) both mean "present".
-    const m = x === null ? {} : stringMatch(r, x, join(path, k));
+    const m = x === null ? {} : stringMatch(r, x, mapKey(path, k));
     if (m !== undefined) out[k] = m;
   }
   return out;

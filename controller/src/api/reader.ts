@@ -73,7 +73,7 @@ export class Reader {
     if (o === undefined) return undefined;
     const out: Record<string, string> = {};
     for (const [k, x] of Object.entries(o)) {
-      const s = this.string(x, join(path, k));
+      const s = this.string(x, mapKey(path, k));
       if (s !== undefined) out[k] = s;
     }
     return out;
@@ -91,10 +91,16 @@ export function opt<T>(o: Record<string, unknown>, key: string, path: string, re
   return read(v, join(path, key));
 }
 
-export function join(path: string, key: string): string {
-  if (/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key)) return path === "" ? key : `${path}.${key}`;
+/** `path[key]`: a key of a map (labels, headers), quoted only when it needs to be. */
+export function mapKey(path: string, key: string): string {
   const k = /^[\x21-\x7e]+$/.test(key) && !/[[\]"]/.test(key) ? key : JSON.stringify(key);
   return `${path}[${k}]`;
+}
+
+/** `path.key` for a field name (any other key is written as a map key). */
+export function join(path: string, key: string): string {
+  if (!/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key)) return mapKey(path, key);
+  return path === "" ? key : `${path}.${key}`;
 }
 
 function describe(v: unknown): string {

@@ -28,7 +28,8 @@ export type DestinationsOutcome =
   | { ok: false; why: string };
 
 interface Resolved {
-  cluster: WeightedCluster;
+  cluster: string;
+  headers: WeightedCluster["headers"];
   service: Service;
   ref: ClusterRef;
 }
@@ -48,8 +49,12 @@ export function translateDestinations(dests: readonly HTTPRouteDestination[], pa
   const weights = checkWeights(dests, path, ctx);
   if (firstFailure !== undefined) return { ok: false, why: firstFailure };
   if (typeof weights === "string") return { ok: false, why: weights };
-  resolved.forEach((r, k) => (r.cluster.weight = weights[k]));
-  return { ok: true, clusters: resolved.map((r) => r.cluster), services: resolved.map((r) => r.service), refs: resolved.map((r) => r.ref) };
+  const clusters = resolved.map((r, k): WeightedCluster => {
+    const wc: WeightedCluster = { cluster: r.cluster, weight: weights[k] as number };
+    if (r.headers !== undefined) wc.headers = r.headers;
+    return wc;
+  });
+  return { ok: true, clusters, services: resolved.map((r) => r.service), refs: resolved.map((r) => r.ref) };
 }
 
 function fail(ctx: RouteContext, field: string, reason: ProblemReason, message: string, why: string): string {
@@ -81,29 +86,32 @@ function resolveDestination(d: HTTPRouteDestination, path: string, ctx: RouteCon
   if (subset !== undefined) {
     const sField = `${path}.destination.subset`;
     if (!isDnsLabel(subset)) return fail(ctx, sField, "SubsetNotFound", `${sField}: ${JSON.stringify(subset)} is not a valid subset name (DNS-1123 label).`, "invalid subset name");
-    const s = ctx.subsets.subsets(fqdn, service.metadata.namespace)?.get(subset);
+    const found = ctx.subsets.subsets(fqdn, service.metadata.namespace);
+    const s = found?.subsets.get(subset);
     if (s === undefined) {
-      return fail(ctx, sField, "SubsetNotFound", `${sField}: no DestinationRule visible to the gateway defines subset "${subset}" for ${fqdn}. Add the subset to a DestinationRule for that host (exported to the gateway's namespace).`, `subset ${subset} of ${fqdn} is not defined`);
+      const which =
+        found === undefined
+          ? `no DestinationRule visible to the gateway applies to ${fqdn}`
+          : `the DestinationRule${found.rules.length > 1 ? "s" : ""} that appl${found.rules.length > 1 ? "y" : "ies"} to ${fqdn} for this gateway (${found.rules.join(", ")}) define${found.rules.length > 1 ? "" : "s"} no subset "${subset}" (${[...found.subsets.keys()].join(", ") || "none"} defined)`;
+      return fail(ctx, sField, "SubsetNotFound", `${sField}: ${which}. Define the subset in a DestinationRule for that host exported to the gateway's namespace (rules in the gateway's namespace take precedence over the Service's, then any other).`, `subset ${subset} of ${fqdn} is not defined`);
     }
     labels = { ...s.labels };
   }
   const clusterName = `outbound|${port}|${subset ?? ""}|${fqdn}`;
-  const cluster: WeightedCluster = { cluster: clusterName };
   const headers = translateHeaders(d.headers, `${path}.headers`, ctx);
-  if (headers !== undefined) cluster.headers = headers;
   const ref: ClusterRef = { cluster: clusterName, namespace: service.metadata.namespace, service: service.metadata.name, port };
   if (subset !== undefined) ref.subset = subset;
   if (labels !== undefined) ref.labels = labels;
-  return { cluster, service, ref };
+  return { cluster: clusterName, headers, service, ref };
 }
 
 function notFound(host: string, fqdn: string, ctx: RouteContext): string {
-  const parts = host.split(".");
-  const hint =
-    parts.length === 2 || (parts.length === 3 && parts[2] === "svc")
-      ? ctx.services.get(parts[1] as string, parts[0] as string) && ` Did you mean ${serviceFqdn(parts[0] as string, parts[1] as string, ctx.clusterDomain)}? Istio takes a dotted host literally.`
-      : undefined;
-  return `${JSON.stringify(host)} resolves to ${fqdn}, which is not a Service in the cluster (ServiceEntry hosts are not supported).${hint ?? ""} Create the Service or fix the host.`;
+  // Istio takes a dotted host literally: "reviews.default" or a name under another cluster
+  // domain is not the Service, even when one with that name and namespace exists.
+  const m = /^([a-z0-9-]+)\.([a-z0-9-]+)(\.svc(\..+)?)?$/.exec(host);
+  const svc = m === null ? undefined : ctx.services.get(m[2] as string, m[1] as string);
+  const hint = svc === undefined ? "" : ` Did you mean ${serviceFqdn(svc.metadata.name, svc.metadata.namespace, ctx.clusterDomain)}? A dotted host is taken literally, and the cluster domain is ${ctx.clusterDomain}.`;
+  return `${JSON.stringify(host)} resolves to ${fqdn}, which is not a Service in the cluster (ServiceEntry hosts are not supported).${hint} Create the Service or fix the host.`;
 }
 
 function pickPort(d: HTTPRouteDestination, service: Service, path: string, ctx: RouteContext): number | string {

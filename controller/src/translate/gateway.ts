@@ -76,6 +76,7 @@ export function translateGateway(input: GatewayInputs, sink: ProblemSink): Gatew
     reason: input.acceptance.reason,
     message: input.acceptance.message,
     workloadLabels,
+    ...(svcOf(input, gatewayService) ?? {}),
     servers: [],
     table: emptyTable(),
     dnsPlan: [],
@@ -85,7 +86,6 @@ export function translateGateway(input: GatewayInputs, sink: ProblemSink): Gatew
   };
   const gateway = input.acceptance.gateway;
   const svc = input.services.get(gatewayService.namespace, gatewayService.name);
-  if (svc !== undefined) result.service = serviceSummary(svc);
   if (!input.acceptance.accepted || gateway === undefined) return result;
   if (svc === undefined) {
     sink.add(ig, "spec.serviceRef", "GatewayServiceNotFound", `Service ${gatewayService.namespace}/${gatewayService.name} (spec.serviceRef) does not exist, so no name can be redirected to the gateway: the DNS plan stays empty until it does. Create the Service in front of the gateway pods or fix serviceRef.`);
@@ -146,11 +146,12 @@ export function translateGateway(input: GatewayInputs, sink: ProblemSink): Gatew
   return result;
 }
 
-function serviceSummary(s: Service): NonNullable<GatewayResult["service"]> {
+function svcOf(input: GatewayInputs, ref: { namespace: string; name: string }): { service: NonNullable<GatewayResult["service"]> } | undefined {
+  const s = input.services.get(ref.namespace, ref.name);
+  if (s === undefined) return undefined;
   const ports = [...new Set(s.spec.ports.map((p) => p.port))].sort((a, b) => a - b);
-  const out: NonNullable<GatewayResult["service"]> = { namespace: s.metadata.namespace, name: s.metadata.name, ports };
-  if (s.spec.clusterIP !== undefined) out.clusterIP = s.spec.clusterIP;
-  return out;
+  const clusterIP = s.spec.clusterIP === undefined ? {} : { clusterIP: s.spec.clusterIP };
+  return { service: { namespace: s.metadata.namespace, name: s.metadata.name, ...clusterIP, ports } };
 }
 
 /** The Gateway's selector should select the gateway pods, or Istio programs it elsewhere. */

@@ -2,7 +2,7 @@
 import type { HeaderOpsInput, HeadersInput } from "../api/istio.ts";
 import type { HeaderOperations, HeaderOps } from "../../../schema/route-table.ts";
 import type { RouteContext } from "./context.ts";
-import { join } from "../api/reader.ts";
+import { mapKey } from "../api/reader.ts";
 
 const TOKEN = /^:?[a-z0-9!#$%&'*+.^_`|~-]+$/;
 
@@ -58,7 +58,7 @@ function pairs(input: Record<string, string> | undefined, path: string, ctx: Rou
   if (input === undefined) return undefined;
   const out: Record<string, string> = {};
   for (const [raw, value] of Object.entries(input)) {
-    const field = join(path, raw);
+    const field = mapKey(path, raw);
     const name = checkName(raw, field, ctx);
     if (name === undefined) continue;
     if (!isHeaderValue(value)) {

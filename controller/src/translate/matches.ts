@@ -2,7 +2,7 @@
 // condition Canal cannot express exactly (an invalid regex or header name, an unsupported field
 // such as sourceLabels or port) is dropped whole; the route keeps its other blocks.
 import type { HTTPMatchRequest, StringMatchInput } from "../api/istio.ts";
-import { join } from "../api/reader.ts";
+import { mapKey } from "../api/reader.ts";
 import type { HeaderMatch, MatchBlock, StringMatch } from "../../../schema/route-table.ts";
 import { ignoredAt, type RouteContext } from "./context.ts";
 import { isHeaderName } from "./headers.ts";
@@ -100,7 +100,7 @@ function headerMatches(input: Record<string, StringMatchInput>, path: string, ct
   const out: Record<string, HeaderMatch> = {};
   let ok = true;
   for (const [raw, value] of Object.entries(input)) {
-    const field = join(path, raw);
+    const field = mapKey(path, raw);
     const name = raw.toLowerCase();
     if (!isHeaderName(name)) {
       ctx.sink.add(ctx.vs, field, "InvalidHeaderName", `${field}: ${JSON.stringify(raw)} is not a valid header name (letters, digits and !#$%&'*+.^_\`|~-). This match block is dropped.`);
@@ -127,7 +127,7 @@ function queryMatches(input: Record<string, StringMatchInput>, path: string, ctx
   const out: Record<string, StringMatch> = {};
   let ok = true;
   for (const [name, value] of Object.entries(input)) {
-    const field = join(path, name);
+    const field = mapKey(path, name);
     if (name === "") {
       ctx.sink.add(ctx.vs, field, "InvalidMatch", `${path} has an empty query parameter name. This match block is dropped.`);
       ok = false;

@@ -9,9 +9,15 @@ import { hostCovers, isExportedTo, selects } from "./hosts.ts";
 import { resolveShortName } from "./names.ts";
 import { byAge } from "./order.ts";
 
+export interface VisibleSubsets {
+  subsets: ReadonlyMap<string, Subset>;
+  /** "namespace/name" of the DestinationRules they come from, oldest first. */
+  rules: string[];
+}
+
 export interface SubsetLookup {
-  /** The subsets visible for `fqdn` of a Service in `serviceNamespace`; undefined: no rule. */
-  subsets(fqdn: string, serviceNamespace: string): ReadonlyMap<string, Subset> | undefined;
+  /** The subsets visible for `fqdn` of a Service in `serviceNamespace`; undefined: no rule applies. */
+  subsets(fqdn: string, serviceNamespace: string): VisibleSubsets | undefined;
 }
 
 export function subsetLookup(
@@ -36,11 +42,13 @@ export function subsetLookup(
         if (matching.length === 0) continue;
         const best = matching.reduce((a, b) => (specificity(b.host) > specificity(a.host) ? b : a)).host;
         const merged = new Map<string, Subset>();
+        const rules: string[] = [];
         for (const v of matching) {
           if (v.host !== best) continue;
+          rules.push(`${v.rule.metadata.namespace}/${v.rule.metadata.name}`);
           for (const s of v.rule.spec.subsets) if (!merged.has(s.name)) merged.set(s.name, s);
         }
-        return merged;
+        return { subsets: merged, rules };
       }
       return undefined;
     },

@@ -90,8 +90,9 @@ export function withAliases(all: readonly VsHosts[], services: ServiceIndex, ser
   for (const v of all) for (const c of v.claims) taken.set(c.domain, v.vs);
   const ambiguous = new Map<string, Set<string>>();
   const domains = all.map((v) => {
-    const list = v.claims.map((c) => c.domain);
+    const list: string[] = [];
     for (const c of v.claims) {
+      list.push(c.domain);
       const svc = services.byFqdn(c.domain);
       if (svc === undefined) continue;
       const { name, namespace } = svc.metadata;
