@@ -3,6 +3,7 @@ import type { ObjectMeta } from "./meta.ts";
 import { opt, type Reader } from "./reader.ts";
 
 const META_FIELDS = ["name", "namespace", "creationTimestamp", "generation", "uid", "resourceVersion", "labels", "annotations"];
+/** Standard metadata Canal does not need: accepted silently (every live object has some). */
 const META_OTHER = [
   "generateName", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences", "finalizers",
   "managedFields",
@@ -12,12 +13,12 @@ const META_OTHER = [
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 export function parseMeta(r: Reader, v: unknown, defaultNamespace: string): ObjectMeta | undefined {
-  const o = r.object(v, "metadata", META_FIELDS, META_OTHER);
+  const o = r.object(v, "metadata", [...META_FIELDS, ...META_OTHER]);
   if (o === undefined) return undefined;
   const name = opt(o, "name", "metadata", (x, p) => r.string(x, p));
+  const ts = opt(o, "creationTimestamp", "metadata", (x, p) => timestamp(r, x, p));
   if (name === undefined || name === "") return r.fail("metadata.name", "required");
   const meta: ObjectMeta = { name, namespace: opt(o, "namespace", "metadata", (x, p) => r.string(x, p)) || defaultNamespace };
-  const ts = opt(o, "creationTimestamp", "metadata", (x, p) => timestamp(r, x, p));
   if (ts !== undefined) meta.creationTimestamp = ts;
   const generation = opt(o, "generation", "metadata", (x, p) => r.integer(x, p));
   if (generation !== undefined) meta.generation = generation;
