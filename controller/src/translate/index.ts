@@ -39,6 +39,7 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   const clusterDomain = (options.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN).toLowerCase();
   if (!isDnsSubdomain(clusterDomain)) throw new Error(`translate: clusterDomain ${JSON.stringify(options.clusterDomain)} is not a DNS name`);
   const services = new ServiceIndex(snapshot.services, clusterDomain);
+  const validateRegex = guarded(options.validateRegex);
   const sinks = new Map<string, ProblemSink>();
   const sinkFor = (ig: { metadata: { namespace: string; name: string } }): ProblemSink => {
     const key = `${ig.metadata.namespace}/${ig.metadata.name}`;
@@ -52,7 +53,7 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   const gateways = acceptances.map((acceptance) => {
     const sink = sinkFor(acceptance.ig);
     const result = translateGateway(
-      { acceptance, virtualServices: snapshot.virtualServices, destinationRules: snapshot.destinationRules, services, clusterDomain, validateRegex: options.validateRegex },
+      { acceptance, virtualServices: snapshot.virtualServices, destinationRules: snapshot.destinationRules, services, clusterDomain, validateRegex },
       sink,
     );
     result.problems = sortProblems(sink.list);
@@ -67,4 +68,15 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   const global = new ProblemSink();
   unknownGatewayProblems(snapshot.virtualServices, snapshot.gateways, global);
   return { gateways, problems: sortProblems([...global.list, ...gateways.flatMap((g) => g.problems)]) };
+}
+
+/** A validator that throws rejects the pattern instead of aborting the translation. */
+function guarded(validate: RegexValidator): RegexValidator {
+  return (pattern) => {
+    try {
+      return validate(pattern);
+    } catch (e) {
+      return `the regex validator failed (${e instanceof Error ? e.message : String(e)})`;
+    }
+  };
 }

@@ -17,7 +17,10 @@ export function compareAge(a: { metadata: ObjectMeta }, b: { metadata: ObjectMet
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
-/** A sorted copy; the input is untouched. */
+/** A sorted copy; the input is untouched. Each timestamp is parsed once. */
 export function byAge<T extends { metadata: ObjectMeta }>(items: readonly T[]): T[] {
-  return [...items].sort(compareAge);
+  return items
+    .map((item) => ({ item, t: time(item.metadata), k: `${item.metadata.namespace}/${item.metadata.name}` }))
+    .sort((a, b) => (a.t !== b.t ? (a.t < b.t ? -1 : 1) : a.k < b.k ? -1 : a.k > b.k ? 1 : 0))
+    .map((e) => e.item);
 }

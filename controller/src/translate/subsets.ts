@@ -7,7 +7,7 @@
 import type { DestinationRule, Subset } from "../api/istio.ts";
 import { hostCovers, isExportedTo, selects } from "./hosts.ts";
 import { resolveShortName } from "./names.ts";
-import { byAge } from "./order.ts";
+import { byAge, compareAge } from "./order.ts";
 
 export interface VisibleSubsets {
   subsets: ReadonlyMap<string, Subset>;
@@ -30,20 +30,27 @@ export function subsetLookup(
     .filter((r) => isExportedTo(r.spec.exportTo, r.metadata.namespace, gatewayNamespace) || r.metadata.namespace === gatewayNamespace)
     .filter((r) => r.spec.workloadSelector === undefined || selects(r.spec.workloadSelector.matchLabels, workloadLabels))
     .map((r) => ({ rule: r, host: resolveShortName(r.spec.host.toLowerCase(), r.metadata.namespace, clusterDomain) }));
+  // Exact hosts are looked up by name; the (few) wildcard rules are scanned.
+  const exact = new Map<string, Entry[]>();
+  const wildcards: Entry[] = [];
+  for (const v of visible) {
+    if (v.host.startsWith("*")) wildcards.push(v);
+    else exact.set(v.host, [...(exact.get(v.host) ?? []), v]);
+  }
   return {
     subsets(fqdn, serviceNamespace) {
+      const candidates = [...(exact.get(fqdn) ?? []), ...wildcards.filter((v) => hostCovers(v.host, fqdn))];
       const tiers = [
-        visible.filter((v) => v.rule.metadata.namespace === gatewayNamespace),
-        visible.filter((v) => v.rule.metadata.namespace === serviceNamespace && serviceNamespace !== gatewayNamespace),
-        visible.filter((v) => v.rule.metadata.namespace !== gatewayNamespace && v.rule.metadata.namespace !== serviceNamespace),
+        candidates.filter((v) => v.rule.metadata.namespace === gatewayNamespace),
+        candidates.filter((v) => v.rule.metadata.namespace === serviceNamespace && serviceNamespace !== gatewayNamespace),
+        candidates.filter((v) => v.rule.metadata.namespace !== gatewayNamespace && v.rule.metadata.namespace !== serviceNamespace),
       ];
-      for (const tier of tiers) {
-        const matching = tier.filter((v) => hostCovers(v.host, fqdn));
+      for (const matching of tiers) {
         if (matching.length === 0) continue;
         const best = matching.reduce((a, b) => (specificity(b.host) > specificity(a.host) ? b : a)).host;
         const merged = new Map<string, Subset>();
         const rules: string[] = [];
-        for (const v of matching) {
+        for (const v of byAgeOf(matching)) {
           if (v.host !== best) continue;
           rules.push(`${v.rule.metadata.namespace}/${v.rule.metadata.name}`);
           for (const s of v.rule.spec.subsets) if (!merged.has(s.name)) merged.set(s.name, s);
@@ -53,6 +60,16 @@ export function subsetLookup(
       return undefined;
     },
   };
+}
+
+interface Entry {
+  rule: DestinationRule;
+  /** The rule's host, short names expanded. */
+  host: string;
+}
+
+function byAgeOf(entries: readonly Entry[]): Entry[] {
+  return [...entries].sort((a, b) => compareAge(a.rule, b.rule));
 }
 
 /** Exact hosts beat wildcards; longer wildcards beat shorter ones. */

@@ -35,6 +35,9 @@ export function claimHosts(vss: readonly VirtualService[], ctx: HostContext): Vs
   return vss.map((vs) => {
     const claims: HostClaim[] = [];
     if (vs.spec.http.length === 0) return { vs, claims };
+    if (vs.spec.hosts.length === 0) {
+      ctx.sink.add(vs, "spec.hosts", "InvalidHost", "spec.hosts is empty: a VirtualService bound to a gateway needs at least one host, so its routes are not used. Add the hosts it serves.");
+    }
     vs.spec.hosts.forEach((raw, i) => {
       const field = `spec.hosts[${i}]`;
       const h = normalizeHost(raw);
