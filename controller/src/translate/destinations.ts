@@ -141,7 +141,7 @@ function checkWeights(dests: readonly HTTPRouteDestination[], path: string, ctx:
   const bad = weights.findIndex((w) => w < 0 || w > MAX_WEIGHT);
   if (bad >= 0) {
     const f = `${path}[${bad}].weight`;
-    return fail(ctx, f, "InvalidWeight", `${f}: weight ${weights[bad]} is out of range (0 to 100).`, "invalid destination weight");
+    return fail(ctx, f, "InvalidWeight", `${f}: weight ${weights[bad]} is out of range (0 to 1000000; Istio weights are percentages).`, "invalid destination weight");
   }
   const sum = weights.reduce((a, b) => a + b, 0);
   if (sum === 0) return fail(ctx, path, "InvalidWeight", `${path}: the weights of the ${dests.length} destinations sum to 0, so none can receive traffic; give each a weight, summing to 100.`, "destination weights sum to 0");
