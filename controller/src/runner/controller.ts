@@ -1,0 +1,216 @@
+// Wires the one-way pipeline: ClusterSource (snapshots) → translate (pure) → sinks (WasmPlugin,
+// ECDS) and, on its own path, status. Runners hold the only async and retry code; a failing
+// sync is logged with its cause and retried on the next snapshot or after a backoff, never
+// crashing the loop. Only the leader writes.
+import * as k8s from "@kubernetes/client-node";
+import type { ParsedObjects, Problem } from "../api/index.ts";
+import { INTERNAL_GATEWAY_API_VERSION } from "../api/index.ts";
+import type { ResolvedKind } from "../kube/resources.ts";
+import { ClusterSource, errorText } from "../sources/cluster-source.ts";
+import { TableTooLargeError, WasmPluginWriter, WASMPLUGIN_API_VERSION, type WasmPluginTarget } from "../sinks/wasmplugin.ts";
+import { StatusWriter, type DeliveryState } from "../status/status-writer.ts";
+import { translate, type GatewayResult, type RegexValidator, type TranslateResult } from "../translate/index.ts";
+import { LeaderElector } from "./leader.ts";
+import type { Logger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
+
+export interface WasmPluginOptions {
+  url: string;
+  sha256?: string;
+}
+
+/** Receives every accepted gateway's table (the ECDS server implements it). */
+export interface TablePublisher {
+  publish(result: GatewayResult): void;
+  delivery(result: GatewayResult): DeliveryState | undefined;
+}
+
+export interface ControllerOptions {
+  kc: k8s.KubeConfig;
+  kinds: readonly ResolvedKind[];
+  log: Logger;
+  identity: string;
+  leaseNamespace: string;
+  leaseName?: string;
+  leaseDurationSeconds?: number;
+  /** Absent: no WasmPlugins (EnvoyFilter/ECDS mode). */
+  wasmPlugin?: WasmPluginOptions;
+  publisher?: TablePublisher;
+  validateRegex: RegexValidator;
+  clusterDomain?: string;
+  metrics?: Metrics;
+}
+
+export class Controller {
+  readonly metrics: Metrics;
+  private readonly source: ClusterSource;
+  private readonly leader: LeaderElector;
+  private readonly plugins: WasmPluginWriter;
+  private readonly status: StatusWriter;
+  private latest?: { parsed: ParsedObjects; result: TranslateResult };
+  private syncing = false;
+  private again = false;
+  private retryTimer?: NodeJS.Timeout;
+  private synced = false;
+
+  constructor(private readonly o: ControllerOptions) {
+    this.metrics = o.metrics ?? new Metrics();
+    this.source = new ClusterSource({ kc: o.kc, kinds: o.kinds, log: o.log });
+    this.plugins = new WasmPluginWriter(o.kc);
+    this.status = new StatusWriter(o.kc, "canal-controller", o.identity);
+    this.leader = new LeaderElector({
+      kc: o.kc,
+      namespace: o.leaseNamespace,
+      name: o.leaseName ?? "canal-controller",
+      identity: o.identity,
+      leaseDurationSeconds: o.leaseDurationSeconds,
+      retryPeriodMs: Math.max(500, ((o.leaseDurationSeconds ?? 15) * 1000) / 5),
+      log: o.log,
+      onStartedLeading: () => this.requestSync(),
+      onStoppedLeading: () => undefined,
+    });
+    this.source.onSnapshot((parsed) => this.onSnapshot(parsed));
+  }
+
+  get isLeader(): boolean {
+    return this.leader.isLeader;
+  }
+
+  /** Ready once the caches have synced and the first translation ran. */
+  get ready(): boolean {
+    return this.synced;
+  }
+
+  async start(): Promise<void> {
+    await this.source.start();
+    this.leader.start();
+  }
+
+  async stop(): Promise<void> {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.leader.stop();
+    await this.source.stop();
+  }
+
+  /** The latest translation (for `canal status`-like introspection and tests). */
+  get result(): TranslateResult | undefined {
+    return this.latest?.result;
+  }
+
+  private onSnapshot(parsed: ParsedObjects): void {
+    const started = performance.now();
+    const result = translate(parsed.snapshot, { validateRegex: this.o.validateRegex, clusterDomain: this.o.clusterDomain });
+    this.latest = { parsed, result };
+    this.synced = true;
+    this.metrics.counter("canal_translations_total", "Translations of a full snapshot.");
+    this.metrics.gauge("canal_translate_seconds", "Duration of the last translation.", (performance.now() - started) / 1000);
+    const s = parsed.snapshot;
+    for (const [kind, n] of [["InternalGateway", s.internalGateways.length], ["Gateway", s.gateways.length], ["VirtualService", s.virtualServices.length], ["DestinationRule", s.destinationRules.length], ["Service", s.services.length]] as const) {
+      this.metrics.gauge("canal_objects", "Objects in the informer caches.", n, { kind });
+    }
+    this.metrics.gauge("canal_problems", "Problems found in the input.", parsed.problems.length + result.problems.length);
+    for (const g of result.gateways) {
+      this.o.publisher?.publish(g);
+      this.metrics.gauge("canal_table_bytes", "Size of the route table JSON.", Buffer.byteLength(JSON.stringify(g.table)), { gateway: `${g.ref.namespace}/${g.ref.name}` });
+    }
+    this.requestSync();
+  }
+
+  /** Serializes syncs: a snapshot that arrives during a sync triggers exactly one more. */
+  requestSync(): void {
+    if (!this.leader.isLeader || this.latest === undefined) return;
+    if (this.syncing) {
+      this.again = true;
+      return;
+    }
+    this.syncing = true;
+    const started = performance.now();
+    this.sync().then(
+      () => {
+        this.metrics.counter("canal_reconciles_total", "Syncs of the latest translation to the sinks.", { result: "ok" });
+        this.metrics.gauge("canal_push_seconds", "Duration of the last sync to the sinks.", (performance.now() - started) / 1000);
+      },
+      (err: unknown) => {
+        this.metrics.counter("canal_reconciles_total", "Syncs of the latest translation to the sinks.", { result: "error" });
+        this.o.log.error("sync failed; retrying", { error: errorText(err) });
+        this.retryTimer = setTimeout(() => this.requestSync(), 2000);
+      },
+    ).finally(() => {
+      this.syncing = false;
+      if (this.again) {
+        this.again = false;
+        this.requestSync();
+      }
+    });
+  }
+
+  private async sync(): Promise<void> {
+    const latest = this.latest;
+    if (latest === undefined) return;
+    const { parsed, result } = latest;
+    const wanted = new Set<string>();
+    for (const g of result.gateways) {
+      const delivery = await this.deliver(g, wanted);
+      if (!this.leader.isLeader) return;
+      await this.status.writeStatus(g, delivery);
+    }
+    if (this.o.wasmPlugin) await this.removeStalePlugins(wanted);
+    const problems: Problem[] = [...parsed.problems, ...result.problems];
+    const created = await this.status.emitProblemEvents(problems, apiVersionOf(this.o.kinds), (p) => uidOf(parsed, p));
+    if (created > 0) this.metrics.counter("canal_events_total", "Warning Events emitted for rejected objects.", {}, created);
+  }
+
+  private pluginTarget(g: GatewayResult): WasmPluginTarget | undefined {
+    const w = this.o.wasmPlugin;
+    if (w === undefined) return undefined;
+    // The WasmPlugin must live with the gateway pods it selects: the gateway Service's namespace.
+    const namespace = g.service?.namespace ?? g.gatewayRef.namespace;
+    return { namespace, name: `canal-${g.ref.name}`, selector: g.workloadLabels, url: w.url, sha256: w.sha256 };
+  }
+
+  private async deliver(g: GatewayResult, wanted: Set<string>): Promise<DeliveryState> {
+    if (!g.accepted) return { programmed: false, reason: "NotAccepted", message: g.message, gateways: [] };
+    const fromEcds = this.o.publisher?.delivery(g);
+    const target = this.pluginTarget(g);
+    if (target === undefined) return fromEcds ?? { programmed: false, reason: "NoSink", message: "neither WasmPlugin nor ECDS delivery is configured", gateways: [] };
+    wanted.add(`${target.namespace}/${target.name}`);
+    try {
+      const outcome = await this.plugins.apply(target, g.table);
+      if (outcome === "written") {
+        this.metrics.counter("canal_wasmplugin_writes_total", "WasmPlugin server-side applies.");
+        this.o.log.info("wasmplugin applied", { wasmplugin: `${target.namespace}/${target.name}`, tableVersion: g.table.version });
+      }
+      return fromEcds ?? { programmed: true, reason: "WasmPluginApplied", message: `WasmPlugin ${target.namespace}/${target.name} carries table ${g.table.version}`, gateways: [] };
+    } catch (err) {
+      if (err instanceof TableTooLargeError) return { programmed: false, reason: "TableTooLarge", message: err.message, gateways: [] };
+      throw err;
+    }
+  }
+
+  private async removeStalePlugins(wanted: Set<string>): Promise<void> {
+    const api = k8s.KubernetesObjectApi.makeApiClient(this.o.kc);
+    let list: k8s.KubernetesListObject<k8s.KubernetesObject>;
+    try {
+      list = await api.list(WASMPLUGIN_API_VERSION, "WasmPlugin", undefined, undefined, undefined, undefined, undefined, "app.kubernetes.io/managed-by=canal");
+    } catch (err) {
+      this.o.log.warn("cannot list WasmPlugins to remove stale ones", { error: errorText(err) });
+      return;
+    }
+    for (const p of list.items) {
+      const key = `${p.metadata?.namespace}/${p.metadata?.name}`;
+      if (wanted.has(key) || !p.metadata?.name || !p.metadata.namespace) continue;
+      await this.plugins.remove({ namespace: p.metadata.namespace, name: p.metadata.name });
+      this.o.log.info("wasmplugin removed", { wasmplugin: key });
+    }
+  }
+}
+
+function apiVersionOf(kinds: readonly ResolvedKind[]): (kind: string) => string {
+  return (kind) => kinds.find((k) => k.kind === kind)?.apiVersion ?? (kind === "InternalGateway" ? INTERNAL_GATEWAY_API_VERSION : "v1");
+}
+
+function uidOf(parsed: ParsedObjects, p: Problem): string | undefined {
+  const s = parsed.snapshot;
+  const all = [...s.internalGateways, ...s.gateways, ...s.virtualServices, ...s.destinationRules, ...s.services];
+  return all.find((o) => o.kind === p.kind && o.metadata.namespace === p.namespace && o.metadata.name === p.name)?.metadata.uid;
+}
