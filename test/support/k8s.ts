@@ -1,0 +1,987 @@
+// A real Kubernetes API server for tests: etcd and kube-apiserver (built and cached by
+// `scripts/tools.sh k8s`) on 127.0.0.1 ephemeral ports, in a temp dir that holds everything
+// they need (etcd data, self-signed serving cert, service-account keys, a static token file,
+// a kubeconfig). The admin token is in group system:masters; --authorization-mode=RBAC, so
+// extra users (opts.users) start with no rights. Readiness is polled (/health, /readyz), logs
+// go to files whose tail is quoted in errors, and process groups are killed on stop() and when
+// the test process exits. Manifests are applied by server-side apply over plain HTTPS.
+//
+// See docs/k8s-testing.md.
+
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { Agent, request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ChildProcess } from "node:child_process";
+import type { IncomingMessage } from "node:http";
+import { parseAllDocuments } from "yaml";
+import { pollUntil, spawnTracked, stopTracked } from "./processes.ts";
+import { LOOPBACK, freePort } from "./ports.ts";
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const TOOLS_GO_MOD = join(REPO_ROOT, "scripts", "k8s-tools", "go.mod");
+
+/** The version scripts/k8s-tools/go.mod requires for `module` (the single source of truth). */
+function goModVersion(module: string): string {
+  const text = readFileSync(TOOLS_GO_MOD, "utf8");
+  const escaped = module.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+  const m = new RegExp(`^\\s*(?:require\\s+)?${escaped}\\s+(v\\S+)`, "m").exec(text);
+  if (m === null) throw new Error(`${module} is not required by ${TOOLS_GO_MOD}`);
+  return m[1];
+}
+
+/** k8s.io/kubernetes version of the kube-apiserver (from scripts/k8s-tools/go.mod). */
+export const K8S_VERSION: string = goModVersion("k8s.io/kubernetes");
+/** etcd server version (from scripts/k8s-tools/go.mod). */
+export const ETCD_VERSION: string = goModVersion("go.etcd.io/etcd/server/v3");
+/** istio.io/api version whose CRDs installIstioCrds() applies. */
+export const ISTIO_API_VERSION: string = process.env.ISTIO_API_VERSION ?? "v1.32.0";
+
+function cacheRoot(): string {
+  return process.env.CANAL_CACHE ?? join(process.env.HOME ?? "/root", ".cache", "canal");
+}
+
+function locate(what: string, envVar: string, cached: string, tool: string): string {
+  const fromEnv = process.env[envVar];
+  if (fromEnv !== undefined && fromEnv !== "" && existsSync(fromEnv)) return fromEnv;
+  if (existsSync(cached)) return cached;
+  throw new Error(
+    `${what} not found: run scripts/tools.sh ${tool} (looked at ${envVar}=${fromEnv ?? "<unset>"} and ${cached})`,
+  );
+}
+
+/** The kube-apiserver binary: $KUBE_APISERVER_BIN, else the scripts/tools.sh cache. Throws when missing. */
+export function kubeApiserverBinary(): string {
+  return locate(
+    "kube-apiserver",
+    "KUBE_APISERVER_BIN",
+    join(cacheRoot(), "kube-apiserver", K8S_VERSION, "kube-apiserver"),
+    "kube-apiserver",
+  );
+}
+
+/** The etcd binary: $ETCD_BIN, else the scripts/tools.sh cache. Throws when missing. */
+export function etcdBinary(): string {
+  return locate("etcd", "ETCD_BIN", join(cacheRoot(), "etcd", ETCD_VERSION, "etcd"), "etcd");
+}
+
+/** Istio's CRD bundle: $ISTIO_CRDS, else the scripts/tools.sh cache. Throws when missing. */
+export function istioCrdsPath(): string {
+  return locate(
+    "Istio CRDs",
+    "ISTIO_CRDS",
+    join(cacheRoot(), "istio-crds", ISTIO_API_VERSION, "customresourcedefinitions.gen.yaml"),
+    "istio-crds",
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Types
+
+export interface KubeMetadata {
+  name?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  [key: string]: unknown;
+}
+
+/** Any Kubernetes object. */
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: KubeMetadata;
+  [key: string]: unknown;
+}
+
+export interface KubeList<T extends KubeObject = KubeObject> {
+  apiVersion: string;
+  kind: string;
+  metadata: { resourceVersion?: string; continue?: string };
+  items: T[];
+}
+
+export interface KubeResponse {
+  status: number;
+  headers: IncomingMessage["headers"];
+  /** Raw body text. */
+  text: string;
+  /** The body parsed as JSON, or undefined when it is not JSON. */
+  json: unknown;
+}
+
+export interface KubeRequestOptions {
+  /** Sent as JSON unless it is a string (sent as is). */
+  body?: unknown;
+  contentType?: string;
+  /** Bearer token; default the admin token. */
+  token?: string;
+  query?: Record<string, string | number | boolean>;
+  timeoutMs?: number;
+}
+
+export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+
+export interface WatchEvent<T extends KubeObject = KubeObject> {
+  type: WatchEventType;
+  object: T;
+}
+
+export interface KubeWatch<T extends KubeObject = KubeObject> {
+  /** Resolves with the next event (buffered in arrival order); rejects after timeoutMs or when the stream ends. */
+  next(timeoutMs?: number): Promise<WatchEvent<T>>;
+  /** Resolves with the first event (buffered or future) that matches `pred`, dropping the ones before it. */
+  waitFor(pred: (e: WatchEvent<T>) => boolean, timeoutMs?: number): Promise<WatchEvent<T>>;
+  /** Resolves when the server or close() ends the stream. */
+  readonly ended: Promise<void>;
+  close(): void;
+}
+
+export interface ApplyOptions {
+  /** Server-side apply field manager; default "canal-test". */
+  fieldManager?: string;
+  /** Namespace for namespaced objects without metadata.namespace; default "default". */
+  namespace?: string;
+  /** Bearer token; default the admin token. */
+  token?: string;
+}
+
+export interface RestartReport {
+  /** "SIGTERM" (graceful) or "SIGKILL" (crash). */
+  signal: "SIGTERM" | "SIGKILL";
+  /** How the old process ended: its exit code, or the signal that ended it. */
+  exitCode: number | null;
+  exitSignal: string | null;
+  stopMs: number;
+  startMs: number;
+}
+
+export interface KubeUser {
+  name: string;
+  groups?: string[];
+}
+
+export interface StartKubeApiOptions {
+  /** For messages and the temp dir name. */
+  name?: string;
+  /** Directory for data, certificates and logs; default a fresh temp dir removed by stop(). */
+  workDir?: string;
+  /** Keep workDir after stop() (always kept when given explicitly). */
+  keepWorkDir?: boolean;
+  /** Extra users with static bearer tokens (see KubeApi.tokens); RBAC gives them nothing until bound. */
+  users?: KubeUser[];
+  /** Extra kube-apiserver flags (appended; a later flag wins). */
+  apiserverArgs?: string[];
+  /** Extra etcd flags. */
+  etcdArgs?: string[];
+  /** Time allowed for etcd and for kube-apiserver to become ready; default 90 s each. */
+  readyTimeoutMs?: number;
+}
+
+export interface KubeApi {
+  /** https://127.0.0.1:PORT */
+  readonly server: string;
+  readonly port: number;
+  /** Admin bearer token (user "canal-admin", group system:masters). */
+  readonly token: string;
+  /** Bearer tokens by user name: the admin and every opts.users entry. */
+  readonly tokens: Readonly<Record<string, string>>;
+  /** PEM of the self-signed CA that issued the serving certificate (SANs: 127.0.0.1, 10.96.0.1, kubernetes.default.svc). */
+  readonly ca: string;
+  readonly caPath: string;
+  /** A kubeconfig for the admin (context "canal-test"). */
+  readonly kubeconfigPath: string;
+  /** http://127.0.0.1:PORT of etcd. */
+  readonly etcdUrl: string;
+  readonly workDir: string;
+  readonly apiserverLogPath: string;
+  readonly etcdLogPath: string;
+  /** Milliseconds from start until etcd was healthy and /readyz answered ok. */
+  readonly startupMs: number;
+  /** How the last restart() went: time to stop the old server and to get /readyz ok from the new one. */
+  readonly lastRestart: RestartReport | undefined;
+  /** Process ids (process-group leaders) of etcd and of the current kube-apiserver. */
+  pids(): { etcd: number; apiserver: number };
+
+  /** One HTTPS request to the API server (admin token unless opts.token). Never throws on HTTP status. */
+  request(method: string, path: string, opts?: KubeRequestOptions): Promise<KubeResponse>;
+  /** GET that throws KubeApiError unless 2xx. */
+  get<T extends KubeObject = KubeObject>(path: string, token?: string): Promise<T>;
+  /** GET a list that throws KubeApiError unless 2xx. */
+  list<T extends KubeObject = KubeObject>(path: string, token?: string): Promise<KubeList<T>>;
+  /** POST that throws KubeApiError unless 2xx. */
+  create<T extends KubeObject = KubeObject>(path: string, body: unknown, token?: string): Promise<T>;
+  /** DELETE that throws KubeApiError unless 2xx or 404. */
+  delete(path: string, token?: string): Promise<void>;
+  /** REST path of a kind (found by discovery), e.g. ("networking.istio.io/v1", "VirtualService", "ns", "x"). */
+  resourcePath(apiVersion: string, kind: string, namespace?: string, name?: string): Promise<string>;
+  /** Server-side applies each object (force: true) and returns what the server stored. */
+  apply(objects: KubeObject[], opts?: ApplyOptions): Promise<KubeObject[]>;
+  /** Parses a multi-document YAML (empty documents skipped) and applies it. */
+  applyYaml(text: string, opts?: ApplyOptions): Promise<KubeObject[]>;
+  /** Applies every CRD in these YAML files and waits until each is Established and all its served versions answer. Returns the CRD names. */
+  installCrds(paths: string[]): Promise<string[]>;
+  /** installCrds([istioCrdsPath()]). */
+  installIstioCrds(): Promise<string[]>;
+  /** Opens a watch on a collection path (`?watch=1` is added). */
+  watch<T extends KubeObject = KubeObject>(
+    path: string,
+    opts?: { resourceVersion?: string; token?: string; query?: Record<string, string> },
+  ): Promise<KubeWatch<T>>;
+  /**
+   * Stops only kube-apiserver and starts it again with the same etcd, port, certificates and
+   * tokens. Default: SIGTERM, a graceful shutdown (open watches are closed by the server within
+   * about 2 s: --shutdown-send-retry-after); { kill: true }: SIGKILL, a crash.
+   */
+  restart(opts?: { kill?: boolean }): Promise<RestartReport>;
+  /** Stops kube-apiserver and etcd and removes the temp dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** A non-2xx answer; `reason` and `message` come from the Status object when there is one. */
+export class KubeApiError extends Error {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly status: number,
+    readonly reason: string,
+    readonly body: string,
+  ) {
+    super(`${method} ${path}: HTTP ${status} ${reason}: ${body.slice(0, 2000)}`);
+    this.name = "KubeApiError";
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function isKubeObject(v: unknown): v is KubeObject {
+  return isRecord(v) && typeof v.apiVersion === "string" && typeof v.kind === "string" && isRecord(v.metadata);
+}
+
+function tail(path: string, lines = 40): string {
+  if (!existsSync(path)) return `(no log at ${path})`;
+  const all = readFileSync(path, "utf8").trimEnd().split("\n");
+  return `--- last ${Math.min(lines, all.length)} lines of ${path} ---\n${all.slice(-lines).join("\n")}`;
+}
+
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+/** The last PEM certificate of a bundle (the self-signed CA kube-apiserver appends to its cert). */
+function lastCertificate(pem: string): string {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+  if (blocks === null || blocks.length === 0) throw new Error("no certificate in the serving cert file");
+  return `${blocks[blocks.length - 1]}\n`;
+}
+
+function yamlQuote(s: string): string {
+  return JSON.stringify(s); // JSON strings are valid YAML double-quoted scalars
+}
+
+/** Parses a multi-document YAML into objects; empty documents are skipped, syntax errors throw. */
+export function parseManifests(text: string, source = "<yaml>"): KubeObject[] {
+  const out: KubeObject[] = [];
+  for (const doc of parseAllDocuments(text)) {
+    if (doc.errors.length > 0) throw new Error(`${source}: ${doc.errors[0].message}`);
+    const value: unknown = doc.toJS();
+    if (value === null || value === undefined) continue;
+    if (!isKubeObject(value)) throw new Error(`${source}: a document is not a Kubernetes object (apiVersion, kind, metadata)`);
+    out.push(value);
+  }
+  return out;
+}
+
+function splitApiVersion(apiVersion: string): { group: string; version: string } {
+  const slash = apiVersion.indexOf("/");
+  return slash < 0 ? { group: "", version: apiVersion } : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
+}
+
+function groupVersionPath(apiVersion: string): string {
+  const { group, version } = splitApiVersion(apiVersion);
+  return group === "" ? `/api/${version}` : `/apis/${group}/${version}`;
+}
+
+interface DiscoveredResource {
+  name: string;
+  kind: string;
+  namespaced: boolean;
+}
+
+const liveWorkDirs = new Set<string>();
+let workDirExitHook = false;
+
+function trackWorkDir(dir: string): void {
+  liveWorkDirs.add(dir);
+  if (workDirExitHook) return;
+  workDirExitHook = true;
+  // Registered after processes.ts' hook (which kills the children), so it runs after it.
+  process.on("exit", () => {
+    for (const d of liveWorkDirs) rmSync(d, { recursive: true, force: true });
+  });
+}
+
+/** The environment without ETCD_* (etcd reads those as flags, e.g. ETCD_BIN would be warned about). */
+function envWithoutEtcdVars(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("ETCD_")) env[k] = v;
+  return env;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server
+
+class KubeApiImpl implements KubeApi {
+  readonly server: string;
+  readonly caPath: string;
+  readonly kubeconfigPath: string;
+  readonly etcdUrl: string;
+  readonly apiserverLogPath: string;
+  readonly etcdLogPath: string;
+  startupMs = 0;
+  lastRestart: RestartReport | undefined;
+  ca = "";
+  private agent: Agent | undefined;
+  private apiserver: ChildProcess | undefined;
+  private stopped = false;
+  private readonly discovery = new Map<string, DiscoveredResource[]>();
+  private readonly openWatches = new Set<() => void>();
+
+  constructor(
+    readonly name: string,
+    readonly workDir: string,
+    private readonly removeWorkDir: boolean,
+    readonly port: number,
+    private readonly etcdPort: number,
+    private readonly etcd: ChildProcess,
+    private readonly apiserverArgs: string[],
+    readonly token: string,
+    readonly tokens: Readonly<Record<string, string>>,
+    private readonly readyTimeoutMs: number,
+  ) {
+    this.server = `https://${LOOPBACK}:${port}`;
+    this.etcdUrl = `http://${LOOPBACK}:${etcdPort}`;
+    this.caPath = join(workDir, "ca.crt");
+    this.kubeconfigPath = join(workDir, "kubeconfig");
+    this.apiserverLogPath = join(workDir, "kube-apiserver.log");
+    this.etcdLogPath = join(workDir, "etcd.log");
+  }
+
+  pids(): { etcd: number; apiserver: number } {
+    return { etcd: this.etcd.pid ?? -1, apiserver: this.apiserver?.pid ?? -1 };
+  }
+
+  private logs(): string {
+    return `${tail(this.apiserverLogPath)}\n${tail(this.etcdLogPath, 15)}`;
+  }
+
+  /** Starts kube-apiserver and resolves once /readyz says ok over a verified TLS connection. */
+  async startApiserver(): Promise<void> {
+    const logFd = openSync(this.apiserverLogPath, "a");
+    let child: ChildProcess;
+    try {
+      child = spawnTracked(kubeApiserverBinary(), this.apiserverArgs, { stdio: ["ignore", logFd, logFd] });
+    } finally {
+      closeSync(logFd);
+    }
+    this.apiserver = child;
+    const certFile = join(this.workDir, "pki", "apiserver.crt");
+    const outcome = await pollUntil(
+      `kube-apiserver ${this.name} /readyz on ${this.server}`,
+      async (): Promise<"ready" | "exited" | undefined> => {
+        if (exited(child)) return "exited";
+        if (this.agent === undefined) {
+          if (!existsSync(certFile)) return undefined;
+          const ca = lastCertificate(readFileSync(certFile, "utf8"));
+          this.agent = new Agent({ ca, keepAlive: false });
+          this.ca = ca;
+        }
+        const res = await this.request("GET", "/readyz", { timeoutMs: 2000 });
+        return res.status === 200 && res.text.trim() === "ok" ? "ready" : undefined;
+      },
+      { timeoutMs: this.readyTimeoutMs, intervalMs: 50, onTimeout: () => this.logs() },
+    );
+    if (outcome === "exited") {
+      throw new ApiserverExited(
+        `kube-apiserver ${this.name} exited during startup (code ${child.exitCode}, signal ${child.signalCode})\n${this.logs()}`,
+      );
+    }
+  }
+
+  writeClientFiles(): void {
+    writeFileSync(this.caPath, this.ca);
+    const caData = Buffer.from(this.ca).toString("base64");
+    writeFileSync(
+      this.kubeconfigPath,
+      [
+        "apiVersion: v1",
+        "kind: Config",
+        "clusters:",
+        "- name: canal-test",
+        "  cluster:",
+        `    server: ${yamlQuote(this.server)}`,
+        `    certificate-authority-data: ${caData}`,
+        "users:",
+        "- name: canal-admin",
+        "  user:",
+        `    token: ${yamlQuote(this.token)}`,
+        "contexts:",
+        "- name: canal-test",
+        "  context:",
+        "    cluster: canal-test",
+        "    user: canal-admin",
+        "    namespace: default",
+        "current-context: canal-test",
+        "",
+      ].join("\n"),
+      { mode: 0o600 },
+    );
+  }
+
+  request(method: string, path: string, opts: KubeRequestOptions = {}): Promise<KubeResponse> {
+    const agent = this.agent;
+    if (agent === undefined) return Promise.reject(new Error("kube-apiserver has not served its certificate yet"));
+    let url = path;
+    if (opts.query !== undefined) {
+      const q = new URLSearchParams();
+      for (const [k, v] of Object.entries(opts.query)) q.set(k, String(v));
+      url += (url.includes("?") ? "&" : "?") + q.toString();
+    }
+    let payload: string | undefined;
+    if (opts.body !== undefined) payload = typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body);
+    const headers: Record<string, string> = {
+      Authorization: `Bearer ${opts.token ?? this.token}`,
+      Accept: "application/json",
+    };
+    if (payload !== undefined) {
+      headers["Content-Type"] = opts.contentType ?? "application/json";
+      headers["Content-Length"] = String(Buffer.byteLength(payload));
+    }
+    return new Promise((resolvePromise, reject) => {
+      const req = httpsRequest(
+        { host: LOOPBACK, port: this.port, method, path: url, headers, agent },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("error", reject);
+          res.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8");
+            let json: unknown;
+            try {
+              json = JSON.parse(text);
+            } catch {
+              json = undefined;
+            }
+            resolvePromise({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+          });
+        },
+      );
+      req.setTimeout(opts.timeoutMs ?? 30_000, () => req.destroy(new Error(`${method} ${url}: timed out`)));
+      req.on("error", reject);
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+
+  private async expectOk(method: string, path: string, opts: KubeRequestOptions = {}): Promise<unknown> {
+    const res = await this.request(method, path, opts);
+    if (res.status < 200 || res.status > 299) {
+      const reason = isRecord(res.json) && typeof res.json.reason === "string" ? res.json.reason : "";
+      throw new KubeApiError(method, path, res.status, reason, res.text);
+    }
+    return res.json;
+  }
+
+  async get<T extends KubeObject = KubeObject>(path: string, token?: string): Promise<T> {
+    const body = await this.expectOk("GET", path, { token });
+    if (!isKubeObject(body)) throw new Error(`GET ${path}: the answer is not a Kubernetes object`);
+    return body as T;
+  }
+
+  async list<T extends KubeObject = KubeObject>(path: string, token?: string): Promise<KubeList<T>> {
+    const body = await this.expectOk("GET", path, { token });
+    if (!isRecord(body) || !Array.isArray(body.items)) throw new Error(`GET ${path}: the answer is not a list`);
+    return body as unknown as KubeList<T>;
+  }
+
+  async create<T extends KubeObject = KubeObject>(path: string, body: unknown, token?: string): Promise<T> {
+    const out = await this.expectOk("POST", path, { body, token });
+    if (!isKubeObject(out)) throw new Error(`POST ${path}: the answer is not a Kubernetes object`);
+    return out as T;
+  }
+
+  async delete(path: string, token?: string): Promise<void> {
+    const res = await this.request("DELETE", path, { token });
+    if (res.status === 404 || (res.status >= 200 && res.status <= 299)) return;
+    const reason = isRecord(res.json) && typeof res.json.reason === "string" ? res.json.reason : "";
+    throw new KubeApiError("DELETE", path, res.status, reason, res.text);
+  }
+
+  private async discover(apiVersion: string, refresh: boolean): Promise<DiscoveredResource[]> {
+    const cached = this.discovery.get(apiVersion);
+    if (cached !== undefined && !refresh) return cached;
+    const gvPath = groupVersionPath(apiVersion);
+    const res = await this.request("GET", gvPath);
+    if (res.status === 404) return [];
+    if (res.status !== 200 || !isRecord(res.json) || !Array.isArray(res.json.resources)) {
+      throw new Error(`discovery GET ${gvPath}: HTTP ${res.status}: ${res.text.slice(0, 500)}`);
+    }
+    const found: DiscoveredResource[] = [];
+    for (const r of res.json.resources) {
+      if (!isRecord(r) || typeof r.name !== "string" || typeof r.kind !== "string") continue;
+      if (r.name.includes("/")) continue; // subresource
+      found.push({ name: r.name, kind: r.kind, namespaced: r.namespaced === true });
+    }
+    this.discovery.set(apiVersion, found);
+    return found;
+  }
+
+  private async resource(apiVersion: string, kind: string): Promise<DiscoveredResource> {
+    let r = (await this.discover(apiVersion, false)).find((x) => x.kind === kind);
+    if (r === undefined) r = (await this.discover(apiVersion, true)).find((x) => x.kind === kind);
+    if (r === undefined) throw new Error(`the API server serves no kind ${kind} in ${apiVersion} (is its CRD installed?)`);
+    return r;
+  }
+
+  async resourcePath(apiVersion: string, kind: string, namespace?: string, name?: string): Promise<string> {
+    const r = await this.resource(apiVersion, kind);
+    let path = groupVersionPath(apiVersion);
+    if (r.namespaced) path += `/namespaces/${encodeURIComponent(namespace ?? "default")}`;
+    path += `/${r.name}`;
+    if (name !== undefined) path += `/${encodeURIComponent(name)}`;
+    return path;
+  }
+
+  async apply(objects: KubeObject[], opts: ApplyOptions = {}): Promise<KubeObject[]> {
+    const out: KubeObject[] = [];
+    for (const obj of objects) {
+      const name = obj.metadata.name;
+      if (typeof name !== "string" || name === "") throw new Error(`apply: ${obj.kind} without metadata.name`);
+      const r = await this.resource(obj.apiVersion, obj.kind);
+      const namespace = r.namespaced ? (obj.metadata.namespace ?? opts.namespace ?? "default") : undefined;
+      const path = await this.resourcePath(obj.apiVersion, obj.kind, namespace, name);
+      const body = namespace === undefined ? obj : { ...obj, metadata: { ...obj.metadata, namespace } };
+      const stored = await this.expectOk("PATCH", path, {
+        body,
+        contentType: "application/apply-patch+yaml",
+        token: opts.token,
+        query: { fieldManager: opts.fieldManager ?? "canal-test", force: true },
+      });
+      if (!isKubeObject(stored)) throw new Error(`apply ${path}: the answer is not a Kubernetes object`);
+      out.push(stored);
+    }
+    return out;
+  }
+
+  applyYaml(text: string, opts: ApplyOptions = {}): Promise<KubeObject[]> {
+    return this.apply(parseManifests(text), opts);
+  }
+
+  async installCrds(paths: string[]): Promise<string[]> {
+    const crds: KubeObject[] = [];
+    for (const p of paths) {
+      for (const obj of parseManifests(readFileSync(p, "utf8"), p)) {
+        if (obj.kind !== "CustomResourceDefinition") {
+          throw new Error(`${p}: ${obj.kind} ${obj.metadata.name ?? ""} is not a CustomResourceDefinition`);
+        }
+        crds.push(obj);
+      }
+    }
+    // Apply all first, then wait: the server establishes them concurrently.
+    for (const crd of crds) {
+      const name = crd.metadata.name ?? "";
+      await this.expectOk("PATCH", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${encodeURIComponent(name)}`, {
+        body: crd,
+        contentType: "application/apply-patch+yaml",
+        query: { fieldManager: "canal-test", force: true },
+      });
+    }
+    const names: string[] = [];
+    for (const crd of crds) {
+      const name = crd.metadata.name ?? "";
+      await pollUntil(
+        `CRD ${name} Established`,
+        async () => {
+          const got = await this.get(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${encodeURIComponent(name)}`);
+          const status = isRecord(got.status) ? got.status : {};
+          const conds = Array.isArray(status.conditions) ? status.conditions : [];
+          const ok = (type: string): boolean => conds.some((c) => isRecord(c) && c.type === type && c.status === "True");
+          return ok("Established") && ok("NamesAccepted") ? true : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 50, onTimeout: () => this.logs() },
+      );
+      // Established can precede the handler and discovery serving it; wait until every served
+      // version lists and discovery knows the kind.
+      const spec = isRecord(crd.spec) ? crd.spec : {};
+      const group = typeof spec.group === "string" ? spec.group : "";
+      const plural = isRecord(spec.names) && typeof spec.names.plural === "string" ? spec.names.plural : "";
+      const kind = isRecord(spec.names) && typeof spec.names.kind === "string" ? spec.names.kind : "";
+      const versions = Array.isArray(spec.versions) ? spec.versions : [];
+      for (const v of versions) {
+        if (!isRecord(v) || v.served !== true || typeof v.name !== "string") continue;
+        const apiVersion = `${group}/${v.name}`;
+        await pollUntil(
+          `${plural}.${apiVersion} served`,
+          async () => {
+            const res = await this.request("GET", `/apis/${group}/${v.name}/${plural}`, { query: { limit: 1 } });
+            if (res.status !== 200) return undefined;
+            const known = (await this.discover(apiVersion, true)).some((r) => r.kind === kind);
+            return known ? true : undefined;
+          },
+          { timeoutMs: 30_000, intervalMs: 50, onTimeout: () => this.logs() },
+        );
+      }
+      names.push(name);
+    }
+    return names;
+  }
+
+  installIstioCrds(): Promise<string[]> {
+    return this.installCrds([istioCrdsPath()]);
+  }
+
+  watch<T extends KubeObject = KubeObject>(
+    path: string,
+    opts: { resourceVersion?: string; token?: string; query?: Record<string, string> } = {},
+  ): Promise<KubeWatch<T>> {
+    const agent = this.agent;
+    if (agent === undefined) return Promise.reject(new Error("kube-apiserver is not started"));
+    const q = new URLSearchParams({ watch: "1", ...(opts.query ?? {}) });
+    if (opts.resourceVersion !== undefined) q.set("resourceVersion", opts.resourceVersion);
+    const url = `${path}${path.includes("?") ? "&" : "?"}${q.toString()}`;
+    return new Promise((resolvePromise, reject) => {
+      const req = httpsRequest(
+        {
+          host: LOOPBACK,
+          port: this.port,
+          method: "GET",
+          path: url,
+          agent,
+          headers: { Authorization: `Bearer ${opts.token ?? this.token}`, Accept: "application/json" },
+        },
+        (res) => {
+          if (res.statusCode !== 200) {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.on("end", () =>
+              reject(new KubeApiError("WATCH", url, res.statusCode ?? 0, "", Buffer.concat(chunks).toString("utf8"))),
+            );
+            return;
+          }
+          const w = new WatchStream<T>(res, () => req.destroy());
+          const closer = (): void => w.close();
+          this.openWatches.add(closer);
+          void w.ended.then(() => this.openWatches.delete(closer));
+          resolvePromise(w);
+        },
+      );
+      req.on("error", reject);
+      req.end();
+    });
+  }
+
+  async restart(opts: { kill?: boolean } = {}): Promise<RestartReport> {
+    if (this.stopped) throw new Error("restart() after stop()");
+    const old = this.apiserver;
+    const signal = opts.kill === true ? "SIGKILL" : "SIGTERM";
+    const t0 = performance.now();
+    if (old !== undefined && !exited(old)) {
+      if (signal === "SIGKILL") killGroupNow(old);
+      await stopTracked(old, 15_000); // SIGTERM, then SIGKILL after 15 s; resolves on exit
+    }
+    const t1 = performance.now();
+    await this.startApiserver();
+    this.discovery.clear();
+    const report: RestartReport = {
+      signal,
+      exitCode: old?.exitCode ?? null,
+      exitSignal: old?.signalCode ?? null,
+      stopMs: t1 - t0,
+      startMs: performance.now() - t1,
+    };
+    this.lastRestart = report;
+    return report;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const close of [...this.openWatches]) close();
+    if (this.apiserver !== undefined) await stopTracked(this.apiserver, 10_000);
+    await stopTracked(this.etcd, 10_000);
+    this.agent?.destroy();
+    if (this.removeWorkDir) {
+      rmSync(this.workDir, { recursive: true, force: true });
+      liveWorkDirs.delete(this.workDir);
+    }
+  }
+}
+
+class ApiserverExited extends Error {}
+
+function killGroupNow(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, "SIGKILL");
+  } catch {
+    child.kill("SIGKILL");
+  }
+}
+
+class WatchStream<T extends KubeObject> implements KubeWatch<T> {
+  private readonly buffer: WatchEvent<T>[] = [];
+  private waiter: (() => void) | undefined;
+  private done = false;
+  private failure: Error | undefined;
+  readonly ended: Promise<void>;
+
+  constructor(
+    res: IncomingMessage,
+    private readonly abort: () => void,
+  ) {
+    let pending = "";
+    let endResolve: () => void = () => {};
+    this.ended = new Promise((r) => (endResolve = r));
+    const finish = (err?: Error): void => {
+      if (this.done) return;
+      this.done = true;
+      this.failure = err;
+      endResolve();
+      this.wake();
+    };
+    res.setEncoding("utf8");
+    res.on("data", (chunk: string) => {
+      pending += chunk;
+      let nl: number;
+      while ((nl = pending.indexOf("\n")) >= 0) {
+        const line = pending.slice(0, nl).trim();
+        pending = pending.slice(nl + 1);
+        if (line === "") continue;
+        const parsed: unknown = JSON.parse(line);
+        if (isRecord(parsed) && typeof parsed.type === "string" && isRecord(parsed.object)) {
+          this.buffer.push({ type: parsed.type as WatchEventType, object: parsed.object as T });
+          this.wake();
+        }
+      }
+    });
+    res.on("end", () => finish());
+    res.on("close", () => finish());
+    res.on("error", (e: Error) => finish(e));
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
+
+  async next(timeoutMs = 10_000): Promise<WatchEvent<T>> {
+    return this.waitFor(() => true, timeoutMs);
+  }
+
+  async waitFor(pred: (e: WatchEvent<T>) => boolean, timeoutMs = 10_000): Promise<WatchEvent<T>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      while (this.buffer.length > 0) {
+        const e = this.buffer.shift();
+        if (e !== undefined && pred(e)) return e;
+      }
+      if (this.done) throw new Error(`watch ended${this.failure ? `: ${this.failure.message}` : ""} before a matching event`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no matching watch event within ${timeoutMs} ms`);
+      await new Promise<void>((r) => {
+        const timer = setTimeout(r, left);
+        this.waiter = () => {
+          clearTimeout(timer);
+          r();
+        };
+      });
+    }
+  }
+
+  close(): void {
+    this.abort();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start
+
+async function distinctFreePorts(n: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < n) ports.add(await freePort());
+  return [...ports];
+}
+
+function etcdHealthy(port: number): Promise<boolean> {
+  return new Promise((resolvePromise) => {
+    const req = httpRequest({ host: LOOPBACK, port, path: "/health", timeout: 2000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (body += c));
+      res.on("end", () => resolvePromise(res.statusCode === 200 && body.includes('"health":"true"')));
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolvePromise(false));
+    req.end();
+  });
+}
+
+const ADDRESS_IN_USE = /address already in use|bind: address/i;
+
+async function startEtcd(
+  workDir: string,
+  extraArgs: string[],
+  timeoutMs: number,
+): Promise<{ child: ChildProcess; port: number }> {
+  const logPath = join(workDir, "etcd.log");
+  for (let attempt = 1; ; attempt++) {
+    const [clientPort, peerPort] = await distinctFreePorts(2);
+    const client = `http://${LOOPBACK}:${clientPort}`;
+    const peer = `http://${LOOPBACK}:${peerPort}`;
+    const args = [
+      "--name=canal-test",
+      `--data-dir=${join(workDir, "etcd")}`,
+      `--listen-client-urls=${client}`,
+      `--advertise-client-urls=${client}`,
+      `--listen-peer-urls=${peer}`,
+      `--initial-advertise-peer-urls=${peer}`,
+      `--initial-cluster=canal-test=${peer}`,
+      "--initial-cluster-state=new",
+      "--unsafe-no-fsync", // test data: durability across machine crashes is not needed
+      "--log-level=warn",
+      ...extraArgs,
+    ];
+    rmSync(join(workDir, "etcd"), { recursive: true, force: true });
+    const fd = openSync(logPath, "a");
+    let child: ChildProcess;
+    try {
+      child = spawnTracked(etcdBinary(), args, { stdio: ["ignore", fd, fd], env: envWithoutEtcdVars() });
+    } finally {
+      closeSync(fd);
+    }
+    let failure: string | undefined;
+    try {
+      const outcome = await pollUntil(
+        `etcd /health on ${client}`,
+        async (): Promise<"ready" | "exited" | undefined> => {
+          if (exited(child)) return "exited";
+          return (await etcdHealthy(clientPort)) ? "ready" : undefined;
+        },
+        { timeoutMs, intervalMs: 25, onTimeout: () => tail(logPath) },
+      );
+      if (outcome === "ready") return { child, port: clientPort };
+      failure = `etcd exited during startup (code ${child.exitCode}, signal ${child.signalCode})`;
+    } catch (err) {
+      failure = err instanceof Error ? err.message : String(err);
+    }
+    await stopTracked(child, 2000);
+    const log = existsSync(logPath) ? readFileSync(logPath, "utf8") : "";
+    if (attempt < 3 && ADDRESS_IN_USE.test(log)) {
+      rmSync(logPath, { force: true });
+      continue; // lost a port race; fresh ports
+    }
+    throw new Error(`${failure}\n${tail(logPath)}`);
+  }
+}
+
+/**
+ * Starts etcd and kube-apiserver and resolves once the API server is ready. Throws (never
+ * skips) when a binary is missing: "kube-apiserver not found: run scripts/tools.sh kube-apiserver".
+ */
+export async function startKubeApi(opts: StartKubeApiOptions = {}): Promise<KubeApi> {
+  const t0 = performance.now();
+  const name = opts.name ?? "canal-test";
+  // Fail before creating anything when a binary is missing.
+  kubeApiserverBinary();
+  etcdBinary();
+  const removeWorkDir = opts.workDir === undefined && opts.keepWorkDir !== true;
+  const workDir = opts.workDir ?? mkdtempSync(join(tmpdir(), `canal-k8s-${name.replace(/[^A-Za-z0-9-]/g, "-")}-`));
+  mkdirSync(workDir, { recursive: true });
+  if (removeWorkDir) trackWorkDir(workDir);
+  const timeoutMs = opts.readyTimeoutMs ?? 90_000;
+
+  // Credentials: a static token file (admin in system:masters + opts.users) and an EC key pair
+  // for service-account tokens. The serving certificate is self-signed by kube-apiserver itself
+  // into --cert-dir and reused across restarts.
+  const tokens: Record<string, string> = {};
+  const lines: string[] = [];
+  const addUser = (user: string, groups: string[]): string => {
+    if (!/^[A-Za-z0-9:._@-]+$/.test(user)) throw new Error(`user name ${JSON.stringify(user)} is not allowed in the token file`);
+    if (tokens[user] !== undefined) throw new Error(`duplicate user ${user}`);
+    const token = randomBytes(24).toString("hex");
+    tokens[user] = token;
+    lines.push(`${token},${user},${user},"${groups.join(",")}"`);
+    return token;
+  };
+  const adminToken = addUser("canal-admin", ["system:masters"]);
+  for (const u of opts.users ?? []) addUser(u.name, u.groups ?? []);
+  const tokenFile = join(workDir, "tokens.csv");
+  writeFileSync(tokenFile, `${lines.join("\n")}\n`, { mode: 0o600 });
+  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+  const saKey = join(workDir, "sa.key");
+  const saPub = join(workDir, "sa.pub");
+  writeFileSync(saKey, privateKey.export({ type: "sec1", format: "pem" }), { mode: 0o600 });
+  writeFileSync(saPub, publicKey.export({ type: "spki", format: "pem" }));
+  mkdirSync(join(workDir, "pki"), { recursive: true });
+
+  const etcd = await startEtcd(workDir, opts.etcdArgs ?? [], timeoutMs);
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const [port] = await distinctFreePorts(1);
+      const args = [
+        `--etcd-servers=http://${LOOPBACK}:${etcd.port}`,
+        `--bind-address=${LOOPBACK}`,
+        `--advertise-address=${LOOPBACK}`,
+        `--secure-port=${port}`,
+        `--cert-dir=${join(workDir, "pki")}`,
+        `--token-auth-file=${tokenFile}`,
+        "--authorization-mode=RBAC",
+        "--service-cluster-ip-range=10.96.0.0/16",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        `--service-account-key-file=${saPub}`,
+        `--service-account-signing-key-file=${saKey}`,
+        // No controller-manager creates default ServiceAccounts, and 127.0.0.1 cannot be an
+        // endpoint of the "kubernetes" Service: both would only make noise here.
+        "--disable-admission-plugins=ServiceAccount",
+        "--endpoint-reconciler-type=none",
+        "--profiling=false",
+        // Graceful shutdown closes open watches after 2 s instead of waiting --request-timeout (60 s).
+        "--shutdown-send-retry-after=true",
+        ...(opts.apiserverArgs ?? []),
+      ];
+      const api = new KubeApiImpl(name, workDir, removeWorkDir, port, etcd.port, etcd.child, args, adminToken, tokens, timeoutMs);
+      try {
+        await api.startApiserver();
+      } catch (err) {
+        const log = existsSync(api.apiserverLogPath) ? readFileSync(api.apiserverLogPath, "utf8") : "";
+        if (err instanceof ApiserverExited && attempt < 3 && ADDRESS_IN_USE.test(log)) {
+          rmSync(api.apiserverLogPath, { force: true });
+          continue; // lost a port race; fresh port
+        }
+        throw err;
+      }
+      api.writeClientFiles();
+      api.startupMs = performance.now() - t0;
+      return api;
+    }
+  } catch (err) {
+    await stopTracked(etcd.child, 2000);
+    if (removeWorkDir) {
+      rmSync(workDir, { recursive: true, force: true });
+      liveWorkDirs.delete(workDir);
+    }
+    throw err;
+  }
+}
