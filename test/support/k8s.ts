@@ -199,6 +199,8 @@ export interface KubeApi {
   readonly kubeconfigPath: string;
   /** http://127.0.0.1:PORT of etcd. */
   readonly etcdUrl: string;
+  /** What etcd's /version says, e.g. "3.7.0". */
+  readonly etcdVersion: string;
   readonly workDir: string;
   readonly apiserverLogPath: string;
   readonly etcdLogPath: string;
@@ -350,6 +352,7 @@ class KubeApiImpl implements KubeApi {
   readonly apiserverLogPath: string;
   readonly etcdLogPath: string;
   startupMs = 0;
+  etcdVersion = "";
   lastRestart: RestartReport | undefined;
   ca = "";
   private agent: Agent | undefined;
@@ -824,16 +827,17 @@ async function distinctFreePorts(n: number): Promise<number[]> {
   return [...ports];
 }
 
-function etcdHealthy(port: number): Promise<boolean> {
+/** GET http://127.0.0.1:port/path of etcd: the body on 200, undefined otherwise. */
+function etcdGet(port: number, path: string): Promise<string | undefined> {
   return new Promise((resolvePromise) => {
-    const req = httpRequest({ host: LOOPBACK, port, path: "/health", timeout: 2000 }, (res) => {
+    const req = httpRequest({ host: LOOPBACK, port, path, timeout: 2000 }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (c: string) => (body += c));
-      res.on("end", () => resolvePromise(res.statusCode === 200 && body.includes('"health":"true"')));
+      res.on("end", () => resolvePromise(res.statusCode === 200 ? body : undefined));
     });
     req.on("timeout", () => req.destroy());
-    req.on("error", () => resolvePromise(false));
+    req.on("error", () => resolvePromise(undefined));
     req.end();
   });
 }
@@ -844,7 +848,7 @@ async function startEtcd(
   workDir: string,
   extraArgs: string[],
   timeoutMs: number,
-): Promise<{ child: ChildProcess; port: number }> {
+): Promise<{ child: ChildProcess; port: number; version: string }> {
   const logPath = join(workDir, "etcd.log");
   for (let attempt = 1; ; attempt++) {
     const [clientPort, peerPort] = await distinctFreePorts(2);
@@ -877,11 +881,16 @@ async function startEtcd(
         `etcd /health on ${client}`,
         async (): Promise<"ready" | "exited" | undefined> => {
           if (exited(child)) return "exited";
-          return (await etcdHealthy(clientPort)) ? "ready" : undefined;
+          const health = await etcdGet(clientPort, "/health");
+          return health?.includes('"health":"true"') === true ? "ready" : undefined;
         },
         { timeoutMs, intervalMs: 25, onTimeout: () => tail(logPath) },
       );
-      if (outcome === "ready") return { child, port: clientPort };
+      if (outcome === "ready") {
+        const v: unknown = JSON.parse((await etcdGet(clientPort, "/version")) ?? "{}");
+        const version = isRecord(v) && typeof v.etcdserver === "string" ? v.etcdserver : "unknown";
+        return { child, port: clientPort, version };
+      }
       failure = `etcd exited during startup (code ${child.exitCode}, signal ${child.signalCode})`;
     } catch (err) {
       failure = err instanceof Error ? err.message : String(err);
@@ -973,6 +982,7 @@ export async function startKubeApi(opts: StartKubeApiOptions = {}): Promise<Kube
         throw err;
       }
       api.writeClientFiles();
+      api.etcdVersion = etcd.version;
       api.startupMs = performance.now() - t0;
       return api;
     }
