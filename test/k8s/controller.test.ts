@@ -1,0 +1,200 @@
+// The controller against a REAL kube-apiserver + etcd (scripts/tools.sh builds them) with Istio's
+// real CRDs and ours: objects in, WasmPlugin / status / Events out.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import * as k8s from "@kubernetes/client-node";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { resolveKinds } from "../../controller/src/kube/resources.ts";
+import { Controller } from "../../controller/src/runner/controller.ts";
+import { jsonLogger } from "../../controller/src/runner/log.ts";
+import { loadRegexValidator } from "../../controller/src/translate/regex-validator.ts";
+import type { RouteTable } from "../../schema/route-table.ts";
+import { startKubeApi, type KubeApi, type KubeObject } from "../support/k8s.ts";
+
+const REPO = join(import.meta.dirname, "..", "..");
+const SEED = readFileSync(join(REPO, "controller/src/translate/testdata/seed-helloworld.in.yaml"), "utf8");
+const WASM_URL = "oci://registry.example/canal/filter:test";
+
+let api: KubeApi;
+let kc: k8s.KubeConfig;
+const controllers: Controller[] = [];
+const logs: string[] = [];
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}\ncontroller log tail:\n${logs.slice(-15).join("\n")}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function startController(identity: string): Promise<Controller> {
+  const kinds = await resolveKinds(kc);
+  const c = new Controller({
+    kc,
+    kinds,
+    log: jsonLogger("debug", { identity }, (l) => logs.push(l)),
+    identity,
+    leaseNamespace: "istio-system",
+    leaseDurationSeconds: 3,
+    wasmPlugin: { url: WASM_URL, sha256: "0".repeat(64) },
+    validateRegex: loadRegexValidator(),
+  });
+  await c.start();
+  controllers.push(c);
+  return c;
+}
+
+async function stopController(c: Controller): Promise<void> {
+  await c.stop();
+  controllers.splice(controllers.indexOf(c), 1);
+}
+
+interface WasmPluginObject extends KubeObject {
+  spec: { pluginConfig: RouteTable; url: string; selector: { matchLabels: Record<string, string> } };
+}
+
+async function plugin(): Promise<WasmPluginObject | undefined> {
+  const r = await api.request("GET", "/apis/extensions.istio.io/v1alpha1/namespaces/istio-system/wasmplugins/canal-canal");
+  return r.status === 200 ? (r.json as WasmPluginObject) : undefined;
+}
+
+function clustersOf(t: RouteTable): string[] {
+  return t.virtualHosts.flatMap((v) => v.routes.flatMap((r) => (r.route ?? []).map((d) => d.cluster)));
+}
+
+beforeAll(async () => {
+  api = await startKubeApi({ name: "controller" });
+  await api.installIstioCrds();
+  await api.installCrds([join(REPO, "controller/crds/internalgateway.yaml")]);
+  await api.applyYaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n");
+  kc = new k8s.KubeConfig();
+  kc.loadFromFile(api.kubeconfigPath);
+}, 180_000);
+
+afterEach(async () => {
+  for (const c of [...controllers]) await stopController(c);
+});
+
+afterAll(async () => {
+  for (const c of [...controllers]) await c.stop();
+  await api?.stop();
+});
+
+describe("controller against a real API server", () => {
+  it("seed objects → WasmPlugin with the route table; VS update changes it; status says Accepted/Programmed", async () => {
+    const controller = await startController("replica-a");
+    await until("leadership", async () => (controller.isLeader ? true : undefined));
+    await api.applyYaml(SEED);
+    const p = await until("the WasmPlugin", plugin);
+    expect(p.spec.url).toBe(WASM_URL);
+    expect(p.spec.selector.matchLabels).toEqual({ app: "canal-gateway" });
+    expect(clustersOf(p.spec.pluginConfig)).toContain("outbound|5000||helloworld.default.svc.cluster.local");
+    expect(p.metadata.annotations?.["canal.io/table-version"]).toBe(p.spec.pluginConfig.version);
+
+    const ig = await until("InternalGateway status", async () => {
+      const o = await api.get<KubeObject & { status?: { conditions?: Array<{ type: string; status: string }>; tableVersion?: string } }>(
+        "/apis/canal.io/v1alpha1/namespaces/istio-system/internalgateways/canal",
+      );
+      return o.status?.tableVersion === p.spec.pluginConfig.version ? o : undefined;
+    });
+    expect(ig.status?.conditions?.find((c) => c.type === "Accepted")?.status).toBe("True");
+    expect(ig.status?.conditions?.find((c) => c.type === "Programmed")?.status).toBe("True");
+
+    // Update: a second route to a new path.
+    await api.applyYaml(`apiVersion: v1
+kind: Service
+metadata: {name: goodbye, namespace: default}
+spec: {ports: [{port: 5000, name: http}], selector: {app: goodbye}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: helloworld, namespace: istio-system}
+spec:
+  hosts: ["*"]
+  gateways: [canal]
+  http:
+  - match: [{uri: {exact: /hello}}]
+    route: [{destination: {host: helloworld.default.svc.cluster.local}}]
+  - match: [{uri: {prefix: /bye}}]
+    route: [{destination: {host: goodbye.default.svc.cluster.local}}]
+`);
+    const updated = await until("the updated WasmPlugin", async () => {
+      const q = await plugin();
+      return q && clustersOf(q.spec.pluginConfig).includes("outbound|5000||goodbye.default.svc.cluster.local") ? q : undefined;
+    });
+    expect(updated.spec.pluginConfig.version).not.toBe(p.spec.pluginConfig.version);
+    await stopController(controller);
+  }, 60_000);
+
+  it("a bad VirtualService gets an Event and a status reason; the rest of the table is still served", async () => {
+    const controller = await startController("replica-b");
+    await until("leadership", async () => (controller.isLeader ? true : undefined));
+    await api.applyYaml(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: broken, namespace: istio-system}
+spec:
+  hosts: [api.example.com]
+  gateways: [canal]
+  http:
+  - match: [{uri: {regex: "/v[0-9+"}}]
+    route: [{destination: {host: helloworld.default.svc.cluster.local}}]
+`);
+    const event = await until("a Warning Event for the broken VirtualService", async () => {
+      const list = await api.list<KubeObject & { reason?: string; message?: string; involvedObject?: { name?: string; kind?: string } }>("/api/v1/namespaces/istio-system/events");
+      return list.items.find((e) => e.involvedObject?.kind === "VirtualService" && e.involvedObject.name === "broken" && e.reason === "InvalidRegex");
+    });
+    expect(event.message).toContain("spec.http[0].match[0].uri.regex");
+    const ig = await until("the rejection in status", async () => {
+      const o = await api.get<KubeObject & { status?: { rejected?: Array<{ name: string; reason: string; field: string }> } }>(
+        "/apis/canal.io/v1alpha1/namespaces/istio-system/internalgateways/canal",
+      );
+      return o.status?.rejected?.some((r) => r.name === "broken") ? o : undefined;
+    });
+    const rejected = ig.status?.rejected?.filter((r) => r.name === "broken") ?? [];
+    expect(rejected.map((r) => r.reason).sort()).toEqual(["InvalidRegex", "RouteDropped"]);
+    expect(rejected.find((r) => r.reason === "InvalidRegex")?.field).toBe("spec.http[0].match[0].uri.regex");
+    const p = await plugin();
+    expect(clustersOf(p?.spec.pluginConfig ?? { format: 1, version: "x", virtualHosts: [] })).toContain("outbound|5000||goodbye.default.svc.cluster.local");
+    await stopController(controller);
+  }, 60_000);
+
+  it("a restarted controller writes nothing new: same WasmPlugin resourceVersion", async () => {
+    const before = await plugin();
+    const controller = await startController("replica-c");
+    await until("leadership", async () => (controller.isLeader ? true : undefined));
+    await until("a translation", async () => (controller.result ? true : undefined));
+    // Give it time to (wrongly) write: two sync rounds.
+    await new Promise((r) => setTimeout(r, 1500));
+    const after = await plugin();
+    expect(after?.metadata.resourceVersion).toBe(before?.metadata.resourceVersion);
+    expect(controller.metrics.render()).not.toContain("canal_wasmplugin_writes_total");
+    await stopController(controller);
+  }, 60_000);
+
+  it("two replicas: exactly one leads; stopping it hands over within the lease duration", async () => {
+    const a = await startController("replica-1");
+    const b = await startController("replica-2");
+    await until("a leader", async () => (a.isLeader || b.isLeader ? true : undefined));
+    expect(a.isLeader && b.isLeader).toBe(false);
+    const [leader, standby] = a.isLeader ? [a, b] : [b, a];
+    await stopController(leader);
+    const t0 = Date.now();
+    await until("failover", async () => (standby.isLeader ? true : undefined), 10_000);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    // The new leader writes: delete the VS route to goodbye and see the plugin follow.
+    await api.delete("/apis/networking.istio.io/v1/namespaces/istio-system/virtualservices/helloworld");
+    await until("routes gone after the VS was deleted", async () => {
+      const q = await plugin();
+      return q && !clustersOf(q.spec.pluginConfig).includes("outbound|5000||goodbye.default.svc.cluster.local") ? q : undefined;
+    });
+    await stopController(standby);
+  }, 60_000);
+});
