@@ -1,0 +1,83 @@
+// The one resource the ECDS sink serves: the `canal` HTTP filter's config as a
+// TypedExtensionConfig. It must match the bootstrap's `default_config` (envoy/bootstrap.ts,
+// renderWasmFilterConfig) in everything but the plugin configuration, so that a new table reuses
+// the running VM: same vm_id, runtime and code. The table is the PLUGIN configuration
+// (PluginConfig.configuration, a StringValue), never vm_config.configuration, which is part of the
+// VM key (docs/route-table.md, "Delivery").
+//
+//   TypedExtensionConfig{ name: "canal",
+//     typed_config: Any(envoy.extensions.filters.http.wasm.v3.Wasm{ config: PluginConfig{
+//       name: "canal", root_id: "canal",
+//       vm_config: { vm_id: "canal", runtime: "envoy.wasm.runtime.v8", code: {local: {filename}} },
+//       configuration: Any(google.protobuf.StringValue{ value: <table JSON> }) }}) }
+
+import { encodeMessage, packAny, STRING_VALUE, TYPED_EXTENSION_CONFIG, WASM, type ProtoObject } from "./proto.ts";
+
+/** The filter's name in the HTTP filter chain = the ECDS resource name (envoy/bootstrap.ts CANAL_FILTER_NAME). */
+export const CANAL_RESOURCE_NAME = "canal";
+/** The filter's Proxy-Wasm root id (envoy/bootstrap.ts CANAL_ROOT_ID). */
+export const CANAL_ROOT_ID = "canal";
+/** vm_id of the bootstrap's default_config; the served config must use the same to share the VM. */
+export const CANAL_VM_ID = "canal";
+export const V8_RUNTIME = "envoy.wasm.runtime.v8";
+
+/** Where Envoy gets the filter's code. */
+export type WasmCode =
+  /** A file on the gateway's disk (the bootstrap's default_config uses the same path). */
+  | { local: string }
+  /**
+   * Fetched over HTTP by Envoy from `cluster` (a cluster in the gateway's bootstrap), checked
+   * against `sha256` (hex). Envoy builds a different VM than the default_config's local file only if
+   * the bytes differ.
+   */
+  | { remote: { uri: string; cluster: string; sha256: string; timeoutMs?: number } };
+
+export interface CanalResourceOptions {
+  code: WasmCode;
+  /** ECDS resource name = the HTTP filter's name; default "canal". */
+  resourceName?: string;
+  /** PluginConfig.name; default "canal" (as in the bootstrap). */
+  pluginName?: string;
+  rootId?: string;
+  vmId?: string;
+  runtime?: string;
+}
+
+function codeSource(code: WasmCode): ProtoObject {
+  if ("local" in code) {
+    if (code.local === "") throw new Error("wasm code: the local filename is empty");
+    return { local: { filename: code.local } };
+  }
+  const r = code.remote;
+  if (!/^[0-9a-f]{64}$/.test(r.sha256)) throw new Error(`wasm code: sha256 must be 64 lower-case hex digits, got "${r.sha256}"`);
+  const ms = r.timeoutMs ?? 10_000;
+  return {
+    remote: {
+      http_uri: { uri: r.uri, cluster: r.cluster, timeout: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 } },
+      sha256: r.sha256,
+    },
+  };
+}
+
+/**
+ * Serialized TypedExtensionConfig carrying `tableJson` as the filter's plugin configuration.
+ * This is `Any.value` of the DiscoveryResponse's resource.
+ */
+export function encodeCanalResource(opts: CanalResourceOptions, tableJson: string): Uint8Array {
+  const wasm = packAny(WASM, {
+    config: {
+      name: opts.pluginName ?? CANAL_RESOURCE_NAME,
+      root_id: opts.rootId ?? CANAL_ROOT_ID,
+      vm_config: {
+        vm_id: opts.vmId ?? CANAL_VM_ID,
+        runtime: opts.runtime ?? V8_RUNTIME,
+        code: codeSource(opts.code),
+      },
+      configuration: packAny(STRING_VALUE, { value: tableJson }),
+    },
+  });
+  return encodeMessage(TYPED_EXTENSION_CONFIG, {
+    name: opts.resourceName ?? CANAL_RESOURCE_NAME,
+    typed_config: wasm,
+  });
+}

@@ -1,0 +1,515 @@
+// The controller's ECDS sink: an xDS server (ADS, state of the world) that serves the `canal`
+// filter's config — the route table as the Wasm plugin configuration — to every connected
+// gateway, and records per gateway what was sent, ACKed and NACKed. docs/ecds.md describes the
+// protocol as implemented; the short version:
+//
+// - Envoy opens AggregatedDiscoveryService/StreamAggregatedResources and asks for
+//   type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig, resource "canal".
+// - Each response carries the table's version as version_info and a fresh nonce.
+// - A request whose response_nonce is the stream's latest nonce ACKs (no error_detail) or NACKs
+//   (error_detail) that response; any other non-empty nonce is stale and ignored.
+// - A NACKed version is never re-sent on that stream. Envoy keeps what it had; if it had nothing
+//   (version_info ""), the group's last ACKed table is sent instead (fallbackToLastAcked).
+// - publish() pushes the new table at once to every subscribed stream of its group. At most one
+//   response per stream is in flight; later publishes coalesce to the newest table.
+
+import { randomBytes } from "node:crypto";
+import * as grpc from "@grpc/grpc-js";
+import {
+  decodeDiscoveryRequest,
+  decodeDiscoveryResponse,
+  encodeDiscoveryRequest,
+  encodeDiscoveryResponse,
+  TYPED_EXTENSION_CONFIG,
+  typeUrl,
+  type DiscoveryRequest,
+  type DiscoveryResponse,
+  type NodeInfo,
+} from "./proto.ts";
+import { CANAL_RESOURCE_NAME, encodeCanalResource, type WasmCode } from "./resource.ts";
+import { copyStatus, type GatewayEvent, type GatewayEventKind, type GatewayListener, type GatewayStatus } from "./status.ts";
+
+export const ADS_METHOD_PATH = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
+export const TYPED_EXTENSION_CONFIG_TYPE_URL = typeUrl(TYPED_EXTENSION_CONFIG);
+/** Default gRPC send limit: large enough for a table of tens of MB. */
+export const DEFAULT_MAX_SEND_MESSAGE_BYTES = 64 * 1024 * 1024;
+/** Default gRPC receive limit: Envoy's requests are small (node, names, nonce, an error message). */
+export const DEFAULT_MAX_RECEIVE_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** Room left in a response for everything but the resource (version, nonce, type URL, framing). */
+const RESPONSE_OVERHEAD_BYTES = 1024;
+
+export interface EcdsLogEntry {
+  level: "debug" | "info" | "warn";
+  message: string;
+}
+
+export interface EcdsServerOptions {
+  /** Where the gateways load the filter's code from; must match the bootstrap's default_config. */
+  code: WasmCode;
+  /** ECDS resource name = the HTTP filter's name in the bootstrap; default "canal". */
+  resourceName?: string;
+  /** vm_id; default "canal", as the bootstrap's default_config (a different one starts another VM). */
+  vmId?: string;
+  /** gRPC max send message size (bytes); default 64 MiB. publish() refuses tables that would not fit. */
+  maxSendMessageBytes?: number;
+  /** gRPC max receive message size (bytes); default 4 MiB. */
+  maxReceiveMessageBytes?: number;
+  /** HTTP/2 keepalive pings to each gateway, so a vanished gateway is marked disconnected; default 30 s / 10 s timeout. */
+  keepaliveTimeMs?: number;
+  keepaliveTimeoutMs?: number;
+  /**
+   * When a gateway that runs no table (its requests say version_info "") NACKs the latest table,
+   * send it the group's last ACKed table instead of leaving it on the empty default; default true.
+   */
+  fallbackToLastAcked?: boolean;
+  /** The table group of a gateway (one table per group); default: everyone is in group "". */
+  groupOf?: (node: GatewayNode) => string;
+  /** ControlPlane.identifier in every response; default "canal-controller". */
+  controlPlaneId?: string;
+  /** How long a disconnected gateway stays in status(); default one hour. */
+  disconnectedRetentionMs?: number;
+  /** Server credentials; default insecure (plaintext HTTP/2, as the bootstrap's ADS cluster). */
+  credentials?: grpc.ServerCredentials;
+  log?: (entry: EcdsLogEntry) => void;
+}
+
+/** What the server knows about a node from its first DiscoveryRequest. */
+export type GatewayNode = NodeInfo;
+
+export interface TableToPublish {
+  /** The table's version (its content hash); becomes the xDS version_info. Non-empty. */
+  version: string;
+  /** The route table JSON, delivered as the filter's plugin configuration. */
+  json: string;
+}
+
+export interface PublishResult {
+  version: string;
+  group: string;
+  /** Serialized resource size. */
+  bytes: number;
+  /** false when this exact table was already the group's latest (nothing is sent). */
+  changed: boolean;
+  /** Streams the table was pushed to (or queued for, behind an in-flight response). */
+  streams: number;
+}
+
+export class TableTooLargeError extends Error {}
+
+interface Entry {
+  seq: number;
+  group: string;
+  version: string;
+  json: string;
+  resource: Uint8Array;
+}
+
+interface GroupState {
+  latest?: Entry;
+  /** The newest table of this group some gateway ACKed. */
+  lastGood?: Entry;
+}
+
+interface StreamState {
+  id: number;
+  call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+  peer: string;
+  node?: NodeInfo;
+  key?: string;
+  group: string;
+  subscribed: boolean;
+  /** version_info of the latest non-stale request. */
+  reported: string;
+  lastSent?: { nonce: string; entry: Entry };
+  nacked: Set<string>;
+  nonces: number;
+  writing: boolean;
+  /** Send again even if lastSent is the desired entry (a new subscription asked for it). */
+  resend: boolean;
+  closed: boolean;
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+function nodeKey(n: NodeInfo): string {
+  return `${n.cluster}\u0000${n.id}`;
+}
+
+export class EcdsServer {
+  private readonly opts: Required<Omit<EcdsServerOptions, "credentials" | "log" | "groupOf" | "resourceName" | "vmId">> & {
+    resourceName: string;
+    vmId: string | undefined;
+    credentials: grpc.ServerCredentials | undefined;
+    log: (entry: EcdsLogEntry) => void;
+    groupOf: (node: GatewayNode) => string;
+  };
+  private server: grpc.Server | undefined;
+  private boundPort: number | undefined;
+  private readonly groups = new Map<string, GroupState>();
+  private readonly streams = new Set<StreamState>();
+  private readonly gateways = new Map<string, GatewayStatus>();
+  private readonly listeners = new Set<GatewayListener>();
+  private seq = 0;
+  private streamIds = 0;
+  /** Distinguishes this server instance's nonces from an earlier instance's. */
+  private readonly instance = randomBytes(4).toString("hex");
+
+  constructor(options: EcdsServerOptions) {
+    this.opts = {
+      code: options.code,
+      resourceName: options.resourceName ?? CANAL_RESOURCE_NAME,
+      vmId: options.vmId,
+      maxSendMessageBytes: options.maxSendMessageBytes ?? DEFAULT_MAX_SEND_MESSAGE_BYTES,
+      maxReceiveMessageBytes: options.maxReceiveMessageBytes ?? DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
+      keepaliveTimeMs: options.keepaliveTimeMs ?? 30_000,
+      keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? 10_000,
+      fallbackToLastAcked: options.fallbackToLastAcked ?? true,
+      groupOf: options.groupOf ?? (() => ""),
+      controlPlaneId: options.controlPlaneId ?? "canal-controller",
+      disconnectedRetentionMs: options.disconnectedRetentionMs ?? 3_600_000,
+      credentials: options.credentials,
+      log: options.log ?? (() => {}),
+    };
+    // Fail at construction, not at the first publish, on a bad code source.
+    encodeCanalResource(this.resourceOptions(), "");
+  }
+
+  /** The bound port while running. */
+  get port(): number | undefined {
+    return this.boundPort;
+  }
+
+  /** Binds `address` (host:port; port 0 picks one) and serves until stop(). May be called again after stop(). */
+  async start(address = "127.0.0.1:0"): Promise<{ port: number }> {
+    if (this.server !== undefined) throw new Error(`ECDS server already running on port ${this.boundPort}`);
+    const server = new grpc.Server({
+      "grpc.max_send_message_length": this.opts.maxSendMessageBytes,
+      "grpc.max_receive_message_length": this.opts.maxReceiveMessageBytes,
+      "grpc.keepalive_time_ms": this.opts.keepaliveTimeMs,
+      "grpc.keepalive_timeout_ms": this.opts.keepaliveTimeoutMs,
+    });
+    server.addService(adsServiceDefinition(), {
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.onStream(call),
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(address, this.opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, p) => {
+        if (err !== null) reject(new Error(`ECDS server could not bind ${address}: ${err.message}`, { cause: err }));
+        else resolve(p);
+      });
+    });
+    this.server = server;
+    this.boundPort = port;
+    this.opts.log({ level: "info", message: `ECDS server listening on ${address} (port ${port})` });
+    return { port };
+  }
+
+  /** Closes every stream (gateways keep their config and reconnect to the next server) and the listener. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (server === undefined) return;
+    this.server = undefined;
+    this.boundPort = undefined;
+    for (const s of [...this.streams]) this.closeStream(s, "server stopped");
+    server.forceShutdown();
+  }
+
+  /**
+   * Makes `table` the latest of `group` (default "") and pushes it to every subscribed gateway of
+   * the group now. The same version with the same JSON again is a no-op; the same version with
+   * different JSON throws (a version must name one table). Throws TableTooLargeError when the
+   * response would exceed maxSendMessageBytes (nothing changes then).
+   */
+  publish(table: TableToPublish, options: { group?: string } = {}): PublishResult {
+    const group = options.group ?? "";
+    if (typeof table.version !== "string" || table.version === "") throw new Error("publish: the table needs a non-empty version");
+    if (typeof table.json !== "string") throw new Error("publish: json must be a string");
+    const state = this.groupState(group);
+    const latest = state.latest;
+    if (latest !== undefined && latest.version === table.version) {
+      if (latest.json !== table.json) {
+        throw new Error(`publish: version ${table.version} was already published with different content`);
+      }
+      return { version: table.version, group, bytes: latest.resource.length, changed: false, streams: 0 };
+    }
+    const resource = encodeCanalResource(this.resourceOptions(), table.json);
+    const size = resource.length + Buffer.byteLength(table.version) + RESPONSE_OVERHEAD_BYTES;
+    if (size > this.opts.maxSendMessageBytes) {
+      throw new TableTooLargeError(
+        `publish: table ${table.version} needs a ${size}-byte response, over maxSendMessageBytes ${this.opts.maxSendMessageBytes}`,
+      );
+    }
+    this.seq += 1;
+    state.latest = { seq: this.seq, group, version: table.version, json: table.json, resource };
+    let pushed = 0;
+    for (const s of this.streams) {
+      if (s.group !== group || !s.subscribed) continue;
+      pushed += 1;
+      this.maybeSend(s);
+    }
+    this.opts.log({ level: "info", message: `published ${table.version} (group "${group}", ${resource.length} bytes) to ${pushed} stream(s)` });
+    return { version: table.version, group, bytes: resource.length, changed: true, streams: pushed };
+  }
+
+  /** The latest published table of `group`, if any. */
+  latest(group = ""): { version: string; bytes: number } | undefined {
+    const e = this.groups.get(group)?.latest;
+    return e === undefined ? undefined : { version: e.version, bytes: e.resource.length };
+  }
+
+  /** Every known gateway (connected, or disconnected within disconnectedRetentionMs), sorted by cluster and node id. */
+  status(): GatewayStatus[] {
+    this.prune();
+    return [...this.gateways.values()]
+      .sort((a, b) => (a.cluster === b.cluster ? cmp(a.nodeId, b.nodeId) : cmp(a.cluster, b.cluster)))
+      .map(copyStatus);
+  }
+
+  /** Calls `listener` after every gateway change; returns the function that unsubscribes it. */
+  onChange(listener: GatewayListener): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  // ----------------------------------------------------------------------------------------------
+
+  private resourceOptions(): { code: WasmCode; resourceName: string; pluginName: string; vmId?: string } {
+    return {
+      code: this.opts.code,
+      resourceName: this.opts.resourceName,
+      pluginName: this.opts.resourceName,
+      ...(this.opts.vmId === undefined ? {} : { vmId: this.opts.vmId }),
+    };
+  }
+
+  private groupState(group: string): GroupState {
+    let g = this.groups.get(group);
+    if (g === undefined) {
+      g = {};
+      this.groups.set(group, g);
+    }
+    return g;
+  }
+
+  private emit(kind: GatewayEventKind, gateway: GatewayStatus): void {
+    if (this.listeners.size === 0) return;
+    const event: GatewayEvent = { kind, gateway: copyStatus(gateway) };
+    for (const l of [...this.listeners]) {
+      try {
+        l(event);
+      } catch (err) {
+        this.opts.log({ level: "warn", message: `ECDS status listener threw: ${err instanceof Error ? err.message : String(err)}` });
+      }
+    }
+  }
+
+  private prune(): void {
+    const cutoff = Date.now() - this.opts.disconnectedRetentionMs;
+    for (const [k, g] of this.gateways) {
+      if (!g.connected && g.disconnectedAt !== undefined && Date.parse(g.disconnectedAt) < cutoff) this.gateways.delete(k);
+    }
+  }
+
+  private onStream(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
+    this.streamIds += 1;
+    const s: StreamState = {
+      id: this.streamIds,
+      call,
+      peer: call.getPeer(),
+      group: "",
+      subscribed: false,
+      reported: "",
+      nacked: new Set(),
+      nonces: 0,
+      writing: false,
+      resend: false,
+      closed: false,
+    };
+    this.streams.add(s);
+    call.on("data", (req: DiscoveryRequest) => {
+      try {
+        this.onRequest(s, req);
+      } catch (err) {
+        this.opts.log({ level: "warn", message: `stream ${s.id}: ${err instanceof Error ? err.message : String(err)}` });
+        this.closeStream(s, "internal error", { code: grpc.status.INTERNAL, details: "canal ECDS server error" });
+      }
+    });
+    call.on("end", () => this.closeStream(s, "gateway closed the stream"));
+    call.on("cancelled", () => this.closeStream(s, "cancelled"));
+    call.on("error", (err: Error) => this.closeStream(s, `error: ${err.message}`));
+    call.on("close", () => this.closeStream(s, "closed"));
+  }
+
+  private closeStream(s: StreamState, why: string, withStatus?: { code: grpc.status; details: string }): void {
+    if (s.closed) return;
+    s.closed = true;
+    this.streams.delete(s);
+    if (withStatus !== undefined) {
+      s.call.emit("error", Object.assign(new Error(withStatus.details), { code: withStatus.code, details: withStatus.details }));
+    } else if (!s.call.writableEnded && !s.call.destroyed) {
+      try {
+        s.call.end();
+      } catch {
+        // the call is already gone
+      }
+    }
+    this.opts.log({ level: "debug", message: `stream ${s.id} (${s.node?.id ?? "no node yet"}): ${why}` });
+    if (s.key === undefined) return;
+    const g = this.gateways.get(s.key);
+    if (g === undefined) return;
+    g.streams = Math.max(0, g.streams - 1);
+    if (g.streams === 0) {
+      g.connected = false;
+      g.disconnectedAt = now();
+    }
+    this.emit("disconnected", g);
+  }
+
+  private attachNode(s: StreamState, node: NodeInfo): void {
+    s.node = node;
+    s.key = nodeKey(node);
+    s.group = this.opts.groupOf(node);
+    this.prune();
+    let g = this.gateways.get(s.key);
+    if (g === undefined) {
+      g = {
+        nodeId: node.id,
+        cluster: node.cluster,
+        group: s.group,
+        connected: true,
+        streams: 0,
+        peer: s.peer,
+        userAgent: "",
+        reportedVersion: "",
+      };
+      this.gateways.set(s.key, g);
+    }
+    g.group = s.group;
+    g.streams += 1;
+    g.connected = true;
+    g.peer = s.peer;
+    g.userAgent = [node.userAgentName, node.userAgentVersion].filter((x) => x !== "").join("/");
+    g.connectedAt = now();
+    delete g.disconnectedAt;
+    this.emit("connected", g);
+  }
+
+  private onRequest(s: StreamState, req: DiscoveryRequest): void {
+    if (s.closed) return;
+    if (s.node === undefined) {
+      if (req.node === undefined || req.node.id === "") {
+        this.closeStream(s, "first request without node.id", {
+          code: grpc.status.INVALID_ARGUMENT,
+          details: "the first DiscoveryRequest of a stream must carry node.id",
+        });
+        return;
+      }
+      this.attachNode(s, req.node);
+    }
+    const g = s.key === undefined ? undefined : this.gateways.get(s.key);
+    if (g === undefined) return;
+    if (req.typeUrl !== TYPED_EXTENSION_CONFIG_TYPE_URL) {
+      this.opts.log({ level: "warn", message: `${g.nodeId}: ignoring a request for unsupported type ${req.typeUrl || "<empty>"}` });
+      return;
+    }
+    if (req.responseNonce !== "") {
+      if (s.lastSent === undefined || req.responseNonce !== s.lastSent.nonce) {
+        // Stale: answers a response that a newer one has superseded (or one we never sent).
+        this.opts.log({ level: "debug", message: `${g.nodeId}: stale nonce ${req.responseNonce}` });
+        return;
+      }
+      const sent = s.lastSent.entry;
+      s.reported = req.versionInfo;
+      g.reportedVersion = req.versionInfo;
+      if (req.errorDetail !== undefined) {
+        s.nacked.add(sent.version);
+        g.lastNack = { version: sent.version, code: req.errorDetail.code, message: req.errorDetail.message, at: now() };
+        this.opts.log({ level: "warn", message: `${g.nodeId} rejected ${sent.version}: ${req.errorDetail.message}` });
+        this.emit("nacked", g);
+      } else {
+        g.lastAcked = { version: sent.version, at: now() };
+        const state = this.groupState(sent.group);
+        if (state.lastGood === undefined || state.lastGood.seq < sent.seq) state.lastGood = sent;
+        this.emit("acked", g);
+      }
+    } else {
+      // A first request on this stream (or a new subscription): it reports what Envoy has.
+      s.reported = req.versionInfo;
+      g.reportedVersion = req.versionInfo;
+      s.resend = true;
+    }
+    const subscribed = req.resourceNames.includes(this.opts.resourceName);
+    if (subscribed && !s.subscribed) s.resend = true;
+    s.subscribed = subscribed;
+    this.maybeSend(s);
+  }
+
+  /** The table this stream should have: the group's latest unless this gateway rejected it. */
+  private desired(s: StreamState): Entry | undefined {
+    if (!s.subscribed || s.node === undefined) return undefined;
+    const state = this.groups.get(s.group);
+    const latest = state?.latest;
+    if (latest === undefined) return undefined;
+    if (!s.nacked.has(latest.version)) return latest;
+    const good = state?.lastGood;
+    if (this.opts.fallbackToLastAcked && s.reported === "" && good !== undefined && !s.nacked.has(good.version)) return good;
+    return undefined;
+  }
+
+  private maybeSend(s: StreamState): void {
+    if (s.closed || s.writing) return;
+    const want = this.desired(s);
+    if (want === undefined) return;
+    if (!s.resend && s.lastSent?.entry === want) return;
+    s.resend = false;
+    s.nonces += 1;
+    const nonce = `${this.instance}-${s.id}-${s.nonces}`;
+    s.lastSent = { nonce, entry: want };
+    const g = s.key === undefined ? undefined : this.gateways.get(s.key);
+    if (g !== undefined) {
+      g.lastSent = { version: want.version, nonce, bytes: want.resource.length, at: now() };
+    }
+    s.writing = true;
+    s.call.write(
+      {
+        versionInfo: want.version,
+        resources: [{ type_url: TYPED_EXTENSION_CONFIG_TYPE_URL, value: want.resource }],
+        typeUrl: TYPED_EXTENSION_CONFIG_TYPE_URL,
+        nonce,
+        controlPlane: this.opts.controlPlaneId,
+      },
+      () => {
+        s.writing = false;
+        // A publish during the write coalesces into one newer response now.
+        this.maybeSend(s);
+      },
+    );
+    if (g !== undefined) this.emit("sent", g);
+  }
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function toBuffer(u: Uint8Array): Buffer {
+  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+}
+
+/** The ADS service for grpc-js, with protobufjs codecs (server side and, for tests, client side). */
+export function adsServiceDefinition(): grpc.ServiceDefinition<grpc.UntypedServiceImplementation> {
+  const method: grpc.MethodDefinition<DiscoveryRequest, DiscoveryResponse> = {
+    path: ADS_METHOD_PATH,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: (r: DiscoveryRequest) => toBuffer(encodeDiscoveryRequest(r)),
+    requestDeserialize: (b: Buffer) => decodeDiscoveryRequest(b),
+    responseSerialize: (r: DiscoveryResponse) => toBuffer(encodeDiscoveryResponse(r)),
+    responseDeserialize: (b: Buffer) => decodeDiscoveryResponse(b),
+    originalName: "streamAggregatedResources",
+  };
+  return { StreamAggregatedResources: method } as grpc.ServiceDefinition<grpc.UntypedServiceImplementation>;
+}
