@@ -3,9 +3,14 @@
 // The first describe is one gateway's life in order (default table, v1, v2, a rejected table,
 // a 10,000-host table, a controller restart); the second runs several gateways at once.
 
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RouteTable, VirtualHost } from "../../schema/route-table.ts";
 import type { EcdsServer, GatewayEvent } from "../../controller/src/sinks/ecds/index.ts";
+import { request } from "../support/http.ts";
 import { pollUntil } from "../support/processes.ts";
 import { table, to, vhost } from "../support/tables.ts";
 import { ensureCanalWasm } from "../support/wasm.ts";
@@ -263,4 +268,62 @@ describe("ECDS with several real Envoys", () => {
     expect(s.disconnectedAt).toBeDefined();
     expect(server.status().filter((g) => g.connected).map((g) => g.nodeId)).toEqual(["gw-b", "gw-late"]);
   });
+});
+
+describe("ECDS with remote Wasm code (why EcdsServer refuses it)", () => {
+  it("Envoy 1.40 ACKs remote code over ECDS, never fetches it, and requests bypass the filter", async () => {
+    const bytes = readFileSync(WASM);
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    let fetches = 0;
+    const store = createServer((_req, res) => {
+      fetches += 1;
+      res.writeHead(200, { "content-type": "application/wasm" });
+      res.end(bytes);
+    });
+    await new Promise<void>((resolve) => store.listen(0, "127.0.0.1", () => resolve()));
+    const storePort = (store.address() as AddressInfo).port;
+    const upstreams = await Upstreams.start(["alpha"]);
+    const { server, port } = await startEcdsServer({
+      code: { remote: { uri: `http://127.0.0.1:${storePort}/canal.wasm`, cluster: "wasm-store", sha256 } },
+      unsafeAllowRemoteCode: true,
+    });
+    let gw: AdsGateway | undefined;
+    try {
+      gw = await startAdsGateway({
+        nodeId: "gw-remote",
+        wasmPath: WASM,
+        adsPort: port,
+        upstreams,
+        extraClusters: [{ name: "wasm-store", host: "127.0.0.1", port: storePort }],
+      });
+      const g0 = gw;
+      const t = table("sha256:ecds-remote", [vhost("test/app", ["app.test"], [{ route: to("alpha") }])]);
+      server.publish(tableJson(t));
+      const s = await gatewayStatus(server, "gw-remote", "acked", (x) => x.lastAcked?.version === t.version, () => g0.envoy.logTail());
+      expect(s.lastNack).toBeUndefined();
+      // After the ACK the filter is gone from the chain: the router sees the request as the
+      // client sent it (no x-canal-cluster → 503 cluster_not_found) ...
+      await pollUntil("the filter to be bypassed", async () => ((await g0.upstreamOf("app.test", "/")) === "503" ? true : undefined), {
+        onTimeout: () => g0.envoy.logTail(),
+      });
+      // ... and a client that names a cluster itself is routed there: no filter ran.
+      const res = await request({
+        port: g0.port,
+        host: "app.test",
+        path: "/",
+        headers: { "x-canal-cluster": "outbound|80||alpha.test.svc.cluster.local" },
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers["x-upstream"]).toBe("alpha");
+      expect(res.headers["x-canal-table"]).toBeUndefined();
+      expect(fetches).toBe(0);
+      expect(g0.envoy.log()).toMatch(/Wasm remote code fetch is unstable/);
+      expect(g0.envoy.log()).not.toMatch(/loaded route table sha256:ecds-remote/);
+    } finally {
+      await gw?.stop();
+      await server.stop();
+      await upstreams.close();
+      await new Promise<void>((resolve) => store.close(() => resolve()));
+    }
+  }, 120_000);
 });

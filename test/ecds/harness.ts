@@ -101,6 +101,7 @@ export async function startAdsGateway(opts: {
   adsPort: number;
   upstreams: Upstreams;
   concurrency?: number;
+  extraClusters?: { name: string; host: string; port: number }[];
 }): Promise<AdsGateway> {
   const config = renderCanalBootstrap({
     listenerPort: 0,
@@ -108,7 +109,7 @@ export async function startAdsGateway(opts: {
     wasmPath: opts.wasmPath,
     nodeId: opts.nodeId,
     table: { kind: "ads", adsCluster: { name: ADS_CLUSTER, host: LOOPBACK, port: opts.adsPort } },
-    clusters: opts.upstreams.clusters(),
+    clusters: [...opts.upstreams.clusters(), ...(opts.extraClusters ?? [])],
   });
   const envoy = await startEnvoy({ name: `ecds-${opts.nodeId}`, config, concurrency: opts.concurrency ?? 2 });
   return new AdsGateway(opts.nodeId, envoy);

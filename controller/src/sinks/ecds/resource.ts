@@ -27,8 +27,8 @@ export type WasmCode =
   | { local: string }
   /**
    * Fetched over HTTP by Envoy from `cluster` (a cluster in the gateway's bootstrap), checked
-   * against `sha256` (hex). Envoy builds a different VM than the default_config's local file only if
-   * the bytes differ.
+   * against `sha256` (hex). Encodable, but EcdsServer refuses it: over ECDS, Envoy 1.40 ACKs it,
+   * never fetches it, and bypasses the filter (docs/ecds.md, "Wasm code").
    */
   | { remote: { uri: string; cluster: string; sha256: string; timeoutMs?: number } };
 

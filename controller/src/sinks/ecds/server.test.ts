@@ -328,6 +328,13 @@ describe("EcdsServer: several gateways", () => {
 });
 
 describe("EcdsServer: protocol edges", () => {
+  it("refuses remote Wasm code unless explicitly allowed (Envoy bypasses the filter with it)", () => {
+    const remote = { remote: { uri: "http://x/canal.wasm", cluster: "wasm", sha256: "0".repeat(64) } };
+    expect(() => new EcdsServer({ code: remote })).toThrow(/remote Wasm code is refused/);
+    expect(() => new EcdsServer({ code: remote, unsafeAllowRemoteCode: true })).not.toThrow();
+    expect(() => new EcdsServer({ code: { local: "" } })).toThrow(/empty/);
+  });
+
   it("rejects a stream whose first request has no node id", async () => {
     const { port, server } = await startServer();
     const c = connect(port, "ignored");

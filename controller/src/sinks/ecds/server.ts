@@ -44,8 +44,17 @@ export interface EcdsLogEntry {
 }
 
 export interface EcdsServerOptions {
-  /** Where the gateways load the filter's code from; must match the bootstrap's default_config. */
+  /**
+   * Where the gateways load the filter's code from; must match the bootstrap's default_config.
+   * Only `{local}` is accepted: see `unsafeAllowRemoteCode`.
+   */
   code: WasmCode;
+  /**
+   * Serve `{remote}` code anyway. Envoy 1.40 ACKs such an ECDS update, never fetches the code,
+   * and then runs the HTTP filter chain WITHOUT the canal filter (the Wasm filter fails open):
+   * requests reach the router unfiltered (test/ecds/ecds-envoy.test.ts proves it). For tests only.
+   */
+  unsafeAllowRemoteCode?: boolean;
   /** ECDS resource name = the HTTP filter's name in the bootstrap; default "canal". */
   resourceName?: string;
   /** vm_id; default "canal", as the bootstrap's default_config (a different one starts another VM). */
@@ -138,7 +147,7 @@ function nodeKey(n: NodeInfo): string {
 }
 
 export class EcdsServer {
-  private readonly opts: Required<Omit<EcdsServerOptions, "credentials" | "log" | "groupOf" | "resourceName" | "vmId">> & {
+  private readonly opts: Required<Omit<EcdsServerOptions, "credentials" | "log" | "groupOf" | "resourceName" | "vmId" | "unsafeAllowRemoteCode">> & {
     resourceName: string;
     vmId: string | undefined;
     credentials: grpc.ServerCredentials | undefined;
@@ -172,6 +181,12 @@ export class EcdsServer {
       credentials: options.credentials,
       log: options.log ?? (() => {}),
     };
+    if ("remote" in options.code && options.unsafeAllowRemoteCode !== true) {
+      throw new Error(
+        "EcdsServer: remote Wasm code is refused: Envoy 1.40 ACKs an ECDS update with remote code but never fetches it, " +
+          "and the canal filter is then bypassed (requests reach the router unfiltered); ship the .wasm on the gateway and use {local: path}",
+      );
+    }
     // Fail at construction, not at the first publish, on a bad code source.
     encodeCanalResource(this.resourceOptions(), "");
   }
