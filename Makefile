@@ -20,7 +20,12 @@ tools: ## obtain and cache Envoy, func-e and wrk (scripts/tools.sh)
 build/canal.wasm: $(NPM_STAMP) $(FILTER_SOURCES)
 	npm run --silent build:filter
 
-build: build/canal.wasm ## build the filter (build/canal.wasm, build/canal.debug.wasm)
+REGEX_CHECK_SOURCES := $(shell find filter/assembly/regex controller/src/translate/regex-check -type f 2>/dev/null)
+
+build/regex-check.wasm: $(NPM_STAMP) $(REGEX_CHECK_SOURCES)
+	npm run --silent build:regex-check
+
+build: build/canal.wasm build/regex-check.wasm ## build the filter (build/canal.wasm, .debug.wasm) and the controller's regex check
 
 typecheck: deps ## strict TypeScript check of everything outside filter/
 	npm run --silent typecheck
@@ -30,8 +35,10 @@ run: build tools ## run Canal locally: demo upstreams + Envoy with the filter (f
 
 test: build tools typecheck ## run every test suite
 	npm run --silent test:unit
+	npm run --silent test:controller
 	npm run --silent test:emulator
 	npm run --silent test:envoy
+	npm run --silent test:k8s
 
 bench: build tools ## benchmarks (results go to docs/benchmarks.md)
 	npm run --silent bench:filter
