@@ -9,8 +9,9 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RouteTable, VirtualHost } from "../../schema/route-table.ts";
-import type { EcdsServer, GatewayEvent } from "../../controller/src/sinks/ecds/index.ts";
+import type { EcdsServer, GatewayEvent, GatewayStatus } from "../../controller/src/sinks/ecds/index.ts";
 import { request } from "../support/http.ts";
+import { freePort } from "../support/ports.ts";
 import { pollUntil } from "../support/processes.ts";
 import { table, to, vhost } from "../support/tables.ts";
 import { ensureCanalWasm } from "../support/wasm.ts";
@@ -154,8 +155,32 @@ describe("ECDS with one real Envoy", () => {
     const started = performance.now();
     const result = server.publish(t);
     expect(result.bytes).toBeGreaterThan(4 * 1024 * 1024);
-    const g = await gatewayStatus(server, "gw-solo", "acked the large table", (x) => x.lastAcked?.version === big.version, () => gw.envoy.logTail(), 60_000);
+    // While Envoy loads it (seconds), requests keep being answered by a table: the old one
+    // (gamma) or the new one (no app.test: 404). Never by the client's own x-canal-cluster.
+    const during = new Map<string, number>();
+    let loading = true;
+    const spoofLoop = (async () => {
+      while (loading) {
+        const res = await request({
+          port: gw.port,
+          host: "app.test",
+          path: "/api/x",
+          headers: { "x-canal-cluster": "outbound|80||alpha.test.svc.cluster.local" },
+        });
+        const who = res.status === 200 ? String(res.headers["x-upstream"]) : String(res.status);
+        during.set(who, (during.get(who) ?? 0) + 1);
+      }
+    })();
+    let g: GatewayStatus;
+    try {
+      g = await gatewayStatus(server, "gw-solo", "acked the large table", (x) => x.lastAcked?.version === big.version, () => gw.envoy.logTail(), 60_000);
+    } finally {
+      loading = false;
+      await spoofLoop;
+    }
     const ackedMs = performance.now() - started;
+    expect([...during.keys()].filter((k) => k !== "gamma" && k !== "404")).toEqual([]);
+    expect(during.get("gamma") ?? 0).toBeGreaterThan(0);
     await gw.waitServing(big.version, 60_000);
     const servingMs = performance.now() - started;
     expect(g.lastNack?.version).toBe(BAD.version);
@@ -167,7 +192,8 @@ describe("ECDS with one real Envoy", () => {
     expect(await gw.upstreamOf("app.test", "/api/x")).toBe("404");
     console.log(
       `(e) large table: ${big.virtualHosts.length} virtual hosts, ${(t.json.length / 1048576).toFixed(2)} MiB JSON, ` +
-        `${(result.bytes / 1048576).toFixed(2)} MiB resource; ACK after ${ackedMs.toFixed(0)} ms, serving after ${servingMs.toFixed(0)} ms`,
+        `${(result.bytes / 1048576).toFixed(2)} MiB resource; ACK after ${ackedMs.toFixed(0)} ms, serving after ${servingMs.toFixed(0)} ms; ` +
+        `requests during the load: ${JSON.stringify(Object.fromEntries(during))}`,
     );
   }, 120_000);
 
@@ -268,6 +294,32 @@ describe("ECDS with several real Envoys", () => {
     expect(s.disconnectedAt).toBeDefined();
     expect(server.status().filter((g) => g.connected).map((g) => g.nodeId)).toEqual(["gw-b", "gw-late"]);
   });
+});
+
+describe("ECDS when the controller is not there yet", () => {
+  it("Envoy starts without a control plane, serves the default 404, and takes the table once the server appears", async () => {
+    const upstreams = await Upstreams.start(["alpha"]);
+    const adsPort = await freePort();
+    let gw: AdsGateway | undefined;
+    let server: EcdsServer | undefined;
+    try {
+      gw = await startAdsGateway({ nodeId: "gw-early", wasmPath: WASM, adsPort, upstreams });
+      const g0 = gw;
+      expect(await g0.adsConnected()).toBe(false);
+      const res = await g0.send("app.test", "/api/x");
+      expect(res.status).toBe(404);
+      expect(res.headers["x-canal-table"]).toBe("empty");
+      ({ server } = await startEcdsServer({ code: { local: WASM } }, `127.0.0.1:${adsPort}`));
+      server.publish(tableJson(V1));
+      // Envoy retries the ADS stream with backoff (500 ms base, 30 s cap by default).
+      await gatewayStatus(server, "gw-early", "acked v1", (x) => x.lastAcked?.version === V1.version, () => g0.envoy.logTail(), 60_000);
+      await g0.waitRoute("app.test", "/api/x", "alpha");
+    } finally {
+      await gw?.stop();
+      await server?.stop();
+      await upstreams.close();
+    }
+  }, 120_000);
 });
 
 describe("ECDS with remote Wasm code (why EcdsServer refuses it)", () => {
