@@ -166,6 +166,65 @@ spec:
     await stopController(controller);
   }, 60_000);
 
+  it.each([
+    [
+      "unknown gateway",
+      "orphan",
+      "UnknownGateway",
+      `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: orphan, namespace: istio-system}
+spec:
+  hosts: [orphan.example.com]
+  gateways: [no-such-gateway]
+  http:
+  - route: [{destination: {host: helloworld.default.svc.cluster.local}}]
+`,
+    ],
+    [
+      "conflicting host",
+      "late-claim",
+      "HostConflict",
+      `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: first-claim, namespace: istio-system}
+spec:
+  hosts: [shared.example.com]
+  gateways: [canal]
+  http:
+  - route: [{destination: {host: helloworld.default.svc.cluster.local}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: late-claim, namespace: istio-system}
+spec:
+  hosts: [shared.example.com]
+  gateways: [canal]
+  http:
+  - route: [{destination: {host: goodbye.default.svc.cluster.local}}]
+`,
+    ],
+  ])("%s → Warning Event %s/%s, the rest of the table served", async (_case, name, reason, yaml) => {
+    const controller = await startController(`replica-${reason}`);
+    await until("leadership", async () => (controller.isLeader ? true : undefined));
+    await api.applyYaml(yaml);
+    const event = await until(`a ${reason} Event on ${name}`, async () => {
+      const list = await api.list<KubeObject & { reason?: string; message?: string; type?: string; involvedObject?: { name?: string } }>("/api/v1/namespaces/istio-system/events");
+      return list.items.find((e) => e.involvedObject?.name === name && e.reason === reason);
+    });
+    expect(event.type).toBe("Warning");
+    expect((event.message ?? "").length).toBeGreaterThan(20);
+    const p = await until("the table still routing helloworld", async () => {
+      const q = await plugin();
+      return q && clustersOf(q.spec.pluginConfig).includes("outbound|5000||helloworld.default.svc.cluster.local") ? q : undefined;
+    });
+    if (reason === "HostConflict") {
+      // The older VirtualService keeps the host: shared.example.com routes to helloworld only.
+      const shared = p.spec.pluginConfig.virtualHosts.find((v) => v.domains.includes("shared.example.com"));
+      expect(shared?.routes.flatMap((r) => (r.route ?? []).map((d) => d.cluster))).toEqual(["outbound|5000||helloworld.default.svc.cluster.local"]);
+    }
+  }, 60_000);
+
   it("a restarted controller writes nothing new: same WasmPlugin resourceVersion", async () => {
     const before = await plugin();
     const controller = await startController("replica-c");
