@@ -3,6 +3,8 @@
 // several gateways, groups, limits. The real-Envoy counterpart is test/ecds/ecds-envoy.test.ts.
 
 import * as grpc from "@grpc/grpc-js";
+import { createServer, connect as tcpConnect, type Server, type Socket } from "node:net";
+import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { EcdsServer, TableTooLargeError, TYPED_EXTENSION_CONFIG_TYPE_URL, type EcdsServerOptions, type GatewayEvent } from "./index.ts";
 import { AdsTestClient, resourceNameOf, tableJsonOf } from "./testing/ads-client.ts";
@@ -105,8 +107,7 @@ describe("EcdsServer: one gateway", () => {
     expect(g.lastAcked?.version).toBe("v1");
     expect(g.reportedVersion).toBe("v1");
 
-    // Envoy re-sends its request on a timer after a NACK in some versions; a repeat NACK with
-    // the same nonce must not make the server send v2-bad again either.
+    // A duplicate NACK with the same nonce must not make the server send v2-bad (or v1) either.
     c.nack(r2, "v1", "Unable to create Wasm plugin canal");
     // The next response is v3: nothing (no v2-bad, no v1) was sent in between.
     server.publish({ version: "v3", json: tableJson("v3") });
@@ -417,6 +418,56 @@ describe("EcdsServer: protocol edges", () => {
     expect(r.versionInfo).toBe("v1");
     await gatewayWhere(server, "gw-1", "connected again", (g) => g.connected);
   });
+
+  it("answers Delta xDS with UNIMPLEMENTED (SotW only)", async () => {
+    const { port } = await startServer();
+    const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const call = client.makeBidiStreamRequest(
+      "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources",
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+    );
+    const code = await new Promise<grpc.status>((resolve) => {
+      call.on("error", (e: grpc.ServiceError) => resolve(e.code));
+      call.on("status", (st: grpc.StatusObject) => resolve(st.code));
+      call.on("data", () => {});
+      call.write(Buffer.alloc(0));
+    });
+    client.close();
+    expect(code).toBe(grpc.status.UNIMPLEMENTED);
+  });
+
+  it("keepalive pings mark a gateway that vanished without closing the connection as disconnected", async () => {
+    const { server, port } = await startServer({ keepaliveTimeMs: 200, keepaliveTimeoutMs: 200 });
+    // A TCP relay that can go silent: it stops forwarding in both directions but keeps the
+    // sockets open, like a peer whose node died or a network partition.
+    let silent = false;
+    const sockets: Socket[] = [];
+    const relay: Server = createServer((inbound) => {
+      const outbound = tcpConnect(port, "127.0.0.1");
+      sockets.push(inbound, outbound);
+      inbound.on("data", (d) => {
+        if (!silent) outbound.write(d);
+      });
+      outbound.on("data", (d) => {
+        if (!silent) inbound.write(d);
+      });
+      inbound.on("error", () => outbound.destroy());
+      outbound.on("error", () => inbound.destroy());
+    });
+    await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", () => resolve()));
+    try {
+      const c = connect((relay.address() as AddressInfo).port, "gw-ghost");
+      c.subscribe();
+      await gatewayWhere(server, "gw-ghost", "connected", (g) => g.connected);
+      silent = true;
+      const g = await gatewayWhere(server, "gw-ghost", "disconnected by keepalive", (x) => !x.connected, 10_000);
+      expect(g.streams).toBe(0);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => relay.close(() => resolve()));
+    }
+  }, 20_000);
 
   it("prunes disconnected gateways after the retention time", async () => {
     const { server, port } = await startServer({ disconnectedRetentionMs: 0 });
