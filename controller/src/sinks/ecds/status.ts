@@ -58,6 +58,11 @@ export interface GatewayStatus {
   reportedVersion: string;
 }
 
+/**
+ * `connected` / `disconnected`: one ADS stream of the gateway opened / closed (read `streams` and
+ * `connected` for the gateway's state); `sent`: a response went out; `acked` / `nacked`: Envoy
+ * answered the latest response.
+ */
 export type GatewayEventKind = "connected" | "disconnected" | "sent" | "acked" | "nacked";
 
 export interface GatewayEvent {
