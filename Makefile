@@ -38,6 +38,7 @@ test: build tools typecheck ## run every test suite
 	npm run --silent test:controller
 	npm run --silent test:emulator
 	npm run --silent test:envoy
+	npm run --silent test:ecds
 	npm run --silent test:k8s
 
 bench: build tools ## benchmarks (results go to docs/benchmarks.md)

@@ -104,7 +104,8 @@ export function renderCluster(c: UpstreamCluster, http2 = false): EnvoyConfig {
     cluster.typed_extension_protocol_options = {
       "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
         "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-        explicit_http_config: { http2_protocol_options: {} },
+        // Keepalive: a gateway notices a controller that vanished without closing the stream.
+        explicit_http_config: { http2_protocol_options: { connection_keepalive: { interval: "15s", timeout: "5s" } } },
       },
     };
   }
@@ -221,6 +222,9 @@ function listener(name: string, address: string, port: number, filter: EnvoyConf
 export function canalRouteConfig(): EnvoyConfig {
   return {
     name: "canal",
+    // The HCM strips a client-sent x-canal-cluster before any filter runs. Without this, a
+    // request the filter never saw (plugin failed to load, fail-open) could pick its cluster.
+    internal_only_headers: [CLUSTER_HEADER],
     virtual_hosts: [
       {
         name: "canal",
@@ -268,7 +272,15 @@ export function renderCanalBootstrap(opts: CanalBootstrapOptions): EnvoyConfig {
       ads_config: {
         api_type: "GRPC",
         transport_api_version: "V3",
-        grpc_services: [{ envoy_grpc: { cluster_name: opts.table.adsCluster.name } }],
+        grpc_services: [
+          {
+            envoy_grpc: {
+              cluster_name: opts.table.adsCluster.name,
+              // Find a restarted controller within seconds (Envoy's default backoff cap is 30 s).
+              retry_policy: { retry_back_off: { base_interval: "0.25s", max_interval: "3s" } },
+            },
+          },
+        ],
       },
     };
   }

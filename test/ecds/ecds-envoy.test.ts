@@ -323,7 +323,7 @@ describe("ECDS when the controller is not there yet", () => {
 });
 
 describe("ECDS with remote Wasm code (why EcdsServer refuses it)", () => {
-  it("Envoy 1.40 ACKs remote code over ECDS, never fetches it, and requests bypass the filter", async () => {
+  it("Envoy 1.40 ACKs remote code over ECDS, never fetches it, and the filter is skipped; internal_only_headers keeps clients from picking a cluster", async () => {
     const bytes = readFileSync(WASM);
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     let fetches = 0;
@@ -358,15 +358,16 @@ describe("ECDS with remote Wasm code (why EcdsServer refuses it)", () => {
       await pollUntil("the filter to be bypassed", async () => ((await g0.upstreamOf("app.test", "/")) === "503" ? true : undefined), {
         onTimeout: () => g0.envoy.logTail(),
       });
-      // ... and a client that names a cluster itself is routed there: no filter ran.
+      // ... and a client that names a cluster itself is NOT routed there: the bootstrap lists
+      // x-canal-cluster in internal_only_headers, so the HCM strips it before any filter runs.
       const res = await request({
         port: g0.port,
         host: "app.test",
         path: "/",
         headers: { "x-canal-cluster": "outbound|80||alpha.test.svc.cluster.local" },
       });
-      expect(res.status).toBe(200);
-      expect(res.headers["x-upstream"]).toBe("alpha");
+      expect(res.status).toBe(503);
+      expect(res.headers["x-upstream"]).toBeUndefined();
       expect(res.headers["x-canal-table"]).toBeUndefined();
       expect(fetches).toBe(0);
       expect(g0.envoy.log()).toMatch(/Wasm remote code fetch is unstable/);
