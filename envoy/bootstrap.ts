@@ -66,6 +66,11 @@ export interface CanalBootstrapOptions extends AdminOptions {
   maxRequestHeadersKb?: number;
   /** Optional access log file (text, one line per request). */
   accessLogPath?: string;
+  /**
+   * Envoy's node.cluster. With ECDS from the controller it must be the InternalGateway,
+   * "namespace/name": the controller serves each InternalGateway's table to its own gateways.
+   */
+  nodeCluster?: string;
   nodeId?: string;
 }
 
@@ -248,7 +253,7 @@ export function canalRouteConfig(): EnvoyConfig {
 export function renderCanalBootstrap(opts: CanalBootstrapOptions): EnvoyConfig {
   const clusters = opts.clusters.map((c) => renderCluster(c));
   const bootstrap: EnvoyConfig = {
-    node: { id: opts.nodeId ?? "canal-gateway", cluster: "canal" },
+    node: { id: opts.nodeId ?? "canal-gateway", cluster: opts.nodeCluster ?? "canal" },
     admin: admin(opts),
     stats_config: { stats_tags: CANAL_STATS_TAGS },
     static_resources: {

@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { resolveKinds } from "./kube/resources.ts";
 import { Controller } from "./runner/controller.ts";
+import { EcdsPublisher } from "./sinks/ecds-publisher.ts";
 import { startHttp } from "./runner/http.ts";
 import { jsonLogger, type Level } from "./runner/log.ts";
 import { loadRegexValidator } from "./translate/regex-validator.ts";
@@ -32,6 +33,10 @@ flags:
   --wasm-url URL           where gateways fetch the filter: oci://, https:// or file:// (WasmPlugin mode)
   --wasm-sha256 HEX        sha256 of the filter (recommended with --wasm-url)
   --no-wasmplugin          do not write WasmPlugins (EnvoyFilter / ECDS mode)
+  --ecds-address ADDR      serve each InternalGateway's table over ECDS (ADS gRPC) here, e.g.
+                           0.0.0.0:18000; gateways set node.cluster to "<namespace>/<name>"
+  --wasm-path PATH         with --ecds-address: the filter's path inside the gateways
+                           (default: /etc/canal/canal.wasm)
   --cluster-domain DOMAIN  Kubernetes cluster domain (default: cluster.local)
   --metrics-address ADDR   serve /metrics, /healthz, /readyz here (default: 127.0.0.1:9090)
   --log-level LEVEL        debug | info | warn | error (default: info)
@@ -45,6 +50,7 @@ export interface ControllerConfig {
   leaseName: string;
   leaseDurationSeconds: number;
   wasmPlugin?: { url: string; sha256?: string };
+  ecds?: { address: string; wasmPath: string };
   clusterDomain: string;
   metricsAddress: string;
   logLevel: Level;
@@ -68,6 +74,8 @@ export function parseControllerFlags(args: string[]): ControllerConfig | "help" 
         "wasm-url": { type: "string" },
         "wasm-sha256": { type: "string" },
         "no-wasmplugin": { type: "boolean", default: false },
+        "ecds-address": { type: "string" },
+        "wasm-path": { type: "string", default: "/etc/canal/canal.wasm" },
         "cluster-domain": { type: "string", default: "cluster.local" },
         "metrics-address": { type: "string", default: "127.0.0.1:9090" },
         "log-level": { type: "string", default: "info" },
@@ -91,8 +99,16 @@ export function parseControllerFlags(args: string[]): ControllerConfig | "help" 
     if (!/^(oci|https?|file):\/\/\S+$/.test(url)) throw new UsageError(`canal controller: --wasm-url must be an oci://, http(s):// or file:// URL, got "${url}"`);
     wasmPlugin = { url, sha256: sha };
   }
+  let ecds: ControllerConfig["ecds"];
+  const ecdsAddress = values["ecds-address"];
+  if (ecdsAddress !== undefined) {
+    if (!/^[^\s:]+:\d+$/.test(ecdsAddress)) throw new UsageError(`canal controller: --ecds-address must be host:port, got "${ecdsAddress}"`);
+    ecds = { address: ecdsAddress, wasmPath: values["wasm-path"] as string };
+  }
+  if (wasmPlugin === undefined && ecds === undefined) throw new UsageError("canal controller: with --no-wasmplugin, --ecds-address is required: otherwise no gateway would receive a table");
   return {
     kubeconfig: values.kubeconfig,
+    ecds,
     namespace: values.namespace as string,
     identity: values.identity as string,
     leaseName: values["lease-name"] as string,
@@ -116,7 +132,14 @@ export async function runController(config: ControllerConfig): Promise<() => Pro
   const log = jsonLogger(config.logLevel, { component: "canal-controller", identity: config.identity });
   const kc = loadKubeConfig(config.kubeconfig);
   const kinds = await resolveKinds(kc);
+  let publisher: EcdsPublisher | undefined;
+  if (config.ecds) {
+    publisher = new EcdsPublisher({ code: { local: config.ecds.wasmPath } });
+    const { port } = await publisher.server.start(config.ecds.address);
+    log.info("serving ECDS", { address: config.ecds.address.replace(/:\d+$/, `:${port}`), wasmPath: config.ecds.wasmPath });
+  }
   const controller = new Controller({
+    publisher,
     kc,
     kinds,
     log,
@@ -134,6 +157,7 @@ export async function runController(config: ControllerConfig): Promise<() => Pro
   log.info("caches synced; campaigning for leadership", { lease: `${config.namespace}/${config.leaseName}` });
   return async () => {
     await controller.stop();
+    await publisher?.server.stop();
     http.server.close();
   };
 }

@@ -102,12 +102,15 @@ export async function startAdsGateway(opts: {
   upstreams: Upstreams;
   concurrency?: number;
   extraClusters?: { name: string; host: string; port: number }[];
+  /** Envoy's node.cluster: the controller's table group ("namespace/name" of the InternalGateway). */
+  nodeCluster?: string;
 }): Promise<AdsGateway> {
   const config = renderCanalBootstrap({
     listenerPort: 0,
     adminPort: 0,
     wasmPath: opts.wasmPath,
     nodeId: opts.nodeId,
+    nodeCluster: opts.nodeCluster,
     table: { kind: "ads", adsCluster: { name: ADS_CLUSTER, host: LOOPBACK, port: opts.adsPort } },
     clusters: [...opts.upstreams.clusters(), ...(opts.extraClusters ?? [])],
   });

@@ -23,6 +23,8 @@ export interface WasmPluginOptions {
 export interface TablePublisher {
   publish(result: GatewayResult): void;
   delivery(result: GatewayResult): DeliveryState | undefined;
+  /** Status must follow ACKs and NACKs, which arrive after a sync. */
+  onDeliveryChange(listener: () => void): () => void;
 }
 
 export interface ControllerOptions {
@@ -70,6 +72,7 @@ export class Controller {
       onStoppedLeading: () => undefined,
     });
     this.source.onSnapshot((parsed) => this.onSnapshot(parsed));
+    o.publisher?.onDeliveryChange(() => this.requestSync());
   }
 
   get isLeader(): boolean {
