@@ -30,7 +30,10 @@ build: build/canal.wasm build/regex-check.wasm ## build the filter (build/canal.
 typecheck: deps ## strict TypeScript check of everything outside filter/
 	npm run --silent typecheck
 
-run: build tools ## run Canal locally: demo upstreams + Envoy with the filter (func-e)
+tools-envoy: ## obtain only what `make run` needs: Envoy and func-e
+	scripts/tools.sh func-e
+
+run: build tools-envoy ## run Canal locally: demo upstreams + Envoy with the filter (func-e)
 	scripts/run-local.sh
 
 test: build tools typecheck ## run every test suite
@@ -47,4 +50,4 @@ bench: build tools ## benchmarks (results go to docs/benchmarks.md)
 clean: ## remove build output
 	rm -rf build
 
-.PHONY: help deps tools build typecheck run test bench clean
+.PHONY: help deps tools tools-envoy build typecheck run test bench clean
