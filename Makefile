@@ -14,7 +14,7 @@ $(NPM_STAMP): package.json package-lock.json $(wildcard patches/*.patch)
 
 deps: $(NPM_STAMP) ## install npm dependencies (applies patches/ to the SDK)
 
-tools: ## obtain and cache Envoy, func-e and wrk (scripts/tools.sh)
+tools: ## obtain and cache every tool: Envoy, func-e, wrk, etcd, kube-apiserver, Istio CRDs
 	scripts/tools.sh all
 
 build/canal.wasm: $(NPM_STAMP) $(FILTER_SOURCES)
@@ -46,6 +46,7 @@ test: build tools typecheck ## run every test suite
 
 bench: build tools ## benchmarks (results go to docs/benchmarks.md)
 	npm run --silent bench:filter
+	npm run --silent bench:controller
 
 clean: ## remove build output
 	rm -rf build
