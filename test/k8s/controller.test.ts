@@ -10,6 +10,7 @@ import { jsonLogger } from "../../controller/src/runner/log.ts";
 import { loadRegexValidator } from "../../controller/src/translate/regex-validator.ts";
 import type { RouteTable } from "../../schema/route-table.ts";
 import { startKubeApi, type KubeApi, type KubeObject } from "../support/k8s.ts";
+import { pollUntil } from "../support/processes.ts";
 
 const REPO = join(import.meta.dirname, "..", "..");
 const SEED = readFileSync(join(REPO, "controller/src/translate/testdata/seed-helloworld.in.yaml"), "utf8");
@@ -20,19 +21,9 @@ let kc: k8s.KubeConfig;
 const controllers: Controller[] = [];
 const logs: string[] = [];
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}\ncontroller log tail:\n${logs.slice(-15).join("\n")}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** Polls `probe` (errors count as "not yet"); on timeout the message carries the controller's log tail. */
+function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  return pollUntil(what, probe, { timeoutMs, intervalMs: 100, onTimeout: () => `controller log tail:\n${logs.slice(-15).join("\n")}` });
 }
 
 async function startController(identity: string): Promise<Controller> {

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { RouteTable } from "../../schema/route-table.ts";
 import { startKubeApi, type KubeApi, type KubeObject } from "../support/k8s.ts";
+import { pollUntil } from "../support/processes.ts";
 
 const REPO = join(import.meta.dirname, "..", "..");
 const SEED = readFileSync(join(REPO, "controller/src/translate/testdata/seed-helloworld.in.yaml"), "utf8");
@@ -15,19 +16,9 @@ let proc: ChildProcess | undefined;
 const output: string[] = [];
 let metricsUrl = "";
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}\ncontroller output tail:\n${output.slice(-20).join("")}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** Polls `probe` (errors count as "not yet"); on timeout the message carries the controller's output. */
+function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  return pollUntil(what, probe, { timeoutMs, intervalMs: 100, onTimeout: () => `controller output tail:\n${output.slice(-20).join("")}` });
 }
 
 async function get(url: string): Promise<{ status: number; text: string }> {
