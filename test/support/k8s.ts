@@ -601,53 +601,55 @@ class KubeApiImpl implements KubeApi {
         crds.push(obj);
       }
     }
-    // Apply all first, then wait: the server establishes them concurrently.
-    for (const crd of crds) {
-      const name = crd.metadata.name ?? "";
-      await this.expectOk("PATCH", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${encodeURIComponent(name)}`, {
-        body: crd,
-        contentType: "application/apply-patch+yaml",
-        query: { fieldManager: "canal-test", force: true },
-      });
-    }
-    const names: string[] = [];
-    for (const crd of crds) {
-      const name = crd.metadata.name ?? "";
+    // Apply all (concurrently), then wait for each: the server establishes them in parallel.
+    await Promise.all(
+      crds.map((crd) =>
+        this.expectOk("PATCH", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${encodeURIComponent(crd.metadata.name ?? "")}`, {
+          body: crd,
+          contentType: "application/apply-patch+yaml",
+          query: { fieldManager: "canal-test", force: true },
+        }),
+      ),
+    );
+    return Promise.all(crds.map((crd) => this.awaitCrd(crd)));
+  }
+
+  /** Resolves with the CRD's name once it is Established and every served version answers. */
+  private async awaitCrd(crd: KubeObject): Promise<string> {
+    const name = crd.metadata.name ?? "";
+    await pollUntil(
+      `CRD ${name} Established`,
+      async () => {
+        const got = await this.get(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${encodeURIComponent(name)}`);
+        const status = isRecord(got.status) ? got.status : {};
+        const conds = Array.isArray(status.conditions) ? status.conditions : [];
+        const ok = (type: string): boolean => conds.some((c) => isRecord(c) && c.type === type && c.status === "True");
+        return ok("Established") && ok("NamesAccepted") ? true : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 50, onTimeout: () => this.logs() },
+    );
+    // Established can precede the handler and discovery serving it; wait until every served
+    // version lists and discovery knows the kind.
+    const spec = isRecord(crd.spec) ? crd.spec : {};
+    const group = typeof spec.group === "string" ? spec.group : "";
+    const plural = isRecord(spec.names) && typeof spec.names.plural === "string" ? spec.names.plural : "";
+    const kind = isRecord(spec.names) && typeof spec.names.kind === "string" ? spec.names.kind : "";
+    const versions = Array.isArray(spec.versions) ? spec.versions : [];
+    for (const v of versions) {
+      if (!isRecord(v) || v.served !== true || typeof v.name !== "string") continue;
+      const apiVersion = `${group}/${v.name}`;
       await pollUntil(
-        `CRD ${name} Established`,
+        `${plural}.${apiVersion} served`,
         async () => {
-          const got = await this.get(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${encodeURIComponent(name)}`);
-          const status = isRecord(got.status) ? got.status : {};
-          const conds = Array.isArray(status.conditions) ? status.conditions : [];
-          const ok = (type: string): boolean => conds.some((c) => isRecord(c) && c.type === type && c.status === "True");
-          return ok("Established") && ok("NamesAccepted") ? true : undefined;
+          const res = await this.request("GET", `/apis/${group}/${v.name}/${plural}`, { query: { limit: 1 } });
+          if (res.status !== 200) return undefined;
+          const known = (await this.discover(apiVersion, true)).some((r) => r.kind === kind);
+          return known ? true : undefined;
         },
         { timeoutMs: 30_000, intervalMs: 50, onTimeout: () => this.logs() },
       );
-      // Established can precede the handler and discovery serving it; wait until every served
-      // version lists and discovery knows the kind.
-      const spec = isRecord(crd.spec) ? crd.spec : {};
-      const group = typeof spec.group === "string" ? spec.group : "";
-      const plural = isRecord(spec.names) && typeof spec.names.plural === "string" ? spec.names.plural : "";
-      const kind = isRecord(spec.names) && typeof spec.names.kind === "string" ? spec.names.kind : "";
-      const versions = Array.isArray(spec.versions) ? spec.versions : [];
-      for (const v of versions) {
-        if (!isRecord(v) || v.served !== true || typeof v.name !== "string") continue;
-        const apiVersion = `${group}/${v.name}`;
-        await pollUntil(
-          `${plural}.${apiVersion} served`,
-          async () => {
-            const res = await this.request("GET", `/apis/${group}/${v.name}/${plural}`, { query: { limit: 1 } });
-            if (res.status !== 200) return undefined;
-            const known = (await this.discover(apiVersion, true)).some((r) => r.kind === kind);
-            return known ? true : undefined;
-          },
-          { timeoutMs: 30_000, intervalMs: 50, onTimeout: () => this.logs() },
-        );
-      }
-      names.push(name);
     }
-    return names;
+    return name;
   }
 
   installIstioCrds(): Promise<string[]> {
