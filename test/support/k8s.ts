@@ -410,7 +410,14 @@ class KubeApiImpl implements KubeApi {
           this.agent = new Agent({ ca, keepAlive: false });
           this.ca = ca;
         }
-        const res = await this.request("GET", "/readyz", { timeoutMs: 2000 });
+        let res: KubeResponse;
+        try {
+          res = await this.request("GET", "/readyz", { timeoutMs: 2000 });
+        } catch (err) {
+          // A certificate read while it was being written: read it again on the next poll.
+          if (err instanceof Error && /certificate|altnames|self.signed/i.test(err.message)) this.agent = undefined;
+          throw err;
+        }
         return res.status === 200 && res.text.trim() === "ok" ? "ready" : undefined;
       },
       { timeoutMs: this.readyTimeoutMs, intervalMs: 50, onTimeout: () => this.logs() },
