@@ -15,7 +15,7 @@ import { Agent, request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import type { IncomingMessage } from "node:http";
 import { parseAllDocuments } from "yaml";
 import { pollUntil, spawnTracked, stopTracked } from "./processes.ts";
@@ -326,6 +326,12 @@ let workDirExitHook = false;
 
 function trackWorkDir(dir: string): void {
   liveWorkDirs.add(dir);
+  // If this Node process dies without exit handlers (SIGKILL, OOM), processes.ts' watchdog kills
+  // the servers; this one removes their temp dir (etcd alone preallocates a 64 MB WAL). It ends
+  // by itself once stop() has removed the dir.
+  const q = `'${dir.replace(/'/g, "'\\''")}'`;
+  const script = `while kill -0 ${process.pid} 2>/dev/null && [ -d ${q} ]; do sleep 1; done; sleep 2; rm -rf ${q}`;
+  spawn("sh", ["-c", script], { detached: true, stdio: "ignore" }).unref();
   if (workDirExitHook) return;
   workDirExitHook = true;
   // Registered after processes.ts' hook (which kills the children), so it runs after it.
