@@ -35,12 +35,12 @@ export function median(values: readonly number[]): number {
 }
 
 /** Runs `fn` with a deadline; the error names the phase and the limit. */
-export async function withDeadline<T>(phase: string, ms: number, fn: () => Promise<T>, detail?: () => string): Promise<T> {
+export async function withDeadline<T>(phase: string, ms: number, fn: () => Promise<T>, detail?: () => string, limitText?: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const limit = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       const extra = detail?.() ?? "";
-      reject(new Error(`${phase} did not finish within ${fmt(ms / 1000)} s${extra ? `\n${extra}` : ""}`));
+      reject(new Error(`${phase} did not finish within ${limitText ?? `${fmt(ms / 1000)} s`}${extra ? `\n${extra}` : ""}`));
     }, ms);
   });
   try {
