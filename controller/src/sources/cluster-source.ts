@@ -49,8 +49,21 @@ export class ClusterSource {
       const informer = k8s.makeInformer(this.options.kc, kind.path, list);
       const w: Watched = { kind, informer, backoffMs: 500 };
       const changed = (): void => this.schedule();
-      informer.on(k8s.ADD, changed);
-      informer.on(k8s.UPDATE, changed);
+      // The controller's own status writes come back as UPDATE events of the InternalGateway.
+      // Status never feeds translation, and a status-only write keeps metadata.generation, so
+      // such events must not trigger another full translation (they tripled the work per change).
+      const generations = new Map<string, number | undefined>();
+      const updated = (o: k8s.KubernetesObject): void => {
+        if (kind.kind === "InternalGateway") {
+          const key = o.metadata?.uid ?? `${o.metadata?.namespace}/${o.metadata?.name}`;
+          const generation = o.metadata?.generation;
+          if (generation !== undefined && generations.get(key) === generation) return;
+          generations.set(key, generation);
+        }
+        this.schedule();
+      };
+      informer.on(k8s.ADD, updated);
+      informer.on(k8s.UPDATE, updated);
       informer.on(k8s.DELETE, changed);
       informer.on(k8s.CONNECT, () => {
         this.counters.relists++;
