@@ -21,7 +21,8 @@ export interface WasmPluginOptions {
 
 /** Receives every accepted gateway's table (the ECDS server implements it). */
 export interface TablePublisher {
-  publish(result: GatewayResult): void;
+  /** `json` is the table already serialized (once per snapshot, shared with the size metric). */
+  publish(result: GatewayResult, json: string): void;
   delivery(result: GatewayResult): DeliveryState | undefined;
   /** Status must follow ACKs and NACKs, which arrive after a sync. */
   onDeliveryChange(listener: () => void): () => void;
@@ -113,8 +114,9 @@ export class Controller {
     }
     this.metrics.gauge("canal_problems", "Problems found in the input.", parsed.problems.length + result.problems.length);
     for (const g of result.gateways) {
-      this.o.publisher?.publish(g);
-      this.metrics.gauge("canal_table_bytes", "Size of the route table JSON.", Buffer.byteLength(JSON.stringify(g.table)), { gateway: `${g.ref.namespace}/${g.ref.name}` });
+      const json = JSON.stringify(g.table);
+      this.o.publisher?.publish(g, json);
+      this.metrics.gauge("canal_table_bytes", "Size of the route table JSON.", Buffer.byteLength(json), { gateway: `${g.ref.namespace}/${g.ref.name}` });
     }
     this.requestSync();
   }
@@ -159,7 +161,7 @@ export class Controller {
     }
     if (this.o.wasmPlugin) await this.removeStalePlugins(wanted);
     const problems: Problem[] = [...parsed.problems, ...result.problems];
-    const created = await this.status.emitProblemEvents(problems, apiVersionOf(this.o.kinds), (p) => uidOf(parsed, p));
+    const created = await this.status.emitProblemEvents(problems, apiVersionOf(this.o.kinds), uidIndex(parsed));
     if (created > 0) this.metrics.counter("canal_events_total", "Warning Events emitted for rejected objects.", {}, created);
   }
 
@@ -212,8 +214,12 @@ function apiVersionOf(kinds: readonly ResolvedKind[]): (kind: string) => string 
   return (kind) => kinds.find((k) => k.kind === kind)?.apiVersion ?? (kind === "InternalGateway" ? INTERNAL_GATEWAY_API_VERSION : "v1");
 }
 
-function uidOf(parsed: ParsedObjects, p: Problem): string | undefined {
+/** kind/namespace/name → uid, built once per sync (a scan per problem was O(problems × objects)). */
+function uidIndex(parsed: ParsedObjects): (p: Problem) => string | undefined {
   const s = parsed.snapshot;
-  const all = [...s.internalGateways, ...s.gateways, ...s.virtualServices, ...s.destinationRules, ...s.services];
-  return all.find((o) => o.kind === p.kind && o.metadata.namespace === p.namespace && o.metadata.name === p.name)?.metadata.uid;
+  const uids = new Map<string, string | undefined>();
+  for (const o of [...s.internalGateways, ...s.gateways, ...s.virtualServices, ...s.destinationRules, ...s.services]) {
+    uids.set(`${o.kind}/${o.metadata.namespace}/${o.metadata.name}`, o.metadata.uid);
+  }
+  return (p) => uids.get(`${p.kind}/${p.namespace}/${p.name}`);
 }

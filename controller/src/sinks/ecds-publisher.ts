@@ -16,9 +16,9 @@ export class EcdsPublisher {
     this.server = new EcdsServer({ ...options, groupOf: (node) => node.cluster });
   }
 
-  publish(result: GatewayResult): void {
+  publish(result: GatewayResult, json: string): void {
     if (!result.accepted) return;
-    this.server.publish({ version: result.table.version, json: JSON.stringify(result.table) }, { group: groupKey(result.ref) });
+    this.server.publish({ version: result.table.version, json }, { group: groupKey(result.ref) });
   }
 
   delivery(result: GatewayResult): DeliveryState | undefined {
