@@ -1,197 +1,42 @@
-// `canal` — the command line. Flags are parsed once into a typed config here; nothing below reads
-// process.argv or process.env.
-import { hostname } from "node:os";
-import { parseArgs } from "node:util";
-import * as k8s from "@kubernetes/client-node";
-import { resolveKinds } from "./kube/resources.ts";
-import { Controller } from "./runner/controller.ts";
-import { EcdsPublisher } from "./sinks/ecds-publisher.ts";
-import { startHttp } from "./runner/http.ts";
-import { jsonLogger, type Level } from "./runner/log.ts";
-import { loadRegexValidator } from "./translate/regex-validator.ts";
+// `canal` — the command line: a table of subcommands, each in its own module under cli/.
+// Every subcommand parses its own flags and prints its own --help.
+import type { Command } from "./cli/command.ts";
+import { UsageError } from "./cli/command.ts";
+import { controllerCommand } from "./cli/controller.ts";
 
-const USAGE = `usage: canal <command> [flags]
+export { UsageError } from "./cli/command.ts";
+export { parseControllerFlags, runController, type ControllerConfig } from "./cli/controller.ts";
 
-commands:
-  controller   run the controller: watch Istio config and InternalGateways, deliver route tables
-               (WasmPlugin), report status and Events
+/** Subcommands in the order `canal --help` lists them. Add a line here for a new one. */
+const COMMANDS: Record<string, Command> = {
+  controller: controllerCommand,
+};
 
-run 'canal <command> --help' for its flags.
-`;
-
-const CONTROLLER_USAGE = `usage: canal controller [flags]
-
-Watches InternalGateways, Istio Gateways, VirtualServices, DestinationRules and Services, and
-delivers each InternalGateway's route table to its gateways. Only the leader (Lease) writes.
-
-flags:
-  --kubeconfig PATH        kubeconfig file (default: in-cluster config, else $KUBECONFIG / ~/.kube/config)
-  --namespace NS           namespace of the leader-election Lease (default: istio-system)
-  --identity NAME          this replica's identity in the Lease (default: the host name)
-  --lease-name NAME        Lease name (default: canal-controller)
-  --lease-duration SECONDS lease duration; failover happens within it (default: 15)
-  --wasm-url URL           where gateways fetch the filter: oci://, https:// or file:// (WasmPlugin mode)
-  --wasm-sha256 HEX        sha256 of the filter (recommended with --wasm-url)
-  --no-wasmplugin          do not write WasmPlugins (EnvoyFilter / ECDS mode)
-  --ecds-address ADDR      serve each InternalGateway's table over ECDS (ADS gRPC) here, e.g.
-                           0.0.0.0:18000; gateways set node.cluster to "<namespace>/<name>"
-  --wasm-path PATH         with --ecds-address: the filter's path inside the gateways
-                           (default: /etc/canal/canal.wasm)
-  --cluster-domain DOMAIN  Kubernetes cluster domain (default: cluster.local)
-  --metrics-address ADDR   serve /metrics, /healthz, /readyz here (default: 127.0.0.1:9090)
-  --log-level LEVEL        debug | info | warn | error (default: info)
-  -h, --help               this help
-`;
-
-export interface ControllerConfig {
-  kubeconfig?: string;
-  namespace: string;
-  identity: string;
-  leaseName: string;
-  leaseDurationSeconds: number;
-  wasmPlugin?: { url: string; sha256?: string };
-  ecds?: { address: string; wasmPath: string };
-  clusterDomain: string;
-  metricsAddress: string;
-  logLevel: Level;
-}
-
-export class UsageError extends Error {}
-
-export function parseControllerFlags(args: string[]): ControllerConfig | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        kubeconfig: { type: "string" },
-        namespace: { type: "string", default: "istio-system" },
-        identity: { type: "string", default: hostname() },
-        "lease-name": { type: "string", default: "canal-controller" },
-        "lease-duration": { type: "string", default: "15" },
-        "wasm-url": { type: "string" },
-        "wasm-sha256": { type: "string" },
-        "no-wasmplugin": { type: "boolean", default: false },
-        "ecds-address": { type: "string" },
-        "wasm-path": { type: "string", default: "/etc/canal/canal.wasm" },
-        "cluster-domain": { type: "string", default: "cluster.local" },
-        "metrics-address": { type: "string", default: "127.0.0.1:9090" },
-        "log-level": { type: "string", default: "info" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError(`canal controller: ${(err as Error).message}; see canal controller --help`);
-  }
-  if (values.help) return "help";
-  const lease = Number(values["lease-duration"]);
-  if (!Number.isInteger(lease) || lease < 2 || lease > 600) throw new UsageError(`canal controller: --lease-duration must be whole seconds between 2 and 600, got "${values["lease-duration"]}"`);
-  const level = values["log-level"] as string;
-  if (!["debug", "info", "warn", "error"].includes(level)) throw new UsageError(`canal controller: --log-level must be debug, info, warn or error, got "${level}"`);
-  const sha = values["wasm-sha256"];
-  if (sha !== undefined && !/^[0-9a-f]{64}$/.test(sha)) throw new UsageError(`canal controller: --wasm-sha256 must be 64 lower-case hex digits`);
-  let wasmPlugin: ControllerConfig["wasmPlugin"];
-  if (!values["no-wasmplugin"]) {
-    const url = values["wasm-url"];
-    if (url === undefined) throw new UsageError("canal controller: --wasm-url is required (where gateways fetch the filter), or pass --no-wasmplugin");
-    if (!/^(oci|https?|file):\/\/\S+$/.test(url)) throw new UsageError(`canal controller: --wasm-url must be an oci://, http(s):// or file:// URL, got "${url}"`);
-    wasmPlugin = { url, sha256: sha };
-  }
-  let ecds: ControllerConfig["ecds"];
-  const ecdsAddress = values["ecds-address"];
-  if (ecdsAddress !== undefined) {
-    if (!/^[^\s:]+:\d+$/.test(ecdsAddress)) throw new UsageError(`canal controller: --ecds-address must be host:port, got "${ecdsAddress}"`);
-    ecds = { address: ecdsAddress, wasmPath: values["wasm-path"] as string };
-  }
-  if (wasmPlugin === undefined && ecds === undefined) throw new UsageError("canal controller: with --no-wasmplugin, --ecds-address is required: otherwise no gateway would receive a table");
-  return {
-    kubeconfig: values.kubeconfig,
-    ecds,
-    namespace: values.namespace as string,
-    identity: values.identity as string,
-    leaseName: values["lease-name"] as string,
-    leaseDurationSeconds: lease,
-    wasmPlugin,
-    clusterDomain: values["cluster-domain"] as string,
-    metricsAddress: values["metrics-address"] as string,
-    logLevel: level as Level,
-  };
-}
-
-function loadKubeConfig(path: string | undefined): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  if (!kc.getCurrentCluster()) throw new UsageError("canal controller: no Kubernetes cluster configured: pass --kubeconfig or run in a pod");
-  return kc;
-}
-
-export async function runController(config: ControllerConfig): Promise<() => Promise<void>> {
-  const log = jsonLogger(config.logLevel, { component: "canal-controller", identity: config.identity });
-  const kc = loadKubeConfig(config.kubeconfig);
-  const kinds = await resolveKinds(kc);
-  let publisher: EcdsPublisher | undefined;
-  if (config.ecds) {
-    publisher = new EcdsPublisher({ code: { local: config.ecds.wasmPath } });
-    const { port } = await publisher.server.start(config.ecds.address);
-    log.info("serving ECDS", { address: config.ecds.address.replace(/:\d+$/, `:${port}`), wasmPath: config.ecds.wasmPath });
-  }
-  const controller = new Controller({
-    publisher,
-    kc,
-    kinds,
-    log,
-    identity: config.identity,
-    leaseNamespace: config.namespace,
-    leaseName: config.leaseName,
-    leaseDurationSeconds: config.leaseDurationSeconds,
-    wasmPlugin: config.wasmPlugin,
-    validateRegex: loadRegexValidator(),
-    clusterDomain: config.clusterDomain,
-  });
-  const http = await startHttp(config.metricsAddress, controller.metrics, controller);
-  log.info("starting", { metrics: `http://${config.metricsAddress.replace(/:\d+$/, "")}:${http.port}/metrics`, kinds: kinds.map((k) => k.apiVersion + "/" + k.kind) });
-  await controller.start();
-  log.info("caches synced; campaigning for leadership", { lease: `${config.namespace}/${config.leaseName}` });
-  return async () => {
-    await controller.stop();
-    await publisher?.server.stop();
-    http.server.close();
-  };
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length)) + 3;
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`);
+  return `usage: canal <command> [flags]\n\ncommands:\n${lines.join("\n")}\n\nrun 'canal <command> --help' for its flags.\n`;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  try {
-    if (command === undefined || command === "-h" || command === "--help" || command === "help") {
-      process.stdout.write(USAGE);
-      return command === undefined ? 2 : 0;
-    }
-    if (command === "controller") {
-      const config = parseControllerFlags(rest);
-      if (config === "help") {
-        process.stdout.write(CONTROLLER_USAGE);
-        return 0;
-      }
-      const stop = await runController(config);
-      await new Promise<void>((resolve) => {
-        const done = (): void => resolve();
-        process.once("SIGINT", done);
-        process.once("SIGTERM", done);
-      });
-      await stop();
-      return 0;
-    }
-    process.stderr.write(`canal: unknown command "${command}"\n\n${USAGE}`);
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "-h" || name === "--help" || name === "help") {
+    process.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (command === undefined) {
+    process.stderr.write(`canal: unknown command "${name}"; run canal --help for the list\n`);
     return 2;
+  }
+  try {
+    return await command.run(rest);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(err.message + "\n");
       return 2;
     }
-    process.stderr.write(`canal: ${(err as Error).message}\n`);
+    process.stderr.write(`canal ${name}: ${(err as Error).message}\n`);
     return 1;
   }
 }

@@ -1,0 +1,24 @@
+// The contract every `canal` subcommand implements, so the dispatcher in ../cli.ts stays a table.
+
+export interface Command {
+  /** One line for `canal --help`. */
+  summary: string;
+  /** Runs the subcommand with its own arguments (after the subcommand name); resolves to the exit code. */
+  run(args: string[]): Promise<number>;
+}
+
+/** Bad flags or arguments: the dispatcher prints the message as one line and exits 2. */
+export class UsageError extends Error {}
+
+/** Resolves on the first SIGINT or SIGTERM: long-running subcommands stop cleanly on either. */
+export function untilSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      process.off("SIGINT", done);
+      process.off("SIGTERM", done);
+      resolve();
+    };
+    process.once("SIGINT", done);
+    process.once("SIGTERM", done);
+  });
+}
