@@ -3,6 +3,7 @@
 import type { Command } from "./cli/command.ts";
 import { UsageError } from "./cli/command.ts";
 import { controllerCommand } from "./cli/controller.ts";
+import { compileCommand } from "./cli/compile.ts";
 
 export { UsageError } from "./cli/command.ts";
 export { parseControllerFlags, runController, type ControllerConfig } from "./cli/controller.ts";
@@ -10,6 +11,7 @@ export { parseControllerFlags, runController, type ControllerConfig } from "./cl
 /** Subcommands in the order `canal --help` lists them. Add a line here for a new one. */
 const COMMANDS: Record<string, Command> = {
   controller: controllerCommand,
+  compile: compileCommand,
 };
 
 function usage(): string {

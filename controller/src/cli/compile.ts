@@ -1,0 +1,122 @@
+// `canal compile <files…>`: Istio YAML on disk → the route table(s) the controller would deliver,
+// as JSON on stdout. Problems go to stderr as `file:line: field: message (Reason)`.
+import { parseArgs } from "node:util";
+import { listYamlFiles } from "../sources/file-source.ts";
+import { loadRegexValidator } from "../translate/regex-validator.ts";
+import { UsageError, type Command } from "./command.ts";
+import { compileFiles } from "./files.ts";
+
+const COMPILE_USAGE = `usage: canal compile [flags] <file|dir>...
+
+Reads Kubernetes YAML (multi-document; Services, Gateways, VirtualServices, DestinationRules,
+InternalGateways; other kinds are ignored) and prints each InternalGateway's route table as JSON:
+{"<namespace>/<name>": <table>, ...}. A directory stands for its *.yaml/*.yml files. With no
+InternalGateway and exactly one Gateway, an implied InternalGateway serves that Gateway.
+
+Every problem is printed to stderr as 'file:line: field: message (Reason)'. Any problem makes
+the exit status 1 and nothing is printed on stdout, unless --allow-rejected.
+
+flags:
+  --allow-rejected         print the tables even when objects or fields were rejected (exit 0)
+  --gateway NS/NAME        print only this InternalGateway's table (the bare table)
+  -o, --output FORMAT      tables (default) | full: also clusters, DNS plan, counts, problems
+  --namespace NS           namespace of objects that have none (default: default)
+  --cluster-domain DOMAIN  Kubernetes cluster domain (default: cluster.local)
+  -q, --quiet              no notes on stderr (problems are still printed)
+  -h, --help               this help
+
+examples:
+  canal compile examples/helloworld
+  canal compile --gateway istio-system/canal gateway.yaml vs.yaml > table.json
+`;
+
+export interface CompileFlags {
+  paths: string[];
+  allowRejected: boolean;
+  gateway?: string;
+  output: "tables" | "full";
+  namespace: string;
+  clusterDomain: string;
+  quiet: boolean;
+}
+
+export function parseCompileFlags(args: string[]): CompileFlags | "help" {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        "allow-rejected": { type: "boolean", default: false },
+        gateway: { type: "string" },
+        output: { type: "string", short: "o", default: "tables" },
+        namespace: { type: "string", default: "default" },
+        "cluster-domain": { type: "string", default: "cluster.local" },
+        quiet: { type: "boolean", short: "q", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (err) {
+    throw new UsageError(`canal compile: ${(err as Error).message}; see canal compile --help`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return "help";
+  if (positionals.length === 0) throw new UsageError("canal compile: no files given; usage: canal compile [flags] <file|dir>...");
+  const output = values.output as string;
+  if (output !== "tables" && output !== "full") throw new UsageError(`canal compile: --output must be tables or full, got "${output}"`);
+  const gateway = values.gateway;
+  if (gateway !== undefined && !/^[^/\s]+\/[^/\s]+$/.test(gateway)) throw new UsageError(`canal compile: --gateway must be NAMESPACE/NAME, got "${gateway}"`);
+  const flags: CompileFlags = {
+    paths: positionals,
+    allowRejected: values["allow-rejected"] as boolean,
+    output,
+    namespace: values.namespace as string,
+    clusterDomain: values["cluster-domain"] as string,
+    quiet: values.quiet as boolean,
+  };
+  if (gateway !== undefined) flags.gateway = gateway;
+  return flags;
+}
+
+export const compileCommand: Command = {
+  summary: "translate Istio YAML files into the route table(s) and print them as JSON; problems as file:line",
+  async run(args: string[]): Promise<number> {
+    const flags = parseCompileFlags(args);
+    if (flags === "help") {
+      process.stdout.write(COMPILE_USAGE);
+      return 0;
+    }
+    let files: string[];
+    try {
+      files = listYamlFiles(flags.paths);
+    } catch (err) {
+      process.stderr.write(`canal compile: ${(err as Error).message}\n`);
+      return 1;
+    }
+    const out = compileFiles(files, { validateRegex: loadRegexValidator(), clusterDomain: flags.clusterDomain, defaultNamespace: flags.namespace });
+    if (!flags.quiet) for (const n of out.notes) process.stderr.write(`canal compile: ${n}\n`);
+    for (const e of out.errors) process.stderr.write(`${e}\n`);
+    let gateways = out.result.gateways;
+    if (flags.gateway !== undefined) {
+      gateways = gateways.filter((g) => `${g.ref.namespace}/${g.ref.name}` === flags.gateway);
+      if (gateways.length === 0) {
+        const known = out.result.gateways.map((g) => `${g.ref.namespace}/${g.ref.name}`).join(", ") || "none";
+        process.stderr.write(`canal compile: no InternalGateway ${flags.gateway} in the files (found: ${known})\n`);
+        return 1;
+      }
+    }
+    const rejected = out.errors.length > 0;
+    if (!flags.quiet && rejected) {
+      process.stderr.write(`canal compile: ${out.errors.length} problem(s)${flags.allowRejected ? "; printing the tables anyway (--allow-rejected)" : "; no table printed (pass --allow-rejected to print it anyway)"}\n`);
+    }
+    if (rejected && !flags.allowRejected) return 1;
+    if (gateways.length === 0 && flags.gateway === undefined) return 1;
+    let value: unknown;
+    if (flags.output === "full") value = flags.gateway !== undefined ? gateways[0] : gateways;
+    else if (flags.gateway !== undefined) value = gateways[0]?.table;
+    else value = Object.fromEntries(gateways.map((g) => [`${g.ref.namespace}/${g.ref.name}`, g.table]));
+    process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    return 0;
+  },
+};
