@@ -48,6 +48,7 @@ test: build tools typecheck ## run every test suite
 bench: build tools ## benchmarks (results go to docs/benchmarks.md)
 	npm run --silent bench:filter
 	npm run --silent bench:controller
+	npm run --silent bench:filter-config
 
 clean: ## remove build output
 	rm -rf build
