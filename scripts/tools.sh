@@ -282,9 +282,19 @@ get_helm() {
   tmp="$out_dir.part"
   rm -rf "$tmp"; mkdir -p "$tmp"
   log "helm: go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION (a cold Go module cache first downloads its modules; cold build: minutes)"
+  # As Helm's own Makefile: the Kubernetes version `helm template` assumes (and lint checks
+  # deprecations against) is the client-go minor Helm is built with; without it, 1.20.
+  local modjson gomod k8s_minor
+  modjson="$(cd "$tmp" && GOWORK=off GOFLAGS= go mod download -json "helm.sh/helm/v3@$HELM_VERSION" 2>&1)" \
+    || { rm -rf "$tmp"; die "helm: go mod download helm.sh/helm/v3@$HELM_VERSION failed: $modjson"; }
+  gomod="$(printf '%s\n' "$modjson" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')"
+  k8s_minor="$(awk '$1 == "k8s.io/client-go" { split($2, v, "."); print v[2]; exit }' "$gomod" 2>/dev/null)"
+  [ -n "$k8s_minor" ] || { rm -rf "$tmp"; die "helm: cannot read the k8s.io/client-go version from ${gomod:-the go.mod of helm}"; }
+  local x="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  x="$x -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$k8s_minor"
+  x="$x -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$k8s_minor"
   (cd "$tmp" && GOWORK=off GOFLAGS="-mod=mod -buildvcs=false" GOBIN="$tmp" \
-    go install -v -trimpath -ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
-      "helm.sh/helm/v3/cmd/helm@$HELM_VERSION") 2>&1 \
+    go install -v -trimpath -ldflags="-s -w $x" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION") 2>&1 \
     | progress helm "?" "$start" || status=$?
   if [ "$status" -ne 0 ] || [ ! -x "$tmp/helm" ]; then
     rm -rf "$tmp"
