@@ -16,6 +16,8 @@ export interface ServiceSpec {
   type: ServiceType;
   /** "None" for a headless Service; absent until the API server allocates one. */
   clusterIP?: string;
+  /** Dual-stack: every cluster IP (the first equals clusterIP). Read for DNS redirection (A and AAAA). */
+  clusterIPs?: string[];
   ports: ServicePort[];
 }
 

@@ -3,10 +3,10 @@ import type { ServicePort, ServiceSpec, ServiceType } from "./core.ts";
 import type { InternalGatewaySpec, LocalRef } from "./internalgateway.ts";
 import { opt, type Reader } from "./reader.ts";
 
-const SERVICE_FIELDS = ["type", "clusterIP", "ports"];
+const SERVICE_FIELDS = ["type", "clusterIP", "clusterIPs", "ports"];
 /** Service fields that do not affect routing: accepted, not reported. */
 const SERVICE_OTHER = [
-  "selector", "clusterIPs", "sessionAffinity", "sessionAffinityConfig", "ipFamilies", "ipFamilyPolicy", "externalIPs",
+  "selector", "sessionAffinity", "sessionAffinityConfig", "ipFamilies", "ipFamilyPolicy", "externalIPs",
   "externalName", "externalTrafficPolicy", "internalTrafficPolicy", "healthCheckNodePort", "loadBalancerIP",
   "loadBalancerSourceRanges", "loadBalancerClass", "allocateLoadBalancerNodePorts", "publishNotReadyAddresses",
   "trafficDistribution",
@@ -28,6 +28,8 @@ export function parseServiceSpec(r: Reader, v: unknown): ServiceSpec | undefined
   };
   const clusterIP = opt(o, "clusterIP", "spec", (x, p) => r.string(x, p));
   if (clusterIP !== undefined) spec.clusterIP = clusterIP;
+  const clusterIPs = opt(o, "clusterIPs", "spec", (x, p) => r.array(x, p, (e, ep) => r.string(e, ep)));
+  if (clusterIPs !== undefined) spec.clusterIPs = clusterIPs;
   return spec;
 }
 

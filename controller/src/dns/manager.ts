@@ -1,0 +1,247 @@
+// Runs DNS redirection for the controller: reads the canal-dns ConfigMap (the only state, so a
+// restarted or second controller continues from it), decides with gating.ts, writes through the
+// CoreDNS ConfigMap sink, keeps draining names' routes in the tables (drain.ts), and wakes the
+// controller when EndpointSlices change or a drain deadline passes.
+import type * as k8s from "@kubernetes/client-node";
+import type { ParsedObjects, Problem, Snapshot } from "../api/index.ts";
+import type { Logger } from "../runner/log.ts";
+import { ConfigMapMissingError, CorednsConfigMapWriter, type ConfigMapRef } from "../sinks/coredns-configmap.ts";
+import { errorText } from "../sources/cluster-source.ts";
+import type { DeliveryState } from "../status/status-writer.ts";
+import type { GatewayResult, TranslateResult } from "../translate/index.ts";
+import type { RouteTable, VirtualHost } from "../../../schema/route-table.ts";
+import { drainVirtualHost, withDraining } from "./drain.ts";
+import { EndpointReadiness } from "./endpoints.ts";
+import { decide, nextDeadline, type Decision, type GatewayDnsInput } from "./gating.ts";
+import { addressError } from "./names.ts";
+import { optedOutNames } from "./optout.ts";
+import { renderHosts, renderSnippet } from "./render.ts";
+import { CONF_KEY, HOSTS_KEY, STATE_KEY, emptyState, parseState, serializeState, type DnsState, type DrainRecord } from "./state.ts";
+import { summarize, type DnsGatewayStatus } from "./status.ts";
+
+export interface DnsOptions {
+  configMap: ConfigMapRef;
+  ttlSeconds: number;
+  drainSeconds: number;
+  dryRun: boolean;
+  /** Where CoreDNS pods mount the ConfigMap (for the hosts path in canal.conf). */
+  mountPath: string;
+  clusterDomain: string;
+  /** hosts plugin `reload` (seconds). Default 1. */
+  hostsReloadSeconds?: number;
+  /** How often a standby replica re-reads the ConfigMap (drain records), ms. Default 5000. */
+  pollMs?: number;
+}
+
+export interface DnsHooks {
+  /** Run a sync (gating inputs changed). */
+  resync(): void;
+  /** Translate again (a drain deadline passed: the tables lose the drained routes). */
+  retranslate(): void;
+  isLeader(): boolean;
+}
+
+export interface DnsSyncResult {
+  statuses: Map<string, DnsGatewayStatus>;
+  problems: Problem[];
+}
+
+/** The gateway Service's addresses: spec.clusterIPs (dual-stack) or spec.clusterIP, valid IPs only. */
+export function gatewayAddresses(snapshot: Snapshot, svc: { namespace: string; name: string } | undefined): string[] {
+  if (svc === undefined) return [];
+  const s = snapshot.services.find((x) => x.metadata.namespace === svc.namespace && x.metadata.name === svc.name);
+  if (s === undefined) return [];
+  const ips = s.spec.clusterIPs ?? (s.spec.clusterIP === undefined ? [] : [s.spec.clusterIP]);
+  return [...new Set(ips.filter((ip) => ip !== "None" && addressError(ip) === null))].sort();
+}
+
+export function gatewayInput(g: GatewayResult, snapshot: Snapshot, readyEndpoints: number, delivery: DeliveryState | undefined): GatewayDnsInput {
+  return {
+    key: `${g.ref.namespace}/${g.ref.name}`,
+    accepted: g.accepted,
+    plan: g.dnsPlan,
+    serverPorts: g.servers.map((s) => s.port),
+    gatewayName: `${g.gatewayRef.namespace}/${g.gatewayRef.name}`,
+    ...(g.service === undefined ? {} : { service: { namespace: g.service.namespace, name: g.service.name, ports: g.service.ports, addresses: gatewayAddresses(snapshot, g.service) } }),
+    readyEndpoints,
+    programmed: delivery?.programmed ?? false,
+    deliveryReason: delivery?.reason ?? "Unknown",
+    deliveryMessage: delivery?.message ?? "no delivery state yet",
+  };
+}
+
+/** The keys of the ConfigMap for a decision. Throws when anything would be invalid. */
+export function renderConfigMap(state: DnsState, o: DnsOptions): Record<string, string> {
+  const cm = `${o.configMap.namespace}/${o.configMap.name}`;
+  return {
+    [CONF_KEY]: renderSnippet({ mountPath: o.mountPath, zone: o.clusterDomain, ttlSeconds: o.ttlSeconds, reloadSeconds: o.hostsReloadSeconds ?? 1, configMap: cm }),
+    [HOSTS_KEY]: renderHosts(state.entries, cm),
+    [STATE_KEY]: serializeState(state),
+  };
+}
+
+export class DnsManager {
+  readonly writer: CorednsConfigMapWriter;
+  private readonly endpoints: EndpointReadiness;
+  private hooks?: DnsHooks;
+  /** The last state read from or written to the ConfigMap. */
+  private state: DnsState = emptyState();
+  /** Tables as last handed to the sinks, per InternalGateway: where a leaving name's routes come from. */
+  private readonly lastTables = new Map<string, RouteTable>();
+  /** "gateway fqdn" → virtual host of a name that left its table, until persisted in a drain record. */
+  private readonly leaving = new Map<string, VirtualHost>();
+  private deadlineTimer?: NodeJS.Timeout;
+  private pollTimer?: NodeJS.Timeout;
+  private retryTimer?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(kc: k8s.KubeConfig, private readonly o: DnsOptions, private readonly log: Logger) {
+    if (o.drainSeconds < o.ttlSeconds) throw new Error(`--dns-drain (${o.drainSeconds}s) must be at least --dns-ttl (${o.ttlSeconds}s)`);
+    renderSnippet({ mountPath: o.mountPath, zone: o.clusterDomain, ttlSeconds: o.ttlSeconds, reloadSeconds: o.hostsReloadSeconds ?? 1, configMap: "x/y" });
+    this.writer = new CorednsConfigMapWriter(kc, o.configMap);
+    this.endpoints = new EndpointReadiness(kc, log);
+  }
+
+  attach(hooks: DnsHooks): void {
+    this.hooks = hooks;
+    this.endpoints.onChange(() => hooks.resync());
+  }
+
+  async start(): Promise<void> {
+    await this.endpoints.start();
+    await this.refresh();
+    const poll = (): void => {
+      this.pollTimer = setTimeout(() => {
+        if (this.stopped) return;
+        const before = serializeState(this.state);
+        (this.hooks?.isLeader() ? Promise.resolve() : this.refresh()).then(
+          () => {
+            if (serializeState(this.state) !== before) this.hooks?.retranslate();
+          },
+          (err: unknown) => this.log.warn("cannot read the DNS ConfigMap", { error: errorText(err) }),
+        ).finally(poll);
+      }, this.o.pollMs ?? 5000);
+    };
+    poll();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of [this.deadlineTimer, this.pollTimer, this.retryTimer]) if (t) clearTimeout(t);
+    await this.endpoints.stop();
+  }
+
+  private async refresh(): Promise<void> {
+    const cm = await this.writer.read();
+    const { state, errors } = parseState(cm?.data[STATE_KEY]);
+    for (const e of errors) this.log.warn("ignoring part of the DNS state", { configMap: this.cmName(), error: e });
+    this.state = state;
+    this.armDeadline();
+  }
+
+  private cmName(): string {
+    return `${this.o.configMap.namespace}/${this.o.configMap.name}`;
+  }
+
+  /**
+   * Called with every fresh translation, before the tables reach any sink: names that pointed at a
+   * gateway (or still drain) and left its table keep their routes until the drain deadline.
+   */
+  prepare(parsed: ParsedObjects, result: TranslateResult, now = new Date()): TranslateResult {
+    void parsed;
+    const gateways = result.gateways.map((g) => {
+      const key = `${g.ref.namespace}/${g.ref.name}`;
+      const plan = new Set(g.dnsPlan.map((e) => e.fqdn));
+      const previous = this.lastTables.get(key);
+      const candidates = [
+        ...this.state.entries.filter((e) => e.gateway === key).map((e) => e.fqdn),
+        ...this.state.draining.filter((d) => d.gateway === key && d.virtualHost === undefined && Date.parse(d.until) > now.getTime()).map((d) => d.fqdn),
+      ];
+      for (const fqdn of candidates) {
+        const k = `${key} ${fqdn}`;
+        if (plan.has(fqdn)) this.leaving.delete(k);
+        else if (!this.leaving.has(k) && previous !== undefined) {
+          const vh = drainVirtualHost(previous, fqdn);
+          if (vh !== undefined) this.leaving.set(k, vh);
+        }
+      }
+      const records: DrainRecord[] = [...this.state.draining];
+      const until = new Date(now.getTime() + this.o.drainSeconds * 1000).toISOString();
+      for (const [k, vh] of this.leaving) {
+        const [gw, fqdn] = k.split(" ") as [string, string];
+        if (gw === key && !records.some((r) => r.fqdn === fqdn && r.virtualHost !== undefined)) records.push({ fqdn, gateway: gw, until, virtualHost: vh });
+      }
+      const table = g.accepted ? withDraining(g.table, key, records, now.getTime(), plan) : g.table;
+      this.lastTables.set(key, table);
+      return table === g.table ? g : { ...g, table };
+    });
+    return { ...result, gateways };
+  }
+
+  /** Decides and (leader, not dry-run) writes the ConfigMap; returns each gateway's DNS status. */
+  async sync(parsed: ParsedObjects, result: TranslateResult, deliveries: ReadonlyMap<string, DeliveryState>, now = new Date()): Promise<DnsSyncResult> {
+    const snapshot = parsed.snapshot;
+    const inputs = result.gateways.map((g) =>
+      gatewayInput(g, snapshot, g.service === undefined ? 0 : this.endpoints.ready(g.service.namespace, g.service.name), deliveries.get(`${g.ref.namespace}/${g.ref.name}`)),
+    );
+    const optedOut = optedOutNames(snapshot, this.o.clusterDomain);
+    let decision: Decision | undefined;
+    const decideFrom = (stored: string | undefined): Decision => {
+      const { state, errors } = parseState(stored);
+      for (const e of errors) this.log.warn("ignoring part of the DNS state", { configMap: this.cmName(), error: e });
+      return decide({ gateways: inputs, optedOut, current: state, leavingVirtualHosts: this.leaving, now, drainSeconds: this.o.drainSeconds });
+    };
+    let failure: { reason: string; message: string } | undefined;
+    try {
+      if (this.o.dryRun) {
+        decision = decideFrom((await this.writer.read())?.data[STATE_KEY]);
+      } else {
+        const written = await this.writer.write((current) => {
+          decision = decideFrom(current?.data[STATE_KEY]);
+          return renderConfigMap(decision.state, this.o);
+        });
+        if (decision !== undefined) {
+          this.state = decision.state;
+          if (written.outcome !== "unchanged") {
+            this.log.info("DNS ConfigMap written", { configMap: this.cmName(), outcome: written.outcome, added: decision.added, removed: decision.removed, entries: decision.state.entries.length, draining: decision.state.draining.length });
+          }
+        }
+      }
+    } catch (err) {
+      const missing = err instanceof ConfigMapMissingError;
+      failure = { reason: missing ? "DNSConfigMapMissing" : "DNSWriteFailed", message: errorText(err) };
+      this.log.error("DNS sync failed; retrying", { configMap: this.cmName(), error: failure.message });
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => this.hooks?.resync(), 2000);
+      decision ??= decide({ gateways: inputs, optedOut, current: this.state, leavingVirtualHosts: this.leaving, now, drainSeconds: this.o.drainSeconds });
+    }
+    decision ??= decide({ gateways: inputs, optedOut, current: this.state, leavingVirtualHosts: this.leaving, now, drainSeconds: this.o.drainSeconds });
+    if (failure === undefined && !this.o.dryRun) {
+      for (const d of this.state.draining) if (d.virtualHost !== undefined) this.leaving.delete(`${d.gateway} ${d.fqdn}`);
+      for (const k of [...this.leaving.keys()]) if (!this.state.draining.some((d) => `${d.gateway} ${d.fqdn}` === k)) this.leaving.delete(k);
+    }
+    const decided = decision;
+    this.armDeadline();
+    const statuses = new Map<string, DnsGatewayStatus>();
+    for (const g of result.gateways) {
+      const key = `${g.ref.namespace}/${g.ref.name}`;
+      statuses.set(key, summarize(decided.statuses.get(key) ?? [], this.cmName(), this.o.dryRun, failure));
+    }
+    const problems: Problem[] = decided.rejected.map((r) => {
+      const [namespace, name] = r.gateway.split("/") as [string, string];
+      return { kind: "InternalGateway", namespace, name, field: "status.dns", reason: "InvalidHost", message: `DNS name ${JSON.stringify(r.fqdn)} is ${r.error}; it is not written to CoreDNS` };
+    });
+    return { statuses, problems };
+  }
+
+  /** Wakes the controller when the earliest drain deadline passes. */
+  private armDeadline(): void {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    if (this.stopped) return;
+    const t = nextDeadline(this.state, new Date());
+    if (t === undefined) return;
+    this.deadlineTimer = setTimeout(() => {
+      this.hooks?.retranslate();
+    }, Math.max(0, t - Date.now()) + 50);
+  }
+}
