@@ -33,7 +33,7 @@ typecheck: deps ## strict TypeScript check of everything outside filter/
 tools-envoy: ## obtain only what `make run` needs: Envoy and func-e
 	scripts/tools.sh func-e
 
-run: build tools-envoy ## run Canal locally: demo upstreams + Envoy with the filter (func-e)
+run: build tools-envoy ## run Canal locally: canal dev on examples/helloworld (func-e Envoy, ECDS, demo backends; edits apply live)
 	scripts/run-local.sh
 
 test: build tools typecheck ## run every test suite

@@ -4,6 +4,7 @@ import type { Command } from "./cli/command.ts";
 import { UsageError } from "./cli/command.ts";
 import { controllerCommand } from "./cli/controller.ts";
 import { compileCommand } from "./cli/compile.ts";
+import { devCommand } from "./cli/dev.ts";
 
 export { UsageError } from "./cli/command.ts";
 export { parseControllerFlags, runController, type ControllerConfig } from "./cli/controller.ts";
@@ -12,6 +13,7 @@ export { parseControllerFlags, runController, type ControllerConfig } from "./cl
 const COMMANDS: Record<string, Command> = {
   controller: controllerCommand,
   compile: compileCommand,
+  dev: devCommand,
 };
 
 function usage(): string {
