@@ -1,0 +1,234 @@
+// The charts with real helm and a real API server: lint, render with default and non-default
+// values, apply every rendered object with server-side dry-run (Istio's CRDs and ours installed,
+// strict field validation), and parse the controller's rendered flags with its own parser.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseControllerFlags } from "../../controller/src/cli.ts";
+import { groupKey } from "../../controller/src/sinks/ecds-publisher.ts";
+import { renderWasmFilterConfig } from "../../envoy/bootstrap.ts";
+import { parseManifests, startKubeApi, type KubeApi, type KubeObject } from "../support/k8s.ts";
+import { applyAll, CONTROL_CHART, find, GATEWAY_CHART, helm, REPO, SEED_CONTROL_SETS, sets, template } from "./helm.ts";
+
+const NS = "istio-system";
+const GATEWAY_VALUES = join(import.meta.dirname, "fixtures", "gateway-nondefault.yaml");
+const CONTROL_VALUES = join(import.meta.dirname, "fixtures", "control-nondefault.yaml");
+
+type Json = Record<string, unknown>;
+const at = (o: unknown, ...path: (string | number)[]): unknown =>
+  path.reduce<unknown>((v, k) => (v === null || v === undefined ? undefined : (v as Record<string | number, unknown>)[k]), o);
+const podSpec = (d: KubeObject): Json => at(d, "spec", "template", "spec") as Json;
+const container = (d: KubeObject, name: string): Json => {
+  const c = (podSpec(d).containers as Json[]).find((x) => x.name === name);
+  if (!c) throw new Error(`no container ${name}`);
+  return c;
+};
+function controllerArgs(objects: KubeObject[]): string[] {
+  const args = container(find(objects, "Deployment", "canal-controller"), "controller").args as string[];
+  expect(args[0]).toBe("controller");
+  return args.slice(1);
+}
+
+let gatewayDefault: KubeObject[];
+let gatewayCustom: KubeObject[];
+let controlDefault: KubeObject[];
+let controlCustom: KubeObject[];
+
+beforeAll(async () => {
+  [gatewayDefault, gatewayCustom, controlDefault, controlCustom] = await Promise.all([
+    template(GATEWAY_CHART, "canal-gateway", NS),
+    template(GATEWAY_CHART, "canal-gateway", NS, ["-f", GATEWAY_VALUES]),
+    template(CONTROL_CHART, "canal-control", NS, sets(SEED_CONTROL_SETS)),
+    template(CONTROL_CHART, "canal-control", NS, ["-f", CONTROL_VALUES]),
+  ]);
+}, 60_000);
+
+describe("helm lint", () => {
+  it.each([
+    ["canal, defaults", GATEWAY_CHART, []],
+    ["canal, non-default values", GATEWAY_CHART, ["-f", GATEWAY_VALUES]],
+    ["canal-control, the seed's --set flags", CONTROL_CHART, sets(SEED_CONTROL_SETS)],
+    ["canal-control, non-default values", CONTROL_CHART, ["-f", CONTROL_VALUES]],
+  ])("%s: no errors or warnings (--strict)", async (_name, chart, args) => {
+    const r = await helm(["lint", "--strict", chart, "--namespace", NS, ...args]);
+    expect(r.stdout + r.stderr).toContain("0 chart(s) failed");
+    expect(r.code).toBe(0);
+  });
+});
+
+describe("canal (gateway)", () => {
+  it("defaults: proxyv2 in router mode, seed labels, no sidecar, non-root, dedicated nodes, HPA, PDB", () => {
+    const d = find(gatewayDefault, "Deployment", "canal-gateway");
+    const pod = at(d, "spec", "template") as Json;
+    expect(at(pod, "metadata", "labels")).toMatchObject({ app: "canal-gateway", istio: "gateway", "sidecar.istio.io/inject": "false" });
+    expect(at(pod, "metadata", "annotations", "sidecar.istio.io/inject")).toBe("false");
+    const proxy = container(d, "istio-proxy");
+    expect(proxy.image).toBe("docker.io/istio/proxyv2:1.32.0");
+    expect((proxy.args as string[]).slice(0, 2)).toEqual(["proxy", "router"]);
+    expect(podSpec(d).securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1337 });
+    expect(proxy.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+    expect(podSpec(d).nodeSelector).toEqual({ "canal.io/gateway": "true" });
+    expect(podSpec(d).tolerations).toEqual([{ key: "canal.io/gateway", operator: "Equal", value: "true", effect: "NoSchedule" }]);
+    const anti = at(podSpec(d), "affinity", "podAntiAffinity", "preferredDuringSchedulingIgnoredDuringExecution") as Json[];
+    expect(anti.map((t) => at(t, "podAffinityTerm", "topologyKey"))).toEqual(["kubernetes.io/hostname", "topology.kubernetes.io/zone"]);
+    expect(at(d, "spec", "replicas")).toBeUndefined(); // the HPA owns the replica count
+    expect(find(gatewayDefault, "HorizontalPodAutoscaler").spec).toMatchObject({ minReplicas: 2, maxReplicas: 10 });
+    expect(find(gatewayDefault, "PodDisruptionBudget").spec).toMatchObject({ minAvailable: 1, selector: { matchLabels: { app: "canal-gateway", istio: "gateway" } } });
+    const svc = find(gatewayDefault, "Service", "canal-gateway");
+    expect(at(svc, "metadata", "labels")).toMatchObject({ app: "canal-gateway", istio: "gateway" });
+    expect(at(svc, "spec", "ports")).toEqual([{ name: "http-5000", port: 5000, targetPort: 5000, protocol: "TCP", appProtocol: "http" }]);
+    expect(gatewayDefault.some((o) => o.kind === "Gateway" || o.kind === "EnvoyFilter")).toBe(false);
+  });
+
+  it("non-default values: Gateway servers equal the Service ports, hard anti-affinity, fixed replicas, ECDS node.cluster and filter copy", () => {
+    const d = find(gatewayCustom, "Deployment", "east-west");
+    expect(at(d, "spec", "replicas")).toBe(3);
+    expect(gatewayCustom.some((o) => o.kind === "HorizontalPodAutoscaler")).toBe(false);
+    expect(find(gatewayCustom, "PodDisruptionBudget").spec).toMatchObject({ maxUnavailable: 1 });
+    expect(at(podSpec(d), "securityContext", "sysctls")).toBeUndefined();
+    const svcPorts = at(find(gatewayCustom, "Service", "east-west-gw"), "spec", "ports") as Json[];
+    const servers = at(find(gatewayCustom, "Gateway", "east-west"), "spec", "servers") as Json[];
+    expect(servers.map((s) => [at(s, "port", "number"), at(s, "port", "name"), at(s, "port", "protocol")])).toEqual(svcPorts.map((p) => [p.port, p.name, "HTTP"]));
+    expect(at(find(gatewayCustom, "Gateway"), "spec", "selector")).toEqual({ app: "east-west" });
+    const ports = (container(d, "istio-proxy").ports as Json[]).map((p) => p.containerPort);
+    expect(ports).toEqual([5000, 8080, 15021, 15090]);
+    const anti = at(podSpec(d), "affinity", "podAntiAffinity") as Json;
+    expect(Object.keys(anti)).toEqual(["requiredDuringSchedulingIgnoredDuringExecution"]);
+    expect(at(podSpec(d), "affinity", "nodeAffinity")).toBeDefined();
+    expect(podSpec(d).imagePullSecrets).toEqual([{ name: "regcred" }, { name: "other" }]);
+    // ECDS: Envoy's node.cluster must be the controller's group key of the InternalGateway.
+    const proxyConfig = JSON.parse(at(d, "spec", "template", "metadata", "annotations", "proxy.istio.io/config") as string) as Json;
+    expect(proxyConfig.serviceCluster).toBe(groupKey({ namespace: NS, name: "east-west" }));
+    const init = (podSpec(d).initContainers as Json[])[0] as Json;
+    expect(init.image).toBe("registry.example/canal/canal:0.1.0");
+    expect(init.command).toEqual(["cp", "/app/build/canal.wasm", "/var/lib/canal/filter.wasm"]);
+    expect((container(d, "istio-proxy").volumeMounts as Json[]).find((m) => m.name === "canal-filter")).toMatchObject({ mountPath: "/var/lib/canal", readOnly: true });
+  });
+
+  it.each([
+    ["antiAffinity.nodes=sometimes", ["--set", "antiAffinity.nodes=sometimes"], "antiAffinity.nodes/zones must be required, preferred or none"],
+    ["no ports", ["--set", "service.ports=null"], "service.ports must list at least one port"],
+    ["duplicate port names", ["--set-json", 'service.ports=[{"name":"http","port":80},{"name":"http","port":81}]'], 'service.ports: duplicate name "http"'],
+    ["a port without a number", ["--set-json", 'service.ports=[{"name":"http"}]'], "every service.ports entry needs a name and a port"],
+    ["ECDS without filter image", ["--set", "ecds.enabled=true"], "ecds.enabled needs ecds.filterImage"],
+  ])("refuses %s with a clear message", async (_name, args, message) => {
+    const r = await helm(["template", "x", GATEWAY_CHART, "-n", NS, ...args]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(message);
+  });
+});
+
+describe("canal-control", () => {
+  it("the seed's install: image from global.hub/tag, pull secrets, 2 replicas, the default InternalGateway, the CRD in crds/ equal to the controller's", async () => {
+    const d = find(controlDefault, "Deployment", "canal-controller");
+    expect(at(d, "spec", "replicas")).toBe(2);
+    expect(container(d, "controller").image).toBe("registry.example/canal/canal:0.1.0");
+    expect(podSpec(d).imagePullSecrets).toEqual([{ name: "regcred" }]);
+    expect(podSpec(d).securityContext).toMatchObject({ runAsNonRoot: true });
+    expect(find(controlDefault, "InternalGateway", "canal").spec).toEqual({
+      gatewayRef: { name: "canal" },
+      serviceRef: { name: "canal-gateway" },
+      workloadSelector: { matchLabels: { app: "canal-gateway" } },
+    });
+    expect(controlDefault.some((o) => o.kind === "EnvoyFilter" || o.kind === "WasmPlugin" || o.kind === "ConfigMap")).toBe(false);
+    const withCrds = await template(CONTROL_CHART, "canal-control", NS, [...sets(SEED_CONTROL_SETS), "--include-crds"]);
+    const crd = find(withCrds, "CustomResourceDefinition", "internalgateways.canal.io");
+    const [own] = parseManifests(readFileSync(join(REPO, "controller/crds/internalgateway.yaml"), "utf8"));
+    expect(crd).toEqual(own);
+  });
+
+  it("WasmPlugin mode: the rendered flags parse with the controller's own parser and carry url + sha256", () => {
+    const config = parseControllerFlags(controllerArgs(controlDefault));
+    if (config === "help") throw new Error("unexpected --help");
+    expect(config.wasmPlugin).toEqual({ url: SEED_CONTROL_SETS["wasm.url"], sha256: SEED_CONTROL_SETS["wasm.sha256"] });
+    expect(config.ecds).toBeUndefined();
+    expect(config).toMatchObject({ namespace: NS, leaseName: "canal-controller", leaseDurationSeconds: 15, metricsAddress: "0.0.0.0:9090", logLevel: "info", clusterDomain: "cluster.local" });
+  });
+
+  it("EnvoyFilter mode: flags parse (ECDS, no WasmPlugin); the EnvoyFilter's default config is the bootstrap's; gateway and controller agree on the wasm path", () => {
+    const args = controllerArgs(controlCustom).filter((a) => !a.startsWith("--dns")); // DNS flags: see the next test
+    const config = parseControllerFlags(args);
+    if (config === "help") throw new Error("unexpected --help");
+    expect(config.wasmPlugin).toBeUndefined();
+    expect(config.ecds).toEqual({ address: "0.0.0.0:18080", wasmPath: "/var/lib/canal/filter.wasm" });
+    expect(config).toMatchObject({ leaseName: "canal-leader", leaseDurationSeconds: 10, clusterDomain: "corp.local", logLevel: "debug", metricsAddress: "0.0.0.0:9191" });
+    const ef = find(controlCustom, "EnvoyFilter", "canal-ecds");
+    const patches = at(ef, "spec", "configPatches") as Json[];
+    const filter = at(patches.find((p) => p.applyTo === "HTTP_FILTER"), "patch", "value") as Json;
+    expect(filter.name).toBe("canal");
+    expect(at(filter, "config_discovery", "default_config")).toEqual(renderWasmFilterConfig("/var/lib/canal/filter.wasm", ""));
+    const cluster = at(patches.find((p) => p.applyTo === "CLUSTER"), "patch", "value") as Json;
+    expect(at(cluster, "load_assignment", "endpoints", 0, "lb_endpoints", 0, "endpoint", "address", "socket_address")).toEqual({ address: "canal-xds.istio-system.svc.corp.local", port_value: 18080 });
+    expect(at(ef, "spec", "workloadSelector", "labels")).toEqual({ app: "east-west" });
+    const svc = find(controlCustom, "Service", "canal-xds");
+    expect(at(svc, "spec", "ports", 0)).toMatchObject({ port: 18080, targetPort: "grpc-ecds", appProtocol: "grpc" });
+    // The gateway chart's ECDS values (same fixture pair) point at the same file.
+    const gw = find(gatewayCustom, "Deployment", "east-west");
+    expect((podSpec(gw).initContainers as Json[])[0]?.command).toContain(config.ecds?.wasmPath);
+  });
+
+  it("DNS on: flags rendered, the empty canal-dns ConfigMap, a Role limited to the two ConfigMaps by name", () => {
+    // The DNS flags are parsed by the controller only once the DNS work lands; here their shape.
+    const args = controllerArgs(controlCustom);
+    expect(args.filter((a) => a.startsWith("--dns"))).toEqual(["--dns", "--dns-configmap=kube-system/canal-dns", "--dns-ttl=30", "--dns-drain=120", "--dns-dry-run"]);
+    expect(controllerArgs(controlDefault).some((a) => a.startsWith("--dns"))).toBe(false);
+    const cm = find(controlCustom, "ConfigMap", "canal-dns");
+    expect(cm.metadata.namespace).toBe("kube-system");
+    const role = controlCustom.find((o) => o.kind === "Role" && o.metadata.namespace === "kube-system") as KubeObject;
+    expect((role as unknown as { rules: Json[] }).rules).toEqual([{ apiGroups: [""], resources: ["configmaps"], resourceNames: ["canal-dns", "coredns"], verbs: ["get", "update", "patch"] }]);
+  });
+
+  it.each([
+    ["no global.hub", ["--set", "wasm.url=oci://r/x:1"], "global.hub is required"],
+    ["no wasm.url in WasmPlugin mode", ["--set", "global.hub=r/canal"], "wasm.url is required with delivery.mode=wasmplugin"],
+    ["a wasm.url that is no URL", ["--set", "global.hub=r/canal", "--set", "wasm.url=registry/canal"], "wasm.url must be an oci://, http(s):// or file:// URL"],
+    ["an upper-case sha256", ["--set", "global.hub=r/canal", "--set", "wasm.url=https://x/c.wasm", "--set", `wasm.sha256=${"A".repeat(64)}`], "wasm.sha256 must be 64 lower-case hex digits"],
+    ["an unknown delivery.mode", ["--set", "global.hub=r/canal", "--set", "delivery.mode=ecds"], 'delivery.mode must be wasmplugin or envoyfilter, got "ecds"'],
+  ])("refuses %s with a clear message", async (_name, args, message) => {
+    const r = await helm(["template", "x", CONTROL_CHART, "-n", NS, ...args]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(message);
+  });
+
+  it("an https:// filter url works as well", async () => {
+    const objects = await template(CONTROL_CHART, "canal-control", NS, sets({ "global.hub": "r/canal", "wasm.url": "https://files.example/canal.wasm" }));
+    const config = parseControllerFlags(controllerArgs(objects));
+    if (config === "help") throw new Error("unexpected --help");
+    expect(config.wasmPlugin).toEqual({ url: "https://files.example/canal.wasm", sha256: undefined });
+  });
+});
+
+describe("server-side dry-run on a real API server", () => {
+  let api: KubeApi;
+
+  beforeAll(async () => {
+    api = await startKubeApi({ name: "charts-dry-run" });
+    await api.installIstioCrds();
+    await api.installCrds([join(CONTROL_CHART, "crds", "internalgateway.yaml")]);
+    await api.applyYaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: apps}\n");
+  }, 180_000);
+
+  afterAll(async () => {
+    await api?.stop();
+  });
+
+  it.each([
+    ["canal, defaults", () => gatewayDefault],
+    ["canal, non-default values", () => gatewayCustom],
+    ["canal-control, the seed's flags", () => controlDefault],
+    ["canal-control, non-default values", () => controlCustom],
+  ])("%s: every object is accepted (strict field validation)", async (_name, objects) => {
+    const rendered = objects();
+    expect(rendered.length).toBeGreaterThan(4);
+    expect(await applyAll(api, rendered, { dryRun: true })).toEqual([]);
+  }, 60_000);
+
+  it("the dry-run catches schema errors (a bad value and an unknown field are refused)", async () => {
+    const badCpu = await template(GATEWAY_CHART, "canal-gateway", NS, ["--set", "resources.requests.cpu=lots"]);
+    const failures = await applyAll(api, badCpu.filter((o) => o.kind === "Deployment"), { dryRun: true });
+    expect(failures.join("\n")).toMatch(/Deployment istio-system\/canal-gateway: (400|422|500) .*quantities must match/);
+    const badIg = await template(CONTROL_CHART, "canal-control", NS, [...sets(SEED_CONTROL_SETS), "--set", "internalGateway.serviceRef.port=80"]);
+    const igFailures = await applyAll(api, badIg.filter((o) => o.kind === "InternalGateway"), { dryRun: true });
+    expect(igFailures.join("\n")).toMatch(/InternalGateway istio-system\/canal: 500 .*\.spec\.serviceRef\.port: field not declared in schema/);
+  }, 60_000);
+});
