@@ -5,6 +5,8 @@ import { parseArgs } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { resolveKinds } from "../kube/resources.ts";
 import { Controller } from "../runner/controller.ts";
+import { DnsManager } from "../dns/manager.ts";
+import { DNS_USAGE, parseDnsFlags, DNS_FLAG_OPTIONS, type DnsConfig } from "../dns/flags.ts";
 import { EcdsPublisher } from "../sinks/ecds-publisher.ts";
 import { startHttp } from "../runner/http.ts";
 import { jsonLogger, type Level } from "../runner/log.ts";
@@ -30,7 +32,7 @@ flags:
   --wasm-path PATH         with --ecds-address: the filter's path inside the gateways
                            (default: /etc/canal/canal.wasm)
   --cluster-domain DOMAIN  Kubernetes cluster domain (default: cluster.local)
-  --metrics-address ADDR   serve /metrics, /healthz, /readyz here (default: 127.0.0.1:9090)
+${DNS_USAGE}  --metrics-address ADDR   serve /metrics, /healthz, /readyz here (default: 127.0.0.1:9090)
   --log-level LEVEL        debug | info | warn | error (default: info)
   -h, --help               this help
 `;
@@ -46,6 +48,8 @@ export interface ControllerConfig {
   clusterDomain: string;
   metricsAddress: string;
   logLevel: Level;
+  /** --dns: redirect Service names to the gateways through the canal-dns ConfigMap. */
+  dns?: DnsConfig;
 }
 
 export function parseControllerFlags(args: string[]): ControllerConfig | "help" {
@@ -70,6 +74,7 @@ export function parseControllerFlags(args: string[]): ControllerConfig | "help" 
         "metrics-address": { type: "string", default: "127.0.0.1:9090" },
         "log-level": { type: "string", default: "info" },
         help: { type: "boolean", short: "h", default: false },
+        ...DNS_FLAG_OPTIONS,
       },
     }));
   } catch (err) {
@@ -107,6 +112,7 @@ export function parseControllerFlags(args: string[]): ControllerConfig | "help" 
     clusterDomain: values["cluster-domain"] as string,
     metricsAddress: values["metrics-address"] as string,
     logLevel: level as Level,
+    dns: parseDnsFlags(values),
   };
 }
 
@@ -140,6 +146,7 @@ export async function runController(config: ControllerConfig): Promise<() => Pro
     wasmPlugin: config.wasmPlugin,
     validateRegex: loadRegexValidator(),
     clusterDomain: config.clusterDomain,
+    ...(config.dns === undefined ? {} : { dns: new DnsManager(kc, { ...config.dns, clusterDomain: config.clusterDomain }, log) }),
   });
   const http = await startHttp(config.metricsAddress, controller.metrics, controller);
   log.info("starting", { metrics: `http://${config.metricsAddress.replace(/:\d+$/, "")}:${http.port}/metrics`, kinds: kinds.map((k) => k.apiVersion + "/" + k.kind) });

@@ -36,5 +36,5 @@ export function summarize(entries: readonly EntryStatus[], configMap: string, dr
   } else if (dryRun) condition = { ok: false, reason: "DryRun", message: `--dns-dry-run: ${redirected} names would point at the gateway; ${configMap} is not written` };
   else condition = { ok: true, reason: "AllRedirected", message: `${redirected} names point at the gateway (${configMap})${draining > 0 ? `; ${draining} draining` : ""}` };
   if (dryRun && failure === undefined && pending > 0) condition = { ...condition, message: `--dns-dry-run (nothing written): ${condition.message}` };
-  return { configMap, dryRun, redirected, pending, draining, optedOut, entries: entries.slice(0, MAX_DNS_ENTRIES), condition };
+  return { configMap, dryRun, redirected, pending, draining, optedOut, entries: entries.slice(0, MAX_DNS_ENTRIES).map((e) => ({ ...e, name: e.name.slice(0, 253), message: e.message.slice(0, 4096) })), condition };
 }

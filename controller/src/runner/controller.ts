@@ -6,10 +6,11 @@ import * as k8s from "@kubernetes/client-node";
 import type { ParsedObjects, Problem } from "../api/index.ts";
 import { INTERNAL_GATEWAY_API_VERSION } from "../api/index.ts";
 import type { ResolvedKind } from "../kube/resources.ts";
+import type { DnsManager } from "../dns/manager.ts";
 import { ClusterSource, errorText } from "../sources/cluster-source.ts";
 import { TableTooLargeError, WasmPluginWriter, WASMPLUGIN_API_VERSION, type WasmPluginTarget } from "../sinks/wasmplugin.ts";
 import { StatusWriter, type DeliveryState } from "../status/status-writer.ts";
-import { translate, type GatewayResult, type RegexValidator, type TranslateResult } from "../translate/index.ts";
+import { tableJson, translate, TranslateMemo, type GatewayResult, type RegexValidator, type TranslateResult } from "../translate/index.ts";
 import { LeaderElector } from "./leader.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
@@ -42,6 +43,8 @@ export interface ControllerOptions {
   validateRegex: RegexValidator;
   clusterDomain?: string;
   metrics?: Metrics;
+  /** DNS redirection (`--dns`): absent, nothing DNS-related runs. */
+  dns?: DnsManager;
 }
 
 export class Controller {
@@ -55,6 +58,8 @@ export class Controller {
   private again = false;
   private retryTimer?: NodeJS.Timeout;
   private synced = false;
+  /** What translations keep for the next one (rebuilt from the cluster after a restart). */
+  private readonly memo = new TranslateMemo();
 
   constructor(private readonly o: ControllerOptions) {
     this.metrics = o.metrics ?? new Metrics();
@@ -74,6 +79,7 @@ export class Controller {
     });
     this.source.onSnapshot((parsed) => this.onSnapshot(parsed));
     o.publisher?.onDeliveryChange(() => this.requestSync());
+    o.dns?.attach({ resync: () => this.requestSync(), retranslate: () => this.latest && this.onSnapshot(this.latest.parsed), isLeader: () => this.leader.isLeader });
   }
 
   get isLeader(): boolean {
@@ -86,6 +92,7 @@ export class Controller {
   }
 
   async start(): Promise<void> {
+    await this.o.dns?.start();
     await this.source.start();
     this.leader.start();
   }
@@ -94,6 +101,7 @@ export class Controller {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     await this.leader.stop();
     await this.source.stop();
+    await this.o.dns?.stop();
   }
 
   /** The latest translation (for `canal status`-like introspection and tests). */
@@ -103,10 +111,15 @@ export class Controller {
 
   private onSnapshot(parsed: ParsedObjects): void {
     const started = performance.now();
-    const result = translate(parsed.snapshot, { validateRegex: this.o.validateRegex, clusterDomain: this.o.clusterDomain });
+    const translated = translate(parsed.snapshot, { validateRegex: this.o.validateRegex, clusterDomain: this.o.clusterDomain, memo: this.memo });
+    // Names leaving DNS keep their routes until their drain deadline (before any sink sees the tables).
+    const result = this.o.dns ? this.o.dns.prepare(parsed, translated) : translated;
     this.latest = { parsed, result };
     this.synced = true;
     this.metrics.counter("canal_translations_total", "Translations of a full snapshot.");
+    const { reused, translated: fresh } = this.memo.stats;
+    this.metrics.gauge("canal_memo_virtualservices", "VirtualService route sets reused from earlier translations, or translated, since start.", reused, { result: "reused" });
+    this.metrics.gauge("canal_memo_virtualservices", "VirtualService route sets reused from earlier translations, or translated, since start.", fresh, { result: "translated" });
     this.metrics.gauge("canal_translate_seconds", "Duration of the last translation.", (performance.now() - started) / 1000);
     const s = parsed.snapshot;
     for (const [kind, n] of [["InternalGateway", s.internalGateways.length], ["Gateway", s.gateways.length], ["VirtualService", s.virtualServices.length], ["DestinationRule", s.destinationRules.length], ["Service", s.services.length]] as const) {
@@ -114,7 +127,8 @@ export class Controller {
     }
     this.metrics.gauge("canal_problems", "Problems found in the input.", parsed.problems.length + result.problems.length);
     for (const g of result.gateways) {
-      const json = JSON.stringify(g.table);
+      // Serialized once, while translating (the same bytes as JSON.stringify(g.table)).
+      const json = tableJson(g.table);
       this.o.publisher?.publish(g, json);
       this.metrics.gauge("canal_table_bytes", "Size of the route table JSON.", Buffer.byteLength(json), { gateway: `${g.ref.namespace}/${g.ref.name}` });
     }
@@ -154,13 +168,18 @@ export class Controller {
     if (latest === undefined) return;
     const { parsed, result } = latest;
     const wanted = new Set<string>();
+    const deliveries = new Map<string, DeliveryState>();
+    for (const g of result.gateways) deliveries.set(`${g.ref.namespace}/${g.ref.name}`, await this.deliver(g, wanted));
+    if (!this.leader.isLeader) return;
+    // DNS after delivery (it gates on the gateways' ACKs), before status (which reports it).
+    const dns = this.o.dns ? await this.o.dns.sync(parsed, result, deliveries) : undefined;
     for (const g of result.gateways) {
-      const delivery = await this.deliver(g, wanted);
+      const key = `${g.ref.namespace}/${g.ref.name}`;
       if (!this.leader.isLeader) return;
-      await this.status.writeStatus(g, delivery);
+      await this.status.writeStatus(g, deliveries.get(key)!, dns?.statuses.get(key));
     }
     if (this.o.wasmPlugin) await this.removeStalePlugins(wanted);
-    const problems: Problem[] = [...parsed.problems, ...result.problems];
+    const problems: Problem[] = [...parsed.problems, ...result.problems, ...(dns?.problems ?? [])];
     const created = await this.status.emitProblemEvents(problems, apiVersionOf(this.o.kinds), uidIndex(parsed));
     if (created > 0) this.metrics.counter("canal_events_total", "Warning Events emitted for rejected objects.", {}, created);
   }
@@ -217,9 +236,18 @@ function apiVersionOf(kinds: readonly ResolvedKind[]): (kind: string) => string 
 /** kind/namespace/name → uid, built once per sync (a scan per problem was O(problems × objects)). */
 function uidIndex(parsed: ParsedObjects): (p: Problem) => string | undefined {
   const s = parsed.snapshot;
+  let uids: Map<string, string | undefined> | undefined;
+  // Built on the first lookup: a sync without problems never needs it.
+  return (p) => {
+    uids ??= uidMap(s);
+    return uids.get(`${p.kind}/${p.namespace}/${p.name}`);
+  };
+}
+
+function uidMap(s: ParsedObjects["snapshot"]): Map<string, string | undefined> {
   const uids = new Map<string, string | undefined>();
   for (const o of [...s.internalGateways, ...s.gateways, ...s.virtualServices, ...s.destinationRules, ...s.services]) {
     uids.set(`${o.kind}/${o.metadata.namespace}/${o.metadata.name}`, o.metadata.uid);
   }
-  return (p) => uids.get(`${p.kind}/${p.namespace}/${p.name}`);
+  return uids;
 }

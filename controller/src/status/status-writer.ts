@@ -4,6 +4,7 @@
 // writes that would not change anything.
 import * as k8s from "@kubernetes/client-node";
 import type { Problem } from "../api/index.ts";
+import type { DnsGatewayStatus } from "../dns/status.ts";
 import type { GatewayResult } from "../translate/index.ts";
 
 const MAX_LISTED = 256;
@@ -34,10 +35,12 @@ export interface InternalGatewayStatus {
   gateways: DeliveryState["gateways"];
   rejectedCount: number;
   rejected: Problem[];
+  /** With --dns: each planned name's state and why (see docs/dns.md). */
+  dns?: Omit<DnsGatewayStatus, "condition">;
 }
 
 /** The status an InternalGateway should have; transition times are kept when a condition holds. */
-export function desiredStatus(result: GatewayResult, delivery: DeliveryState, previous: Condition[] = [], now = new Date()): InternalGatewayStatus {
+export function desiredStatus(result: GatewayResult, delivery: DeliveryState, previous: Condition[] = [], now = new Date(), dns?: DnsGatewayStatus): InternalGatewayStatus {
   const generation = result.ref.generation;
   const condition = (type: string, ok: boolean, reason: string, message: string): Condition => {
     const status = ok ? "True" : "False";
@@ -45,7 +48,7 @@ export function desiredStatus(result: GatewayResult, delivery: DeliveryState, pr
     const since = prev && prev.status === status ? prev.lastTransitionTime : now.toISOString().replace(/\.\d+Z$/, "Z");
     return { type, status, observedGeneration: generation, lastTransitionTime: since, reason, message };
   };
-  return {
+  const status: InternalGatewayStatus = {
     observedGeneration: generation,
     conditions: [
       condition("Accepted", result.accepted, result.reason, result.message),
@@ -58,6 +61,12 @@ export function desiredStatus(result: GatewayResult, delivery: DeliveryState, pr
     rejectedCount: result.problems.length,
     rejected: result.problems.slice(0, MAX_LISTED),
   };
+  if (dns !== undefined) {
+    const { condition: c, ...rest } = dns;
+    status.conditions.push(condition("DNSReady", c.ok, c.reason, c.message));
+    status.dns = rest;
+  }
+  return status;
 }
 
 function sameIgnoringTimes(a: unknown, b: unknown): boolean {
@@ -79,7 +88,7 @@ export class StatusWriter {
   }
 
   /** Writes the InternalGateway's status subresource if it differs; returns whether it wrote. */
-  async writeStatus(result: GatewayResult, delivery: DeliveryState): Promise<boolean> {
+  async writeStatus(result: GatewayResult, delivery: DeliveryState, dns?: DnsGatewayStatus): Promise<boolean> {
     const header = { apiVersion: "canal.io/v1alpha1", kind: "InternalGateway", metadata: { name: result.ref.name, namespace: result.ref.namespace } };
     let current: k8s.KubernetesObject & { status?: InternalGatewayStatus };
     try {
@@ -88,7 +97,7 @@ export class StatusWriter {
       if ((err as { code?: unknown }).code === 404) return false; // deleted meanwhile
       throw err;
     }
-    const status = desiredStatus(result, delivery, current.status?.conditions ?? []);
+    const status = desiredStatus(result, delivery, current.status?.conditions ?? [], new Date(), dns);
     if (current.status && sameIgnoringTimes(current.status, status)) return false;
     await this.patchStatus(result.ref, status);
     return true;
