@@ -44,6 +44,7 @@ test: build tools typecheck ## run every test suite
 	npm run --silent test:ecds
 	npm run --silent test:k8s
 	npm run --silent test:dns-harness
+	npm run --silent test:cli
 
 bench: build tools ## benchmarks (results go to docs/benchmarks.md)
 	npm run --silent bench:filter

@@ -5,6 +5,7 @@ import { UsageError } from "./cli/command.ts";
 import { controllerCommand } from "./cli/controller.ts";
 import { compileCommand } from "./cli/compile.ts";
 import { devCommand } from "./cli/dev.ts";
+import { statusCommand } from "./cli/status.ts";
 
 export { UsageError } from "./cli/command.ts";
 export { parseControllerFlags, runController, type ControllerConfig } from "./cli/controller.ts";
@@ -14,6 +15,7 @@ const COMMANDS: Record<string, Command> = {
   controller: controllerCommand,
   compile: compileCommand,
   dev: devCommand,
+  status: statusCommand,
 };
 
 function usage(): string {
