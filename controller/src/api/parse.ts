@@ -85,6 +85,11 @@ export interface ParsedObjects {
 
 /** Parses a list of objects into a Snapshot, collecting every problem. */
 export function parseObjects(raws: readonly unknown[], options: ParseOptions = {}): ParsedObjects {
+  return collectParsed(raws.map((raw) => parseObject(raw, options)));
+}
+
+/** Objects already parsed (e.g. kept per object by a source) → a Snapshot and every problem. */
+export function collectParsed(outcomes: Iterable<ParseOutcome>): ParsedObjects {
   const internalGateways: InternalGateway[] = [];
   const gateways: Gateway[] = [];
   const virtualServices: VirtualService[] = [];
@@ -92,8 +97,7 @@ export function parseObjects(raws: readonly unknown[], options: ParseOptions = {
   const services: Service[] = [];
   const problems: Problem[] = [];
   const ignored: string[] = [];
-  for (const raw of raws) {
-    const out = parseObject(raw, options);
+  for (const out of outcomes) {
     if (out.status === "ignored") ignored.push(`${out.apiVersion}/${out.kind}`);
     else if (out.status === "invalid") problems.push(...out.problems);
     else {

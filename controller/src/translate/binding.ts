@@ -76,7 +76,8 @@ export function boundVirtualServices(gateway: Gateway, vss: readonly VirtualServ
  */
 export function unknownGatewayProblems(vss: readonly VirtualService[], gateways: readonly Gateway[], sink: ProblemSink): void {
   const keys = new Set(gateways.map(refOf));
-  for (const vs of byAge(vss)) {
+  // Any order: translate() sorts the problems.
+  for (const vs of vss) {
     vs.spec.gateways.forEach((g, i) => {
       if (g === MESH_GATEWAY) return;
       const key = resolveGatewayRef(g, vs.metadata.namespace) as string;

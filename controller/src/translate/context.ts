@@ -2,22 +2,26 @@
 import type { IgnoredField } from "../api/meta.ts";
 import type { VirtualService } from "../api/istio.ts";
 import type { ProblemSink } from "./problems.ts";
-import type { ServiceIndex } from "./services.ts";
+import type { ServiceLookup } from "./services.ts";
 import type { SubsetLookup } from "./subsets.ts";
 
 /** Checks a regex with the filter's engine: null when it compiles, else the engine's message. */
 export type RegexValidator = (pattern: string) => string | null;
 
-export interface RouteContext {
-  vs: VirtualService;
+/** Everything route translation reads besides the VirtualService itself (one gateway's view). */
+export interface RouteEnv {
   /** "namespace/name" of the Istio Gateway being translated. */
   gatewayKey: string;
   clusterDomain: string;
   validateRegex: RegexValidator;
-  services: ServiceIndex;
+  services: ServiceLookup;
   subsets: SubsetLookup;
   /** The Service in front of the gateway pods: never a destination (it would loop). */
   gatewayService: { namespace: string; name: string };
+}
+
+export interface RouteContext extends RouteEnv {
+  vs: VirtualService;
   sink: ProblemSink;
 }
 

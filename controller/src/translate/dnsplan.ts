@@ -19,19 +19,40 @@ export interface DnsPlanInput {
   gatewayService: { namespace: string; name: string };
 }
 
+/** How a Service becomes an entry (a memo keeps them per Service object). */
+export type DnsEntryOf = (s: Service, clusterDomain: string) => DnsEntry;
+
+export function dnsEntry(s: Service, clusterDomain: string): DnsEntry {
+  const { name, namespace } = s.metadata;
+  const ports = [...new Set(s.spec.ports.map((p) => p.port))].sort((a, b) => a - b);
+  return { fqdn: serviceFqdn(name, namespace, clusterDomain), namespace, name, ports };
+}
+
 /** Unique, sorted by FQDN. ExternalName Services are left out (they are CNAMEs, not addresses). */
 export function buildDnsPlan(input: DnsPlanInput): DnsEntry[] {
+  return planOf(plannedServices(input), input.clusterDomain, dnsEntry);
+}
+
+/** The plan of `planned` (from plannedServices). */
+export function planOf(planned: Iterable<Service>, clusterDomain: string, entryOf: DnsEntryOf): DnsEntry[] {
   const byFqdn = new Map<string, DnsEntry>();
+  for (const s of planned) {
+    const e = entryOf(s, clusterDomain);
+    if (!byFqdn.has(e.fqdn)) byFqdn.set(e.fqdn, e);
+  }
+  return [...byFqdn.values()].sort((a, b) => (a.fqdn < b.fqdn ? -1 : a.fqdn > b.fqdn ? 1 : 0));
+}
+
+/** The Services that get an entry, each once. */
+export function plannedServices(input: DnsPlanInput): Set<Service> {
+  const out = new Set<Service>();
   for (const s of input.services) {
     const { name, namespace } = s.metadata;
     if (s.spec.type === "ExternalName") continue;
     if (namespace === input.gatewayService.namespace && name === input.gatewayService.name) continue;
-    const fqdn = serviceFqdn(name, namespace, input.clusterDomain);
-    if (byFqdn.has(fqdn)) continue;
-    const ports = [...new Set(s.spec.ports.map((p) => p.port))].sort((a, b) => a - b);
-    byFqdn.set(fqdn, { fqdn, namespace, name, ports });
+    out.add(s);
   }
-  return [...byFqdn.values()].sort((a, b) => (a.fqdn < b.fqdn ? -1 : a.fqdn > b.fqdn ? 1 : 0));
+  return out;
 }
 
 /** Namespaces of the planned Services: where a bare short name must be unique. */

@@ -6,19 +6,20 @@ import type { Service } from "../api/core.ts";
 import type { Route, RouteTable, VirtualHost } from "../../../schema/route-table.ts";
 import type { Acceptance } from "./binding.ts";
 import { boundVirtualServices } from "./binding.ts";
-import type { RegexValidator, RouteContext } from "./context.ts";
+import type { RegexValidator } from "./context.ts";
 import type { ClusterRef } from "./destinations.ts";
 import { buildDnsPlan, servedNamespaces, type DnsEntry } from "./dnsplan.ts";
 import { selects } from "./hosts.ts";
 import { virtualHostName } from "./names.ts";
 import { ProblemSink } from "./problems.ts";
 import { reportIgnoredFields } from "./report.ts";
-import { translateRoute } from "./routes.ts";
 import { readServers, type ServerPort } from "./servers.ts";
 import type { ServiceIndex } from "./services.ts";
 import { subsetLookup } from "./subsets.ts";
+import type { TranslateMemo } from "./memo.ts";
 import { assembleTable, emptyTable } from "./table.ts";
 import { claimHosts, hostServices, withAliases, type HostContext } from "./vhosts.ts";
+import { translateVsRoutes, type RouteEnv } from "./vs-routes.ts";
 import type { DestinationRule } from "../api/istio.ts";
 
 export interface GatewayCounts {
@@ -61,6 +62,8 @@ export interface GatewayInputs {
   services: ServiceIndex;
   clusterDomain: string;
   validateRegex: RegexValidator;
+  /** Kept results of earlier translations (optional; the output is the same without it). */
+  memo?: TranslateMemo;
 }
 
 export function translateGateway(input: GatewayInputs, sink: ProblemSink): GatewayResult {
@@ -103,21 +106,18 @@ export function translateGateway(input: GatewayInputs, sink: ProblemSink): Gatew
   const subsets = subsetLookup(input.destinationRules, gateway.metadata.namespace, workloadLabels, input.clusterDomain);
   const destinations: Service[] = [];
   const clusters = new Map<string, ClusterRef>();
-  const routes = claimed.map((c) => {
+  const env: RouteEnv = { gatewayKey, clusterDomain: input.clusterDomain, validateRegex: input.validateRegex, services: input.services, subsets, gatewayService };
+  const routes = claimed.map((c): Route[] => {
     if (c.claims.length === 0) return [];
-    const ctx: RouteContext = { vs: c.vs, gatewayKey, clusterDomain: input.clusterDomain, validateRegex: input.validateRegex, services: input.services, subsets, gatewayService, sink };
-    const out: Route[] = [];
-    c.vs.spec.http.forEach((http, i) => {
-      const r = translateRoute(http, i, ctx);
-      if (r.kind === "none") return;
-      out.push(r.route);
-      destinations.push(...r.services);
-      for (const ref of r.clusters) if (!clusters.has(ref.cluster)) clusters.set(ref.cluster, ref);
-    });
-    return out;
+    const r = input.memo === undefined ? translateVsRoutes(c.vs, env) : input.memo.vsRoutes(c.vs, env);
+    sink.list.push(...r.problems);
+    destinations.push(...r.services);
+    for (const ref of r.clusters) if (!clusters.has(ref.cluster)) clusters.set(ref.cluster, ref);
+    return r.routes;
   });
 
-  const plan = buildDnsPlan({ services: [...hostServices(claimed, input.services), ...destinations], clusterDomain: input.clusterDomain, gatewayService });
+  const planInput = { services: [...hostServices(claimed, input.services), ...destinations], clusterDomain: input.clusterDomain, gatewayService };
+  const plan = input.memo === undefined ? buildDnsPlan(planInput) : input.memo.dnsPlan(planInput);
   for (const c of claimed) for (const h of c.claims) {
     const s = input.services.byFqdn(h.domain);
     if (s !== undefined && s.metadata.namespace === gatewayService.namespace && s.metadata.name === gatewayService.name) {
@@ -131,7 +131,8 @@ export function translateGateway(input: GatewayInputs, sink: ProblemSink): Gatew
     if (list.length === 0) return;
     virtualHosts.push({ name: virtualHostName(c.vs.metadata.namespace, c.vs.metadata.name), domains: list, routes: routes[i] as Route[] });
   });
-  result.table = assembleTable(virtualHosts, ambiguous);
+  const memo = input.memo;
+  result.table = memo === undefined ? assembleTable(virtualHosts, ambiguous) : assembleTable(virtualHosts, ambiguous, (vh) => memo.virtualHostJson(vh));
   result.dnsPlan = svc === undefined ? [] : plan;
   result.clusters = [...clusters.values()].sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0));
   result.counts = {

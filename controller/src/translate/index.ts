@@ -8,6 +8,7 @@ import type { Snapshot } from "../api/snapshot.ts";
 import { acceptInternalGateways, unknownGatewayProblems } from "./binding.ts";
 import type { RegexValidator } from "./context.ts";
 import { translateGateway, type GatewayResult } from "./gateway.ts";
+import type { TranslateMemo } from "./memo.ts";
 import { isDnsSubdomain } from "./names.ts";
 import { ProblemSink } from "./problems.ts";
 import { ServiceIndex } from "./services.ts";
@@ -18,6 +19,8 @@ export type { DnsEntry } from "./dnsplan.ts";
 export type { GatewayCounts, GatewayResult } from "./gateway.ts";
 export type { ServerPort } from "./servers.ts";
 export { canonicalJson, contentVersion } from "./canonical.ts";
+export { TranslateMemo, type MemoStats } from "./memo.ts";
+export { tableJson } from "./table.ts";
 
 export const DEFAULT_CLUSTER_DOMAIN = "cluster.local";
 
@@ -26,6 +29,11 @@ export interface TranslateOptions {
   clusterDomain?: string;
   /** The filter's regex check: null when the pattern compiles, else the error. */
   validateRegex: RegexValidator;
+  /**
+   * Results kept from earlier calls, so that a change costs about as much as the objects it
+   * touches (memo.ts). The output is the same with or without it.
+   */
+  memo?: TranslateMemo;
 }
 
 export interface TranslateResult {
@@ -38,7 +46,8 @@ export interface TranslateResult {
 export function translate(snapshot: Snapshot, options: TranslateOptions): TranslateResult {
   const clusterDomain = (options.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN).toLowerCase();
   if (!isDnsSubdomain(clusterDomain)) throw new Error(`translate: clusterDomain ${JSON.stringify(options.clusterDomain)} is not a DNS name`);
-  const services = new ServiceIndex(snapshot.services, clusterDomain);
+  options.memo?.begin(options.validateRegex, clusterDomain);
+  const services = options.memo?.serviceIndex(snapshot.services, clusterDomain) ?? new ServiceIndex(snapshot.services, clusterDomain);
   const validateRegex = guarded(options.validateRegex);
   const sinks = new Map<string, ProblemSink>();
   const sinkFor = (ig: { metadata: { namespace: string; name: string } }): ProblemSink => {
@@ -53,7 +62,7 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   const gateways = acceptances.map((acceptance) => {
     const sink = sinkFor(acceptance.ig);
     const result = translateGateway(
-      { acceptance, virtualServices: snapshot.virtualServices, destinationRules: snapshot.destinationRules, services, clusterDomain, validateRegex },
+      { acceptance, virtualServices: snapshot.virtualServices, destinationRules: snapshot.destinationRules, services, clusterDomain, validateRegex, memo: options.memo },
       sink,
     );
     result.problems = sortProblems(sink.list);

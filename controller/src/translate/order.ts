@@ -17,10 +17,27 @@ export function compareAge(a: { metadata: ObjectMeta }, b: { metadata: ObjectMet
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
-/** A sorted copy; the input is untouched. Each timestamp is parsed once. */
+interface AgeKey {
+  t: number;
+  k: string;
+}
+
+/** Sort keys by metadata object: parsed objects are never modified, and are sorted on every translation. */
+const KEYS = new WeakMap<ObjectMeta, AgeKey>();
+
+function ageKey(meta: ObjectMeta): AgeKey {
+  let key = KEYS.get(meta);
+  if (key === undefined) {
+    key = { t: time(meta), k: `${meta.namespace}/${meta.name}` };
+    KEYS.set(meta, key);
+  }
+  return key;
+}
+
+/** A sorted copy; the input is untouched. Each timestamp is parsed once per metadata object. */
 export function byAge<T extends { metadata: ObjectMeta }>(items: readonly T[]): T[] {
   return items
-    .map((item) => ({ item, t: time(item.metadata), k: `${item.metadata.namespace}/${item.metadata.name}` }))
-    .sort((a, b) => (a.t !== b.t ? (a.t < b.t ? -1 : 1) : a.k < b.k ? -1 : a.k > b.k ? 1 : 0))
+    .map((item) => ({ item, key: ageKey(item.metadata) }))
+    .sort(({ key: a }, { key: b }) => (a.t !== b.t ? (a.t < b.t ? -1 : 1) : a.k < b.k ? -1 : a.k > b.k ? 1 : 0))
     .map((e) => e.item);
 }

@@ -2,9 +2,17 @@
 import type { Service } from "../api/core.ts";
 import { isDnsLabel, parseServiceFqdn } from "./names.ts";
 
-export class ServiceIndex {
+/** What route translation reads of the Services (a memo records these lookups as dependencies). */
+export interface ServiceLookup {
+  get(namespace: string, name: string): Service | undefined;
+  byFqdn(fqdn: string): Service | undefined;
+}
+
+export class ServiceIndex implements ServiceLookup {
   private readonly byKey = new Map<string, Service>();
   private readonly byName = new Map<string, Service[]>();
+  /** FQDN → Service (null: none); FQDNs are looked up several times per translation. */
+  private readonly fqdns = new Map<string, Service | null>();
 
   /** Services whose name or namespace is not a DNS label cannot be addressed and are left out. */
   constructor(services: readonly Service[], private readonly clusterDomain: string) {
@@ -25,8 +33,12 @@ export class ServiceIndex {
 
   /** The Service whose FQDN is `fqdn` (name.ns.svc.<clusterDomain>). */
   byFqdn(fqdn: string): Service | undefined {
+    const known = this.fqdns.get(fqdn);
+    if (known !== undefined) return known ?? undefined;
     const n = parseServiceFqdn(fqdn, this.clusterDomain);
-    return n && this.get(n.namespace, n.name);
+    const s = n && this.get(n.namespace, n.name);
+    this.fqdns.set(fqdn, s ?? null);
+    return s;
   }
 
   /** Every Service called `name`, by namespace. */
