@@ -14,7 +14,7 @@ $(NPM_STAMP): package.json package-lock.json $(wildcard patches/*.patch)
 
 deps: $(NPM_STAMP) ## install npm dependencies (applies patches/ to the SDK)
 
-tools: ## obtain and cache every tool: Envoy, func-e, wrk, etcd, kube-apiserver, Istio CRDs
+tools: ## obtain and cache every tool: Envoy, func-e, wrk, etcd, kube-apiserver, Istio CRDs, CoreDNS, dig, helm
 	scripts/tools.sh all
 
 build/canal.wasm: $(NPM_STAMP) $(FILTER_SOURCES)
@@ -44,6 +44,7 @@ test: build tools typecheck ## run every test suite
 	npm run --silent test:ecds
 	npm run --silent test:k8s
 	npm run --silent test:dns-harness
+	npm run --silent test:charts
 	npm run --silent test:cli
 
 bench: build tools ## benchmarks (results go to docs/benchmarks.md)
@@ -51,7 +52,25 @@ bench: build tools ## benchmarks (results go to docs/benchmarks.md)
 	npm run --silent bench:controller
 	npm run --silent bench:filter-config
 
+VERSION ?= $(shell node -p "require('./package.json').version")
+IMAGE ?= canal:$(VERSION)
+
+wasm-image: build/canal.wasm ## the filter as an OCI image layout for WasmPlugin oci:// (build/wasm-image; push with oras/crane)
+	node --import tsx scripts/wasm-image.ts --tag $(VERSION)
+
+image: ## build the controller image canal:<version> from the Dockerfile (needs a working docker, podman or buildah)
+	@engine=""; tried=""; \
+	for e in docker podman buildah; do \
+	  command -v $$e >/dev/null 2>&1 || continue; \
+	  if $$e info >/dev/null 2>&1; then engine=$$e; break; fi; tried="$$tried $$e(installed, but '$$e info' fails: no daemon or no permission)"; \
+	done; \
+	if [ -z "$$engine" ]; then \
+	  echo "make image: no working container engine (docker, podman or buildah).$${tried:+ Found:$$tried.} Install one (Debian: apt-get install podman) or build the Dockerfile on a machine that has one (docs/install.md)" >&2; exit 1; \
+	fi; \
+	echo "make image: $$engine building $(IMAGE)"; \
+	if [ "$$engine" = buildah ]; then buildah bud -t "$(IMAGE)" .; else $$engine build -t "$(IMAGE)" .; fi
+
 clean: ## remove build output
 	rm -rf build
 
-.PHONY: help deps tools tools-envoy build typecheck run test bench clean
+.PHONY: help deps tools tools-envoy build typecheck run test bench clean wasm-image image
