@@ -25,7 +25,13 @@ REGEX_CHECK_SOURCES := $(shell find filter/assembly/regex controller/src/transla
 build/regex-check.wasm: $(NPM_STAMP) $(REGEX_CHECK_SOURCES)
 	npm run --silent build:regex-check
 
-build: build/canal.wasm build/regex-check.wasm ## build the filter (build/canal.wasm, .debug.wasm) and the controller's regex check
+CONTROLLER_SOURCES := $(shell find controller/src schema envoy -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
+
+# The CLI as one plain-JavaScript module; bin/canal.mjs runs it while it is up to date.
+build/controller/canal.mjs: $(NPM_STAMP) $(CONTROLLER_SOURCES) scripts/bundle-controller.mjs
+	npm run --silent build:controller
+
+build: build/canal.wasm build/regex-check.wasm build/controller/canal.mjs ## build the filter (build/canal.wasm, .debug.wasm), the controller's regex check and the CLI bundle
 
 typecheck: deps ## strict TypeScript check of everything outside filter/
 	npm run --silent typecheck

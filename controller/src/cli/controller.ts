@@ -149,7 +149,10 @@ export async function runController(config: ControllerConfig): Promise<() => Pro
     ...(config.dns === undefined ? {} : { dns: new DnsManager(kc, { ...config.dns, clusterDomain: config.clusterDomain }, log) }),
   });
   const http = await startHttp(config.metricsAddress, controller.metrics, controller);
-  log.info("starting", { metrics: `http://${config.metricsAddress.replace(/:\d+$/, "")}:${http.port}/metrics`, kinds: kinds.map((k) => k.apiVersion + "/" + k.kind) });
+  // bin/canal.mjs says whether the bundle or the TypeScript sources run (and why not the bundle).
+  const code = process.env["CANAL_CODE"] ?? "sources";
+  controller.metrics.gauge("canal_code_info", "Which code runs: the bundle (make build) or the TypeScript sources, and why.", 1, { code });
+  log.info("starting", { metrics: `http://${config.metricsAddress.replace(/:\d+$/, "")}:${http.port}/metrics`, kinds: kinds.map((k) => k.apiVersion + "/" + k.kind), code });
   await controller.start();
   log.info("caches synced; campaigning for leadership", { lease: `${config.namespace}/${config.leaseName}` });
   return async () => {

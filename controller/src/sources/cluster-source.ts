@@ -2,8 +2,16 @@
 // see deltas (Envoy Gateway's provider does the same), so a replay or a restart produces the same
 // output. Informer errors (including watch expiry) restart the informer with backoff; the
 // informer relists on start.
+//
+// Each object is parsed once, when its informer event arrives (the parsed form is kept per
+// object, by namespace/name), and the informer's cached copy is then cut down to the metadata the
+// informer itself needs (name, namespace, uid, resourceVersion): the raw spec, status and
+// managedFields are not kept twice. A snapshot reuses the arrays of kinds that did not change, so
+// the translator's memo can keep what depends on them (translate/memo.ts). Nothing here outlives
+// a restart: a new process lists and parses everything again.
 import * as k8s from "@kubernetes/client-node";
-import { parseObjects, type ParsedObjects } from "../api/index.ts";
+import { collectParsed, parseObject, type ParsedObjects, type ParseOutcome } from "../api/index.ts";
+import type { Snapshot } from "../api/snapshot.ts";
 import type { Logger } from "../runner/log.ts";
 import type { ResolvedKind } from "../kube/resources.ts";
 
@@ -24,7 +32,15 @@ interface Watched {
   informer: k8s.Informer<k8s.KubernetesObject> & k8s.ObjectCache<k8s.KubernetesObject>;
   backoffMs: number;
   timer?: NodeJS.Timeout;
+  /** namespace/name → the object parsed when its last event arrived. */
+  parsed: Map<string, ParseOutcome>;
+  /** This kind's part of the snapshot; rebuilt when `dirty`. */
+  part: ParsedObjects;
+  dirty: boolean;
 }
+
+/** kubectl's copy of the whole object; Canal never reads it. */
+const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
 
 export class ClusterSource {
   private readonly watched: Watched[] = [];
@@ -47,15 +63,15 @@ export class ClusterSource {
     for (const kind of this.options.kinds) {
       const list = (): Promise<k8s.KubernetesListObject<k8s.KubernetesObject>> => objects.list(kind.apiVersion, kind.kind);
       const informer = k8s.makeInformer(this.options.kc, kind.path, list);
-      const w: Watched = { kind, informer, backoffMs: 500 };
-      const changed = (): void => this.schedule();
+      const w: Watched = { kind, informer, backoffMs: 500, parsed: new Map(), part: collectParsed([]), dirty: true };
       // The controller's own status writes come back as UPDATE events of the InternalGateway.
       // Status never feeds translation, and a status-only write keeps metadata.generation, so
       // such events must not trigger another full translation (they tripled the work per change).
       const generations = new Map<string, number | undefined>();
       const updated = (o: k8s.KubernetesObject): void => {
+        this.keep(w, o);
         if (kind.kind === "InternalGateway") {
-          const key = o.metadata?.uid ?? `${o.metadata?.namespace}/${o.metadata?.name}`;
+          const key = o.metadata?.uid ?? keyOf(o);
           const generation = o.metadata?.generation;
           if (generation !== undefined && generations.get(key) === generation) return;
           generations.set(key, generation);
@@ -64,7 +80,11 @@ export class ClusterSource {
       };
       informer.on(k8s.ADD, updated);
       informer.on(k8s.UPDATE, updated);
-      informer.on(k8s.DELETE, changed);
+      informer.on(k8s.DELETE, (o: k8s.KubernetesObject) => {
+        w.parsed.delete(keyOf(o));
+        w.dirty = true;
+        this.schedule();
+      });
       informer.on(k8s.CONNECT, () => {
         this.counters.relists++;
         w.backoffMs = 500;
@@ -75,6 +95,17 @@ export class ClusterSource {
     await Promise.all(this.watched.map((w) => w.informer.start()));
     this.started = true;
     this.emit();
+  }
+
+  /** Parses the object of an ADD/UPDATE event, keeps the result, and trims the informer's copy. */
+  private keep(w: Watched, o: k8s.KubernetesObject): void {
+    const metadata = o.metadata ?? {};
+    const annotations = metadata.annotations;
+    const trimmed = annotations !== undefined && LAST_APPLIED in annotations ? { ...metadata, annotations: withoutKey(annotations, LAST_APPLIED) } : metadata;
+    const outcome = parseObject({ ...o, apiVersion: w.kind.apiVersion, kind: w.kind.kind, metadata: trimmed });
+    w.parsed.set(keyOf(o), outcome);
+    w.dirty = true;
+    if (outcome.status !== "ignored") stripToIdentity(o);
   }
 
   async stop(): Promise<void> {
@@ -107,13 +138,14 @@ export class ClusterSource {
     this.debounce = setTimeout(() => this.emit(), this.options.debounceMs ?? 50);
   }
 
-  /** The current contents of every informer cache, parsed. */
+  /** The current contents of every informer cache, parsed (kinds that did not change keep their arrays). */
   current(): ParsedObjects {
-    const raws: unknown[] = [];
     for (const w of this.watched) {
-      for (const o of w.informer.list()) raws.push({ ...o, apiVersion: w.kind.apiVersion, kind: w.kind.kind });
+      if (!w.dirty) continue;
+      w.part = collectParsed(w.parsed.values());
+      w.dirty = false;
     }
-    return parseObjects(raws);
+    return merge(this.watched.map((w) => w.part));
   }
 
   private emit(): void {
@@ -129,6 +161,42 @@ export class ClusterSource {
       }
     }
   }
+}
+
+function keyOf(o: k8s.KubernetesObject): string {
+  return `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
+}
+
+function withoutKey(map: Record<string, string>, key: string): Record<string, string> {
+  const out = { ...map };
+  delete out[key];
+  return out;
+}
+
+/**
+ * Leaves only what the informer reads of its cached objects (namespace and name to find them,
+ * resourceVersion to tell changes from relists) plus uid. Everything Canal uses is in the parsed
+ * form, made before this runs.
+ */
+function stripToIdentity(o: k8s.KubernetesObject): void {
+  const m = o.metadata ?? {};
+  const record = o as Record<string, unknown>;
+  for (const key of Object.keys(record)) if (key !== "apiVersion" && key !== "kind") delete record[key];
+  o.metadata = { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion };
+}
+
+/** One ParsedObjects from each kind's part; a field filled by one part keeps that part's array. */
+function merge(parts: readonly ParsedObjects[]): ParsedObjects {
+  const field = <K extends keyof Snapshot>(k: K): Snapshot[K] => {
+    const filled = parts.map((p) => p.snapshot[k]).filter((a) => a.length > 0);
+    if (filled.length === 1) return filled[0] as Snapshot[K];
+    return filled.flat() as unknown as Snapshot[K];
+  };
+  return {
+    snapshot: { internalGateways: field("internalGateways"), gateways: field("gateways"), virtualServices: field("virtualServices"), destinationRules: field("destinationRules"), services: field("services") },
+    problems: parts.flatMap((p) => p.problems),
+    ignored: parts.flatMap((p) => p.ignored),
+  };
 }
 
 export function errorText(err: unknown): string {
