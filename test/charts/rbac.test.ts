@@ -2,7 +2,7 @@
 // server; the controller then runs as a real process with a token of the chart's ServiceAccount
 // (TokenRequest), with the flags the chart renders, through a create/update/delete cycle. It must
 // never be refused, and the same token must be refused what the controller does not own.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -14,6 +14,7 @@ import { applyAll, CONTROL_CHART, find, REPO, SEED_CONTROL_SETS, sets, template 
 const NS = "istio-system";
 const SA = "canal-controller";
 const IDENTITY = "canal-controller-7d9f-abcde"; // what the pod name would be
+const SEED = readFileSync(join(REPO, "controller/src/translate/testdata/seed-helloworld.in.yaml"), "utf8");
 
 let api: KubeApi;
 let saToken = "";
@@ -85,33 +86,10 @@ it("the controller, with only the chart's RBAC, goes through create/update/delet
   proc.stdout?.on("data", (d: Buffer) => output.push(d.toString()));
   proc.stderr?.on("data", (d: Buffer) => output.push(d.toString()));
 
-  // Create: the seed's objects, plus a VirtualService in "default" with a bad regex (an Event there).
-  await api.applyYaml(`apiVersion: v1
-kind: Service
-metadata: {name: canal-gateway, namespace: istio-system}
-spec: {selector: {app: canal-gateway}, ports: [{name: http-5000, port: 5000}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: helloworld, namespace: default}
-spec: {selector: {app: helloworld}, ports: [{name: http, port: 5000}]}
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: canal, namespace: istio-system}
-spec:
-  selector: {app: canal-gateway}
-  servers: [{port: {number: 5000, name: http, protocol: HTTP}, hosts: ["*"]}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: helloworld, namespace: istio-system}
-spec:
-  hosts: ["*"]
-  gateways: [canal]
-  http: [{match: [{uri: {exact: /hello}}], route: [{destination: {host: helloworld.default.svc.cluster.local}}]}]
----
-apiVersion: networking.istio.io/v1
+  // Create: the seed's objects (the InternalGateway is the chart's), plus a VirtualService in
+  // "default" with a bad regex, which must become a Warning Event there.
+  await api.applyYaml(SEED);
+  await api.applyYaml(`apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: broken, namespace: default}
 spec:
@@ -125,7 +103,7 @@ spec:
   }, 60_000);
   expect(first.spec.url).toBe(SEED_CONTROL_SETS["wasm.url"]);
   expect(first.spec.sha256).toBe(SEED_CONTROL_SETS["wasm.sha256"]);
-  expect(first.metadata.managedFields?.some((f) => (f as { manager?: string }).manager === "canal-controller")).toBe(true);
+  expect((first.metadata.managedFields as { manager?: string }[] | undefined)?.some((f) => f.manager === "canal-controller")).toBe(true);
 
   const programmed = await until("InternalGateway status Programmed=True", async () => {
     const ig = await api.get<KubeObject & { status?: { conditions?: { type: string; status: string; reason: string }[] } }>(`/apis/canal.io/v1alpha1/namespaces/${NS}/internalgateways/canal`);
@@ -144,7 +122,7 @@ spec:
   await api.applyYaml(`apiVersion: v1
 kind: Service
 metadata: {name: helloworld, namespace: default}
-spec: {selector: {app: helloworld}, ports: [{name: http, port: 5000}, {name: http-alt, port: 8080}]}
+spec: {clusterIP: 10.96.12.7, selector: {app: helloworld}, ports: [{name: http, port: 5000}, {name: http-alt, port: 8080}]}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
