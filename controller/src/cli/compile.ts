@@ -1,8 +1,8 @@
 // `canal compile <files…>`: Istio YAML on disk → the route table(s) the controller would deliver,
 // as JSON on stdout. Problems go to stderr as `file:line: field: message (Reason)`.
-import { parseArgs } from "node:util";
 import { listYamlFiles } from "../sources/file-source.ts";
 import { loadRegexValidator } from "../translate/regex-validator.ts";
+import { parseFlags } from "./flags.ts";
 import { UsageError, type Command } from "./command.ts";
 import { compileFiles } from "./files.ts";
 
@@ -41,26 +41,19 @@ export interface CompileFlags {
 }
 
 export function parseCompileFlags(args: string[]): CompileFlags | "help" {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        "allow-rejected": { type: "boolean", default: false },
-        gateway: { type: "string" },
-        output: { type: "string", short: "o", default: "tables" },
-        namespace: { type: "string", default: "default" },
-        "cluster-domain": { type: "string", default: "cluster.local" },
-        quiet: { type: "boolean", short: "q", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-  } catch (err) {
-    throw new UsageError(`canal compile: ${(err as Error).message}; see canal compile --help`);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseFlags("compile", {
+    args,
+    allowPositionals: true,
+    options: {
+      "allow-rejected": { type: "boolean", default: false },
+      gateway: { type: "string" },
+      output: { type: "string", short: "o", default: "tables" },
+      namespace: { type: "string", default: "default" },
+      "cluster-domain": { type: "string", default: "cluster.local" },
+      quiet: { type: "boolean", short: "q", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
   if (values.help) return "help";
   if (positionals.length === 0) throw new UsageError("canal compile: no files given; usage: canal compile [flags] <file|dir>...");
   const output = values.output as string;

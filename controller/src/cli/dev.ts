@@ -6,7 +6,6 @@ import { mkdtempSync, rmSync, watch, type FSWatcher } from "node:fs";
 import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { renderCanalBootstrap, type UpstreamCluster } from "../../../envoy/bootstrap.ts";
 import { startDemoUpstream } from "../../../envoy/demo-upstream.ts";
 import type { RouteTable } from "../../../schema/route-table.ts";
@@ -14,6 +13,7 @@ import { EcdsPublisher } from "../sinks/ecds-publisher.ts";
 import { listYamlFiles } from "../sources/file-source.ts";
 import type { ClusterRef, GatewayResult } from "../translate/index.ts";
 import { loadRegexValidator } from "../translate/regex-validator.ts";
+import { parseFlags } from "./flags.ts";
 import { UsageError, untilSignal, type Command } from "./command.ts";
 import { assertPortFree, DevEnvoy, funcEEnvironment, REPO_ROOT } from "./dev-envoy.ts";
 import { compileFiles, type Compiled } from "./files.ts";
@@ -62,27 +62,21 @@ function portFlag(value: string, flag: string, allowZero = false): number {
 }
 
 export function parseDevFlags(args: string[]): DevFlags | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        dir: { type: "string", default: join(REPO_ROOT, "examples", "helloworld") },
-        gateway: { type: "string" },
-        port: { type: "string", default: "10080" },
-        "admin-port": { type: "string", default: "9901" },
-        "ecds-port": { type: "string", default: "18000" },
-        wasm: { type: "string", default: join(REPO_ROOT, "build", "canal.wasm") },
-        "func-e": { type: "string" },
-        "debounce-ms": { type: "string", default: "200" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError(`canal dev: ${(err as Error).message}; see canal dev --help`);
-  }
+  const { values } = parseFlags("dev", {
+    args,
+    allowPositionals: false,
+    options: {
+      dir: { type: "string", default: join(REPO_ROOT, "examples", "helloworld") },
+      gateway: { type: "string" },
+      port: { type: "string", default: "10080" },
+      "admin-port": { type: "string", default: "9901" },
+      "ecds-port": { type: "string", default: "18000" },
+      wasm: { type: "string", default: join(REPO_ROOT, "build", "canal.wasm") },
+      "func-e": { type: "string" },
+      "debounce-ms": { type: "string", default: "200" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
   if (values.help) return "help";
   const debounce = Number(values["debounce-ms"]);
   if (!Number.isInteger(debounce) || debounce < 0 || debounce > 60_000) throw new UsageError(`canal dev: --debounce-ms must be whole milliseconds 0-60000, got "${values["debounce-ms"]}"`);

@@ -1,9 +1,9 @@
 // `canal status`: what the controller reported on each InternalGateway — Accepted/Programmed,
 // the table version and which gateways ACKed it, counts, and every rejected object with its
 // reason. Reads the InternalGateway status the controller writes (status/status-writer.ts).
-import { parseArgs } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { CANAL_GROUP, INTERNAL_GATEWAY_VERSION } from "../api/internalgateway.ts";
+import { parseFlags } from "./flags.ts";
 import { UsageError, type Command } from "./command.ts";
 
 const STATUS_USAGE = `usage: canal status [flags]
@@ -31,23 +31,17 @@ export interface StatusFlags {
 }
 
 export function parseStatusFlags(args: string[]): StatusFlags | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        kubeconfig: { type: "string" },
-        namespace: { type: "string", short: "n" },
-        "all-namespaces": { type: "boolean", short: "A", default: false },
-        output: { type: "string", short: "o", default: "text" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError(`canal status: ${(err as Error).message}; see canal status --help`);
-  }
+  const { values } = parseFlags("status", {
+    args,
+    allowPositionals: false,
+    options: {
+      kubeconfig: { type: "string" },
+      namespace: { type: "string", short: "n" },
+      "all-namespaces": { type: "boolean", short: "A", default: false },
+      output: { type: "string", short: "o", default: "text" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
   if (values.help) return "help";
   const output = values.output as string;
   if (output !== "text" && output !== "json") throw new UsageError(`canal status: --output must be text or json, got "${output}"`);
