@@ -42,6 +42,15 @@ export async function assertPortFree(port: number, what: string, flag: string): 
   });
 }
 
+/**
+ * A detached shell that kills Envoy's process group once this process is gone, also when it dies
+ * without running any handler (SIGKILL, OOM): no orphaned Envoy holding the ports.
+ */
+function watchdog(group: number): void {
+  const script = `while kill -0 ${process.pid} 2>/dev/null && kill -0 -${group} 2>/dev/null; do sleep 1; done; kill -9 -${group} 2>/dev/null; exit 0`;
+  spawn("sh", ["-c", script], { detached: true, stdio: "ignore" }).unref();
+}
+
 export class DevEnvoy {
   private child: ChildProcess | undefined;
   private exited: Promise<unknown> = Promise.resolve();
@@ -81,6 +90,7 @@ export class DevEnvoy {
       detached: true,
     });
     closeSync(log);
+    if (child.pid !== undefined) watchdog(child.pid);
     this.child = child;
     this.exited = once(child, "exit");
     child.once("exit", (code) => {
