@@ -101,7 +101,8 @@ export function translateGateway(input: GatewayInputs, sink: ProblemSink): Gatew
   const bound = boundVirtualServices(gateway, input.virtualServices, sink);
   for (const vs of bound) reportIgnoredFields(vs, vs.ignoredFields, sink);
   const hostCtx: HostContext = { gatewayKey, serverHosts: servers.hosts, clusterDomain: input.clusterDomain, sink };
-  const claimed = claimHosts(bound, hostCtx);
+  const memo = input.memo;
+  const claimed = claimHosts(bound, hostCtx, memo && ((vs) => memo.hostCandidates(vs, hostCtx)));
 
   const subsets = subsetLookup(input.destinationRules, gateway.metadata.namespace, workloadLabels, input.clusterDomain);
   const destinations: Service[] = [];
@@ -131,7 +132,6 @@ export function translateGateway(input: GatewayInputs, sink: ProblemSink): Gatew
     if (list.length === 0) return;
     virtualHosts.push({ name: virtualHostName(c.vs.metadata.namespace, c.vs.metadata.name), domains: list, routes: routes[i] as Route[] });
   });
-  const memo = input.memo;
   result.table = memo === undefined ? assembleTable(virtualHosts, ambiguous) : assembleTable(virtualHosts, ambiguous, (vh) => memo.virtualHostJson(vh));
   result.dnsPlan = svc === undefined ? [] : plan;
   result.clusters = [...clusters.values()].sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0));

@@ -1,5 +1,5 @@
 // What translate() may keep between calls so that a change to one object costs about as much as
-// that object: each VirtualService's routes per gateway (reused while the VirtualService object is
+// that object: each VirtualService's host candidates and routes per gateway (reused while the VirtualService object is
 // the same and every Service/DestinationRule lookup it made gives the same answer), each virtual
 // host serialized, and the Service index while the Services are the same array. Keyed by
 // object identity (WeakMaps): an object that leaves the snapshot leaves the memo with it. The
@@ -12,6 +12,7 @@ import type { RegexValidator } from "./context.ts";
 import { dnsEntry, planOf, plannedServices, type DnsEntry, type DnsPlanInput } from "./dnsplan.ts";
 import { ServiceIndex } from "./services.ts";
 import { serializeVirtualHost, type VirtualHostJson } from "./table.ts";
+import { candidatesKey, hostCandidates, type HostCandidates, type HostContext } from "./vhosts.ts";
 import { dependenciesHold, translateVsRoutes, type RouteEnv, type VsRoutes } from "./vs-routes.ts";
 
 interface KeptVirtualHost {
@@ -36,6 +37,8 @@ export class TranslateMemo {
   private plans = new Map<string, { services: ReadonlySet<Service>; plan: DnsEntry[] }>();
   /** Per gateway environment (gateway, its Service, cluster domain). */
   private routes = new Map<string, WeakMap<VirtualService, VsRoutes>>();
+  /** Per gateway view (candidatesKey). */
+  private candidates = new Map<string, WeakMap<VirtualService, HostCandidates>>();
   /** Serialized virtual hosts, by their routes array (a memo result's, so stable). */
   private readonly vhosts = new WeakMap<readonly Route[], KeptVirtualHost>();
   private index?: { services: readonly Service[]; clusterDomain: string; index: ServiceIndex };
@@ -46,6 +49,7 @@ export class TranslateMemo {
     this.validator = validator;
     this.clusterDomain = clusterDomain;
     this.routes = new Map();
+    this.candidates = new Map();
     this.index = undefined;
     this.dnsEntries = new WeakMap();
     this.plans = new Map();
@@ -76,6 +80,22 @@ export class TranslateMemo {
     const index = new ServiceIndex(services, clusterDomain);
     this.index = { services, clusterDomain, index };
     return index;
+  }
+
+  /** hostCandidates(vs, ctx), kept per VirtualService object and gateway view. */
+  hostCandidates(vs: VirtualService, ctx: HostContext): HostCandidates {
+    const key = candidatesKey(ctx);
+    let byVs = this.candidates.get(key);
+    if (byVs === undefined) {
+      byVs = new WeakMap();
+      this.candidates.set(key, byVs);
+    }
+    let kept = byVs.get(vs);
+    if (kept === undefined) {
+      kept = hostCandidates(vs, ctx);
+      byVs.set(vs, kept);
+    }
+    return kept;
   }
 
   /** `vs`'s routes in `env`: kept if still valid, else translated and kept. */

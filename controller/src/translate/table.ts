@@ -34,8 +34,9 @@ export function assembleTable(virtualHosts: readonly VirtualHost[], ambiguous: r
   // contentVersion({format, virtualHosts, ambiguousHosts?}) = sha256 of its canonical JSON
   // (keys sorted: ambiguousHosts, format, virtualHosts).
   const format = JSON.stringify(ROUTE_TABLE_FORMAT);
-  const canonical = `{${amb.length > 0 ? `"ambiguousHosts":${canonicalJson(amb)},` : ""}"format":${format},"virtualHosts":[${pieces.map((p) => p.canonical).join(",")}]}`;
-  const version = `sha256:${createHash("sha256").update(canonical).digest("hex")}`;
+  const hash = createHash("sha256").update(`{${amb.length > 0 ? `"ambiguousHosts":${canonicalJson(amb)},` : ""}"format":${format},"virtualHosts":[`);
+  pieces.forEach((p, i) => hash.update(i === 0 ? p.canonical : `,${p.canonical}`));
+  const version = `sha256:${hash.update("]}").digest("hex")}`;
   const table: RouteTable = { format: ROUTE_TABLE_FORMAT, version, virtualHosts: [...virtualHosts], ...(amb.length > 0 ? { ambiguousHosts: [...amb] } : {}) };
   // JSON.stringify(table), from the same pieces: keys in the order of the literal above.
   const tail = amb.length > 0 ? `,"ambiguousHosts":${JSON.stringify(amb)}` : "";

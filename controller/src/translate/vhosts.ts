@@ -7,7 +7,8 @@ import type { VirtualService } from "../api/istio.ts";
 import type { AmbiguousHost } from "../../../schema/route-table.ts";
 import { exposedDomains } from "./hosts.ts";
 import { normalizeHost, resolveShortName, serviceAliases, type ServerHost } from "./names.ts";
-import { refOf, type ProblemSink } from "./problems.ts";
+import type { Problem } from "../api/problem.ts";
+import { ProblemSink, refOf } from "./problems.ts";
 import type { ServiceIndex } from "./services.ts";
 
 export interface HostClaim {
@@ -29,41 +30,66 @@ export interface HostContext {
   sink: ProblemSink;
 }
 
-/** `vss` oldest first. VirtualServices without HTTP routes claim nothing (no HTTP virtual host). */
-export function claimHosts(vss: readonly VirtualService[], ctx: HostContext): VsHosts[] {
+/** The domains one VirtualService's hosts are exposed as (before conflicts), and its host problems. */
+export interface HostCandidates {
+  candidates: HostClaim[];
+  problems: Problem[];
+}
+
+/** What a VirtualService's candidates depend on besides itself (a memo key). */
+export function candidatesKey(ctx: HostContext): string {
+  return `${ctx.gatewayKey}\n${ctx.clusterDomain}\n${ctx.serverHosts.map((h) => `${h.namespace}/${h.host}`).join(",")}`;
+}
+
+/** Per VirtualService, independent of the others: normalization, short names, exposure. */
+export function hostCandidates(vs: VirtualService, ctx: HostContext): HostCandidates {
+  const sink = new ProblemSink();
+  const candidates: HostClaim[] = [];
+  if (vs.spec.hosts.length === 0) {
+    sink.add(vs, "spec.hosts", "InvalidHost", "spec.hosts is empty: a VirtualService bound to a gateway needs at least one host, so its routes are not used. Add the hosts it serves.");
+  }
+  vs.spec.hosts.forEach((raw, i) => {
+    const field = `spec.hosts[${i}]`;
+    const h = normalizeHost(raw);
+    if (!h.ok) {
+      sink.add(vs, field, "InvalidHost", `${field}: ${JSON.stringify(raw)} is not a valid host: ${h.error}. It is left out of the route table and DNS.`);
+      return;
+    }
+    const host = resolveShortName(h.host, vs.metadata.namespace, ctx.clusterDomain);
+    const domains = exposedDomains(host, vs.metadata.namespace, ctx.serverHosts);
+    if (domains.length === 0) {
+      const shown = host === h.host ? `"${host}"` : `"${h.host}" (${host})`;
+      const servers = ctx.serverHosts.map((sh) => `${sh.namespace}/${sh.host}`).join(", ") || "none";
+      sink.add(vs, field, "HostNotExposed", `${field}: host ${shown} is not exposed by any server of Gateway ${ctx.gatewayKey} for namespace "${vs.metadata.namespace}" (server hosts: ${servers}). Add it to a server's hosts or remove it here.`);
+      return;
+    }
+    for (const domain of domains) candidates.push({ domain, hostIndex: i });
+  });
+  return { candidates, problems: sink.list };
+}
+
+/**
+ * `vss` oldest first: the oldest VirtualService wins a domain. VirtualServices without HTTP
+ * routes claim nothing (no HTTP virtual host). `candidatesOf` may return kept results.
+ */
+export function claimHosts(vss: readonly VirtualService[], ctx: HostContext, candidatesOf: (vs: VirtualService) => HostCandidates = (vs) => hostCandidates(vs, ctx)): VsHosts[] {
   const owner = new Map<string, VirtualService>();
   return vss.map((vs) => {
     const claims: HostClaim[] = [];
     if (vs.spec.http.length === 0) return { vs, claims };
-    if (vs.spec.hosts.length === 0) {
-      ctx.sink.add(vs, "spec.hosts", "InvalidHost", "spec.hosts is empty: a VirtualService bound to a gateway needs at least one host, so its routes are not used. Add the hosts it serves.");
+    const { candidates, problems } = candidatesOf(vs);
+    ctx.sink.list.push(...problems);
+    for (const c of candidates) {
+      const winner = owner.get(c.domain);
+      if (winner === vs || claims.some((x) => x.domain === c.domain)) continue;
+      if (winner !== undefined) {
+        const field = `spec.hosts[${c.hostIndex}]`;
+        ctx.sink.add(vs, field, "HostConflict", `${field}: host "${c.domain}" is already claimed by the older VirtualService ${refOf(winner)} on Gateway ${ctx.gatewayKey}; this VirtualService's routes are not used for it. Merge the routes into ${refOf(winner)} or use another host.`);
+        continue;
+      }
+      owner.set(c.domain, vs);
+      claims.push(c);
     }
-    vs.spec.hosts.forEach((raw, i) => {
-      const field = `spec.hosts[${i}]`;
-      const h = normalizeHost(raw);
-      if (!h.ok) {
-        ctx.sink.add(vs, field, "InvalidHost", `${field}: ${JSON.stringify(raw)} is not a valid host: ${h.error}. It is left out of the route table and DNS.`);
-        return;
-      }
-      const host = resolveShortName(h.host, vs.metadata.namespace, ctx.clusterDomain);
-      const domains = exposedDomains(host, vs.metadata.namespace, ctx.serverHosts);
-      if (domains.length === 0) {
-        const shown = host === h.host ? `"${host}"` : `"${h.host}" (${host})`;
-        const servers = ctx.serverHosts.map((s) => `${s.namespace}/${s.host}`).join(", ") || "none";
-        ctx.sink.add(vs, field, "HostNotExposed", `${field}: host ${shown} is not exposed by any server of Gateway ${ctx.gatewayKey} for namespace "${vs.metadata.namespace}" (server hosts: ${servers}). Add it to a server's hosts or remove it here.`);
-        return;
-      }
-      for (const domain of domains) {
-        const winner = owner.get(domain);
-        if (winner === vs || claims.some((c) => c.domain === domain)) continue;
-        if (winner !== undefined) {
-          ctx.sink.add(vs, field, "HostConflict", `${field}: host "${domain}" is already claimed by the older VirtualService ${refOf(winner)} on Gateway ${ctx.gatewayKey}; this VirtualService's routes are not used for it. Merge the routes into ${refOf(winner)} or use another host.`);
-          continue;
-        }
-        owner.set(domain, vs);
-        claims.push({ domain, hostIndex: i });
-      }
-    });
     return { vs, claims };
   });
 }
