@@ -1,0 +1,278 @@
+// DNS redirection end to end with real processes: a real kube-apiserver, a real CoreDNS fed from
+// the canal-dns ConfigMap (kubelet-style projection), the controller with --dns, real dig.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { STATE_KEY, HOSTS_KEY, CONF_KEY } from "../../controller/src/dns/state.ts";
+import type { Controller } from "../../controller/src/runner/controller.ts";
+import type { KubeObject } from "../support/k8s.ts";
+import { pollUntil } from "../support/processes.ts";
+import { CM_PATH, igStatus, startDnsEnv, waitA, waitEntry, type DnsEnv } from "./env.ts";
+
+const FQDN = "helloworld.default.svc.cluster.local";
+let env: DnsEnv;
+let controller: Controller;
+let G: string;
+let G6: string;
+let S: string;
+
+function baseYaml(): string {
+  return `apiVersion: v1
+kind: Service
+metadata: {name: canal-gateway, namespace: istio-system}
+spec:
+  ipFamilyPolicy: RequireDualStack
+  ipFamilies: [IPv4, IPv6]
+  clusterIP: "${G}"
+  clusterIPs: ["${G}", "${G6}"]
+  selector: {app: canal-gateway}
+  ports: [{port: 5000, name: http}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: canal-gateway-a, namespace: istio-system, labels: {kubernetes.io/service-name: canal-gateway}}
+addressType: IPv4
+endpoints: [{addresses: ["10.1.0.5"], conditions: {ready: true}}]
+ports: [{port: 5000, name: http}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: helloworld, namespace: default}
+spec: {clusterIP: "${S}", ports: [{port: 5000, name: http}], selector: {app: helloworld}}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: canal, namespace: istio-system}
+spec:
+  selector: {app: canal-gateway}
+  servers: [{port: {number: 5000, name: http, protocol: HTTP}, hosts: ["*"]}]
+---
+apiVersion: canal.io/v1alpha1
+kind: InternalGateway
+metadata: {name: canal, namespace: istio-system}
+spec: {gatewayRef: {name: canal}, serviceRef: {name: canal-gateway}}
+`;
+}
+
+function vsYaml(name: string, dest: string, extra = ""): string {
+  return `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ${name}, namespace: istio-system${extra}}
+spec:
+  hosts: ["${dest}.default.svc.cluster.local"]
+  gateways: [canal]
+  http: [{route: [{destination: {host: ${dest}.default.svc.cluster.local}}]}]
+`;
+}
+
+const VS_PATH = "/apis/networking.istio.io/v1/namespaces/istio-system/virtualservices";
+
+function reverse(ip: string): string {
+  return `${ip.split(".").reverse().join(".")}.in-addr.arpa`;
+}
+
+async function wasmTable(): Promise<{ virtualHosts: Array<{ name: string; domains: string[] }> }> {
+  const p = await env.api.get<KubeObject & { spec?: { pluginConfig?: { virtualHosts: Array<{ name: string; domains: string[] }> } } }>(
+    "/apis/extensions.istio.io/v1alpha1/namespaces/istio-system/wasmplugins/canal-canal",
+  );
+  return p.spec?.pluginConfig ?? { virtualHosts: [] };
+}
+
+beforeAll(async () => {
+  env = await startDnsEnv("dns-e2e");
+  G = `${env.prefix}.0.50`;
+  S = `${env.prefix}.12.7`;
+  G6 = `fd00:${Number(env.prefix.split(".")[1]).toString(16)}::50`;
+  controller = await env.startController({ identity: "first" });
+}, 240_000);
+
+afterAll(async () => {
+  await env?.stop();
+});
+
+describe("canal controller --dns with a real CoreDNS", () => {
+  it("Service + Gateway + InternalGateway + VirtualService make the name resolve to the gateway (A and AAAA); SRV and PTR keep working; deleting the VS resolves it back, routes drain after DNS", async () => {
+    await env.api.applyYaml(baseYaml());
+    expect(await env.dns.query(FQDN, "A")).toEqual([S]);
+    await env.api.applyYaml(vsYaml("helloworld", "helloworld"));
+    await waitA(env.dns, FQDN, [G]);
+    expect(await env.dns.query(FQDN, "AAAA")).toEqual([G6]);
+    // Other record types of the name still come from the kubernetes plugin.
+    expect(await env.dns.query(FQDN, "SRV")).toEqual([`0 100 5000 ${FQDN}.`]);
+    expect(await env.dns.query(`_http._tcp.${FQDN}`, "SRV")).toEqual([`0 100 5000 ${FQDN}.`]);
+    expect(await env.dns.query(reverse(S), "PTR")).toEqual([`${FQDN}.`]);
+    expect(await env.dns.query(reverse(G), "PTR")).toEqual(["canal-gateway.istio-system.svc.cluster.local."]);
+    const a = await env.dns.lookup(FQDN, "A");
+    expect(a.authoritative).toBe(true);
+    // --dns-ttl 5 (the cache plugin would raise a lower TTL to its MINTTL, default 5: docs/dns.md)
+    expect(a.answers[0]!.ttl).toBeLessThanOrEqual(5);
+    await waitEntry(env.api, FQDN, "Redirected");
+    expect((await igStatus(env.api)).conditions?.find((c) => c.type === "DNSReady")).toMatchObject({ status: "True", reason: "AllRedirected" });
+
+    await env.api.delete(`${VS_PATH}/helloworld`);
+    const t0 = Date.now();
+    await waitA(env.dns, FQDN, [S]);
+    // DNS points back first; the routes stay in the gateways' table until the drain deadline.
+    const cm = await env.canalDns();
+    const state = JSON.parse(cm.data?.[STATE_KEY] ?? "{}") as { entries: unknown[]; draining: Array<{ fqdn: string; until: string; virtualHost?: { name: string } }> };
+    expect(state.entries).toEqual([]);
+    expect(state.draining.map((d) => [d.fqdn, d.virtualHost?.name])).toEqual([[FQDN, `drain/${FQDN}`]]);
+    if (Date.now() - t0 < 5000) expect((await wasmTable()).virtualHosts.map((v) => v.name)).toContain(`drain/${FQDN}`);
+    await waitEntry(env.api, FQDN, "Draining", "Draining").catch(() => undefined); // may already have expired on a slow machine
+    await pollUntil("the drained routes to leave the WasmPlugin table", async () => ((await wasmTable()).virtualHosts.length === 0 ? true : undefined), { timeoutMs: 20_000 });
+    const after = JSON.parse((await env.canalDns()).data?.[STATE_KEY] ?? "{}") as { draining: unknown[] };
+    await pollUntil("the drain record to go", async () => ((JSON.parse((await env.canalDns()).data?.[STATE_KEY] ?? "{}") as { draining: unknown[] }).draining.length === 0 ? true : undefined), {
+      timeoutMs: 20_000,
+      onTimeout: () => JSON.stringify(after),
+    });
+  }, 120_000);
+
+  it("each unmet gating condition keeps DNS unchanged and says why in status; opt-out too", async () => {
+    const two = `${env.prefix}.12.8`;
+    const three = `${env.prefix}.12.9`;
+    const four = `${env.prefix}.12.10`;
+    // 1. gateway without ready endpoints
+    await env.api.applyYaml(`apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: canal-gateway-a, namespace: istio-system, labels: {kubernetes.io/service-name: canal-gateway}}
+addressType: IPv4
+endpoints: [{addresses: ["10.1.0.5"], conditions: {ready: false}}]
+ports: [{port: 5000, name: http}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: two, namespace: default}
+spec: {clusterIP: "${two}", ports: [{port: 5000, name: http}]}
+`);
+    await env.api.applyYaml(vsYaml("two", "two"));
+    const notReady = await waitEntry(env.api, "two.default.svc.cluster.local", "Pending", "GatewayNotReady");
+    expect(notReady.message).toContain("gateway Service istio-system/canal-gateway has no ready endpoints");
+    expect(await env.dns.query("two.default.svc.cluster.local", "A")).toEqual([two]);
+    await env.api.applyYaml(baseYaml());
+    await waitA(env.dns, "two.default.svc.cluster.local", [G]);
+
+    // 2. a Service port the Gateway does not serve, then one the gateway Service does not expose
+    await env.api.applyYaml(`apiVersion: v1
+kind: Service
+metadata: {name: three, namespace: default}
+spec: {clusterIP: "${three}", ports: [{port: 5000, name: http}, {port: 5001, name: http-admin}]}
+`);
+    await env.api.applyYaml(vsYaml("three", "three").replace("host: three.default.svc.cluster.local}", "host: three.default.svc.cluster.local, port: {number: 5000}}"));
+    const ports = await waitEntry(env.api, "three.default.svc.cluster.local", "Pending", "PortsNotExposed");
+    expect(ports.message).toContain("Gateway istio-system/canal has no HTTP server on port 5001");
+    await env.api.applyYaml(baseYaml().replace("servers: [{port: {number: 5000, name: http, protocol: HTTP}, hosts: [\"*\"]}]", "servers: [{port: {number: 5000, name: http, protocol: HTTP}, hosts: [\"*\"]}, {port: {number: 5001, name: http-admin, protocol: HTTP}, hosts: [\"*\"]}]"));
+    const svcPorts = await pollUntil("the message to name the gateway Service", async () => {
+      const e = await waitEntry(env.api, "three.default.svc.cluster.local", "Pending", "PortsNotExposed");
+      return e.message.includes("gateway Service istio-system/canal-gateway does not expose port 5001") && !e.message.includes("has no HTTP server") ? e : undefined;
+    }, { timeoutMs: 20_000 });
+    expect(svcPorts.message).not.toContain("has no HTTP server");
+    expect(await env.dns.query("three.default.svc.cluster.local", "A")).toEqual([three]);
+    await env.api.applyYaml(baseYaml()
+      .replace("servers: [{port: {number: 5000, name: http, protocol: HTTP}, hosts: [\"*\"]}]", "servers: [{port: {number: 5000, name: http, protocol: HTTP}, hosts: [\"*\"]}, {port: {number: 5001, name: http-admin, protocol: HTTP}, hosts: [\"*\"]}]")
+      .replace("ports: [{port: 5000, name: http}]\n---\napiVersion: discovery", "ports: [{port: 5000, name: http}, {port: 5001, name: http-admin}]\n---\napiVersion: discovery"));
+    await waitA(env.dns, "three.default.svc.cluster.local", [G]);
+
+    // 3. opt-out by annotation on the Service
+    await env.api.applyYaml(`apiVersion: v1
+kind: Service
+metadata: {name: four, namespace: default, annotations: {canal.io/dns-redirect: "false"}}
+spec: {clusterIP: "${four}", ports: [{port: 5000, name: http}]}
+`);
+    await env.api.applyYaml(vsYaml("four", "four"));
+    const opted = await waitEntry(env.api, "four.default.svc.cluster.local", "OptedOut", "OptedOut");
+    expect(opted.message).toContain("Service default/four");
+    expect(await env.dns.query("four.default.svc.cluster.local", "A")).toEqual([four]);
+    for (const n of ["two", "three", "four"]) await env.api.delete(`${VS_PATH}/${n}`);
+    await waitA(env.dns, "two.default.svc.cluster.local", [two]);
+    await waitA(env.dns, "three.default.svc.cluster.local", [three]);
+  }, 180_000);
+
+  it("hostile hosts never reach CoreDNS (Event on the VirtualService), and a concurrent foreign edit of the Corefile survives our writes", async () => {
+    const hostile = ["a } evil {", "x\nevil.default.svc.cluster.local", "import /etc/passwd"];
+    await env.api.apply([
+      {
+        apiVersion: "networking.istio.io/v1",
+        kind: "VirtualService",
+        metadata: { name: "hostile", namespace: "istio-system" },
+        spec: { hosts: [...hostile, "helloworld.default.svc.cluster.local"], gateways: ["canal"], http: [{ route: [{ destination: { host: "helloworld.default.svc.cluster.local" } }] }] },
+      } as KubeObject,
+    ]);
+    const ev = await pollUntil("an InvalidHost Event on the hostile VirtualService", async () => {
+      const list = await env.api.list<KubeObject & { reason?: string; message?: string; involvedObject?: { name?: string } }>("/api/v1/namespaces/istio-system/events");
+      return list.items.find((e) => e.involvedObject?.name === "hostile" && e.reason === "InvalidHost");
+    }, { timeoutMs: 20_000 });
+    expect(ev.message).toContain("is not a valid host");
+    // The VS still routes helloworld (its only valid part): helloworld is redirected.
+    await waitA(env.dns, FQDN, [G]);
+
+    // A foreign edit of kube-system/coredns (what an operator or another tool does) while the
+    // controller keeps writing canal-dns: both survive, and we never wrote the Corefile.
+    const before = await env.api.get<KubeObject & { data: { Corefile: string } }>(`${CM_PATH}/coredns`);
+    const foreign = before.data.Corefile.replace("    errors\n", "    errors\n    template IN TXT foreign.test {\n        answer \"foreign.test. 5 IN TXT edited\"\n    }\n");
+    const writes = (async () => {
+      for (let i = 0; i < 6; i++) {
+        // each one adds a name: the controller writes canal-dns while the Corefile is edited
+        await env.api.applyYaml(`apiVersion: v1\nkind: Service\nmetadata: {name: churn${i}, namespace: default}\nspec: {clusterIP: "${env.prefix}.13.${i + 1}", ports: [{port: 5000, name: http}]}\n`);
+        await env.api.applyYaml(vsYaml(`churn${i}`, `churn${i}`));
+      }
+    })();
+    await env.api.request("PUT", `${CM_PATH}/coredns`, { body: { ...before, data: { Corefile: foreign } } });
+    await writes;
+    await pollUntil("CoreDNS to load the foreign edit", async () => ((await env.dns.query("foreign.test", "TXT")).includes('"edited"') ? true : undefined), { timeoutMs: 30_000 });
+    const cmNow = await env.api.get<KubeObject & { data: { Corefile: string }; metadata: { managedFields?: Array<{ manager?: string }> } }>(`${CM_PATH}/coredns`);
+    expect(cmNow.data.Corefile).toBe(foreign);
+    expect((cmNow.metadata.managedFields ?? []).map((m) => m.manager)).not.toContain("canal-controller");
+    const canal = await env.canalDns();
+    for (const v of Object.values(canal.data ?? {})) {
+      expect(v).not.toContain("evil");
+      expect(v).not.toContain("/etc/passwd");
+    }
+    for (const f of [env.dns.corefile(), ...Object.values(canal.data ?? {})]) expect(f).not.toMatch(/\} evil \{/);
+    await waitA(env.dns, FQDN, [G]);
+    expect(await env.dns.query("foreign.test", "TXT")).toEqual(['"edited"']);
+    for (let i = 0; i < 6; i++) await waitA(env.dns, `churn${i}.default.svc.cluster.local`, [G]);
+    for (let i = 0; i < 6; i++) await env.api.delete(`${VS_PATH}/churn${i}`);
+  }, 120_000);
+
+  it("a restarted controller (and a second replica) leave the ConfigMap byte-identical; 100 add/remove cycles leave no duplicates and no leftovers", async () => {
+    await pollUntil("DNSReady", async () => ((await igStatus(env.api)).conditions?.find((c) => c.type === "DNSReady")?.status === "True" ? true : undefined), { timeoutMs: 20_000 });
+    await pollUntil("earlier drains to pass", async () => ((JSON.parse((await env.canalDns()).data?.[STATE_KEY] ?? "{}") as { draining: unknown[] }).draining.length === 0 ? true : undefined), { timeoutMs: 30_000 });
+    const before = await env.canalDns();
+    await controller.stop();
+    controller = await env.startController({ identity: "second" });
+    const standby = await env.startController({ identity: "third" });
+    await pollUntil("the restarted controller to lead and sync", async () => (controller.isLeader || standby.isLeader ? true : undefined), { timeoutMs: 20_000 });
+    await waitEntry(env.api, FQDN, "Redirected");
+    await new Promise((r) => setTimeout(r, 2000)); // give a wrong write the chance to happen
+    const after = await env.canalDns();
+    expect(after.data).toEqual(before.data);
+    expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+
+    const name = "cycle.default.svc.cluster.local";
+    const ip = `${env.prefix}.12.20`;
+    await env.api.applyYaml(`apiVersion: v1
+kind: Service
+metadata: {name: cycle, namespace: default}
+spec: {clusterIP: "${ip}", ports: [{port: 5000, name: http}]}
+`);
+    const stateOf = async (): Promise<{ entries: Array<{ fqdn: string }>; draining: Array<{ fqdn: string }> }> => JSON.parse((await env.canalDns()).data?.[STATE_KEY] ?? "{}");
+    for (let i = 0; i < 100; i++) {
+      await env.api.applyYaml(vsYaml("cycle", "cycle"));
+      await pollUntil(`cycle ${i}: entry added`, async () => ((await stateOf()).entries.some((e) => e.fqdn === name) ? true : undefined), { timeoutMs: 20_000 });
+      await env.api.delete(`${VS_PATH}/cycle`);
+      await pollUntil(`cycle ${i}: entry removed`, async () => ((await stateOf()).entries.some((e) => e.fqdn === name) ? undefined : true), { timeoutMs: 20_000 });
+      const cm = await env.canalDns();
+      const hostLines = (cm.data?.[HOSTS_KEY] ?? "").split("\n").filter((l) => l !== "" && !l.startsWith("#"));
+      expect(new Set(hostLines).size).toBe(hostLines.length);
+      const st = JSON.parse(cm.data?.[STATE_KEY] ?? "{}") as { draining: Array<{ fqdn: string }> };
+      expect(new Set(st.draining.map((d) => d.fqdn)).size).toBe(st.draining.length);
+    }
+    await pollUntil("no leftovers once the drain has passed", async () => {
+      const s = await stateOf();
+      return s.draining.length === 0 && s.entries.map((e) => e.fqdn).join(",") === FQDN ? true : undefined;
+    }, { timeoutMs: 30_000 });
+    const hosts = (await env.canalDns()).data?.[HOSTS_KEY] ?? "";
+    expect(hosts.split("\n").filter((l) => l !== "" && !l.startsWith("#")).sort()).toEqual([`${G} ${FQDN}`, `${G6} ${FQDN}`].sort());
+    expect((await env.canalDns()).data?.[CONF_KEY]).toContain(`hosts ${env.mount}/canal.hosts cluster.local {`);
+    await waitA(env.dns, name, [ip]);
+    await standby.stop();
+  }, 300_000);
+});

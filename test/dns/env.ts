@@ -1,0 +1,161 @@
+// The DNS test environment: a real kube-apiserver whose Service cluster IPs are loopback
+// addresses (a random 127.x.0.0/16, plus an IPv6 range for dual-stack), a real CoreDNS whose
+// Corefile comes from the kube-system/coredns ConfigMap and which imports the controller's
+// kube-system/canal-dns ConfigMap, both projected into its directory by the kubelet-style
+// projector, and in-process controllers with --dns (restartable, several at once).
+import { join } from "node:path";
+import * as k8s from "@kubernetes/client-node";
+import { DnsManager, type DnsOptions } from "../../controller/src/dns/manager.ts";
+import { resolveKinds, type ResolvedKind } from "../../controller/src/kube/resources.ts";
+import { Controller, type TablePublisher } from "../../controller/src/runner/controller.ts";
+import { jsonLogger } from "../../controller/src/runner/log.ts";
+import { loadRegexValidator } from "../../controller/src/translate/regex-validator.ts";
+import { defaultCorefile, startCoreDns, type CoreDns } from "../support/coredns.ts";
+import { startKubeApi, type KubeApi, type KubeObject } from "../support/k8s.ts";
+import { pollUntil } from "../support/processes.ts";
+import { ConfigMapProjector } from "./projector.ts";
+
+const REPO = join(import.meta.dirname, "..", "..");
+export const CM_PATH = "/api/v1/namespaces/kube-system/configmaps";
+
+/**
+ * What the operator adds to the main server block of the CoreDNS Corefile (docs/dns.md): the
+ * import of the controller's snippet, and a cache that does not hold cluster.local answers.
+ */
+export function canalCorefileLines(mount: string): string {
+  return [`import ${mount}/*.conf`, `cache 30 {`, `    disable success cluster.local`, `    disable denial cluster.local`, `}`].join("\n");
+}
+
+export interface DnsEnv {
+  api: KubeApi;
+  dns: CoreDns;
+  projector: ConfigMapProjector;
+  kc: k8s.KubeConfig;
+  kinds: ResolvedKind[];
+  /** "127.a" of the loopback /16 the API server allocates cluster IPs from. */
+  prefix: string;
+  /** Where canal-dns is projected (the controller's --dns-mount-path). */
+  mount: string;
+  logs: string[];
+  /** The canal-dns ConfigMap as stored. */
+  canalDns(): Promise<KubeObject & { data?: Record<string, string> }>;
+  startController(opts?: { identity?: string; publisher?: TablePublisher; dns?: Partial<DnsOptions>; wasmPlugin?: boolean }): Promise<Controller>;
+  stop(): Promise<void>;
+}
+
+export async function startDnsEnv(name: string): Promise<DnsEnv> {
+  const a = 100 + Math.floor(Math.random() * 150);
+  const prefix = `127.${a}`;
+  const api = await startKubeApi({ name, apiserverArgs: [`--service-cluster-ip-range=${prefix}.0.0/16,fd00:${a.toString(16)}::/112`] });
+  const stops: Array<() => Promise<void>> = [() => api.stop()];
+  try {
+    await api.installIstioCrds();
+    await api.installCrds([join(REPO, "controller/crds/internalgateway.yaml")]);
+    await api.applyYaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n");
+    // CoreDNS starts with the operator's Corefile; from then on it reads the projected ConfigMap.
+    const template = defaultCorefile({ kubeApi: api, cacheTtl: 0, mainBlockExtra: canalCorefileLines("{{DIR}}/canal") });
+    const dns = await startCoreDns({ name, kubeApi: api, corefile: template });
+    stops.unshift(() => dns.stop());
+    const mount = join(dns.dir, "canal");
+    await api.create(CM_PATH, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "coredns", namespace: "kube-system" }, data: { Corefile: dns.corefile() } });
+    // The chart creates canal-dns empty; the controller needs no create permission.
+    await api.create(CM_PATH, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "canal-dns", namespace: "kube-system" }, data: {} });
+    const projector = new ConfigMapProjector(api, [
+      { namespace: "kube-system", name: "coredns", dir: dns.dir },
+      { namespace: "kube-system", name: "canal-dns", dir: mount },
+    ]);
+    projector.start();
+    stops.unshift(() => projector.stop());
+    await pollUntil("the projector to write both ConfigMaps", () => (projector.counts.size === 2 ? true : undefined), { timeoutMs: 20_000 });
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(api.kubeconfigPath);
+    const kinds = await resolveKinds(kc);
+    const logs: string[] = [];
+    const controllers: Controller[] = [];
+    const validateRegex = loadRegexValidator();
+    const env: DnsEnv = {
+      api,
+      dns,
+      projector,
+      kc,
+      kinds,
+      prefix,
+      mount,
+      logs,
+      canalDns: () => api.get(`${CM_PATH}/canal-dns`),
+      async startController(opts = {}) {
+        const identity = opts.identity ?? `dns-${controllers.length}`;
+        const log = jsonLogger("debug", { identity }, (l) => {
+          logs.push(l);
+          if (logs.length > 5000) logs.splice(0, 1000);
+        });
+        const dnsManager = new DnsManager(
+          kc,
+          { configMap: { namespace: "kube-system", name: "canal-dns" }, ttlSeconds: 5, drainSeconds: 7, dryRun: false, mountPath: mount, clusterDomain: "cluster.local", pollMs: 1000, ...opts.dns },
+          log,
+        );
+        const c = new Controller({
+          kc,
+          kinds,
+          log,
+          identity,
+          leaseNamespace: "istio-system",
+          leaseDurationSeconds: 3,
+          validateRegex,
+          dns: dnsManager,
+          ...(opts.publisher === undefined ? {} : { publisher: opts.publisher }),
+          ...(opts.wasmPlugin === false ? {} : { wasmPlugin: { url: "file:///etc/canal/canal.wasm" } }),
+        });
+        await c.start();
+        controllers.push(c);
+        return c;
+      },
+      async stop() {
+        for (const c of controllers) await c.stop().catch(() => undefined);
+        for (const s of stops) await s().catch(() => undefined);
+      },
+    };
+    return env;
+  } catch (err) {
+    for (const s of stops) await s().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Polls dig until the A answer for `name` equals `want` (sorted). */
+export async function waitA(dns: CoreDns, name: string, want: string[], timeoutMs = 20_000, type: "A" | "AAAA" = "A"): Promise<void> {
+  let last: string[] = [];
+  await pollUntil(
+    `${name} ${type} → ${want.join(",") || "(no records)"}`,
+    async () => {
+      last = (await dns.query(name, type)).sort();
+      return JSON.stringify(last) === JSON.stringify([...want].sort()) ? true : undefined;
+    },
+    { timeoutMs, intervalMs: 50, onTimeout: () => `last answer: ${last.join(",")}\n${dns.logs().split("\n").slice(-15).join("\n")}` },
+  );
+}
+
+export interface IgStatus {
+  conditions?: Array<{ type: string; status: string; reason: string; message: string }>;
+  dns?: { redirected: number; pending: number; draining: number; entries?: Array<{ name: string; state: string; reason: string; message: string; drainUntil?: string }> };
+}
+
+export async function igStatus(api: KubeApi): Promise<IgStatus> {
+  const o = await api.get<KubeObject & { status?: IgStatus }>("/apis/canal.io/v1alpha1/namespaces/istio-system/internalgateways/canal");
+  return o.status ?? {};
+}
+
+/** Polls the InternalGateway status until the DNS entry for `fqdn` has this state (and reason). */
+export async function waitEntry(api: KubeApi, fqdn: string, state: string, reason?: string, timeoutMs = 20_000): Promise<{ name: string; state: string; reason: string; message: string }> {
+  let last: unknown;
+  return pollUntil(
+    `status.dns entry ${fqdn} ${state}${reason ? `/${reason}` : ""}`,
+    async () => {
+      const s = await igStatus(api);
+      const e = s.dns?.entries?.find((x) => x.name === fqdn);
+      last = s.dns;
+      return e !== undefined && e.state === state && (reason === undefined || e.reason === reason) ? e : undefined;
+    },
+    { timeoutMs, intervalMs: 100, onTimeout: () => `last status.dns: ${JSON.stringify(last)}` },
+  );
+}
