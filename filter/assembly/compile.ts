@@ -1,7 +1,18 @@
 // Route table JSON → compiled RouteTable. Validates everything schema/route-table.schema.json
 // says, so a table is either fully usable or rejected with the path of the first bad field
 // (e.g. "virtualHosts[3].routes[0].match[1].uri.regex: missing ): at offset 7").
-import { JValue, J_ARRAY, J_BOOL, J_NUMBER, J_OBJECT, J_STRING, kindName, parseJson, jsonError } from "./json";
+//
+// Configure-time cost matters (a table of 10,000 virtual hosts is ~4.7 MB and Envoy runs this
+// several times per update, see docs/filter.md), so the walk allocates only what the compiled
+// table keeps:
+// - the document is a flat tape (json.ts): values are node indices, keys are compared as bytes;
+// - field paths are segments in a reusable pool (parent, key or index) and become a string only
+//   when something fails;
+// - strings are decoded only when the table keeps them as strings (names, map keys); byte values
+//   are copied straight from the document; validation works on bytes;
+// - duplicate domains are found by the lookup maps themselves; where the first use was is
+//   searched for only when reporting one.
+import { Tape, J_ARRAY, J_BOOL, J_NUMBER, J_OBJECT, J_STRING, kindName, parseJson, jsonError, releaseTape } from "./json";
 import { StringMatcher, M_EXACT, M_PREFIX, M_REGEX, M_PRESENT, lowerAscii } from "./matcher";
 import { compileRegex, regexError } from "./regex/index";
 import {
@@ -13,70 +24,273 @@ const FORMAT: f64 = 1;
 const DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
 const DEFAULT_RETRY_CODES = "503";
 
+// Router header names, shared by every route that sets them (never mutated).
+const H_TIMEOUT = String.UTF8.encode("x-envoy-upstream-rq-timeout-ms");
+const H_MAX_RETRIES = String.UTF8.encode("x-envoy-max-retries");
+const H_RETRY_ON = String.UTF8.encode("x-envoy-retry-on");
+const H_RETRIABLE_CODES = String.UTF8.encode("x-envoy-retriable-status-codes");
+const H_PER_TRY_TIMEOUT = String.UTF8.encode("x-envoy-upstream-rq-per-try-timeout-ms");
+
+// Allowed members per object (module constants: an array literal in a function allocates per call).
+const TOP_KEYS: Array<string> = ["format", "version", "virtualHosts", "ambiguousHosts"];
+const VHOST_KEYS: Array<string> = ["name", "domains", "routes"];
+const ROUTE_KEYS: Array<string> = ["name", "match", "route", "redirect", "directResponse", "rewrite", "headers", "fault", "timeoutMs", "retries"];
+const BLOCK_KEYS: Array<string> = ["name", "uri", "scheme", "method", "authority", "headers", "withoutHeaders", "queryParams", "ignoreUriCase"];
+const MATCH_KEYS: Array<string> = ["exact", "prefix", "regex"];
+const MATCH_KEYS_PRESENT: Array<string> = ["exact", "prefix", "regex", "present"];
+const DEST_KEYS: Array<string> = ["cluster", "weight", "headers"];
+const OPS_KEYS: Array<string> = ["set", "add", "remove"];
+const OPERATIONS_KEYS: Array<string> = ["request", "response"];
+const REWRITE_KEYS: Array<string> = ["uri", "authority"];
+const REDIRECT_KEYS: Array<string> = ["uri", "authority", "scheme", "port", "redirectCode"];
+const FAULT_KEYS: Array<string> = ["delay", "abort"];
+const DELAY_KEYS: Array<string> = ["fixedDelayMs", "percentage"];
+const ABORT_KEYS: Array<string> = ["httpStatus", "percentage"];
+const RETRY_KEYS: Array<string> = ["attempts", "perTryTimeoutMs", "retryOn"];
+const DIRECT_KEYS: Array<string> = ["status", "body"];
+const AMBIGUOUS_KEYS: Array<string> = ["host", "candidates"];
+// members() output per object kind (the index is the key's position in the *_KEYS list).
+const VHOST_SLOTS = new StaticArray<i32>(3);
+const ROUTE_SLOTS = new StaticArray<i32>(10);
+const BLOCK_SLOTS = new StaticArray<i32>(9);
+const DEST_SLOTS = new StaticArray<i32>(3);
+
+// Sharing. Compiled parts of a route are immutable, so routes whose parts are identical share
+// one object instead of each allocating (and later freeing) its own copy. Tables from the
+// controller repeat themselves a lot (the same /api/ prefix match and timeout in every virtual
+// host, both routes of a virtual host to the same cluster), so the last value of each kind is
+// remembered: a match block with only an exact/prefix uri (and the one-block list holding it),
+// a lone destination without header operations (and its list), a timeout-only router header
+// list. The cache lives for one compile.
+const TIMEOUT_KEYS: Array<ArrayBuffer> = [H_TIMEOUT];
+let sharedTimeoutMs: i64 = -1;
+let sharedTimeoutValues: Array<ArrayBuffer> | null = null;
+let sharedBlock: MatchBlock | null = null;
+let sharedBlockKind: i32 = -1;
+let sharedBlocks: Array<MatchBlock> | null = null;
+let sharedDests: Array<Destination> | null = null;
+
+function resetShared(): void {
+  sharedTimeoutMs = -1;
+  sharedTimeoutValues = null;
+  sharedBlock = null;
+  sharedBlockKind = -1;
+  sharedBlocks = null;
+  sharedDests = null;
+}
+
+/** Whether string node v has the bytes of `buf`. */
+function equalsBuffer(v: i32, buf: ArrayBuffer): bool {
+  let len = buf.byteLength;
+  return lenOf(v) == len && memory.compare(ptrOf(v), changetype<usize>(buf), <usize>len) == 0;
+}
+
+/** The document being compiled (one compile at a time: the VM is single threaded). */
+let T: Tape = new Tape(new ArrayBuffer(0), new ArrayBuffer(0));
+const NO_TAPE: Tape = T;
+/** T's node array (raw: the hot accessors below read it without touching reference counts). */
+let NB: usize = 0;
+
+@inline function kindOf(v: i32): i32 {
+  return load<i32>(NB + (<usize>v << 4));
+}
+
+/** Items of an array, members of an object. */
+@inline function sizeOf(v: i32): i32 {
+  return load<i32>(NB + (<usize>v << 4), 4);
+}
+
+/** The node after v and everything inside it. */
+@inline function nextOf(v: i32): i32 {
+  let p = NB + (<usize>v << 4);
+  if (load<i32>(p) >= J_ARRAY) return load<i32>(p, 12);
+  return v + 1;
+}
+
+@inline function ptrOf(v: i32): usize {
+  return <usize>load<u32>(NB + (<usize>v << 4), 4);
+}
+
+@inline function lenOf(v: i32): i32 {
+  return load<i32>(NB + (<usize>v << 4), 8);
+}
+
+/** Whether string node v equals an ASCII literal. */
+function is(v: i32, lit: string): bool {
+  let len = lenOf(v);
+  if (len != lit.length) return false;
+  let p = ptrOf(v);
+  let q = changetype<usize>(lit);
+  for (let i = 0; i < len; i++) {
+    if (<u32>load<u8>(p + <usize>i) != <u32>load<u16>(q + (<usize>i << 1))) return false;
+  }
+  return true;
+}
+
+/** The value of member `key` of object v; -1 when absent. */
+function get(v: i32, key: string): i32 {
+  let count = sizeOf(v);
+  let k = v + 1;
+  for (let i = 0; i < count; i++) {
+    if (is(k, key)) return k + 1;
+    k = nextOf(k + 1);
+  }
+  return -1;
+}
+
+/**
+ * One pass over object v's members: slot j of `slots` gets the value node of allowed[j] (-1 when
+ * absent). A member not in `allowed` fails as onlyKeys does. Each caller has its own slots
+ * (a compile function is never re-entered while its slots are in use).
+ */
+function members(v: i32, allowed: Array<string>, slots: StaticArray<i32>, path: i32): bool {
+  let n = allowed.length;
+  for (let j = 0; j < n; j++) unchecked(slots[j] = -1);
+  let count = sizeOf(v);
+  let k = v + 1;
+  for (let i = 0; i < count; i++) {
+    let found = -1;
+    for (let j = 0; j < n; j++) {
+      if (is(k, unchecked(allowed[j]))) { found = j; break; }
+    }
+    if (found < 0) {
+      fail(childNode(path, k), "unknown field (allowed: " + allowed.join(", ") + ")");
+      return false;
+    }
+    unchecked(slots[found] = k + 1);
+    k = nextOf(k + 1);
+  }
+  return true;
+}
+/** The virtualHosts array node, for finding where a duplicate domain was first used. */
+let vhostsNode: i32 = -1;
+
 let error: string = "";
 
-function fail(path: string, msg: string): void {
-  if (error.length == 0) error = path + ": " + msg;
+// ---------------------------------------------------------------------------------------------
+// Field paths. A path is a segment index: 0 is the document itself; every other segment is
+// (parent, kind, value) with kind a literal key (value: the string's address; literals are
+// static and never freed), a key of the document (value: its node) or an array index. child()
+// and index() are three stores; render() builds the string only for an error message. The pool
+// is rewound after each virtual host, so it stays small.
+
+const SEG_LITERAL: i32 = 0;
+const SEG_NODE: i32 = 1;
+const SEG_INDEX: i32 = 2;
+const ROOT: i32 = 0;
+
+let segs: ArrayBuffer = new ArrayBuffer(12 * 256);
+let segTop: i32 = 1;
+
+function segment(parent: i32, kind: i32, value: i32): i32 {
+  if (<usize>(segTop + 1) * 12 > <usize>segs.byteLength) {
+    let bigger = new ArrayBuffer(segs.byteLength * 2);
+    memory.copy(changetype<usize>(bigger), changetype<usize>(segs), <usize>segs.byteLength);
+    segs = bigger;
+  }
+  let p = changetype<usize>(segs) + <usize>segTop * 12;
+  store<i32>(p, parent);
+  store<i32>(p, kind, 4);
+  store<i32>(p, value, 8);
+  return segTop++;
+}
+
+/** path.key for a key written in this file (a string literal). */
+function child(path: i32, key: string): i32 {
+  return segment(path, SEG_LITERAL, <i32>changetype<usize>(key));
+}
+
+/** path.key for a key of the document (a string node). */
+function childNode(path: i32, keyNode: i32): i32 {
+  return segment(path, SEG_NODE, keyNode);
+}
+
+function index(path: i32, i: i32): i32 {
+  return segment(path, SEG_INDEX, i);
+}
+
+// No ternaries that yield references anywhere in the filter: AS 0.17 miscounts the reference
+// when one arm is an existing object (double free or corrupted count, then an abort).
+function render(path: i32): string {
+  if (path == ROOT) return "";
+  let p = changetype<usize>(segs) + <usize>path * 12;
+  let parent = load<i32>(p);
+  let kind = load<i32>(p, 4);
+  let value = load<i32>(p, 8);
+  let head = render(parent);
+  if (kind == SEG_INDEX) return head + "[" + value.toString() + "]";
+  let key: string;
+  if (kind == SEG_LITERAL) key = changetype<string>(<usize>value);
+  else key = T.str(value);
+  if (head.length == 0) return key;
+  return head + "." + key;
+}
+
+function fail(path: i32, msg: string): void {
+  if (error.length == 0) error = render(path) + ": " + msg;
 }
 
 function ok(): bool {
   return error.length == 0;
 }
 
-// No ternaries that yield references anywhere in the filter: AS 0.17 miscounts the reference
-// when one arm is an existing object (double free or corrupted count, then an abort).
-function child(path: string, key: string): string {
-  if (path.length == 0) return key;
-  return path + "." + key;
-}
+// ---------------------------------------------------------------------------------------------
+// Reading the tape
 
-function index(path: string, i: i32): string {
-  return path + "[" + i.toString() + "]";
-}
-
-function expect(v: JValue, kind: i32, path: string): bool {
-  if (v.kind != kind) {
-    fail(path, "expected " + kindName(kind) + ", got " + kindName(v.kind));
+function expect(v: i32, kind: i32, path: i32): bool {
+  let k = kindOf(v);
+  if (k != kind) {
+    fail(path, "expected " + kindName(kind) + ", got " + kindName(k));
     return false;
   }
   return true;
 }
 
 /** Rejects members not in `allowed`, so a typo never silently drops a condition. */
-function onlyKeys(v: JValue, allowed: Array<string>, path: string): bool {
-  let keys = v.keys;
-  if (keys === null) return true;
-  for (let i = 0; i < keys.length; i++) {
-    if (!allowed.includes(keys[i])) {
-      fail(child(path, keys[i]), "unknown field (allowed: " + allowed.join(", ") + ")");
+function onlyKeys(v: i32, allowed: Array<string>, path: i32): bool {
+  let count = sizeOf(v);
+  let k = v + 1;
+  for (let i = 0; i < count; i++) {
+    let known = false;
+    for (let j = 0; j < allowed.length; j++) {
+      if (is(k, unchecked(allowed[j]))) { known = true; break; }
+    }
+    if (!known) {
+      fail(childNode(path, k), "unknown field (allowed: " + allowed.join(", ") + ")");
       return false;
     }
+    k = nextOf(k + 1);
   }
   return true;
 }
 
-function requireMember(v: JValue, key: string, path: string): JValue | null {
-  let m = v.get(key);
-  if (m === null) fail(child(path, key), "required field is missing");
+/** The member's value node, or -1 (and a failure) when it is missing. */
+function requireMember(v: i32, key: string, path: i32): i32 {
+  return required(get(v, key), key, path);
+}
+
+/** A member found by members(): fails when it is missing (-1). */
+function required(m: i32, key: string, path: i32): i32 {
+  if (m < 0) fail(child(path, key), "required field is missing");
   return m;
 }
 
-function getString(v: JValue, path: string): string {
+function getString(v: i32, path: i32): string {
   if (!expect(v, J_STRING, path)) return "";
-  return v.str;
+  return T.str(v);
 }
 
-function getInt(v: JValue, path: string, min: f64, max: f64): i64 {
+function getInt(v: i32, path: i32, min: f64, max: f64): i64 {
   if (!expect(v, J_NUMBER, path)) return 0;
-  let n = v.num;
+  let n = T.num(v);
   if (n != Math.floor(n)) { fail(path, "expected an integer, got " + n.toString()); return 0; }
   if (n < min || n > max) { fail(path, "must be between " + min.toString() + " and " + max.toString() + ", got " + n.toString()); return 0; }
   return <i64>n;
 }
 
-function getPercent(v: JValue, path: string): u32 {
+function getPercent(v: i32, path: i32): u32 {
   if (!expect(v, J_NUMBER, path)) return 0;
-  let n = v.num;
+  let n = T.num(v);
   if (!(n >= 0 && n <= 100)) { fail(path, "must be a percentage between 0 and 100"); return 0; }
   return <u32>Math.round(n * 10000);
 }
@@ -85,45 +299,84 @@ function encode(s: string): ArrayBuffer {
   return String.UTF8.encode(s);
 }
 
+/** Decimal digits of a non-negative integer as bytes (a router header value). */
+function decimalBytes(n: i64): ArrayBuffer {
+  let digits = 1;
+  for (let x = n; x >= 10; x /= 10) digits++;
+  let out = new ArrayBuffer(digits);
+  let p = changetype<usize>(out);
+  let x = n;
+  for (let i = digits - 1; i >= 0; i--) {
+    store<u8>(p + <usize>i, <u8>(0x30 + <i32>(x % 10)));
+    x /= 10;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validators, on the bytes of a string node. Each equals the string rule it replaced: the
+// characters they accept are ASCII, and a UTF-8 byte ≥ 0x80 is never one of them.
+
 function isHostChar(c: i32): bool {
   return (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x2d;
 }
 
 /** "*", "*.a.b" or "a.b": lower-case DNS labels, no port. */
-function validHostName(h: string): bool {
-  if (h == "*") return true;
+function validHostName(n: i32): bool {
+  let len = lenOf(n);
+  let p = ptrOf(n);
+  if (len == 1 && load<u8>(p) == 0x2a) return true;
   let start = 0;
-  if (h.startsWith("*.")) start = 2;
-  if (h.length - start < 1 || h.length > 253) return false;
+  if (len >= 2 && load<u8>(p) == 0x2a && load<u8>(p, 1) == 0x2e) start = 2;
+  if (len - start < 1 || len > 253) return false;
   let labelLen = 0;
-  for (let i = start; i < h.length; i++) {
-    let c = h.charCodeAt(i);
+  let prev = 0;
+  for (let i = start; i < len; i++) {
+    let c = <i32>load<u8>(p + <usize>i);
     if (c == 0x2e) {
-      if (labelLen == 0 || h.charCodeAt(i - 1) == 0x2d) return false;
+      if (labelLen == 0 || prev == 0x2d) return false;
       labelLen = 0;
+      prev = c;
       continue;
     }
     if (!isHostChar(c)) return false;
     if (labelLen == 0 && c == 0x2d) return false;
     labelLen++;
     if (labelLen > 63) return false;
+    prev = c;
   }
-  return labelLen > 0 && h.charCodeAt(h.length - 1) != 0x2d;
+  return labelLen > 0 && prev != 0x2d;
 }
 
 function isTokenChar(c: i32): bool {
   if ((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39)) return true;
-  return "!#$%&'*+.^_`|~-".indexOf(String.fromCharCode(c)) >= 0;
+  // !#$%&'*+.^_`|~-
+  return c == 0x21 || (c >= 0x23 && c <= 0x27) || c == 0x2a || c == 0x2b || c == 0x2e || c == 0x5e ||
+    c == 0x5f || c == 0x60 || c == 0x7c || c == 0x7e || c == 0x2d;
 }
 
-function validHeaderName(h: string): bool {
-  let start = h.startsWith(":") ? 1 : 0;
-  if (h.length <= start) return false;
-  for (let i = start; i < h.length; i++) if (!isTokenChar(h.charCodeAt(i))) return false;
+function validHeaderName(n: i32): bool {
+  let len = lenOf(n);
+  let p = ptrOf(n);
+  let start = 0;
+  if (len > 0 && load<u8>(p) == 0x3a) start = 1;
+  if (len <= start) return false;
+  for (let i = start; i < len; i++) if (!isTokenChar(<i32>load<u8>(p + <usize>i))) return false;
   return true;
 }
 
-function validHeaderValue(v: string): bool {
+/** No NUL, CR or LF. */
+function validHeaderValue(n: i32): bool {
+  let len = lenOf(n);
+  let p = ptrOf(n);
+  for (let i = 0; i < len; i++) {
+    let c = load<u8>(p + <usize>i);
+    if (c == 0 || c == 0x0a || c == 0x0d) return false;
+  }
+  return true;
+}
+
+function validHeaderValueString(v: string): bool {
   for (let i = 0; i < v.length; i++) {
     let c = v.charCodeAt(i);
     if (c == 0 || c == 0x0a || c == 0x0d) return false;
@@ -131,125 +384,182 @@ function validHeaderValue(v: string): bool {
   return true;
 }
 
-function lowerAsciiString(s: string): string {
-  let b = String.UTF8.encode(s);
-  let p = changetype<usize>(b);
-  for (let i = 0; i < b.byteLength; i++) store<u8>(p + <usize>i, <u8>lowerAscii(load<u8>(p + <usize>i)));
-  return String.UTF8.decode(b);
+function containsByte(n: i32, b: u8): bool {
+  let len = lenOf(n);
+  let p = ptrOf(n);
+  for (let i = 0; i < len; i++) if (load<u8>(p + <usize>i) == b) return true;
+  return false;
 }
 
-function compileStringMatch(v: JValue, path: string, allowPresent: bool, ignoreCase: bool): StringMatcher | null {
+/** The bytes of a string node, ASCII lower-cased. */
+function lowerAsciiBytes(n: i32): ArrayBuffer {
+  let b = T.bytes(n);
+  let p = changetype<usize>(b);
+  for (let i = 0; i < b.byteLength; i++) store<u8>(p + <usize>i, <u8>lowerAscii(load<u8>(p + <usize>i)));
+  return b;
+}
+
+function validClusterName(n: i32): bool {
+  let units = T.utf16Length(n);
+  if (units == 0 || units > 512) return false;
+  let len = lenOf(n);
+  let p = ptrOf(n);
+  for (let i = 0; i < len; i++) if (load<u8>(p + <usize>i) <= 0x20) return false;
+  return true;
+}
+
+function validVhostName(n: i32): bool {
+  let len = lenOf(n);
+  if (len == 0 || len > 128) return false;
+  let p = ptrOf(n);
+  for (let i = 0; i < len; i++) {
+    let c = <i32>load<u8>(p + <usize>i);
+    let good = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) ||
+      c == 0x5f || c == 0x2e || c == 0x3a || c == 0x2f || c == 0x2d;
+    if (!good) return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table
+
+function compileStringMatch(v: i32, path: i32, allowPresent: bool, ignoreCase: bool): StringMatcher | null {
   if (!expect(v, J_OBJECT, path)) return null;
-  let keys = v.keys!;
-  let allowed = ["exact", "prefix", "regex"];
-  if (allowPresent) allowed.push("present");
+  let allowed = MATCH_KEYS;
+  if (allowPresent) allowed = MATCH_KEYS_PRESENT;
   if (!onlyKeys(v, allowed, path)) return null;
-  if (keys.length != 1) {
+  if (sizeOf(v) != 1) {
     fail(path, "exactly one of " + allowed.join(", ") + " is required");
     return null;
   }
-  let key = keys[0];
-  let m = v.values![0];
-  let p = child(path, key);
-  if (key == "present") {
-    if (m.kind != J_BOOL || !m.bool) { fail(p, "must be true"); return null; }
+  let key = v + 1;
+  let m = v + 2;
+  let p = childNode(path, key);
+  if (is(key, "present")) {
+    if (kindOf(m) != J_BOOL || !T.bool(m)) { fail(p, "must be true"); return null; }
     return new StringMatcher(M_PRESENT, new ArrayBuffer(0), false, null);
   }
-  let s = getString(m, p);
-  if (!ok()) return null;
-  if (key == "regex") {
-    if (s.length == 0) { fail(p, "empty regex"); return null; }
-    let re = compileRegex(s);
+  if (!expect(m, J_STRING, p)) return null;
+  if (is(key, "regex")) {
+    if (lenOf(m) == 0) { fail(p, "empty regex"); return null; }
+    let re = compileRegex(T.str(m));
     if (re === null) { fail(p, regexError()); return null; }
     return new StringMatcher(M_REGEX, new ArrayBuffer(0), false, re);
   }
-  let value = s;
-  if (ignoreCase) value = lowerAsciiString(s);
-  return new StringMatcher(key == "exact" ? M_EXACT : M_PREFIX, encode(value), ignoreCase, null);
+  let kind = is(key, "exact") ? M_EXACT : M_PREFIX;
+  if (ignoreCase) return new StringMatcher(kind, lowerAsciiBytes(m), true, null);
+  return new StringMatcher(kind, T.bytes(m), false, null);
 }
 
-function compileHeaderConditions(v: JValue, path: string, out: Array<HeaderCondition>, isQuery: bool): void {
-  if (!expect(v, J_OBJECT, path)) return;
-  let keys = v.keys!;
-  let values = v.values!;
-  for (let i = 0; i < keys.length; i++) {
-    let name = keys[i];
-    let p = child(path, name);
-    if (!isQuery && !validHeaderName(name)) { fail(p, "invalid header name (lower-case token expected)"); return; }
-    if (isQuery && name.length == 0) { fail(p, "empty query parameter name"); return; }
-    let m = compileStringMatch(values[i], p, !isQuery, false);
-    if (m === null) return;
-    out.push(new HeaderCondition(encode(name), m));
+function compileHeaderConditions(v: i32, path: i32, isQuery: bool): Array<HeaderCondition> {
+  let out = new Array<HeaderCondition>();
+  if (!expect(v, J_OBJECT, path)) return out;
+  let count = sizeOf(v);
+  let k = v + 1;
+  for (let i = 0; i < count; i++) {
+    let p = childNode(path, k);
+    if (!isQuery && !validHeaderName(k)) { fail(p, "invalid header name (lower-case token expected)"); return out; }
+    if (isQuery && lenOf(k) == 0) { fail(p, "empty query parameter name"); return out; }
+    let m = compileStringMatch(k + 1, p, !isQuery, false);
+    if (m === null) return out;
+    out.push(new HeaderCondition(T.bytes(k), m));
+    k = nextOf(k + 1);
   }
+  return out;
 }
 
-function compileMatchBlock(v: JValue, path: string): MatchBlock | null {
+function compileMatchBlock(v: i32, path: i32): MatchBlock | null {
   if (!expect(v, J_OBJECT, path)) return null;
-  if (!onlyKeys(v, ["name", "uri", "scheme", "method", "authority", "headers", "withoutHeaders", "queryParams", "ignoreUriCase"], path)) return null;
+  let slots = BLOCK_SLOTS;
+  if (!members(v, BLOCK_KEYS, slots, path)) return null;
+  // BLOCK_KEYS order: name, uri, scheme, method, authority, headers, withoutHeaders, queryParams, ignoreUriCase
+  let name = unchecked(slots[0]);
+  let uri = unchecked(slots[1]);
+  let scheme = unchecked(slots[2]);
+  let method = unchecked(slots[3]);
+  let authority = unchecked(slots[4]);
+  let headers = unchecked(slots[5]);
+  let without = unchecked(slots[6]);
+  let query = unchecked(slots[7]);
+  let ic = unchecked(slots[8]);
+  let uriOnly = uri >= 0 && name < 0 && scheme < 0 && method < 0 && authority < 0 && headers < 0 && without < 0 && query < 0 && ic < 0;
+  if (uriOnly) {
+    let shared = sharedBlock;
+    // {"uri": {"exact"|"prefix": "<same bytes>"}}: exactly what the shared block was compiled from.
+    if (shared !== null && kindOf(uri) == J_OBJECT && sizeOf(uri) == 1 && kindOf(uri + 2) == J_STRING) {
+      let kind = -1;
+      if (is(uri + 1, "prefix")) kind = M_PREFIX;
+      else if (is(uri + 1, "exact")) kind = M_EXACT;
+      let m = shared.uri;
+      if (kind == sharedBlockKind && m !== null && equalsBuffer(uri + 2, m.value)) return shared;
+    }
+  }
   let block = new MatchBlock();
   let ignoreCase = false;
-  let ic = v.get("ignoreUriCase");
-  if (ic !== null) {
+  if (ic >= 0) {
     if (!expect(ic, J_BOOL, child(path, "ignoreUriCase"))) return null;
-    ignoreCase = ic.bool;
+    ignoreCase = T.bool(ic);
   }
-  let name = v.get("name");
-  if (name !== null) getString(name, child(path, "name"));
-  let uri = v.get("uri");
-  if (uri !== null) {
+  if (name >= 0) expect(name, J_STRING, child(path, "name"));
+  if (uri >= 0) {
     let m = compileStringMatch(uri, child(path, "uri"), false, ignoreCase);
     if (m === null) return null;
     block.uri = m;
     if (m.kind == M_PREFIX) block.uriPrefixLength = m.value.byteLength;
+    if (uriOnly && (m.kind == M_PREFIX || m.kind == M_EXACT)) {
+      sharedBlock = block;
+      sharedBlockKind = m.kind;
+      sharedBlocks = null;
+    }
   }
-  let scheme = v.get("scheme");
-  if (scheme !== null) block.scheme = compileStringMatch(scheme, child(path, "scheme"), false, false);
-  let method = v.get("method");
-  if (method !== null) block.method = compileStringMatch(method, child(path, "method"), false, false);
-  let authority = v.get("authority");
-  if (authority !== null) block.authority = compileStringMatch(authority, child(path, "authority"), false, false);
-  let headers = v.get("headers");
-  if (headers !== null) compileHeaderConditions(headers, child(path, "headers"), block.headers, false);
-  let without = v.get("withoutHeaders");
-  if (without !== null) compileHeaderConditions(without, child(path, "withoutHeaders"), block.withoutHeaders, false);
-  let query = v.get("queryParams");
-  if (query !== null) compileHeaderConditions(query, child(path, "queryParams"), block.queryParams, true);
+  if (scheme >= 0) block.scheme = compileStringMatch(scheme, child(path, "scheme"), false, false);
+  if (method >= 0) block.method = compileStringMatch(method, child(path, "method"), false, false);
+  if (authority >= 0) block.authority = compileStringMatch(authority, child(path, "authority"), false, false);
+  if (headers >= 0) block.headers = compileHeaderConditions(headers, child(path, "headers"), false);
+  if (without >= 0) block.withoutHeaders = compileHeaderConditions(without, child(path, "withoutHeaders"), false);
+  if (query >= 0) block.queryParams = compileHeaderConditions(query, child(path, "queryParams"), true);
   if (!ok()) return null;
   return block;
 }
 
-function compilePairs(v: JValue, path: string, keysOut: Array<ArrayBuffer>, valuesOut: Array<ArrayBuffer>): void {
+function compilePairs(v: i32, path: i32, keysOut: Array<ArrayBuffer>, valuesOut: Array<ArrayBuffer>): void {
   if (!expect(v, J_OBJECT, path)) return;
-  let keys = v.keys!;
-  let values = v.values!;
-  for (let i = 0; i < keys.length; i++) {
-    let p = child(path, keys[i]);
-    if (!validHeaderName(keys[i])) { fail(p, "invalid header name (lower-case token expected)"); return; }
-    let s = getString(values[i], p);
-    if (!ok()) return;
-    if (!validHeaderValue(s)) { fail(p, "header value contains NUL, CR or LF"); return; }
-    keysOut.push(encode(keys[i]));
-    valuesOut.push(encode(s));
+  let count = sizeOf(v);
+  let k = v + 1;
+  for (let i = 0; i < count; i++) {
+    let p = childNode(path, k);
+    if (!validHeaderName(k)) { fail(p, "invalid header name (lower-case token expected)"); return; }
+    let value = k + 1;
+    if (!expect(value, J_STRING, p)) return;
+    if (!validHeaderValue(value)) { fail(p, "header value contains NUL, CR or LF"); return; }
+    keysOut.push(T.bytes(k));
+    valuesOut.push(T.bytes(value));
+    k = nextOf(value);
   }
 }
 
-function compileHeaderOps(v: JValue, path: string): HeaderOps | null {
+function compileHeaderOps(v: i32, path: i32): HeaderOps | null {
   if (!expect(v, J_OBJECT, path)) return null;
-  if (!onlyKeys(v, ["set", "add", "remove"], path)) return null;
+  if (!onlyKeys(v, OPS_KEYS, path)) return null;
   let ops = new HeaderOps();
-  let set = v.get("set");
-  if (set !== null) compilePairs(set, child(path, "set"), ops.setKeys, ops.setValues);
-  let add = v.get("add");
-  if (add !== null) compilePairs(add, child(path, "add"), ops.addKeys, ops.addValues);
-  let remove = v.get("remove");
-  if (remove !== null && expect(remove, J_ARRAY, child(path, "remove"))) {
-    let items = remove.items!;
-    for (let i = 0; i < items.length; i++) {
-      let p = index(child(path, "remove"), i);
-      let name = getString(items[i], p);
-      if (!ok()) return null;
-      if (!validHeaderName(name)) { fail(p, "invalid header name (lower-case token expected)"); return null; }
-      ops.remove.push(encode(name));
+  let set = get(v, "set");
+  if (set >= 0) compilePairs(set, child(path, "set"), ops.setKeys, ops.setValues);
+  let add = get(v, "add");
+  if (add >= 0) compilePairs(add, child(path, "add"), ops.addKeys, ops.addValues);
+  let remove = get(v, "remove");
+  if (remove >= 0) {
+    let rp = child(path, "remove");
+    if (expect(remove, J_ARRAY, rp)) {
+      let count = sizeOf(remove);
+      let item = remove + 1;
+      for (let i = 0; i < count; i++) {
+        let p = index(rp, i);
+        if (!expect(item, J_STRING, p)) return null;
+        if (!validHeaderName(item)) { fail(p, "invalid header name (lower-case token expected)"); return null; }
+        ops.remove.push(T.bytes(item));
+        item = nextOf(item);
+      }
     }
   }
   if (!ok()) return null;
@@ -262,44 +572,43 @@ class OpsPair {
   response: HeaderOps | null = null;
 }
 
-function compileHeaderOperations(v: JValue, path: string): OpsPair | null {
+function compileHeaderOperations(v: i32, path: i32): OpsPair | null {
   if (!expect(v, J_OBJECT, path)) return null;
-  if (!onlyKeys(v, ["request", "response"], path)) return null;
+  if (!onlyKeys(v, OPERATIONS_KEYS, path)) return null;
   let pair = new OpsPair();
-  let req = v.get("request");
-  if (req !== null) pair.request = compileHeaderOps(req, child(path, "request"));
-  let resp = v.get("response");
-  if (resp !== null) pair.response = compileHeaderOps(resp, child(path, "response"));
+  let req = get(v, "request");
+  if (req >= 0) pair.request = compileHeaderOps(req, child(path, "request"));
+  let resp = get(v, "response");
+  if (resp >= 0) pair.response = compileHeaderOps(resp, child(path, "response"));
   if (!ok()) return null;
   return pair;
 }
 
-function validClusterName(s: string): bool {
-  if (s.length == 0 || s.length > 512) return false;
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) <= 0x20) return false;
-  return true;
-}
-
-function compileDestinations(v: JValue, path: string, route: Route): void {
+function compileDestinations(v: i32, path: i32, route: Route): void {
   if (!expect(v, J_ARRAY, path)) return;
-  let items = v.items!;
-  if (items.length == 0) { fail(path, "at least one destination is required"); return; }
+  let count = sizeOf(v);
+  if (count == 0) { fail(path, "at least one destination is required"); return; }
+  if (count == 1 && shareDestination(v + 1, route)) return;
+  let dests = new Array<Destination>(count);
+  route.destinations = dests;
   let total: u64 = 0;
-  for (let i = 0; i < items.length; i++) {
+  let d = v + 1;
+  let slots = DEST_SLOTS;
+  for (let i = 0; i < count; i++) {
     let p = index(path, i);
-    let d = items[i];
     if (!expect(d, J_OBJECT, p)) return;
-    if (!onlyKeys(d, ["cluster", "weight", "headers"], p)) return;
-    let c = requireMember(d, "cluster", p);
-    if (c === null) return;
-    let cluster = getString(c, child(p, "cluster"));
-    if (!ok()) return;
-    if (!validClusterName(cluster)) { fail(child(p, "cluster"), "must be 1-512 characters without spaces or control characters"); return; }
-    let dest = new Destination(encode(cluster));
-    let w = d.get("weight");
-    if (w !== null) dest.weight = <u32>getInt(w, child(p, "weight"), 0, 1000000);
-    let h = d.get("headers");
-    if (h !== null) {
+    if (!members(d, DEST_KEYS, slots, p)) return;
+    // DEST_KEYS order: cluster, weight, headers
+    let c = required(unchecked(slots[0]), "cluster", p);
+    let w = unchecked(slots[1]);
+    let h = unchecked(slots[2]);
+    if (c < 0) return;
+    let cp = child(p, "cluster");
+    if (!expect(c, J_STRING, cp)) return;
+    if (!validClusterName(c)) { fail(cp, "must be 1-512 characters without spaces or control characters"); return; }
+    let dest = new Destination(T.bytes(c));
+    if (w >= 0) dest.weight = <u32>getInt(w, child(p, "weight"), 0, 1000000);
+    if (h >= 0) {
       let pair = compileHeaderOperations(h, child(p, "headers"));
       if (pair === null) return;
       dest.request = pair.request;
@@ -307,40 +616,64 @@ function compileDestinations(v: JValue, path: string, route: Route): void {
     }
     if (!ok()) return;
     total += dest.weight;
-    route.destinations.push(dest);
+    unchecked(dests[i] = dest);
+    d = nextOf(d);
   }
   if (total == 0) { fail(path, "destination weights sum to 0: no destination can receive traffic"); return; }
   route.totalWeight = <u32>total;
+  if (count == 1 && dests[0].request === null && dests[0].response === null) sharedDests = dests;
 }
 
-function compileRedirect(v: JValue, path: string): Redirect | null {
+/**
+ * A lone destination {"cluster": <the shared one's bytes>, "weight"?: <its weight>} and nothing
+ * else: the route takes the shared list (everything in it was validated when it was compiled).
+ */
+function shareDestination(d: i32, route: Route): bool {
+  let shared = sharedDests;
+  if (shared === null || kindOf(d) != J_OBJECT) return false;
+  let dest = unchecked(shared[0]);
+  let n = sizeOf(d);
+  let cluster = get(d, "cluster");
+  if (cluster < 0 || kindOf(cluster) != J_STRING || !equalsBuffer(cluster, dest.cluster)) return false;
+  let weight = get(d, "weight");
+  if (weight >= 0) {
+    if (n != 2 || kindOf(weight) != J_NUMBER || T.num(weight) != <f64>dest.weight) return false;
+  } else if (n != 1 || dest.weight != 100) {
+    return false;
+  }
+  route.destinations = shared;
+  route.totalWeight = dest.weight;
+  return true;
+}
+
+function compileRedirect(v: i32, path: i32): Redirect | null {
   if (!expect(v, J_OBJECT, path)) return null;
-  if (!onlyKeys(v, ["uri", "authority", "scheme", "port", "redirectCode"], path)) return null;
+  if (!onlyKeys(v, REDIRECT_KEYS, path)) return null;
   let r = new Redirect();
-  if (v.keys!.length == 0) { fail(path, "at least one of uri, authority, scheme, port is required"); return null; }
-  let uri = v.get("uri");
-  if (uri !== null) {
+  if (sizeOf(v) == 0) { fail(path, "at least one of uri, authority, scheme, port is required"); return null; }
+  let uri = get(v, "uri");
+  if (uri >= 0) {
     let s = getString(uri, child(path, "uri"));
     if (ok() && !s.startsWith("/")) fail(child(path, "uri"), "must start with '/'");
     r.uri = encode(s);
     r.uriHasQuery = s.includes("?");
   }
-  let authority = v.get("authority");
-  if (authority !== null) {
+  let authority = get(v, "authority");
+  if (authority >= 0) {
     let s = getString(authority, child(path, "authority"));
-    if (ok() && (s.length == 0 || !validHeaderValue(s) || s.includes("/"))) fail(child(path, "authority"), "must be a non-empty host[:port]");
+    if (ok() && (s.length == 0 || !validHeaderValueString(s) || s.includes("/"))) fail(child(path, "authority"), "must be a non-empty host[:port]");
     r.authority = encode(s);
   }
-  let scheme = v.get("scheme");
-  if (scheme !== null) {
+  let scheme = get(v, "scheme");
+  if (scheme >= 0) {
     let s = getString(scheme, child(path, "scheme"));
     if (ok() && s != "http" && s != "https") fail(child(path, "scheme"), "must be http or https");
     r.scheme = encode(s);
   }
-  let port = v.get("port");
-  if (port !== null) r.port = <i32>getInt(port, child(path, "port"), 1, 65535);
-  let code = v.get("redirectCode");
-  if (code !== null) {
+  let port = get(v, "port");
+  if (port >= 0) r.port = <i32>getInt(port, child(path, "port"), 1, 65535);
+  let code = get(v, "redirectCode");
+  if (code >= 0) {
     let c = <u32>getInt(code, child(path, "redirectCode"), 300, 399);
     if (ok() && c != 301 && c != 302 && c != 303 && c != 307 && c != 308) fail(child(path, "redirectCode"), "must be 301, 302, 303, 307 or 308");
     r.code = c;
@@ -349,62 +682,68 @@ function compileRedirect(v: JValue, path: string): Redirect | null {
   return r;
 }
 
-function compileFault(v: JValue, path: string, route: Route): void {
+function compileFault(v: i32, path: i32, route: Route): void {
   if (!expect(v, J_OBJECT, path)) return;
-  if (!onlyKeys(v, ["delay", "abort"], path)) return;
-  if (v.keys!.length == 0) { fail(path, "at least one of delay, abort is required"); return; }
-  let delay = v.get("delay");
-  if (delay !== null) {
+  if (!onlyKeys(v, FAULT_KEYS, path)) return;
+  if (sizeOf(v) == 0) { fail(path, "at least one of delay, abort is required"); return; }
+  let delay = get(v, "delay");
+  if (delay >= 0) {
     let p = child(path, "delay");
-    if (!expect(delay, J_OBJECT, p) || !onlyKeys(delay, ["fixedDelayMs", "percentage"], p)) return;
+    if (!expect(delay, J_OBJECT, p) || !onlyKeys(delay, DELAY_KEYS, p)) return;
     let ms = requireMember(delay, "fixedDelayMs", p);
     let pct = requireMember(delay, "percentage", p);
-    if (ms === null || pct === null) return;
+    if (ms < 0 || pct < 0) return;
     route.delayMs = <u32>getInt(ms, child(p, "fixedDelayMs"), 0, 3600000);
     route.delayPpm = getPercent(pct, child(p, "percentage"));
   }
-  let abort = v.get("abort");
-  if (abort !== null) {
+  let abort = get(v, "abort");
+  if (abort >= 0) {
     let p = child(path, "abort");
-    if (!expect(abort, J_OBJECT, p) || !onlyKeys(abort, ["httpStatus", "percentage"], p)) return;
+    if (!expect(abort, J_OBJECT, p) || !onlyKeys(abort, ABORT_KEYS, p)) return;
     let st = requireMember(abort, "httpStatus", p);
     let pct = requireMember(abort, "percentage", p);
-    if (st === null || pct === null) return;
+    if (st < 0 || pct < 0) return;
     route.abortStatus = <u32>getInt(st, child(p, "httpStatus"), 200, 599);
     route.abortPpm = getPercent(pct, child(p, "percentage"));
   }
 }
 
-function addRouterHeader(route: Route, key: string, value: string): void {
-  route.routerKeys.push(encode(key));
-  route.routerValues.push(encode(value));
+function addRouterHeader(route: Route, key: ArrayBuffer, value: ArrayBuffer): void {
+  if (route.routerKeys.length == 0) {
+    // Routes start with the shared empty lists (table.ts); give this one its own.
+    route.routerKeys = new Array<ArrayBuffer>();
+    route.routerValues = new Array<ArrayBuffer>();
+  }
+  route.routerKeys.push(key);
+  route.routerValues.push(value);
 }
 
-function compileRetries(v: JValue, path: string, route: Route): void {
+function compileRetries(v: i32, path: i32, route: Route): void {
   if (!expect(v, J_OBJECT, path)) return;
-  if (!onlyKeys(v, ["attempts", "perTryTimeoutMs", "retryOn"], path)) return;
+  if (!onlyKeys(v, RETRY_KEYS, path)) return;
   let a = requireMember(v, "attempts", path);
-  if (a === null) return;
+  if (a < 0) return;
   let attempts = getInt(a, child(path, "attempts"), 0, 100);
   let perTry: i64 = 0;
-  let pt = v.get("perTryTimeoutMs");
-  if (pt !== null) perTry = getInt(pt, child(path, "perTryTimeoutMs"), 1, 2147483647);
+  let pt = get(v, "perTryTimeoutMs");
+  if (pt >= 0) perTry = getInt(pt, child(path, "perTryTimeoutMs"), 1, 2147483647);
   let conditions = new Array<string>();
   let codes = new Array<string>();
-  let ro = v.get("retryOn");
-  if (ro !== null) {
-    let s = getString(ro, child(path, "retryOn"));
+  let ro = get(v, "retryOn");
+  if (ro >= 0) {
+    let rp = child(path, "retryOn");
+    let s = getString(ro, rp);
     if (!ok()) return;
     let parts = s.split(",");
     for (let i = 0; i < parts.length; i++) {
       let part = parts[i].trim();
-      if (part.length == 0) { fail(child(path, "retryOn"), "empty condition in \"" + s + "\""); return; }
+      if (part.length == 0) { fail(rp, "empty condition in \"" + s + "\""); return; }
       let numeric = true;
       for (let j = 0; j < part.length; j++) {
         let c = part.charCodeAt(j);
         if (c < 0x30 || c > 0x39) numeric = false;
         else continue;
-        if (!((c >= 0x61 && c <= 0x7a) || c == 0x2d)) { fail(child(path, "retryOn"), "invalid condition \"" + part + "\""); return; }
+        if (!((c >= 0x61 && c <= 0x7a) || c == 0x2d)) { fail(rp, "invalid condition \"" + part + "\""); return; }
       }
       if (numeric) codes.push(part);
       else conditions.push(part);
@@ -415,100 +754,145 @@ function compileRetries(v: JValue, path: string, route: Route): void {
     codes.push(DEFAULT_RETRY_CODES);
   }
   if (!ok()) return;
-  addRouterHeader(route, "x-envoy-max-retries", attempts.toString());
+  addRouterHeader(route, H_MAX_RETRIES, decimalBytes(attempts));
   if (attempts > 0) {
-    addRouterHeader(route, "x-envoy-retry-on", conditions.join(","));
-    if (codes.length) addRouterHeader(route, "x-envoy-retriable-status-codes", codes.join(","));
-    if (perTry > 0) addRouterHeader(route, "x-envoy-upstream-rq-per-try-timeout-ms", perTry.toString());
+    addRouterHeader(route, H_RETRY_ON, encode(conditions.join(",")));
+    if (codes.length) addRouterHeader(route, H_RETRIABLE_CODES, encode(codes.join(",")));
+    if (perTry > 0) addRouterHeader(route, H_PER_TRY_TIMEOUT, decimalBytes(perTry));
   }
 }
 
-function compileRoute(v: JValue, path: string, table: RouteTable): Route | null {
+function compileRoute(v: i32, path: i32, table: RouteTable): Route | null {
   if (!expect(v, J_OBJECT, path)) return null;
-  if (!onlyKeys(v, ["name", "match", "route", "redirect", "directResponse", "rewrite", "headers", "fault", "timeoutMs", "retries"], path)) return null;
+  let slots = ROUTE_SLOTS;
+  if (!members(v, ROUTE_KEYS, slots, path)) return null;
+  // ROUTE_KEYS order: name, match, route, redirect, directResponse, rewrite, headers, fault, timeoutMs, retries
+  let name = unchecked(slots[0]);
+  let match = unchecked(slots[1]);
+  let dests = unchecked(slots[2]);
+  let redirect = unchecked(slots[3]);
+  let direct = unchecked(slots[4]);
+  let rewrite = unchecked(slots[5]);
+  let headers = unchecked(slots[6]);
+  let fault = unchecked(slots[7]);
+  let timeout = unchecked(slots[8]);
+  let retries = unchecked(slots[9]);
   let route = new Route();
-  let name = v.get("name");
-  if (name !== null) route.name = getString(name, child(path, "name"));
-  let match = v.get("match");
-  if (match !== null && expect(match, J_ARRAY, child(path, "match"))) {
-    let items = match.items!;
-    for (let i = 0; i < items.length; i++) {
-      let b = compileMatchBlock(items[i], index(child(path, "match"), i));
-      if (b === null) return null;
-      route.blocks.push(b);
+  // The name only has to be a string: nothing at request time uses it, so it is not kept.
+  if (name >= 0) expect(name, J_STRING, child(path, "name"));
+  if (match >= 0) {
+    let mp = child(path, "match");
+    if (expect(match, J_ARRAY, mp)) {
+      let count = sizeOf(match);
+      if (count == 1) {
+        let b = compileMatchBlock(match + 1, index(mp, 0));
+        if (b === null) return null;
+        let shared = sharedBlocks;
+        if (b === sharedBlock && shared !== null) {
+          route.blocks = shared;
+        } else {
+          let blocks = new Array<MatchBlock>(1);
+          unchecked(blocks[0] = b);
+          route.blocks = blocks;
+          if (b === sharedBlock) sharedBlocks = blocks;
+        }
+      } else if (count > 1) {
+        let blocks = new Array<MatchBlock>(count);
+        route.blocks = blocks;
+        let item = match + 1;
+        for (let i = 0; i < count; i++) {
+          let b = compileMatchBlock(item, index(mp, i));
+          if (b === null) return null;
+          unchecked(blocks[i] = b);
+          item = nextOf(item);
+        }
+      }
     }
   }
   if (!ok()) return null;
-  let dests = v.get("route");
-  let redirect = v.get("redirect");
-  let direct = v.get("directResponse");
-  let actions = (dests !== null ? 1 : 0) + (redirect !== null ? 1 : 0) + (direct !== null ? 1 : 0);
+  let actions = (dests >= 0 ? 1 : 0) + (redirect >= 0 ? 1 : 0) + (direct >= 0 ? 1 : 0);
   if (actions != 1) {
-    fail(path, actions == 0 ? "one of route, redirect, directResponse is required" : "only one of route, redirect, directResponse may be set");
+    if (actions == 0) fail(path, "one of route, redirect, directResponse is required");
+    else fail(path, "only one of route, redirect, directResponse may be set");
     return null;
   }
-  if (dests !== null) {
+  if (dests >= 0) {
     route.action = ACTION_ROUTE;
     compileDestinations(dests, child(path, "route"), route);
-  } else if (redirect !== null) {
+  } else if (redirect >= 0) {
     route.action = ACTION_REDIRECT;
     route.redirect = compileRedirect(redirect, child(path, "redirect"));
-  } else if (direct !== null) {
+  } else if (direct >= 0) {
     route.action = ACTION_DIRECT;
     let p = child(path, "directResponse");
-    if (expect(direct, J_OBJECT, p) && onlyKeys(direct, ["status", "body"], p)) {
+    if (expect(direct, J_OBJECT, p) && onlyKeys(direct, DIRECT_KEYS, p)) {
       let st = requireMember(direct, "status", p);
-      if (st !== null) route.directStatus = <u32>getInt(st, child(p, "status"), 200, 599);
-      let body = direct.get("body");
-      if (body !== null) {
-        let s = getString(body, child(p, "body"));
-        route.directBody = encode(s);
-        if (route.directBody.byteLength > 1048576) fail(child(p, "body"), "larger than 1 MiB (Envoy's local reply limit)");
+      if (st >= 0) route.directStatus = <u32>getInt(st, child(p, "status"), 200, 599);
+      let body = get(direct, "body");
+      if (body >= 0) {
+        let bp = child(p, "body");
+        if (expect(body, J_STRING, bp)) {
+          route.directBody = T.bytes(body);
+          if (route.directBody.byteLength > 1048576) fail(bp, "larger than 1 MiB (Envoy's local reply limit)");
+        }
       }
     }
   }
   if (!ok()) return null;
   let isRoute = route.action == ACTION_ROUTE;
-  let rewrite = v.get("rewrite");
-  if (rewrite !== null) {
+  if (rewrite >= 0) {
     let p = child(path, "rewrite");
     if (!isRoute) { fail(p, "only allowed with route"); return null; }
-    if (!expect(rewrite, J_OBJECT, p) || !onlyKeys(rewrite, ["uri", "authority"], p)) return null;
-    let uri = rewrite.get("uri");
-    if (uri !== null) {
-      let s = getString(uri, child(p, "uri"));
-      if (ok() && !validHeaderValue(s)) fail(child(p, "uri"), "contains NUL, CR or LF");
-      route.rewriteUri = encode(s);
+    if (!expect(rewrite, J_OBJECT, p) || !onlyKeys(rewrite, REWRITE_KEYS, p)) return null;
+    let uri = get(rewrite, "uri");
+    if (uri >= 0) {
+      let up = child(p, "uri");
+      if (expect(uri, J_STRING, up)) {
+        if (!validHeaderValue(uri)) fail(up, "contains NUL, CR or LF");
+        route.rewriteUri = T.bytes(uri);
+      }
     }
-    let auth = rewrite.get("authority");
-    if (auth !== null) {
-      let s = getString(auth, child(p, "authority"));
-      if (ok() && (s.length == 0 || !validHeaderValue(s))) fail(child(p, "authority"), "must be a non-empty host[:port]");
-      route.rewriteAuthority = encode(s);
+    let auth = get(rewrite, "authority");
+    if (auth >= 0) {
+      let ap = child(p, "authority");
+      if (expect(auth, J_STRING, ap)) {
+        if (ok() && (lenOf(auth) == 0 || !validHeaderValue(auth))) fail(ap, "must be a non-empty host[:port]");
+        route.rewriteAuthority = T.bytes(auth);
+      }
     }
   }
-  let headers = v.get("headers");
-  if (headers !== null) {
+  if (headers >= 0) {
     if (!isRoute) { fail(child(path, "headers"), "only allowed with route"); return null; }
     let pair = compileHeaderOperations(headers, child(path, "headers"));
     if (pair === null) return null;
     route.request = pair.request;
     route.response = pair.response;
   }
-  let fault = v.get("fault");
-  if (fault !== null) {
+  if (fault >= 0) {
     if (!isRoute) { fail(child(path, "fault"), "only allowed with route"); return null; }
     compileFault(fault, child(path, "fault"), route);
     if (route.delayPpm > 0 && route.delayMs > 0) table.hasDelays = true;
   }
-  let timeout = v.get("timeoutMs");
-  if (timeout !== null) {
+  if (timeout >= 0) {
     if (!isRoute) { fail(child(path, "timeoutMs"), "only allowed with route"); return null; }
     let ms = getInt(timeout, child(path, "timeoutMs"), 0, 2147483647);
-    if (ok()) addRouterHeader(route, "x-envoy-upstream-rq-timeout-ms", ms.toString());
+    if (ok()) {
+      if (retries >= 0) {
+        addRouterHeader(route, H_TIMEOUT, decimalBytes(ms));
+      } else {
+        // Only the timeout: the shared key list, and the value list of the last equal timeout.
+        if (ms != sharedTimeoutMs || sharedTimeoutValues === null) {
+          let values = new Array<ArrayBuffer>(1);
+          unchecked(values[0] = decimalBytes(ms));
+          sharedTimeoutValues = values;
+          sharedTimeoutMs = ms;
+        }
+        route.routerKeys = TIMEOUT_KEYS;
+        route.routerValues = sharedTimeoutValues!;
+      }
+    }
   }
-  let retries = v.get("retries");
-  if (retries !== null) {
+  if (retries >= 0) {
     if (!isRoute) { fail(child(path, "retries"), "only allowed with route"); return null; }
     compileRetries(retries, child(path, "retries"), route);
   }
@@ -516,88 +900,129 @@ function compileRoute(v: JValue, path: string, table: RouteTable): Route | null 
   return route;
 }
 
-function validVhostName(s: string): bool {
-  if (s.length == 0 || s.length > 128) return false;
-  for (let i = 0; i < s.length; i++) {
-    let c = s.charCodeAt(i);
-    let good = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) ||
-      c == 0x5f || c == 0x2e || c == 0x3a || c == 0x2f || c == 0x2d;
-    if (!good) return false;
+/** "virtualHosts[i].domains[j]" of the first domain whose bytes are [ptr, ptr+len). */
+function firstUse(ptr: usize, len: i32): string {
+  let count = sizeOf(vhostsNode);
+  let vh = vhostsNode + 1;
+  for (let i = 0; i < count; i++) {
+    let d = get(vh, "domains");
+    if (d >= 0 && kindOf(d) == J_ARRAY) {
+      let n = sizeOf(d);
+      let item = d + 1;
+      for (let j = 0; j < n; j++) {
+        if (kindOf(item) == J_STRING && T.equals(item, ptr, len)) {
+          return "virtualHosts[" + i.toString() + "].domains[" + j.toString() + "]";
+        }
+        item = nextOf(item);
+      }
+    }
+    vh = nextOf(vh);
   }
-  return true;
+  return "?";
 }
 
-function addDomain(table: RouteTable, domain: string, vh: VirtualHost, path: string, seen: Map<string, string>): void {
-  if (!validHostName(domain)) {
-    fail(path, "invalid domain \"" + domain + "\" (lower-case DNS name, \"*.suffix\" or \"*\"; no port)");
+function addDomain(table: RouteTable, d: i32, vh: VirtualHost, path: i32): void {
+  if (!validHostName(d)) {
+    fail(path, "invalid domain \"" + T.str(d) + "\" (lower-case DNS name, \"*.suffix\" or \"*\"; no port)");
     return;
   }
-  if (seen.has(domain)) {
-    fail(path, "domain \"" + domain + "\" is already used by " + seen.get(domain));
-    return;
+  let p = ptrOf(d);
+  let len = lenOf(d);
+  let taken = false;
+  if (len == 1) {
+    // validHostName: a one-byte name is "*" or a one-letter host.
+    if (load<u8>(p) == 0x2a) {
+      if (table.catchAll !== null) taken = true;
+      else table.catchAll = vh;
+    } else {
+      let name = T.str(d);
+      if (table.exact.has(name)) taken = true;
+      else table.exact.set(name, vh);
+    }
+  } else if (load<u8>(p) == 0x2a) {
+    let suffix = String.UTF8.decodeUnsafe(p + 2, <usize>(len - 2));
+    if (table.wildcard.has(suffix)) taken = true;
+    else table.wildcard.set(suffix, vh);
+  } else {
+    let name = T.str(d);
+    if (table.exact.has(name)) taken = true;
+    else table.exact.set(name, vh);
   }
-  seen.set(domain, path);
-  if (domain == "*") table.catchAll = vh;
-  else if (domain.startsWith("*.")) table.wildcard.set(domain.substring(2), vh);
-  else table.exact.set(domain, vh);
+  if (taken) fail(path, "domain \"" + T.str(d) + "\" is already used by " + firstUse(p, len));
 }
 
-function compileVirtualHost(v: JValue, path: string, table: RouteTable, seen: Map<string, string>): void {
+function compileVirtualHost(v: i32, path: i32, table: RouteTable): void {
   if (!expect(v, J_OBJECT, path)) return;
-  if (!onlyKeys(v, ["name", "domains", "routes"], path)) return;
-  let n = requireMember(v, "name", path);
-  let d = requireMember(v, "domains", path);
-  let r = requireMember(v, "routes", path);
-  if (n === null || d === null || r === null) return;
-  let name = getString(n, child(path, "name"));
-  if (!ok()) return;
-  if (!validVhostName(name)) { fail(child(path, "name"), "must be 1-128 characters of [A-Za-z0-9_.:/-]"); return; }
-  let vh = new VirtualHost(name);
-  if (!expect(r, J_ARRAY, child(path, "routes"))) return;
-  let routes = r.items!;
-  for (let i = 0; i < routes.length; i++) {
-    let route = compileRoute(routes[i], index(child(path, "routes"), i), table);
+  let slots = VHOST_SLOTS;
+  if (!members(v, VHOST_KEYS, slots, path)) return;
+  // VHOST_KEYS order: name, domains, routes
+  let n = required(unchecked(slots[0]), "name", path);
+  let d = required(unchecked(slots[1]), "domains", path);
+  let r = required(unchecked(slots[2]), "routes", path);
+  if (n < 0 || d < 0 || r < 0) return;
+  let np = child(path, "name");
+  if (!expect(n, J_STRING, np)) return;
+  if (!validVhostName(n)) { fail(np, "must be 1-128 characters of [A-Za-z0-9_.:/-]"); return; }
+  let vh = new VirtualHost(T.str(n));
+  let rp = child(path, "routes");
+  if (!expect(r, J_ARRAY, rp)) return;
+  let routeCount = sizeOf(r);
+  let routes = new Array<Route>(routeCount);
+  vh.routes = routes;
+  let item = r + 1;
+  for (let i = 0; i < routeCount; i++) {
+    let route = compileRoute(item, index(rp, i), table);
     if (route === null) return;
-    vh.routes.push(route);
+    unchecked(routes[i] = route);
+    item = nextOf(item);
   }
-  table.routeCount += routes.length;
-  if (!expect(d, J_ARRAY, child(path, "domains"))) return;
-  let domains = d.items!;
-  if (domains.length == 0) { fail(child(path, "domains"), "at least one domain is required"); return; }
-  for (let i = 0; i < domains.length; i++) {
-    let p = index(child(path, "domains"), i);
-    let domain = getString(domains[i], p);
+  table.routeCount += routeCount;
+  let dp = child(path, "domains");
+  if (!expect(d, J_ARRAY, dp)) return;
+  let domainCount = sizeOf(d);
+  if (domainCount == 0) { fail(dp, "at least one domain is required"); return; }
+  item = d + 1;
+  for (let i = 0; i < domainCount; i++) {
+    let p = index(dp, i);
+    if (!expect(item, J_STRING, p)) return;
+    addDomain(table, item, vh, p);
     if (!ok()) return;
-    addDomain(table, domain, vh, p, seen);
-    if (!ok()) return;
+    item = nextOf(item);
   }
   table.virtualHostCount++;
 }
 
-function compileAmbiguous(v: JValue, path: string, table: RouteTable): void {
+function compileAmbiguous(v: i32, path: i32, table: RouteTable): void {
   if (!expect(v, J_ARRAY, path)) return;
-  let items = v.items!;
-  for (let i = 0; i < items.length; i++) {
+  let count = sizeOf(v);
+  let a = v + 1;
+  let mark = segTop;
+  for (let i = 0; i < count; i++) {
+    segTop = mark;
     let p = index(path, i);
-    let a = items[i];
-    if (!expect(a, J_OBJECT, p) || !onlyKeys(a, ["host", "candidates"], p)) return;
+    if (!expect(a, J_OBJECT, p) || !onlyKeys(a, AMBIGUOUS_KEYS, p)) return;
     let h = requireMember(a, "host", p);
     let c = requireMember(a, "candidates", p);
-    if (h === null || c === null) return;
-    let host = getString(h, child(p, "host"));
+    if (h < 0 || c < 0) return;
+    let hp = child(p, "host");
+    let host = getString(h, hp);
     if (!ok()) return;
-    if (!validHostName(host) || host.startsWith("*")) { fail(child(p, "host"), "invalid host name \"" + host + "\""); return; }
-    if (!expect(c, J_ARRAY, child(p, "candidates"))) return;
+    if (!validHostName(h) || host.startsWith("*")) { fail(hp, "invalid host name \"" + host + "\""); return; }
+    let cp = child(p, "candidates");
+    if (!expect(c, J_ARRAY, cp)) return;
     let names = new Array<string>();
-    let citems = c.items!;
-    for (let j = 0; j < citems.length; j++) {
-      let s = getString(citems[j], index(child(p, "candidates"), j));
+    let n = sizeOf(c);
+    let item = c + 1;
+    for (let j = 0; j < n; j++) {
+      let s = getString(item, index(cp, j));
       if (!ok()) return;
       names.push(s);
+      item = nextOf(item);
     }
-    if (names.length < 2) { fail(child(p, "candidates"), "an ambiguous host needs at least 2 candidates"); return; }
+    if (names.length < 2) { fail(cp, "an ambiguous host needs at least 2 candidates"); return; }
     table.ambiguous.set(host, encode("canal: host \"" + host + "\" is ambiguous: " + names.join(", ") +
       "; use the namespace-qualified name\n"));
+    a = nextOf(a);
   }
 }
 
@@ -618,49 +1043,69 @@ export function compileTable(bytes: ArrayBuffer): RouteTable | null {
     lastError = "";
     return table;
   }
-  let doc = parseJson(changetype<usize>(bytes), bytes.byteLength);
-  if (doc === null) {
+  let tape = parseJson(bytes);
+  if (tape === null) {
     lastError = jsonError();
     return null;
   }
-  compileDocument(doc, table);
+  T = tape;
+  NB = changetype<usize>(tape.nodes);
+  segTop = 1;
+  resetShared();
+  compileDocument(0, table);
+  // Drop the document (and its input) now rather than at the next configure.
+  T = NO_TAPE;
+  NB = 0;
+  resetShared();
+  releaseTape(tape);
+  vhostsNode = -1;
+  segTop = 1;
   lastError = error;
   error = "";
   if (lastError.length) return null;
   return table;
 }
 
-function compileDocument(doc: JValue, table: RouteTable): void {
-  if (!expect(doc, J_OBJECT, "(table)")) return;
-  if (!onlyKeys(doc, ["format", "version", "virtualHosts", "ambiguousHosts"], "")) return;
-  let f = requireMember(doc, "format", "");
-  let ver = requireMember(doc, "version", "");
-  let vhs = requireMember(doc, "virtualHosts", "");
-  if (f === null || ver === null || vhs === null) return;
-  if (f.kind != J_NUMBER || f.num != FORMAT) {
-    fail("format", "unsupported table format (this filter reads format 1)");
+function compileDocument(doc: i32, table: RouteTable): void {
+  if (!expect(doc, J_OBJECT, child(ROOT, "(table)"))) return;
+  if (!onlyKeys(doc, TOP_KEYS, ROOT)) return;
+  let f = requireMember(doc, "format", ROOT);
+  let ver = requireMember(doc, "version", ROOT);
+  let vhs = requireMember(doc, "virtualHosts", ROOT);
+  if (f < 0 || ver < 0 || vhs < 0) return;
+  if (kindOf(f) != J_NUMBER || T.num(f) != FORMAT) {
+    fail(child(ROOT, "format"), "unsupported table format (this filter reads format 1)");
     return;
   }
-  table.version = getString(ver, "version");
+  table.version = getString(ver, child(ROOT, "version"));
   if (!ok()) return;
-  if (table.version.length == 0 || table.version.length > 128 || !validHeaderValue(table.version)) {
-    fail("version", "must be 1-128 printable characters");
+  if (table.version.length == 0 || table.version.length > 128 || !validHeaderValueString(table.version)) {
+    fail(child(ROOT, "version"), "must be 1-128 printable characters");
     return;
   }
   table.versionBytes = encode(table.version);
-  if (!expect(vhs, J_ARRAY, "virtualHosts")) return;
-  let items = vhs.items!;
-  let seen = new Map<string, string>();
-  for (let i = 0; i < items.length; i++) {
-    compileVirtualHost(items[i], index("virtualHosts", i), table, seen);
+  let vp = child(ROOT, "virtualHosts");
+  if (!expect(vhs, J_ARRAY, vp)) return;
+  vhostsNode = vhs;
+  let count = sizeOf(vhs);
+  let item = vhs + 1;
+  let mark = segTop;
+  for (let i = 0; i < count; i++) {
+    segTop = mark; // the previous virtual host's path segments are no longer needed
+    compileVirtualHost(item, index(vp, i), table);
     if (!ok()) return;
+    item = nextOf(item);
   }
-  let amb = doc.get("ambiguousHosts");
-  if (amb !== null) compileAmbiguous(amb, "ambiguousHosts", table);
+  segTop = mark;
+  let amb = get(doc, "ambiguousHosts");
+  if (amb >= 0) compileAmbiguous(amb, child(ROOT, "ambiguousHosts"), table);
+  if (!ok()) return;
   let keys = table.ambiguous.keys();
   for (let i = 0; i < keys.length; i++) {
-    if (seen.has(keys[i])) {
-      fail("ambiguousHosts", "host \"" + keys[i] + "\" is also a domain of " + seen.get(keys[i]));
+    let key = keys[i];
+    if (table.exact.has(key)) {
+      let bytes = encode(key);
+      fail(child(ROOT, "ambiguousHosts"), "host \"" + key + "\" is also a domain of " + firstUse(changetype<usize>(bytes), bytes.byteLength));
       return;
     }
   }

@@ -1,9 +1,13 @@
-// A small JSON reader for the route table. Hand-written because assemblyscript-json's tree API
-// leaks about 10x its input per parse on AS 0.17 (see shared FACTS). The tree built here is
-// acyclic, so ARC frees it as soon as the caller drops the root.
+// The route table's JSON reader: one pass over the bytes into a flat *tape* of fixed-size nodes in
+// a single buffer (no object per value, no string per key). Strings stay where they are in the
+// input and are referenced by pointer and length; only strings with escapes are decoded, into
+// one side buffer. compile.ts walks the tape and allocates only what the compiled table keeps.
+// (assemblyscript-json's tree API leaks about 10x its input per parse on AS 0.17, and a tree of
+// objects costs an allocation, reference counting and a free per value: see docs/filter.md.)
 //
 // Strings must be valid UTF-8: String.UTF8.decode silently stops at the first invalid byte, which
 // would turn a typo into a silently different route, so invalid input is an error instead.
+// Duplicate keys in an object are an error too.
 
 export const J_NULL: i32 = 0;
 export const J_BOOL: i32 = 1;
@@ -14,29 +18,16 @@ export const J_OBJECT: i32 = 5;
 
 const MAX_DEPTH: i32 = 64;
 
-export class JValue {
-  kind: i32 = J_NULL;
-  bool: bool = false;
-  num: f64 = 0;
-  str: string = "";
-  items: Array<JValue> | null = null; // arrays
-  keys: Array<string> | null = null; // objects, in document order
-  values: Array<JValue> | null = null;
-
-  /** Member by key; null when absent. Objects in the table are small, a scan is fine. */
-  get(key: string): JValue | null {
-    let keys = this.keys;
-    let values = this.values;
-    if (keys === null || values === null) return null;
-    for (let i = 0; i < keys.length; i++) {
-      if (keys[i] == key) {
-        let v = values[i];
-        return v;
-      }
-    }
-    return null;
-  }
-}
+// A node is 4 i32 words (16 bytes):
+//   word 0: kind
+//   word 1: string/number: pointer to the bytes; bool: 0/1; array/object: item/member count
+//   word 2: string/number: byte length
+//   word 3: array/object: index of the node after the whole subtree; string: flags
+// An object's members follow it as key (a string node), value (a subtree), key, value, ...
+// An array's items follow it. So the tree is walked by index, and a subtree is skipped in O(1).
+const NODE_SHIFT: usize = 4;
+/** String flag: every byte is ASCII. */
+const F_ASCII: i32 = 1;
 
 export function kindName(kind: i32): string {
   if (kind == J_NULL) return "null";
@@ -47,27 +38,182 @@ export function kindName(kind: i32): string {
   return "object";
 }
 
+export class Tape {
+  /** The document; unescaped strings point into it, so the tape keeps it alive. */
+  input: ArrayBuffer;
+  nodes: ArrayBuffer;
+  count: i32 = 0;
+  /** Decoded strings that had escapes (allocated once, input-sized, on the first escape). */
+  text: ArrayBuffer | null = null;
+
+  constructor(input: ArrayBuffer, nodes: ArrayBuffer) {
+    this.input = input;
+    this.nodes = nodes;
+  }
+
+  @inline at(n: i32): usize {
+    return changetype<usize>(this.nodes) + (<usize>n << NODE_SHIFT);
+  }
+
+  kind(n: i32): i32 {
+    return load<i32>(this.at(n));
+  }
+
+  /** Items of an array, members of an object. */
+  size(n: i32): i32 {
+    return load<i32>(this.at(n), 4);
+  }
+
+  /** The node after n and everything inside it. */
+  next(n: i32): i32 {
+    let p = this.at(n);
+    if (load<i32>(p) >= J_ARRAY) return load<i32>(p, 12);
+    return n + 1;
+  }
+
+  bool(n: i32): bool {
+    return load<i32>(this.at(n), 4) != 0;
+  }
+
+  /** Pointer to a string's (decoded) UTF-8 bytes or a number's text. */
+  ptr(n: i32): usize {
+    return <usize>load<u32>(this.at(n), 4);
+  }
+
+  /** Byte length of a string (decoded) or of a number's text. */
+  len(n: i32): i32 {
+    return load<i32>(this.at(n), 8);
+  }
+
+  isAscii(n: i32): bool {
+    return (load<i32>(this.at(n), 12) & F_ASCII) != 0;
+  }
+
+  /** Byte i of a string. */
+  @inline byte(n: i32, i: i32): i32 {
+    return <i32>load<u8>(this.ptr(n) + <usize>i);
+  }
+
+  /** A string node as a string (allocates; for what the table keeps and for messages). */
+  str(n: i32): string {
+    return String.UTF8.decodeUnsafe(this.ptr(n), <usize>this.len(n));
+  }
+
+  /** A copy of a string node's bytes. */
+  bytes(n: i32): ArrayBuffer {
+    let len = this.len(n);
+    let out = new ArrayBuffer(len);
+    memory.copy(changetype<usize>(out), this.ptr(n), <usize>len);
+    return out;
+  }
+
+  /** Length of a string node in UTF-16 code units (what String#length would say). */
+  utf16Length(n: i32): i32 {
+    let len = this.len(n);
+    if (this.isAscii(n)) return len;
+    let p = this.ptr(n);
+    let units = 0;
+    for (let i = 0; i < len; i++) {
+      let b = <i32>load<u8>(p + <usize>i);
+      if ((b & 0xc0) != 0x80) units += b >= 0xf0 ? 2 : 1;
+    }
+    return units;
+  }
+
+  /** Whether a string node equals an ASCII literal. */
+  is(n: i32, lit: string): bool {
+    let len = this.len(n);
+    if (len != lit.length) return false;
+    let p = this.ptr(n);
+    for (let i = 0; i < len; i++) {
+      if (<i32>load<u8>(p + <usize>i) != <i32>lit.charCodeAt(i)) return false;
+    }
+    return true;
+  }
+
+  /** Whether a string node's bytes equal [ptr, ptr+len). */
+  equals(n: i32, ptr: usize, len: i32): bool {
+    return this.len(n) == len && memory.compare(this.ptr(n), ptr, <usize>len) == 0;
+  }
+
+  /** The value of member `key` of object n; -1 when absent. */
+  get(n: i32, key: string): i32 {
+    let count = this.size(n);
+    let k = n + 1;
+    for (let i = 0; i < count; i++) {
+      if (this.is(k, key)) return k + 1;
+      k = this.next(k + 1);
+    }
+    return -1;
+  }
+
+  /** A number node's value: integers of up to 15 digits exactly, anything else by parseFloat. */
+  num(n: i32): f64 {
+    let p = this.ptr(n);
+    let len = this.len(n);
+    let i = 0;
+    let neg = false;
+    if (load<u8>(p) == 0x2d) { neg = true; i = 1; }
+    if (len - i <= 15) {
+      let v: i64 = 0;
+      let plain = true;
+      for (; i < len; i++) {
+        let c = <i32>load<u8>(p + <usize>i);
+        if (c < 0x30 || c > 0x39) { plain = false; break; }
+        v = v * 10 + <i64>(c - 0x30);
+      }
+      if (plain) {
+        let f = <f64>v;
+        if (neg) return -f;
+        return f;
+      }
+    }
+    return parseFloat(String.UTF8.decodeUnsafe(p, <usize>len));
+  }
+
+  /** Appends a node; returns its index. */
+  push(kind: i32, a: i32, b: i32, c: i32): i32 {
+    let n = this.count;
+    if (<usize>(n + 1) << NODE_SHIFT > <usize>this.nodes.byteLength) {
+      let bigger = uninitialized(this.nodes.byteLength * 2 + 1024);
+      memory.copy(changetype<usize>(bigger), changetype<usize>(this.nodes), <usize>this.nodes.byteLength);
+      this.nodes = bigger;
+    }
+    let p = this.at(n);
+    store<i32>(p, kind);
+    store<i32>(p, a, 4);
+    store<i32>(p, b, 8);
+    store<i32>(p, c, 12);
+    this.count = n + 1;
+    return n;
+  }
+}
+
 class Parser {
   base: usize;
   len: i32;
   pos: i32 = 0;
   depth: i32 = 0;
   error: string = "";
-  scratch: Array<u8> = new Array<u8>();
+  tape: Tape;
+  /** Write position in tape.text. */
+  textPos: usize = 0;
 
-  constructor(base: usize, len: i32) {
-    this.base = base;
-    this.len = len;
+  constructor(input: ArrayBuffer) {
+    this.base = changetype<usize>(input);
+    this.len = input.byteLength;
+    // About one node per 12 bytes of a typical table; the tape grows if needed.
+    this.tape = new Tape(input, nodeBuffer(((this.len >> 3) + 16) << <i32>NODE_SHIFT));
   }
 
-  fail(msg: string): JValue | null {
+  fail(msg: string): i32 {
     if (this.error.length == 0) {
       this.error = "invalid JSON at byte " + this.pos.toString() + ": " + msg;
     }
-    return null;
+    return -1;
   }
 
-  peek(): i32 {
+  @inline peek(): i32 {
     return this.pos < this.len ? <i32>load<u8>(this.base + <usize>this.pos) : -1;
   }
 
@@ -79,62 +225,54 @@ class Parser {
     }
   }
 
-  value(): JValue | null {
+  /** Parses a value into the tape; its node index, or -1 on error. */
+  value(): i32 {
     this.skipSpace();
     let c = this.peek();
     if (c == 0x7b) return this.object();
     if (c == 0x5b) return this.array();
-    if (c == 0x22) {
-      let s = this.string();
-      if (this.error.length) return null;
-      let v = new JValue();
-      v.kind = J_STRING;
-      v.str = s;
-      return v;
-    }
-    if (c == 0x74) return this.literal("true", J_BOOL, true);
-    if (c == 0x66) return this.literal("false", J_BOOL, false);
-    if (c == 0x6e) return this.literal("null", J_NULL, false);
+    if (c == 0x22) return this.string();
+    if (c == 0x74) return this.literal("true", J_BOOL, 1);
+    if (c == 0x66) return this.literal("false", J_BOOL, 0);
+    if (c == 0x6e) return this.literal("null", J_NULL, 0);
     if (c == 0x2d || (c >= 0x30 && c <= 0x39)) return this.number();
     if (c < 0) return this.fail("unexpected end of input");
     return this.fail("unexpected character '" + String.fromCharCode(c) + "'");
   }
 
-  literal(word: string, kind: i32, b: bool): JValue | null {
+  literal(word: string, kind: i32, b: i32): i32 {
     for (let i = 0; i < word.length; i++) {
       if (this.peek() != word.charCodeAt(i)) return this.fail("invalid literal, expected " + word);
       this.pos++;
     }
-    let v = new JValue();
-    v.kind = kind;
-    v.bool = b;
-    return v;
+    return this.tape.push(kind, b, 0, 0);
   }
 
-  number(): JValue | null {
+  digits(): i32 {
+    let n = 0;
+    while (this.pos < this.len) {
+      let c = load<u8>(this.base + <usize>this.pos);
+      if (c < 0x30 || c > 0x39) break;
+      this.pos++;
+      n++;
+    }
+    return n;
+  }
+
+  number(): i32 {
     let start = this.pos;
     if (this.peek() == 0x2d) this.pos++;
-    let digits = 0;
-    while (this.peek() >= 0x30 && this.peek() <= 0x39) { this.pos++; digits++; }
-    if (digits == 0) return this.fail("invalid number");
+    if (this.digits() == 0) return this.fail("invalid number");
     if (this.peek() == 0x2e) {
       this.pos++;
-      let frac = 0;
-      while (this.peek() >= 0x30 && this.peek() <= 0x39) { this.pos++; frac++; }
-      if (frac == 0) return this.fail("invalid number");
+      if (this.digits() == 0) return this.fail("invalid number");
     }
     if (this.peek() == 0x65 || this.peek() == 0x45) {
       this.pos++;
       if (this.peek() == 0x2b || this.peek() == 0x2d) this.pos++;
-      let exp = 0;
-      while (this.peek() >= 0x30 && this.peek() <= 0x39) { this.pos++; exp++; }
-      if (exp == 0) return this.fail("invalid number");
+      if (this.digits() == 0) return this.fail("invalid number");
     }
-    let text = String.UTF8.decodeUnsafe(this.base + <usize>start, <usize>(this.pos - start));
-    let v = new JValue();
-    v.kind = J_NUMBER;
-    v.num = parseFloat(text);
-    return v;
+    return this.tape.push(J_NUMBER, <i32>(this.base + <usize>start), this.pos - start, 0);
   }
 
   hex4(): i32 {
@@ -153,22 +291,26 @@ class Parser {
     return r;
   }
 
-  pushCodePoint(cp: i32): void {
-    let s = this.scratch;
+  @inline put(b: i32): void {
+    store<u8>(this.textPos, <u8>b);
+    this.textPos++;
+  }
+
+  putCodePoint(cp: i32): void {
     if (cp < 0x80) {
-      s.push(<u8>cp);
+      this.put(cp);
     } else if (cp < 0x800) {
-      s.push(<u8>(0xc0 | (cp >> 6)));
-      s.push(<u8>(0x80 | (cp & 0x3f)));
+      this.put(0xc0 | (cp >> 6));
+      this.put(0x80 | (cp & 0x3f));
     } else if (cp < 0x10000) {
-      s.push(<u8>(0xe0 | (cp >> 12)));
-      s.push(<u8>(0x80 | ((cp >> 6) & 0x3f)));
-      s.push(<u8>(0x80 | (cp & 0x3f)));
+      this.put(0xe0 | (cp >> 12));
+      this.put(0x80 | ((cp >> 6) & 0x3f));
+      this.put(0x80 | (cp & 0x3f));
     } else {
-      s.push(<u8>(0xf0 | (cp >> 18)));
-      s.push(<u8>(0x80 | ((cp >> 12) & 0x3f)));
-      s.push(<u8>(0x80 | ((cp >> 6) & 0x3f)));
-      s.push(<u8>(0x80 | (cp & 0x3f)));
+      this.put(0xf0 | (cp >> 18));
+      this.put(0x80 | ((cp >> 12) & 0x3f));
+      this.put(0x80 | ((cp >> 6) & 0x3f));
+      this.put(0x80 | (cp & 0x3f));
     }
   }
 
@@ -192,80 +334,104 @@ class Parser {
     return n;
   }
 
-  string(): string {
+  /** A string at pos (the opening quote) into a string node; -1 on error. */
+  string(): i32 {
     this.pos++; // opening quote
     let start = this.pos;
+    let base = this.base;
+    let len = this.len;
+    let flags = F_ASCII;
+    // Fast path: plain ASCII up to the closing quote (the common case: keys, names, clusters).
+    let pos = start;
+    while (pos < len) {
+      let c = <i32>load<u8>(base + <usize>pos);
+      if (c == 0x22 || c == 0x5c || c < 0x20 || c >= 0x80) break;
+      pos++;
+    }
+    this.pos = pos;
     let escaped = false;
-    let s = this.scratch;
-    s.length = 0;
+    let out: usize = 0;
     while (true) {
-      if (this.pos >= this.len) { this.fail("unterminated string"); return ""; }
-      let c = <i32>load<u8>(this.base + <usize>this.pos);
+      if (this.pos >= len) return this.fail("unterminated string");
+      let c = <i32>load<u8>(base + <usize>this.pos);
       if (c == 0x22) break;
-      if (c < 0x20) { this.fail("control character in string"); return ""; }
+      if (c < 0x20) return this.fail("control character in string");
       if (c == 0x5c) {
         if (!escaped) {
           escaped = true;
-          for (let i = start; i < this.pos; i++) s.push(load<u8>(this.base + <usize>i));
+          let text = this.tape.text;
+          if (text === null) {
+            // Decoded text is never longer than its escaped source, so one input-sized buffer
+            // holds every escaped string of the document.
+            text = uninitialized(len);
+            this.tape.text = text;
+            this.textPos = changetype<usize>(text);
+          }
+          out = this.textPos;
+          memory.copy(out, base + <usize>start, <usize>(this.pos - start));
+          this.textPos += <usize>(this.pos - start);
         }
         this.pos++;
         let e = this.peek();
         this.pos++;
-        if (e == 0x22 || e == 0x5c || e == 0x2f) s.push(<u8>e);
-        else if (e == 0x62) s.push(0x08);
-        else if (e == 0x66) s.push(0x0c);
-        else if (e == 0x6e) s.push(0x0a);
-        else if (e == 0x72) s.push(0x0d);
-        else if (e == 0x74) s.push(0x09);
+        if (e == 0x22 || e == 0x5c || e == 0x2f) this.put(e);
+        else if (e == 0x62) this.put(0x08);
+        else if (e == 0x66) this.put(0x0c);
+        else if (e == 0x6e) this.put(0x0a);
+        else if (e == 0x72) this.put(0x0d);
+        else if (e == 0x74) this.put(0x09);
         else if (e == 0x75) {
           let cp = this.hex4();
-          if (cp < 0) { this.fail("invalid \\u escape"); return ""; }
+          if (cp < 0) return this.fail("invalid \\u escape");
           if (cp >= 0xd800 && cp <= 0xdbff) {
-            if (this.peek() != 0x5c) { this.fail("unpaired surrogate"); return ""; }
+            if (this.peek() != 0x5c) return this.fail("unpaired surrogate");
             this.pos++;
-            if (this.peek() != 0x75) { this.fail("unpaired surrogate"); return ""; }
+            if (this.peek() != 0x75) return this.fail("unpaired surrogate");
             this.pos++;
             let lo = this.hex4();
-            if (lo < 0xdc00 || lo > 0xdfff) { this.fail("unpaired surrogate"); return ""; }
+            if (lo < 0xdc00 || lo > 0xdfff) return this.fail("unpaired surrogate");
             cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
           } else if (cp >= 0xdc00 && cp <= 0xdfff) {
-            this.fail("unpaired surrogate");
-            return "";
+            return this.fail("unpaired surrogate");
           }
-          this.pushCodePoint(cp);
-        } else { this.pos--; this.fail("invalid escape"); return ""; }
+          if (cp >= 0x80) flags = 0;
+          this.putCodePoint(cp);
+        } else { this.pos--; return this.fail("invalid escape"); }
         continue;
       }
       if (c < 0x80) {
-        if (escaped) s.push(<u8>c);
+        if (escaped) this.put(c);
         this.pos++;
         continue;
       }
       let n = this.utf8Length();
-      if (n == 0) { this.fail("invalid UTF-8 in string"); return ""; }
+      if (n == 0) return this.fail("invalid UTF-8 in string");
+      flags = 0;
       if (escaped) {
-        for (let i = 0; i < n; i++) s.push(load<u8>(this.base + <usize>(this.pos + i)));
+        memory.copy(this.textPos, base + <usize>this.pos, <usize>n);
+        this.textPos += <usize>n;
       }
       this.pos += n;
     }
     let end = this.pos;
     this.pos++; // closing quote
-    if (!escaped) return String.UTF8.decodeUnsafe(this.base + <usize>start, <usize>(end - start));
-    return String.UTF8.decodeUnsafe(s.dataStart, <usize>s.length);
+    if (!escaped) return this.tape.push(J_STRING, <i32>(base + <usize>start), end - start, flags);
+    return this.tape.push(J_STRING, <i32>out, <i32>(this.textPos - out), flags);
   }
 
-  array(): JValue | null {
+  array(): i32 {
     if (++this.depth > MAX_DEPTH) return this.fail("nesting deeper than " + MAX_DEPTH.toString());
     this.pos++;
-    let items = new Array<JValue>();
+    let tape = this.tape;
+    let node = tape.push(J_ARRAY, 0, 0, 0);
+    let count = 0;
     this.skipSpace();
     if (this.peek() == 0x5d) {
       this.pos++;
     } else {
       while (true) {
-        let item = this.value();
-        if (item === null) return null;
-        items.push(item);
+        if (this.value() < 0) return -1;
+        count++;
         this.skipSpace();
         let c = this.peek();
         this.pos++;
@@ -276,17 +442,18 @@ class Parser {
       }
     }
     this.depth--;
-    let v = new JValue();
-    v.kind = J_ARRAY;
-    v.items = items;
-    return v;
+    let p = tape.at(node);
+    store<i32>(p, count, 4);
+    store<i32>(p, tape.count, 12);
+    return node;
   }
 
-  object(): JValue | null {
+  object(): i32 {
     if (++this.depth > MAX_DEPTH) return this.fail("nesting deeper than " + MAX_DEPTH.toString());
     this.pos++;
-    let keys = new Array<string>();
-    let values = new Array<JValue>();
+    let tape = this.tape;
+    let node = tape.push(J_OBJECT, 0, 0, 0);
+    let count = 0;
     this.skipSpace();
     if (this.peek() == 0x7d) {
       this.pos++;
@@ -296,18 +463,23 @@ class Parser {
         if (this.peek() != 0x22) return this.fail("expected a string key");
         let keyPos = this.pos;
         let key = this.string();
-        if (this.error.length) return null;
-        if (keys.includes(key)) {
-          this.pos = keyPos;
-          return this.fail("duplicate key \"" + key + "\"");
+        if (key < 0) return -1;
+        // Duplicate keys: compare with the earlier keys of this object (objects are small).
+        let kp = tape.ptr(key);
+        let kl = tape.len(key);
+        let k = node + 1;
+        for (let i = 0; i < count; i++) {
+          if (tape.equals(k, kp, kl)) {
+            this.pos = keyPos;
+            return this.fail("duplicate key \"" + tape.str(key) + "\"");
+          }
+          k = tape.next(k + 1);
         }
         this.skipSpace();
         if (this.peek() != 0x3a) return this.fail("expected ':'");
         this.pos++;
-        let item = this.value();
-        if (item === null) return null;
-        keys.push(key);
-        values.push(item);
+        if (this.value() < 0) return -1;
+        count++;
         this.skipSpace();
         let c = this.peek();
         this.pos++;
@@ -318,12 +490,43 @@ class Parser {
       }
     }
     this.depth--;
-    let v = new JValue();
-    v.kind = J_OBJECT;
-    v.keys = keys;
-    v.values = values;
-    return v;
+    let p = tape.at(node);
+    store<i32>(p, count, 4);
+    store<i32>(p, tape.count, 12);
+    return node;
   }
+}
+
+// The node buffer of the last tape, kept for the next parse when it is small: a table load then
+// allocates no new buffer, and the heap does not fragment under repeated loads.
+const KEEP_NODES_MAX: i32 = 1 << 20;
+let spareNodes: ArrayBuffer | null = null;
+
+function nodeBuffer(bytes: i32): ArrayBuffer {
+  let spare = spareNodes;
+  if (spare !== null && spare.byteLength >= bytes) {
+    spareNodes = null;
+    return spare;
+  }
+  return uninitialized(bytes);
+}
+
+/** An ArrayBuffer without the zero fill (every byte of it is written before it is read). */
+function uninitialized(bytes: i32): ArrayBuffer {
+  let buf = __new(<usize>bytes, idof<ArrayBuffer>());
+  return changetype<ArrayBuffer>(buf); // retains
+}
+
+/** Called when a tape is no longer used: its node buffer may serve the next parse. */
+export function releaseTape(tape: Tape): void {
+  let nodes = tape.nodes;
+  if (nodes.byteLength <= KEEP_NODES_MAX) {
+    let spare = spareNodes;
+    if (spare === null || spare.byteLength < nodes.byteLength) spareNodes = nodes;
+  }
+  tape.nodes = new ArrayBuffer(0);
+  tape.input = tape.nodes;
+  tape.text = null;
 }
 
 let lastError: string = "";
@@ -333,17 +536,22 @@ export function jsonError(): string {
   return lastError;
 }
 
-/** Parses a whole JSON document; null on error (see jsonError). */
-export function parseJson(base: usize, len: i32): JValue | null {
-  let p = new Parser(base, len);
-  let v = p.value();
-  if (v !== null) {
+/** Parses a whole JSON document into a tape whose root is node 0; null on error (see jsonError). */
+export function parseJson(input: ArrayBuffer): Tape | null {
+  let p = new Parser(input);
+  let root = p.value();
+  if (root >= 0) {
     p.skipSpace();
     if (p.pos != p.len) {
       p.fail("trailing characters after the document");
-      v = null;
+      root = -1;
     }
   }
   lastError = p.error;
-  return v;
+  if (root < 0) {
+    releaseTape(p.tape);
+    return null;
+  }
+  let tape = p.tape;
+  return tape;
 }

@@ -17,6 +17,13 @@ export class HeaderCondition {
   constructor(public name: ArrayBuffer, public matcher: StringMatcher) {}
 }
 
+// Shared empty lists and body: most routes have no match conditions, router headers or body, and
+// a list per field per route would be an allocation (and a free) each. compile.ts gives a route
+// or block its own list before it adds anything; nothing ever adds to these.
+const NO_CONDITIONS = new Array<HeaderCondition>();
+const NO_BUFFERS = new Array<ArrayBuffer>();
+const NO_BYTES = new ArrayBuffer(0);
+
 export class MatchBlock {
   uri: StringMatcher | null = null;
   /** Length of the uri prefix when uri matched by prefix (for prefix rewrites), else -1. */
@@ -24,9 +31,9 @@ export class MatchBlock {
   scheme: StringMatcher | null = null;
   method: StringMatcher | null = null;
   authority: StringMatcher | null = null;
-  headers: Array<HeaderCondition> = new Array<HeaderCondition>();
-  withoutHeaders: Array<HeaderCondition> = new Array<HeaderCondition>();
-  queryParams: Array<HeaderCondition> = new Array<HeaderCondition>();
+  headers: Array<HeaderCondition> = NO_CONDITIONS;
+  withoutHeaders: Array<HeaderCondition> = NO_CONDITIONS;
+  queryParams: Array<HeaderCondition> = NO_CONDITIONS;
 }
 
 export class HeaderOps {
@@ -61,15 +68,18 @@ export class Redirect {
   code: u32 = 301;
 }
 
+const NO_BLOCKS = new Array<MatchBlock>();
+const NO_DESTINATIONS = new Array<Destination>();
+
 export class Route {
-  name: string = "";
-  blocks: Array<MatchBlock> = new Array<MatchBlock>();
+  // A route's `name` is validated but not kept: nothing at request time uses it.
+  blocks: Array<MatchBlock> = NO_BLOCKS;
   action: i32 = ACTION_ROUTE;
-  destinations: Array<Destination> = new Array<Destination>();
+  destinations: Array<Destination> = NO_DESTINATIONS;
   totalWeight: u32 = 0;
   redirect: Redirect | null = null;
   directStatus: u32 = 0;
-  directBody: ArrayBuffer = new ArrayBuffer(0);
+  directBody: ArrayBuffer = NO_BYTES;
   rewriteUri: ArrayBuffer | null = null;
   rewriteAuthority: ArrayBuffer | null = null;
   request: HeaderOps | null = null;
@@ -80,13 +90,15 @@ export class Route {
   abortStatus: u32 = 0;
   abortPpm: u32 = 0;
   /** x-envoy-* headers for Envoy's router (timeout, retries), precomputed. */
-  routerKeys: Array<ArrayBuffer> = new Array<ArrayBuffer>();
-  routerValues: Array<ArrayBuffer> = new Array<ArrayBuffer>();
+  routerKeys: Array<ArrayBuffer> = NO_BUFFERS;
+  routerValues: Array<ArrayBuffer> = NO_BUFFERS;
 }
+
+const NO_ROUTES = new Array<Route>();
 
 export class VirtualHost {
   name: string;
-  routes: Array<Route> = new Array<Route>();
+  routes: Array<Route> = NO_ROUTES;
   /** Proxy-Wasm metric ids per outcome, defined on first use; 0 = not yet defined. */
   metricIds: StaticArray<u32> = new StaticArray<u32>(OUTCOME_COUNT);
 

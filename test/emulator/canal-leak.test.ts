@@ -65,12 +65,21 @@ it("repeated table loads (good and rejected) do not grow memory", async () => {
     host.configure(JSON.stringify({ ...table, version: `v${i}` }));
     host.configure(bad);
   }
-  const mem = host.memoryBytes;
-  for (let i = 0; i < 2000; i++) {
-    expect(host.configure(JSON.stringify({ ...table, version: `w${i}` }))).toBe(true);
-    expect(host.configure(bad)).toBe(false);
+  const warm = host.memoryBytes;
+  // Five rounds of 1,000 good + 1,000 rejected loads. The heap may take one more 64 KiB page
+  // once while the allocator's free lists settle (the streaming loader's small heap sits close
+  // to a page boundary: the step came after ~1,100 more loads, then 60,000 loads stayed flat);
+  // a leak grows on and on, so the last three rounds must not grow at all.
+  const rounds: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    for (let i = 0; i < 1000; i++) {
+      expect(host.configure(JSON.stringify({ ...table, version: `w${r}-${i}` }))).toBe(true);
+      expect(host.configure(bad)).toBe(false);
+    }
+    rounds.push(host.memoryBytes);
   }
-  expect(host.memoryBytes).toBe(mem);
+  expect(rounds[4]).toBeLessThanOrEqual(warm + 65536);
+  expect(rounds.slice(2)).toEqual([rounds[2], rounds[2], rounds[2]]);
 }, 120_000);
 
 it("huge, binary and malformed headers never trap the VM", async () => {
