@@ -50,6 +50,7 @@ test: build tools typecheck ## run every test suite
 	npm run --silent test:ecds
 	npm run --silent test:k8s
 	npm run --silent test:dns-harness
+	npm run --silent test:dns
 	npm run --silent test:charts
 	npm run --silent test:cli
 
@@ -57,6 +58,7 @@ bench: build tools ## benchmarks (results go to docs/benchmarks.md)
 	npm run --silent bench:filter
 	npm run --silent bench:controller
 	npm run --silent bench:filter-config
+	npm run --silent bench:dns
 
 VERSION ?= $(shell node -p "require('./package.json').version")
 IMAGE ?= canal:$(VERSION)
