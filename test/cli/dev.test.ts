@@ -162,8 +162,24 @@ spec:
   }, 30_000);
 });
 
-describe("canal dev, port busy", () => {
-  it("one clear line and exit 1", async () => {
+describe("canal dev refuses to start", () => {
+  it("a folder with errors: the file:line lines, one line why, exit 1, nothing started", async () => {
+    const bad = mkdtempSync(join(tmpdir(), "canal-dev-bad-"));
+    try {
+      cpSync(join(REPO, "examples", "helloworld"), bad, { recursive: true });
+      writeFileSync(join(bad, "broken.yaml"), "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n  namespace: [default\n");
+      const ports = [await freePort(), await freePort(), await freePort()].map(String);
+      const r = await canal(["dev", "--dir", bad, "--port", ports[0] as string, "--admin-port", ports[1] as string, "--ecds-port", ports[2] as string]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(new RegExp(`^${join(bad, "broken.yaml").replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}:\\d+: YAML: `, "m"));
+      expect(r.stdout).not.toContain("starting Envoy");
+      expect(r.stderr).toBe(`canal dev: ${bad} has errors (above); fix them and run canal dev again\n`);
+    } finally {
+      rmSync(bad, { recursive: true, force: true });
+    }
+  }, 30_000);
+
+  it("a busy port: one clear line and exit 1", async () => {
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, LOOPBACK, () => r()));
     const busy = (blocker.address() as { port: number }).port;
