@@ -2,7 +2,7 @@
 // table served over ECDS (the controller's own EcdsPublisher) to a router-mode Envoy started with
 // func-e, demo backends for the Services the table routes to, and a folder watch so an edit
 // changes routing live. An edit the controller could not read keeps the last good table.
-import { mkdtempSync, rmSync, watch, type FSWatcher } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, watch, type FSWatcher } from "node:fs";
 import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -340,6 +340,7 @@ export const devCommand: Command = {
     await assertPortFree(flags.port, "gateway listener", "--port");
     await assertPortFree(flags.adminPort, "Envoy admin", "--admin-port");
     await assertPortFree(flags.ecdsPort, "ECDS server", "--ecds-port");
+    if (!existsSync(flags.wasm)) throw new Error(`the filter ${flags.wasm} is missing: run make build (or pass --wasm PATH)`);
     const funcE = funcEEnvironment(flags.funcE);
     const validateRegex = loadRegexValidator();
     say(`reading ${flags.dir}`);
