@@ -146,8 +146,7 @@ describe("canal-control", () => {
   });
 
   it("EnvoyFilter mode: flags parse (ECDS, no WasmPlugin); the EnvoyFilter's default config is the bootstrap's; gateway and controller agree on the wasm path", () => {
-    const args = controllerArgs(controlCustom).filter((a) => !a.startsWith("--dns")); // DNS flags: see the next test
-    const config = parseControllerFlags(args);
+    const config = parseControllerFlags(controllerArgs(controlCustom));
     if (config === "help") throw new Error("unexpected --help");
     expect(config.wasmPlugin).toBeUndefined();
     expect(config.ecds).toEqual({ address: "0.0.0.0:18080", wasmPath: "/var/lib/canal/filter.wasm" });
@@ -167,10 +166,12 @@ describe("canal-control", () => {
     expect((podSpec(gw).initContainers as Json[])[0]?.command).toContain(config.ecds?.wasmPath);
   });
 
-  it("DNS on: flags rendered, the empty canal-dns ConfigMap, a Role limited to the two ConfigMaps by name", () => {
-    // The DNS flags are parsed by the controller only once the DNS work lands; here their shape.
-    const args = controllerArgs(controlCustom);
-    expect(args.filter((a) => a.startsWith("--dns"))).toEqual(["--dns", "--dns-configmap=kube-system/canal-dns", "--dns-ttl=30", "--dns-drain=120", "--dns-dry-run"]);
+  it("DNS on: the flags parse into the controller's DNS config; the empty canal-dns ConfigMap; a Role limited to the two ConfigMaps by name", () => {
+    const config = parseControllerFlags(controllerArgs(controlCustom));
+    if (config === "help") throw new Error("unexpected --help");
+    expect(config.dns).toEqual({ configMap: { namespace: "kube-system", name: "canal-dns" }, mountPath: "/etc/coredns/custom-canal", ttlSeconds: 30, drainSeconds: 120, dryRun: true });
+    const seed = parseControllerFlags(controllerArgs(controlDefault));
+    expect(seed === "help" ? "help" : seed.dns).toBeUndefined(); // off by default
     expect(controllerArgs(controlDefault).some((a) => a.startsWith("--dns"))).toBe(false);
     const cm = find(controlCustom, "ConfigMap", "canal-dns");
     expect(cm.metadata.namespace).toBe("kube-system");

@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { HOSTS_KEY } from "../../controller/src/dns/state.ts";
 import type { RouteTable } from "../../schema/route-table.ts";
 import { startKubeApi, type KubeApi, type KubeObject } from "../support/k8s.ts";
 import { pollUntil, spawnTracked, stopTracked } from "../support/processes.ts";
@@ -19,7 +20,27 @@ const SEED = readFileSync(join(REPO, "controller/src/translate/testdata/seed-hel
 let api: KubeApi;
 let saToken = "";
 let proc: ChildProcess | undefined;
+let kubeconfigPath = "";
 const output: string[] = [];
+/** How a refusal shows in the controller's log (the API server's message or the client's). */
+const REFUSED = /forbidden|\b403\b|cannot list|cannot get|cannot create|cannot patch|cannot update|cannot delete/i;
+
+function startController(objects: KubeObject[]): void {
+  output.length = 0;
+  proc = spawnTracked(process.execPath, [join(REPO, "bin/canal.mjs"), ...runArgs(objects, kubeconfigPath)], { stdio: ["ignore", "pipe", "pipe"] });
+  proc.stdout?.on("data", (d: Buffer) => output.push(d.toString()));
+  proc.stderr?.on("data", (d: Buffer) => output.push(d.toString()));
+}
+
+/** SIGTERM; the controller must exit 0 (a leader releases its Lease on the way out). */
+async function stopController(): Promise<void> {
+  const p = proc;
+  if (p === undefined) return;
+  const exited = new Promise<number | null>((resolve) => p.once("exit", (code) => resolve(code)));
+  p.kill("SIGTERM");
+  expect(await exited).toBe(0);
+  proc = undefined;
+}
 
 function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   return pollUntil(what, probe, { timeoutMs, intervalMs: 100, onTimeout: () => `controller output tail:\n${output.join("").split("\n").slice(-25).join("\n")}` });
@@ -55,6 +76,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (proc) await stopTracked(proc);
+  proc = undefined;
   await api?.stop();
 });
 
@@ -82,9 +104,8 @@ it("the controller, with only the chart's RBAC, goes through create/update/delet
     "current-context": "sa",
   }), { mode: 0o600 });
 
-  proc = spawnTracked(process.execPath, [join(REPO, "bin/canal.mjs"), ...runArgs(objects, kubeconfig)], { stdio: ["ignore", "pipe", "pipe"] });
-  proc.stdout?.on("data", (d: Buffer) => output.push(d.toString()));
-  proc.stderr?.on("data", (d: Buffer) => output.push(d.toString()));
+  kubeconfigPath = kubeconfig;
+  startController(objects);
 
   // Create: the seed's objects (the InternalGateway is the chart's), plus a VirtualService in
   // "default" with a bad regex, which must become a Warning Event there.
@@ -141,15 +162,13 @@ spec:
   await api.delete(`/apis/canal.io/v1alpha1/namespaces/${NS}/internalgateways/canal`);
   await until("the WasmPlugin removed", async () => ((await plugin()) === undefined ? true : undefined));
 
-  const exited = new Promise<number | null>((resolve) => proc?.once("exit", (code) => resolve(code)));
-  proc.kill("SIGTERM");
-  expect(await exited).toBe(0);
+  await stopController();
   const released = await api.get<KubeObject & { spec: { holderIdentity?: string } }>(`/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/canal-controller`);
   expect(released.spec.holderIdentity).toBeUndefined(); // the release is an update of the named Lease
 
   const log = output.join("");
   expect(log).toContain("wasmplugin applied");
-  expect(log).not.toMatch(/forbidden|\b403\b|cannot list|cannot get|cannot create|cannot patch|cannot update|cannot delete/i);
+  expect(log).not.toMatch(REFUSED);
 }, 180_000);
 
 it("the same token is refused what the controller does not own", async () => {
@@ -169,14 +188,48 @@ it("the same token is refused what the controller does not own", async () => {
   expect(await asSa("GET", "/apis/discovery.k8s.io/v1/endpointslices")).toBe(403); // DNS off: no endpoint reads
 });
 
-it("with dns.enabled, the token may read and write exactly the two named ConfigMaps in kube-system", async () => {
+it("with dns.enabled, the controller writes canal-dns without a refusal, and the token may touch exactly the two named ConfigMaps in kube-system", async () => {
   const objects = await template(CONTROL_CHART, "canal-control", NS, [...sets(SEED_CONTROL_SETS), "--set", "dns.enabled=true"]);
-  expect(await applyAll(api, objects.filter((o) => o.kind !== "Deployment"), { dryRun: false })).toEqual([]);
+  expect(await applyAll(api, objects, { dryRun: false })).toEqual([]); // also brings the InternalGateway back
+  // A VirtualService for helloworld's own name, and a ready gateway endpoint: DNS points a name
+  // at the gateway only when a VirtualService routes it and the gateway can serve it.
+  // (The first test left helloworld on a port the gateway does not serve and a VirtualService
+  // claiming its name: both would rightly keep the name Pending.)
+  await api.delete("/apis/networking.istio.io/v1/namespaces/default/virtualservices/broken");
+  await api.applyYaml(`apiVersion: v1
+kind: Service
+metadata: {name: helloworld, namespace: default}
+spec: {clusterIP: 10.96.12.7, selector: {app: helloworld}, ports: [{name: http, port: 5000}]}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: helloworld-fqdn, namespace: istio-system}
+spec:
+  hosts: [helloworld.default.svc.cluster.local]
+  gateways: [canal]
+  http: [{route: [{destination: {host: helloworld.default.svc.cluster.local}}]}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: canal-gateway-a, namespace: istio-system, labels: {kubernetes.io/service-name: canal-gateway}}
+addressType: IPv4
+endpoints: [{addresses: ["10.1.0.5"], conditions: {ready: true}}]
+ports: [{port: 5000, name: http-5000}]
+`);
+  await until("the DNS Role to take effect", async () => ((await asSa("GET", "/api/v1/namespaces/kube-system/configmaps/canal-dns")) === 200 ? true : undefined), 10_000);
+  startController(objects);
+  const hosts = await until("canal-dns to name helloworld", async () => {
+    const cm = await api.get<KubeObject & { data?: Record<string, string> }>("/api/v1/namespaces/kube-system/configmaps/canal-dns");
+    const text = cm.data?.[HOSTS_KEY];
+    return text?.includes("helloworld.default.svc.cluster.local") ? text : undefined;
+  }, 60_000);
+  expect(hosts).toContain("10.96.0.50"); // the gateway Service's cluster IP (seed testdata)
+  await stopController();
+  expect(output.join("")).not.toMatch(REFUSED);
+
   await api.applyYaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: coredns, namespace: kube-system}\ndata: {Corefile: '.:53 {}'}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: kube-proxy, namespace: kube-system}\ndata: {}\n");
   const merge = "application/merge-patch+json";
-  // RBAC changes reach the authorizer through an informer: poll the first allowed request.
-  await until("the DNS Role to take effect", async () => ((await asSa("GET", "/api/v1/namespaces/kube-system/configmaps/canal-dns")) === 200 ? true : undefined), 10_000);
-  expect(await asSa("PATCH", "/api/v1/namespaces/kube-system/configmaps/canal-dns", { data: { "canal.hosts": "10.96.0.50 helloworld.default.svc.cluster.local" } }, merge)).toBe(200);
+  expect(await asSa("PATCH", "/api/v1/namespaces/kube-system/configmaps/canal-dns", { data: { probe: "written with the token" } }, merge)).toBe(200);
   expect(await asSa("GET", "/api/v1/namespaces/kube-system/configmaps/coredns")).toBe(200);
   expect(await asSa("PATCH", "/api/v1/namespaces/kube-system/configmaps/coredns", { data: { Corefile: ".:53 {\n  # canal begin\n  # canal end\n}" } }, merge)).toBe(200);
   expect(await asSa("GET", "/api/v1/namespaces/kube-system/configmaps/kube-proxy")).toBe(403);
@@ -185,4 +238,4 @@ it("with dns.enabled, the token may read and write exactly the two named ConfigM
   expect(await asSa("DELETE", "/api/v1/namespaces/kube-system/configmaps/canal-dns")).toBe(403);
   expect(await asSa("GET", "/apis/discovery.k8s.io/v1/endpointslices")).toBe(200);
   expect(await asSa("GET", "/api/v1/endpoints")).toBe(200);
-});
+}, 120_000);

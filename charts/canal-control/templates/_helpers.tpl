@@ -62,6 +62,9 @@ app: canal-controller
 {{- if .Values.dns.enabled }}
 - --dns
 - {{ printf "--dns-configmap=%s/%s" .Values.dns.namespace .Values.dns.configMap | quote }}
+{{- with .Values.dns.mountPath }}
+- {{ printf "--dns-mount-path=%s" (. | toString) | quote }}
+{{- end }}
 {{- with .Values.dns.ttl }}
 - {{ printf "--dns-ttl=%s" (. | toString) | quote }}
 {{- end }}
