@@ -1,6 +1,7 @@
 // `canal compile <files…>`: Istio YAML on disk → the route table(s) the controller would deliver,
 // as JSON on stdout. Problems go to stderr as `file:line: field: message (Reason)`.
 import { listYamlFiles } from "../sources/file-source.ts";
+import type { GatewayResult } from "../translate/index.ts";
 import { loadRegexValidator } from "../translate/regex-validator.ts";
 import { parseFlags } from "./flags.ts";
 import { UsageError, type Command } from "./command.ts";
@@ -72,6 +73,14 @@ export function parseCompileFlags(args: string[]): CompileFlags | "help" {
   return flags;
 }
 
+/** What stdout gets: tables keyed by InternalGateway, or one bare table, or the full results. */
+function outputValue(gateways: GatewayResult[], flags: CompileFlags): unknown {
+  const single = flags.gateway !== undefined;
+  if (flags.output === "full") return single ? gateways[0] : gateways;
+  if (single) return gateways[0]?.table;
+  return Object.fromEntries(gateways.map((g) => [`${g.ref.namespace}/${g.ref.name}`, g.table]));
+}
+
 export const compileCommand: Command = {
   summary: "translate Istio YAML files into the route table(s) and print them as JSON; problems as file:line",
   async run(args: string[]): Promise<number> {
@@ -90,25 +99,18 @@ export const compileCommand: Command = {
     const out = compileFiles(files, { validateRegex: loadRegexValidator(), clusterDomain: flags.clusterDomain, defaultNamespace: flags.namespace });
     if (!flags.quiet) for (const n of out.notes) process.stderr.write(`canal compile: ${n}\n`);
     for (const e of out.errors) process.stderr.write(`${e}\n`);
-    let gateways = out.result.gateways;
-    if (flags.gateway !== undefined) {
-      gateways = gateways.filter((g) => `${g.ref.namespace}/${g.ref.name}` === flags.gateway);
-      if (gateways.length === 0) {
-        const known = out.result.gateways.map((g) => `${g.ref.namespace}/${g.ref.name}`).join(", ") || "none";
-        process.stderr.write(`canal compile: no InternalGateway ${flags.gateway} in the files (found: ${known})\n`);
-        return 1;
-      }
+    const key = (g: GatewayResult): string => `${g.ref.namespace}/${g.ref.name}`;
+    const gateways = out.result.gateways.filter((g) => flags.gateway === undefined || key(g) === flags.gateway);
+    if (flags.gateway !== undefined && gateways.length === 0) {
+      process.stderr.write(`canal compile: no InternalGateway ${flags.gateway} in the files (found: ${out.result.gateways.map(key).join(", ") || "none"})\n`);
+      return 1;
     }
     const rejected = out.errors.length > 0;
     if (!flags.quiet && rejected) {
       process.stderr.write(`canal compile: ${out.errors.length} problem(s)${flags.allowRejected ? "; printing the tables anyway (--allow-rejected)" : "; no table printed (pass --allow-rejected to print it anyway)"}\n`);
     }
-    if (rejected && !flags.allowRejected) return 1;
-    if (gateways.length === 0 && flags.gateway === undefined) return 1;
-    let value: unknown;
-    if (flags.output === "full") value = flags.gateway !== undefined ? gateways[0] : gateways;
-    else if (flags.gateway !== undefined) value = gateways[0]?.table;
-    else value = Object.fromEntries(gateways.map((g) => [`${g.ref.namespace}/${g.ref.name}`, g.table]));
+    if ((rejected && !flags.allowRejected) || gateways.length === 0) return 1;
+    const value = outputValue(gateways, flags);
     process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
     return 0;
   },
