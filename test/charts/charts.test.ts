@@ -8,6 +8,7 @@ import { parseControllerFlags } from "../../controller/src/cli.ts";
 import { groupKey } from "../../controller/src/sinks/ecds-publisher.ts";
 import { renderWasmFilterConfig } from "../../envoy/bootstrap.ts";
 import { parseManifests, startKubeApi, type KubeApi, type KubeObject } from "../support/k8s.ts";
+import { pollUntil } from "../support/processes.ts";
 import { applyAll, CONTROL_CHART, find, GATEWAY_CHART, helm, REPO, SEED_CONTROL_SETS, sets, template } from "./helm.ts";
 
 const NS = "istio-system";
@@ -223,6 +224,36 @@ describe("server-side dry-run on a real API server", () => {
     expect(rendered.length).toBeGreaterThan(4);
     expect(await applyAll(api, rendered, { dryRun: true })).toEqual([]);
   }, 60_000);
+
+  it("the seed's sequence with real helm: install both charts (CRD from crds/, then the default InternalGateway), upgrade, uninstall", async () => {
+    const kc = ["--kubeconfig", api.kubeconfigPath];
+    const gw = await helm(["install", "canal-gateway", GATEWAY_CHART, "-n", NS, ...kc]);
+    expect(gw.stderr).toBe("");
+    expect(gw.code).toBe(0);
+    expect(gw.stdout).toContain("STATUS: deployed");
+    expect(gw.stdout).toContain("kubectl label node <node> canal.io/gateway=true"); // NOTES: the dedicated-node commands
+    await api.delete("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/internalgateways.canal.io");
+    await pollUntil("the InternalGateway CRD gone", async () => ((await api.request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/internalgateways.canal.io")).status === 404 ? true : undefined), { timeoutMs: 30_000, intervalMs: 200 });
+    const ctl = await helm(["install", "canal-control", CONTROL_CHART, "-n", NS, ...kc, ...sets(SEED_CONTROL_SETS)]);
+    expect(ctl.code, ctl.stderr).toBe(0);
+    expect(ctl.stdout).toContain("InternalGateway istio-system/canal serves the Istio Gateway canal through Service canal-gateway");
+    const ig = await api.get(`/apis/canal.io/v1alpha1/namespaces/${NS}/internalgateways/canal`);
+    expect(ig.metadata.labels?.["app.kubernetes.io/managed-by"]).toBe("Helm");
+    for (const path of [`/apis/apps/v1/namespaces/${NS}/deployments/canal-gateway`, `/apis/apps/v1/namespaces/${NS}/deployments/canal-controller`, `/api/v1/namespaces/${NS}/services/canal-gateway`, `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/canal-gateway`]) {
+      expect((await api.request("GET", path)).status, path).toBe(200);
+    }
+    const up = await helm(["upgrade", "canal-control", CONTROL_CHART, "-n", NS, ...kc, ...sets({ ...SEED_CONTROL_SETS, "global.tag": "0.1.1" })]);
+    expect(up.code, up.stderr).toBe(0);
+    const d = await api.get(`/apis/apps/v1/namespaces/${NS}/deployments/canal-controller`);
+    expect(container(d, "controller").image).toBe("registry.example/canal/canal:0.1.1");
+    for (const release of ["canal-control", "canal-gateway"]) {
+      const un = await helm(["uninstall", release, "-n", NS, ...kc]);
+      expect(un.code, un.stderr).toBe(0);
+    }
+    expect((await api.request("GET", `/apis/apps/v1/namespaces/${NS}/deployments/canal-controller`)).status).toBe(404);
+    // Helm keeps CRDs it installed from crds/ (and with them, nothing is lost on uninstall).
+    expect((await api.request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/internalgateways.canal.io")).status).toBe(200);
+  }, 120_000);
 
   it("the dry-run catches schema errors (a bad value and an unknown field are refused)", async () => {
     const badCpu = await template(GATEWAY_CHART, "canal-gateway", NS, ["--set", "resources.requests.cpu=lots"]);
