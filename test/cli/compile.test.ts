@@ -112,17 +112,7 @@ spec:
   }, 60_000);
 
   it("--allow-rejected prints the table anyway (exit 0) and still lists the problems", async () => {
-    const bad = write("regex.yaml", `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: rx, namespace: istio-system}
-spec:
-  hosts: [rx.example.com]
-  gateways: [canal]
-  http:
-  - match: [{uri: {regex: "(("}}]
-    route: [{destination: {host: helloworld.default.svc.cluster.local, subset: v1}}]
-  - route: [{destination: {host: helloworld.default.svc.cluster.local, subset: v2}}]
-`);
+    const bad = join(REPO, "test/cli/testdata/bad-regex.yaml");
     const strict = await canal(["compile", "-q", "examples/helloworld", bad]);
     expect(strict.code).toBe(1);
     const r = await canal(["compile", "-q", "--allow-rejected", "examples/helloworld", bad]);

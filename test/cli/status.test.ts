@@ -3,7 +3,7 @@
 // the rejected objects, as text and as JSON. The table version equals `canal compile`'s for
 // the same files: file mode and cluster mode translate alike.
 import type { ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { AdsGateway, startAdsGateway, Upstreams } from "../ecds/harness.ts";
@@ -15,17 +15,7 @@ import type { GatewayStatusView } from "../../controller/src/cli/status.ts";
 import { canal, CANAL, REPO } from "./run.ts";
 
 const EXAMPLE = join(REPO, "examples", "helloworld");
-const BAD_VS = `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: rx, namespace: istio-system}
-spec:
-  hosts: [rx.example.com]
-  gateways: [canal]
-  http:
-  - match: [{uri: {regex: "(("}}]
-    route: [{destination: {host: helloworld.default.svc.cluster.local, subset: v1}}]
-  - route: [{destination: {host: helloworld.default.svc.cluster.local, subset: v2}}]
-`;
+const BAD_VS_FILE = join(REPO, "test/cli/testdata/bad-regex.yaml");
 
 let api: KubeApi;
 let controller: ChildProcess | undefined;
@@ -44,7 +34,7 @@ beforeAll(async () => {
   controller.stdout?.on("data", (d: Buffer) => logs.push(d.toString()));
   controller.stderr?.on("data", (d: Buffer) => logs.push(d.toString()));
   for (const f of readdirSync(EXAMPLE).sort()) await api.applyYaml(readFileSync(join(EXAMPLE, f), "utf8"));
-  await api.applyYaml(BAD_VS);
+  await api.applyYaml(readFileSync(BAD_VS_FILE, "utf8"));
   gw = await startAdsGateway({ nodeId: "gw-status", nodeCluster: "istio-system/canal", wasmPath, adsPort, upstreams: new Upstreams(new Map()) });
 }, 300_000);
 
@@ -78,9 +68,7 @@ it("shows Programmed once the gateway ACKed, the table version, counts and the r
   expect(view.rejectedCount).toBe(view.rejected.length);
 
   // The same files compiled locally give the same table.
-  const bad = join(api.workDir, "rx.yaml");
-  writeFileSync(bad, BAD_VS);
-  const compiled = await canal(["compile", "-q", "--allow-rejected", "--gateway", "istio-system/canal", EXAMPLE, bad]);
+  const compiled = await canal(["compile", "-q", "--allow-rejected", "--gateway", "istio-system/canal", EXAMPLE, BAD_VS_FILE]);
   expect((JSON.parse(compiled.stdout) as { version: string }).version).toBe(view.tableVersion);
 
   const text = await canal(["status", "--kubeconfig", api.kubeconfigPath, "-n", "istio-system"]);
