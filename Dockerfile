@@ -1,4 +1,4 @@
-# Canal controller image: `canal` (bin/canal.mjs, TypeScript run through tsx) with the filter
+# Canal controller image: `canal` (bin/canal.mjs running the bundled CLI) with the filter
 # (build/canal.wasm) and the controller's regex check (build/regex-check.wasm). Non-root, no
 # shell needed at run time. Build with `make image` (docker, podman or buildah); this project's
 # own machines have no container engine, so the build itself is not run by its tests
@@ -39,9 +39,13 @@ COPY bin/ bin/
 COPY schema/ schema/
 COPY envoy/ envoy/
 COPY controller/ controller/
+COPY scripts/bundle-controller.mjs scripts/
 COPY --from=build /src/build/canal.wasm /src/build/regex-check.wasm build/
+# The CLI as one JavaScript module (esbuild comes with tsx): bin/canal.mjs runs it instead of the
+# sources through tsx, in a third of the memory, because here every input is older than it.
+RUN node scripts/bundle-controller.mjs
 # 65532: no login, no home; the chart runs it with a read-only root and /tmp as an emptyDir
-# (tsx keeps its transform cache there).
+# (tsx keeps its transform cache there if it ever runs the sources).
 USER 65532:65532
 ENTRYPOINT ["node", "/app/bin/canal.mjs"]
 CMD ["controller", "--help"]
