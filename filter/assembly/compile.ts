@@ -928,25 +928,22 @@ function addDomain(table: RouteTable, d: i32, vh: VirtualHost, path: i32): void 
   }
   let p = ptrOf(d);
   let len = lenOf(d);
+  // One hash per domain: set, and a map that did not grow already had the name (the table is
+  // then rejected, so the overwritten entry does not matter).
   let taken = false;
-  if (len == 1) {
-    // validHostName: a one-byte name is "*" or a one-letter host.
-    if (load<u8>(p) == 0x2a) {
-      if (table.catchAll !== null) taken = true;
-      else table.catchAll = vh;
-    } else {
-      let name = T.str(d);
-      if (table.exact.has(name)) taken = true;
-      else table.exact.set(name, vh);
-    }
-  } else if (load<u8>(p) == 0x2a) {
-    let suffix = String.UTF8.decodeUnsafe(p + 2, <usize>(len - 2));
-    if (table.wildcard.has(suffix)) taken = true;
-    else table.wildcard.set(suffix, vh);
+  if (len == 1 && load<u8>(p) == 0x2a) {
+    if (table.catchAll !== null) taken = true;
+    else table.catchAll = vh;
+  } else if (len >= 2 && load<u8>(p) == 0x2a) {
+    let wildcard = table.wildcard;
+    let before = wildcard.size;
+    wildcard.set(String.UTF8.decodeUnsafe(p + 2, <usize>(len - 2)), vh);
+    taken = wildcard.size == before;
   } else {
-    let name = T.str(d);
-    if (table.exact.has(name)) taken = true;
-    else table.exact.set(name, vh);
+    let exact = table.exact;
+    let before = exact.size;
+    exact.set(T.str(d), vh);
+    taken = exact.size == before;
   }
   if (taken) fail(path, "domain \"" + T.str(d) + "\" is already used by " + firstUse(p, len));
 }
@@ -1066,6 +1063,27 @@ export function compileTable(bytes: ArrayBuffer): RouteTable | null {
   return table;
 }
 
+/**
+ * Sizes the exact-domain map for every domain of the table up front, so it does not grow (and
+ * rehash every key) a dozen times while 40,000 domains go in. AS 0.17's Map has no capacity
+ * argument; its (unenforced) private rehash(bucketsMask) makes room for bucketsMask+1 buckets
+ * and 8/3 entries per bucket (std/assembly/map.ts of the pinned assemblyscript 0.17.14).
+ */
+function presizeExact(table: RouteTable, vhs: i32, count: i32): void {
+  let domains = 0;
+  let vh = vhs + 1;
+  for (let i = 0; i < count; i++) {
+    if (kindOf(vh) == J_OBJECT) {
+      let d = get(vh, "domains");
+      if (d >= 0 && kindOf(d) == J_ARRAY) domains += sizeOf(d);
+    }
+    vh = nextOf(vh);
+  }
+  let buckets: u32 = 4;
+  while (<i64>buckets * 8 / 3 < <i64>domains) buckets <<= 1;
+  if (buckets > 4) table.exact.rehash(buckets - 1);
+}
+
 function compileDocument(doc: i32, table: RouteTable): void {
   if (!expect(doc, J_OBJECT, child(ROOT, "(table)"))) return;
   if (!onlyKeys(doc, TOP_KEYS, ROOT)) return;
@@ -1088,6 +1106,7 @@ function compileDocument(doc: i32, table: RouteTable): void {
   if (!expect(vhs, J_ARRAY, vp)) return;
   vhostsNode = vhs;
   let count = sizeOf(vhs);
+  presizeExact(table, vhs, count);
   let item = vhs + 1;
   let mark = segTop;
   for (let i = 0; i < count; i++) {
