@@ -6,6 +6,7 @@ import { controllerCommand } from "./cli/controller.ts";
 import { compileCommand } from "./cli/compile.ts";
 import { devCommand } from "./cli/dev.ts";
 import { statusCommand } from "./cli/status.ts";
+import { planCommand } from "./cli/plan.ts";
 
 export { UsageError } from "./cli/command.ts";
 export { parseControllerFlags, runController, type ControllerConfig } from "./cli/controller.ts";
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, Command> = {
   compile: compileCommand,
   dev: devCommand,
   status: statusCommand,
+  plan: planCommand,
 };
 
 function usage(): string {

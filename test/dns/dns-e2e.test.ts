@@ -1,5 +1,7 @@
 // DNS redirection end to end with real processes: a real kube-apiserver, a real CoreDNS fed from
 // the canal-dns ConfigMap (kubelet-style projection), the controller with --dns, real dig.
+import { execFile } from "node:child_process";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STATE_KEY, HOSTS_KEY, CONF_KEY } from "../../controller/src/dns/state.ts";
 import type { Controller } from "../../controller/src/runner/controller.ts";
@@ -275,4 +277,38 @@ spec: {clusterIP: "${ip}", ports: [{port: 5000, name: http}]}
     await waitA(env.dns, name, [ip]);
     await standby.stop();
   }, 300_000);
+
+  it("--dns-dry-run decides and reports without writing; canal plan prints additions, removals and reasons and changes nothing", async () => {
+    await controller.stop();
+    controller = await env.startController({ identity: "dry", dns: { dryRun: true } });
+    const before = await env.canalDns();
+    const ip = `${env.prefix}.12.30`;
+    await env.api.applyYaml(`apiVersion: v1
+kind: Service
+metadata: {name: planned, namespace: default}
+spec: {clusterIP: "${ip}", ports: [{port: 5000, name: http}]}
+`);
+    await env.api.applyYaml(vsYaml("planned", "planned"));
+    await waitEntry(env.api, "planned.default.svc.cluster.local", "Redirected");
+    const dry = await pollUntil("DNSReady=False/DryRun", async () => (await igStatus(env.api)).conditions?.find((c) => c.type === "DNSReady" && c.reason === "DryRun"), { timeoutMs: 20_000 });
+    expect(dry.message).toContain("is not written");
+    expect((await env.canalDns()).metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+    expect(await env.dns.query("planned.default.svc.cluster.local", "A")).toEqual([ip]);
+    await controller.stop();
+
+    // canal plan, as a process, against the kubeconfig: helloworld's VS is gone (remove), planned
+    // waits for the gateways' ACK (the controller is stopped, status shows an older table).
+    await env.api.delete(`${VS_PATH}/helloworld`);
+    await env.api.delete(`${VS_PATH}/hostile`);
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, [join(import.meta.dirname, "..", "..", "bin", "canal.mjs"), "plan", "--kubeconfig", env.api.kubeconfigPath], { timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+    });
+    expect(out, out).toContain(`- ${FQDN} (istio-system/canal): Draining: DNS no longer points ${FQDN} at the gateway; its routes stay until `);
+    expect(out).toMatch(/~ planned\.default\.svc\.cluster\.local \(istio-system\/canal\): RoutesNotAcknowledged: .*NotProgrammed/);
+    expect(out).toMatch(/0 to add, 1 to remove, 1 waiting, 0 unchanged in kube-system\/canal-dns \(nothing was changed\)/);
+    expect((await env.canalDns()).metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+    controller = await env.startController({ identity: "after-plan" });
+    await waitA(env.dns, "planned.default.svc.cluster.local", [G]);
+    await waitA(env.dns, FQDN, [S]);
+  }, 120_000);
 });
