@@ -112,6 +112,8 @@ describe("canal (gateway)", () => {
     ["duplicate port names", ["--set-json", 'service.ports=[{"name":"http","port":80},{"name":"http","port":81}]'], 'service.ports: duplicate name "http"'],
     ["a port without a number", ["--set-json", 'service.ports=[{"name":"http"}]'], "every service.ports entry needs a name and a port"],
     ["ECDS without filter image", ["--set", "ecds.enabled=true"], "ecds.enabled needs ecds.filterImage"],
+    ["a misspelled value (values.schema.json)", ["--set", "sevice.name=x"], "additional properties 'sevice' not allowed"],
+    ["a port out of range", ["--set-json", 'service.ports=[{"name":"http","port":70000}]'], "at '/service/ports/0/port'"],
   ])("refuses %s with a clear message", async (_name, args, message) => {
     const r = await helm(["template", "x", GATEWAY_CHART, "-n", NS, ...args]);
     expect(r.code).not.toBe(0);
@@ -186,6 +188,8 @@ describe("canal-control", () => {
     ["a wasm.url that is no URL", ["--set", "global.hub=r/canal", "--set", "wasm.url=registry/canal"], "wasm.url must be an oci://, http(s):// or file:// URL"],
     ["an upper-case sha256", ["--set", "global.hub=r/canal", "--set", "wasm.url=https://x/c.wasm", "--set", `wasm.sha256=${"A".repeat(64)}`], "wasm.sha256 must be 64 lower-case hex digits"],
     ["an unknown delivery.mode", ["--set", "global.hub=r/canal", "--set", "delivery.mode=ecds"], 'delivery.mode must be wasmplugin or envoyfilter, got "ecds"'],
+    ["a misspelled value (values.schema.json)", [...sets(SEED_CONTROL_SETS), "--set", "controller.logLevl=debug"], "at '/controller': additional properties 'logLevl' not allowed"],
+    ["a log level the controller does not know", [...sets(SEED_CONTROL_SETS), "--set", "controller.logLevel=verbose"], "at '/controller/logLevel': value must be one of 'debug', 'info', 'warn', 'error'"],
   ])("refuses %s with a clear message", async (_name, args, message) => {
     const r = await helm(["template", "x", CONTROL_CHART, "-n", NS, ...args]);
     expect(r.code).not.toBe(0);
