@@ -26,7 +26,8 @@ import { renderCanalBootstrap } from "../envoy/bootstrap.ts";
 import type { RouteTable } from "../schema/route-table.ts";
 import { parseObjects } from "../controller/src/api/index.ts";
 import { encodeCanalResource } from "../controller/src/sinks/ecds/index.ts";
-import { translate } from "../controller/src/translate/index.ts";
+import type { VirtualService } from "../controller/src/api/index.ts";
+import { tableJson, translate, TranslateMemo } from "../controller/src/translate/index.ts";
 import { loadRegexValidator } from "../controller/src/translate/regex-validator.ts";
 import { ENVOY_VERSION, envoyBinary, startEnvoy, type EnvoyProcess } from "../test/support/envoy.ts";
 import { PROBE_HOST, PROBE_PATH } from "../test/support/gateway.ts";
@@ -70,6 +71,8 @@ interface Options {
   changeTimeoutS: number;
   /** --max-old-space-size for the controller's Node.js (MB); undefined: Node's default. */
   controllerHeapMb: number | undefined;
+  /** The controller's --log-level (its log is kept with --keep). */
+  controllerLogLevel: string;
   write: boolean;
   keep: boolean;
   /** Write the raw results (JSON) here after the run. */
@@ -80,7 +83,7 @@ interface Options {
 
 const USAGE =
   "options: --sizes 1000,10000 --changes 50 --burst 20 --namespaces 4 --apply-concurrency 16 --envoy-concurrency 2 " +
-  "--create-timeout S --sync-timeout S --change-timeout S --controller-max-old-space MB --save-json PATH --render-json PATH --no-write --keep";
+  "--create-timeout S --sync-timeout S --change-timeout S --controller-max-old-space MB --controller-log-level LEVEL --save-json PATH --render-json PATH --no-write --keep";
 
 function parseOptions(argv: string[]): Options {
   const opts: Options = {
@@ -94,6 +97,7 @@ function parseOptions(argv: string[]): Options {
     syncTimeoutS: 600,
     changeTimeoutS: 60,
     controllerHeapMb: undefined,
+    controllerLogLevel: "info",
     write: true,
     keep: false,
     saveJson: undefined,
@@ -121,6 +125,7 @@ function parseOptions(argv: string[]): Options {
     else if (a === "--sync-timeout") opts.syncTimeoutS = next();
     else if (a === "--change-timeout") opts.changeTimeoutS = next();
     else if (a === "--controller-max-old-space") opts.controllerHeapMb = next();
+    else if (a === "--controller-log-level") opts.controllerLogLevel = argv[++i] ?? "info";
     else if (a === "--save-json") opts.saveJson = argv[++i];
     else if (a === "--render-json") opts.renderJson = argv[++i];
     else if (a === "--no-write") opts.write = false;
@@ -279,6 +284,8 @@ interface ChangeResult {
   /** Start of the apply → a request was routed by the change (the workers serve it). */
   servedMs: number;
   translations: number;
+  /** VirtualServices whose routes were translated anew (canal_memo_virtualservices{result="translated"}), until quiet. */
+  vsTranslated: number;
   /** CPU ms from time zero until served: Envoy's main thread, Envoy's workers. */
   envoyMainCpuMs: number;
   envoyWorkersCpuMs: number;
@@ -327,6 +334,8 @@ interface SizeResult {
   breakdown: Breakdown;
   /** VmRSS when the controller logged "starting" (modules loaded, informers not listed yet). */
   rssAtStart: number;
+  /** What bin/canal.mjs ran: "bundle", or "sources (why)". */
+  code: string;
 }
 
 interface Breakdown {
@@ -336,7 +345,13 @@ interface Breakdown {
   stringifyMs: number;
   encodeMs: number;
   resourceBytes: number;
+  /** translate() with the controller's memo after one VirtualService changed, + tableJson (CPU ms, median of 10). */
+  incrementalMs: number;
+  /** VirtualServices translated anew in those passes (median). */
+  incrementalVs: number;
 }
+
+const VS_TRANSLATED = 'canal_memo_virtualservices{result="translated"}';
 
 const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
 
@@ -394,7 +409,11 @@ async function runSize(n: number, opts: Options, wasmPath: string, workRoot: str
       `${LOOPBACK}:0`,
       "--identity",
       "bench",
+      "--log-level",
+      opts.controllerLogLevel,
     ];
+    // The code as `make build` makes it now (the sources may have changed since the last build).
+    execFileSync(process.execPath, [join(REPO_ROOT, "scripts/bundle-controller.mjs")], { cwd: REPO_ROOT, stdio: "ignore" });
     progress(`[${label}] spawning: node ${controllerArgs.map((a) => a.replace(REPO_ROOT + "/", "").replace(workDir, "<work>")).join(" ")}`);
     const spawnWall = Date.now();
     const ctl = ControllerProcess.spawn(controllerArgs, join(workDir, "controller.log"), REPO_ROOT);
@@ -407,6 +426,8 @@ async function runSize(n: number, opts: Options, wasmPath: string, workRoot: str
     const metricsUrl = String(startLine.fields.metrics ?? "");
     if (!/^http:\/\/[^/]+\/metrics$/.test(metricsUrl)) throw new Error(`cannot read the metrics URL from ${JSON.stringify(startLine.fields)}`);
     const rssAtStart = ctl.memory().rss;
+    const code = String(startLine.fields.code ?? "unknown");
+    progress(`[${label}] the controller runs: ${code}`);
     const ecdsListeningS = (ecdsLine.at - ctl.spawnedAt) / 1000;
     progress(`[${label}] controller pid ${ctl.pid}: ECDS on port ${ecdsPort} after ${fmt(ecdsListeningS, 2)} s, metrics ${metricsUrl}`);
 
@@ -540,6 +561,7 @@ async function runSize(n: number, opts: Options, wasmPath: string, workRoot: str
       const target = TARGETS[c % 2];
       const before = await ecdsStats(envoy);
       const translationsBefore = sampler.latest?.values.get("canal_translations_total") ?? 0;
+      const vsTranslatedBefore = sampler.latest?.values.get(VS_TRANSLATED) ?? 0;
       const envoyCpu0 = envoyThreadCpu(envoy.pid, CLOCK_TICKS);
       const ctlCpu0 = ctl.cpuSeconds(CLOCK_TICKS);
       const startWall = Date.now();
@@ -594,10 +616,12 @@ async function runSize(n: number, opts: Options, wasmPath: string, workRoot: str
       const envoyCpu1 = envoyThreadCpu(envoy.pid, CLOCK_TICKS);
       const controllerCpuMs = (ctl.cpuSeconds(CLOCK_TICKS) - ctlCpu0) * 1000;
       let translations = Number.NaN;
+      let vsTranslated = Number.NaN;
       let controllerCpuUntilQuietMs = Number.NaN;
       if (isolated) {
         await settle(`after change ${c + 1}`);
         translations = (sampler.latest?.values.get("canal_translations_total") ?? 0) - translationsBefore;
+        vsTranslated = (sampler.latest?.values.get(VS_TRANSLATED) ?? 0) - vsTranslatedBefore;
         controllerCpuUntilQuietMs = (ctl.cpuSeconds(CLOCK_TICKS) - ctlCpu0) * 1000;
       }
       const envoyMainCpuMs = (envoyCpu1.main - envoyCpu0.main) * 1000;
@@ -605,7 +629,7 @@ async function runSize(n: number, opts: Options, wasmPath: string, workRoot: str
       progress(
         `[${label}]   ${isolated ? "change" : "back-to-back change"} ${of}: ${ns}/svc-${j} → ${target}: apply ${fmt(applyMs)} ms, ACK seen ${fmt(ackPolledMs)} ms, ` +
           `served ${fmt(servedMs)} ms; CPU until served: Envoy main ${fmt(envoyMainCpuMs)} ms, workers ${fmt(envoyWorkersCpuMs)} ms, controller ${fmt(controllerCpuMs)} ms` +
-          `${isolated ? `; until quiet: ${translations} translations, controller CPU ${fmt(controllerCpuUntilQuietMs)} ms` : ""}`,
+          `${isolated ? `; until quiet: ${translations} translations (${vsTranslated} VirtualServices translated anew), controller CPU ${fmt(controllerCpuUntilQuietMs)} ms` : ""}`,
       );
       // Envoy's timestamps of this change's response are matched after all changes, by time.
       return {
@@ -617,6 +641,7 @@ async function runSize(n: number, opts: Options, wasmPath: string, workRoot: str
         ackMs: undefined,
         receivedMs: undefined,
         translations,
+        vsTranslated,
         envoyMainCpuMs,
         envoyWorkersCpuMs,
         controllerCpuMs,
@@ -669,6 +694,7 @@ async function runSize(n: number, opts: Options, wasmPath: string, workRoot: str
     return {
       n,
       rssAtStart,
+      code,
       etcdVersion: api.etcdVersion,
       objects: objects.length,
       createS,
@@ -728,7 +754,8 @@ async function inProcessBreakdown(api: KubeApi, wasmPath: string): Promise<Break
   }
   const listMs = performance.now() - l0;
   const validateRegex = loadRegexValidator();
-  const runs: Omit<Breakdown, "listMs">[] = [];
+  type FullPass = Omit<Breakdown, "listMs" | "incrementalMs" | "incrementalVs">;
+  const runs: FullPass[] = [];
   for (let r = 0; r < 4; r++) {
     const a = performance.now();
     const parsed = parseObjects(raws);
@@ -743,7 +770,8 @@ async function inProcessBreakdown(api: KubeApi, wasmPath: string): Promise<Break
     const e = performance.now();
     if (r > 0) runs.push({ parseMs: b - a, translateMs: c - b, stringifyMs: d - c, encodeMs: e - d, resourceBytes: resource.length }); // run 0 warms up
   }
-  const med = (f: (x: Omit<Breakdown, "listMs">) => number): number => median(runs.map(f));
+  const med = (f: (x: FullPass) => number): number => median(runs.map(f));
+  const incremental = incrementalPasses(parseObjects(raws).snapshot, validateRegex);
   return {
     listMs,
     parseMs: med((x) => x.parseMs),
@@ -751,7 +779,36 @@ async function inProcessBreakdown(api: KubeApi, wasmPath: string): Promise<Break
     stringifyMs: med((x) => x.stringifyMs),
     encodeMs: med((x) => x.encodeMs),
     resourceBytes: runs[0].resourceBytes,
+    ...incremental,
   };
+}
+
+/**
+ * What the controller does per change: translate() with its memo after one VirtualService was
+ * replaced by an edited copy (as an informer event does), then tableJson. CPU time, median of 10.
+ */
+function incrementalPasses(snapshot: ReturnType<typeof parseObjects>["snapshot"], validateRegex: ReturnType<typeof loadRegexValidator>): { incrementalMs: number; incrementalVs: number } {
+  const memo = new TranslateMemo();
+  translate(snapshot, { validateRegex, memo });
+  let s = snapshot;
+  const cpu: number[] = [];
+  const fresh: number[] = [];
+  for (let k = 0; k < 11; k++) {
+    const vss = [...s.virtualServices];
+    const at = (k * STRIDE) % vss.length;
+    const old = vss[at] as VirtualService;
+    vss[at] = { ...old, spec: { ...old.spec, http: old.spec.http.map((h) => ({ ...h, timeout: `${k + 1}s` })) } };
+    s = { ...s, virtualServices: vss };
+    const before = memo.stats.translated;
+    const c0 = process.cpuUsage();
+    const result = translate(s, { validateRegex, memo });
+    for (const g of result.gateways) tableJson(g.table);
+    const c1 = process.cpuUsage(c0);
+    if (k === 0) continue; // warm-up
+    cpu.push((c1.user + c1.system) / 1000);
+    fresh.push(memo.stats.translated - before);
+  }
+  return { incrementalMs: median(cpu), incrementalVs: median(fresh) };
 }
 
 /** RSS (bytes) of a short Node.js process that runs `code` (an ES module) in the repository, then prints its RSS. */
@@ -768,6 +825,8 @@ interface ModuleBaseline {
   bareNode: number;
   k8sClientPlain: number;
   controllerUnderTsx: number;
+  /** build/controller/canal.mjs (make build), as bin/canal.mjs runs it when it is up to date. */
+  controllerBundle: number;
 }
 
 /** What loading code costs before any object is listed (median of 3 processes each). */
@@ -778,6 +837,10 @@ function moduleBaseline(): ModuleBaseline {
     k8sClientPlain: med(() => rssOfModule('await import("@kubernetes/client-node");')),
     // What bin/canal.mjs does: tsx's loader, then the CLI module and everything it imports.
     controllerUnderTsx: med(() => rssOfModule('const { register } = await import("tsx/esm/api"); register(); await import("./controller/src/cli.ts");')),
+    controllerBundle: med(() => {
+      execFileSync(process.execPath, [join(REPO_ROOT, "scripts/bundle-controller.mjs")], { cwd: REPO_ROOT, stdio: "ignore" });
+      return rssOfModule('await import("./build/controller/canal.mjs");');
+    }),
   };
 }
 
@@ -838,7 +901,9 @@ function report(results: SizeResult[], opts: Options, meta: RunMeta): { section:
     "- the controller runs as its own process: `node bin/canal.mjs controller --no-wasmplugin --ecds-address 127.0.0.1:0 " +
       "--wasm-path build/canal.wasm --kubeconfig … --metrics-address 127.0.0.1:0 --identity bench`; the ECDS port and the " +
       "metrics URL come from its JSON log lines; Envoy (`renderCanalBootstrap`, `table: {kind: \"ads\"}`, " +
-      `node.cluster \`${NODE_CLUSTER}\`) is started once the controller logged its ECDS port`,
+      `node.cluster \`${NODE_CLUSTER}\`) is started once the controller logged its ECDS port; the bench runs ` +
+      "`make build`'s bundle step (scripts/bundle-controller.mjs) just before each spawn, so bin/canal.mjs runs the current code as " +
+      `a bundle; what it ran, from its \`starting\` log line: ${results.map((r) => `${fmt(r.n)} VS: ${r.code}`).join("; ")}`,
   );
   lines.push("");
   lines.push("### How each figure is measured");
@@ -874,8 +939,11 @@ function report(results: SizeResult[], opts: Options, meta: RunMeta): { section:
   );
   lines.push(
     "- **in-process breakdown**: after the run, the bench lists the same objects from the API server and times, in its own " +
-      "process (same Node.js, same tsx loader), what the controller does per snapshot: `parseObjects`, `translate`, " +
-      "`JSON.stringify(table)`, `encodeCanalResource` (protobuf); one warm-up pass, then the median of 3.",
+      "process (same Node.js, same tsx loader), one full pass over a snapshot as a controller without memory of earlier " +
+      "passes would do it: `parseObjects`, `translate`, `JSON.stringify(table)`, `encodeCanalResource` (protobuf); one " +
+      "warm-up pass, then the median of 3. Then what the controller does per change: one VirtualService replaced by an " +
+      "edited copy, `translate` with a `TranslateMemo` kept from the previous pass, and `tableJson`; CPU time, one warm-up, " +
+      "then the median of 10.",
   );
   lines.push("");
   lines.push("### Initial sync and memory");
@@ -906,22 +974,25 @@ function report(results: SizeResult[], opts: Options, meta: RunMeta): { section:
   lines.push("");
   lines.push("### Change → ACK → served (ms)");
   lines.push("");
-  lines.push("| VS | changes | apply p50 / p99 / max | → Envoy received p50 / p99 / max | → **ACK** p50 / p99 / max | → **served** p50 / p99 / max | translations per change |");
-  lines.push("|---:|---|---:|---:|---:|---:|---:|");
+  lines.push("| VS | changes | apply p50 / p99 / max | → Envoy received p50 / p99 / max | → **ACK** p50 / p99 / max | → **served** p50 / p99 / max | translations per change | VirtualServices translated anew per change |");
+  lines.push("|---:|---|---:|---:|---:|---:|---:|---:|");
   for (const r of results) {
     for (const [kind, ch] of [["isolated", r.changes], ["back-to-back", r.burst]] as const) {
       if (ch.length === 0) continue;
       const tr = defined(ch.map((c) => c.translations));
+      const vt = defined(ch.map((c) => c.vsTranslated));
       lines.push(
         `| ${fmt(r.n)} | ${ch.length} ${kind} | ${statText(stats(ch.map((c) => c.applyMs)))} | ${statText(stats(defined(ch.map((c) => c.receivedMs))))} | ` +
-          `${statText(stats(ackOf(ch)))} | ${statText(stats(ch.map((c) => c.servedMs)))} | ${tr.length > 0 ? `${fmt(median(tr))} (median)` : "—"} |`,
+          `${statText(stats(ackOf(ch)))} | ${statText(stats(ch.map((c) => c.servedMs)))} | ${tr.length > 0 ? `${fmt(median(tr))} (median)` : "—"} | ` +
+          `${vt.length > 0 ? `${fmt(median(vt))} (median), max ${fmt(Math.max(...vt))}` : "—"} |`,
       );
     }
   }
   lines.push("");
   lines.push(
-    "\"translations per change\": full translations the controller ran from the change until it was quiet again " +
-      "(canal_translations_total).",
+    "\"translations per change\": translations (translate() calls) the controller ran from the change until it was quiet " +
+      "again (canal_translations_total). \"translated anew\": VirtualServices whose routes the memo did not have " +
+      "(canal_memo_virtualservices{result=\"translated\"}); every other VirtualService's routes were reused.",
   );
   lines.push("");
   lines.push("### Where the time goes");
@@ -946,22 +1017,23 @@ function report(results: SizeResult[], opts: Options, meta: RunMeta): { section:
   lines.push("");
   lines.push(
     "\"controller side\" = apply start → Envoy logged the response's arrival (API server write and watch event, the " +
-      "controller's 50 ms debounce, snapshot, parse, translate, JSON, encode, send). \"Envoy main thread\" = arrival → " +
+      "controller's 50 ms debounce, parse of the changed object, translate with the memo, serialize, encode, send). \"Envoy main thread\" = arrival → " +
       "accepted (decoding the resource and building the new plugin: the filter parses the whole table in a throwaway VM). " +
       "\"workers\" = accepted → the first request routed by the change (each worker parses the table again). Envoy CPU is " +
       "counted from time zero until served (workers also answer the bench's probe requests, a few ms). \"translations\" " +
-      "= full translations from the change until the controller was quiet (`canal_translations_total`).",
+      "= translations from the change until the controller was quiet (`canal_translations_total`).",
   );
   lines.push("");
-  lines.push("Per full pass over the snapshot (the controller's metrics, and the same steps timed in the bench process):");
+  lines.push("The controller's metrics (every translation: the initial full one and one per change), a full pass without memo timed in the bench process, and a change with the memo:");
   lines.push("");
-  lines.push("| VS | translate p50 / max (metrics) | status sync p50 / max (metrics) | list (bench) | parseObjects | translate | JSON.stringify | protobuf encode | resource |");
-  lines.push("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  lines.push("| VS | translate p50 / max (metrics) | status sync p50 / max (metrics) | list (bench) | full pass: parseObjects | translate | JSON.stringify | protobuf encode | resource | one VS changed: translate with memo + tableJson (CPU) | VS translated anew |");
+  lines.push("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of results) {
     const b = r.breakdown;
     lines.push(
       `| ${fmt(r.n)} | ${fmt(median(r.translateSamples))} / ${fmt(Math.max(...r.translateSamples))} ms | ${fmt(median(r.pushSamples))} / ${fmt(Math.max(...r.pushSamples))} ms | ` +
-        `${fmt(b.listMs)} ms | ${fmt(b.parseMs)} ms | ${fmt(b.translateMs)} ms | ${fmt(b.stringifyMs)} ms | ${fmt(b.encodeMs)} ms | ${fmt(b.resourceBytes / 1024)} KiB |`,
+        `${fmt(b.listMs)} ms | ${fmt(b.parseMs)} ms | ${fmt(b.translateMs)} ms | ${fmt(b.stringifyMs)} ms | ${fmt(b.encodeMs)} ms | ${fmt(b.resourceBytes / 1024)} KiB | ` +
+        `${fmt(b.incrementalMs)} ms | ${fmt(b.incrementalVs)} |`,
     );
   }
   lines.push("");
@@ -1013,19 +1085,23 @@ function findings(results: SizeResult[], baseline: ModuleBaseline, nproc: number
         "kube-apiserver, etcd, the bench and other work on the machine" +
         (mainCpu < 0.6 * envoyMain ? `; Envoy's main thread was on a CPU for ${pct(mainCpu, envoyMain)} of its ${fmt(envoyMain)} ms.` : "."),
     );
+    const vsFresh = median(defined(ch.map((c) => c.vsTranslated)));
     out.push(
-      `  On the controller side, one full translation took ${fmt(translateMetric)} ms (canal_translate_seconds, median); the same steps in the ` +
-        `bench process: parseObjects ${fmt(b.parseMs)} ms + translate ${fmt(b.translateMs)} ms + JSON.stringify ${fmt(b.stringifyMs)} ms + protobuf encode ` +
-        `${fmt(b.encodeMs)} ms. Serializing is cheap; the rest of the controller side (${fmt(Math.max(0, ctlSide - translateMetric))} ms) is the API write and ` +
-        "watch event, the 50 ms debounce, copying every cached object into a new snapshot, a second JSON.stringify for canal_table_bytes, " +
-        "sending, and waiting for a CPU.",
+      `  On the controller side, a translation took ${fmt(translateMetric)} ms (canal_translate_seconds, median over the run) and ` +
+        `re-translated the routes of ${fmt(vsFresh)} VirtualService${vsFresh === 1 ? "" : "s"} per change (median), reusing the rest; in the bench ` +
+        `process the same per-change work (translate with the memo + tableJson) took ${fmt(b.incrementalMs)} ms of CPU, against ` +
+        `parseObjects ${fmt(b.parseMs)} ms + translate ${fmt(b.translateMs)} ms + JSON.stringify ${fmt(b.stringifyMs)} ms for a full pass without memo ` +
+        `(protobuf encode ${fmt(b.encodeMs)} ms either way). The rest of the controller side (${fmt(Math.max(0, ctlSide - translateMetric))} ms) is the API ` +
+        "write and watch event, the 50 ms debounce, encoding and sending, and waiting for a CPU.",
+    );
+    out.push(
+      `  Controller CPU per isolated change: ${fmt(servedCpu)} ms until served, ${fmt(quietCpu)} ms until quiet (${fmt(translations)} ` +
+        `translation${translations === 1 ? "" : "s"}${translations <= 1 ? "; the status writes that follow a change are not translated again" : ""}).`,
     );
     if (translations > 1) {
       out.push(
-        `  Each change caused ${fmt(translations)} full translations, not 1: the controller's own InternalGateway status writes ` +
-          "(Programmed: Pending when the table is published, then Acknowledged after Envoy's ACK) come back as watch events, and every " +
-          `event re-translates the whole snapshot (same table, so nothing is sent). Controller CPU per change: ${fmt(servedCpu)} ms until served, ` +
-          `${fmt(quietCpu)} ms until quiet.`,
+        `  Each change caused ${fmt(translations)} translations, not 1: events other than the change itself (e.g. the controller's own ` +
+          "status writes) were translated too.",
       );
     }
     const phase = [...r.peakByPhase].sort((x, y) => y.bytes - x.bytes)[0];
@@ -1034,16 +1110,18 @@ function findings(results: SizeResult[], baseline: ModuleBaseline, nproc: number
         `${fmt(r.rssSettled / MiB)} MiB quiet, ${fmt(r.rssEnd / MiB)} MiB at the end; peak ${fmt(r.hwm / MiB)} MiB` +
         (phase !== undefined ? ` (highest 200 ms sample ${fmt(phase.bytes / MiB)} MiB, during ${phase.phase})` : "") +
         (r.hwm > 1.3 * r.rssSettled
-          ? `. The peak is ${fmt(r.hwm / r.rssSettled, 1)}× the quiet level and comes while changes run full passes (a new snapshot of every ` +
-            "cached object, translation, JSON strings) under Node's default heap limit; `--controller-max-old-space MB` runs the controller " +
-            "with a smaller V8 heap to see how much of it is uncollected garbage."
+          ? `. The peak is ${fmt(r.hwm / r.rssSettled, 1)}× the quiet level: garbage of the initial full pass and of the per-change ` +
+            "translations (the serialized table, arrays over every VirtualService) under Node's default heap limit; " +
+            "`--controller-max-old-space MB` runs the controller with a smaller V8 heap to see how much of it is uncollected garbage."
           : "."),
     );
   }
   out.push(
     `- **Code alone.** A Node.js process that only loads code (median of 3): bare Node ${fmt(baseline.bareNode / MiB)} MiB; ` +
       `importing @kubernetes/client-node (plain Node, no tsx) ${fmt(baseline.k8sClientPlain / MiB)} MiB; tsx's loader + controller/src/cli.ts ` +
-      `and its imports, as bin/canal.mjs runs it, ${fmt(baseline.controllerUnderTsx / MiB)} MiB. That is the controller's floor before any object.`,
+      `and its imports, as bin/canal.mjs runs them without an up-to-date bundle, ${fmt(baseline.controllerUnderTsx / MiB)} MiB; the bundle ` +
+      `(build/controller/canal.mjs, npm dependencies included), as bin/canal.mjs runs it after \`make build\`, ${fmt(baseline.controllerBundle / MiB)} MiB. ` +
+      "That is the controller's floor before any object.",
   );
   return out;
 }
@@ -1078,8 +1156,14 @@ function figureLines(results: SizeResult[]): string[] {
       `controller ${fmt(r.n)} VS: RSS at start ${fmt(r.rssAtStart / MiB)} MiB, after sync ${fmt(r.rssAfterSync / MiB)} MiB, quiet ${fmt(r.rssSettled / MiB)} MiB, end ${fmt(r.rssEnd / MiB)} MiB, peak (VmHWM) ${fmt(r.hwm / MiB)} MiB = ${fmt(r.hwm / 1e6)} MB (${targetNote(r.hwm < RSS_TARGET_BYTES)})`,
     );
     out.push(
-      `controller ${fmt(r.n)} VS: translate ${fmt(median(r.translateSamples))} ms (metrics p50; in-process ${fmt(r.breakdown.translateMs)} ms + parse ${fmt(r.breakdown.parseMs)} + JSON ${fmt(r.breakdown.stringifyMs)} + encode ${fmt(r.breakdown.encodeMs)} ms), ` +
+      `controller ${fmt(r.n)} VS: translate ${fmt(median(r.translateSamples))} ms (metrics p50); per change in-process ${fmt(r.breakdown.incrementalMs)} ms CPU with the memo ` +
+        `(full pass without: parse ${fmt(r.breakdown.parseMs)} + translate ${fmt(r.breakdown.translateMs)} + JSON ${fmt(r.breakdown.stringifyMs)} ms; encode ${fmt(r.breakdown.encodeMs)} ms), ` +
         `status sync ${fmt(median(r.pushSamples))} ms, canal_table_bytes ${fmt(r.metricsTableBytes)}`,
+    );
+    const vt = defined(r.changes.map((c) => c.vsTranslated));
+    out.push(
+      `controller ${fmt(r.n)} VS: per isolated change ${fmt(median(defined(r.changes.map((c) => c.translations))))} translation(s), ${fmt(median(vt))} VirtualService(s) translated anew (max ${fmt(Math.max(...vt))}), ` +
+        `controller CPU ${fmt(median(r.changes.map((c) => c.controllerCpuMs)))} ms until served, ${fmt(median(defined(r.changes.map((c) => c.controllerCpuUntilQuietMs))))} ms until quiet (medians); code: ${r.code}`,
     );
   }
   return out;

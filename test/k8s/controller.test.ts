@@ -43,6 +43,28 @@ async function startController(identity: string): Promise<Controller> {
   return c;
 }
 
+/** The seed's VirtualService with a second route, /bye → goodbye; `helloExtra` goes into the /hello route. */
+function helloAndBye(helloExtra: string): string {
+  return `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: helloworld, namespace: istio-system}
+spec:
+  hosts: ["*"]
+  gateways: [canal]
+  http:
+  - match: [{uri: {exact: /hello}}]
+    route: [{destination: {host: helloworld.default.svc.cluster.local}}]
+${helloExtra}  - match: [{uri: {prefix: /bye}}]
+    route: [{destination: {host: goodbye.default.svc.cluster.local}}]
+`;
+}
+
+/** canal_translations_total of `c`. */
+function translations(c: Controller): number {
+  const m = /^canal_translations_total (\d+)$/m.exec(c.metrics.render());
+  return m === null ? 0 : Number(m[1]);
+}
+
 async function stopController(c: Controller): Promise<void> {
   await c.stop();
   controllers.splice(controllers.indexOf(c), 1);
@@ -105,23 +127,38 @@ kind: Service
 metadata: {name: goodbye, namespace: default}
 spec: {ports: [{port: 5000, name: http}], selector: {app: goodbye}}
 ---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: helloworld, namespace: istio-system}
-spec:
-  hosts: ["*"]
-  gateways: [canal]
-  http:
-  - match: [{uri: {exact: /hello}}]
-    route: [{destination: {host: helloworld.default.svc.cluster.local}}]
-  - match: [{uri: {prefix: /bye}}]
-    route: [{destination: {host: goodbye.default.svc.cluster.local}}]
-`);
+${helloAndBye("")}`);
     const updated = await until("the updated WasmPlugin", async () => {
       const q = await plugin();
       return q && clustersOf(q.spec.pluginConfig).includes("outbound|5000||goodbye.default.svc.cluster.local") ? q : undefined;
     });
     expect(updated.spec.pluginConfig.version).not.toBe(p.spec.pluginConfig.version);
+
+    // One change, one translation: the status write that follows it (same generation) comes back
+    // as a watch event but is not translated again.
+    const statusShows = (version: string): Promise<true> =>
+      until(`status tableVersion ${version}`, async () => {
+        const o = await api.get<KubeObject & { status?: { tableVersion?: string } }>("/apis/canal.io/v1alpha1/namespaces/istio-system/internalgateways/canal");
+        return o.status?.tableVersion === version ? true : undefined;
+      });
+    await statusShows(updated.spec.pluginConfig.version);
+    const quiet = async (): Promise<number> => {
+      let last = translations(controller);
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 1500));
+        const now = translations(controller);
+        if (now === last) return now;
+        last = now;
+      }
+    };
+    const before = await quiet();
+    await api.applyYaml(helloAndBye("    timeout: 7s\n"));
+    const third = await until("the third WasmPlugin", async () => {
+      const q = await plugin();
+      return q && q.spec.pluginConfig.version !== updated.spec.pluginConfig.version ? q : undefined;
+    });
+    await statusShows(third.spec.pluginConfig.version);
+    expect((await quiet()) - before).toBe(1);
     await stopController(controller);
   }, 60_000);
 

@@ -68,15 +68,18 @@ export class ClusterSource {
       // Status never feeds translation, and a status-only write keeps metadata.generation, so
       // such events must not trigger another full translation (they tripled the work per change).
       const generations = new Map<string, number | undefined>();
+      const statusOnly = (o: k8s.KubernetesObject): boolean => {
+        if (kind.kind !== "InternalGateway") return false;
+        const key = o.metadata?.uid ?? keyOf(o);
+        const generation = o.metadata?.generation;
+        if (generation !== undefined && generations.get(key) === generation) return true;
+        generations.set(key, generation);
+        return false;
+      };
       const updated = (o: k8s.KubernetesObject): void => {
+        const skip = statusOnly(o); // before keep(), which trims the metadata
         this.keep(w, o);
-        if (kind.kind === "InternalGateway") {
-          const key = o.metadata?.uid ?? keyOf(o);
-          const generation = o.metadata?.generation;
-          if (generation !== undefined && generations.get(key) === generation) return;
-          generations.set(key, generation);
-        }
-        this.schedule();
+        if (!skip) this.schedule();
       };
       informer.on(k8s.ADD, updated);
       informer.on(k8s.UPDATE, updated);
@@ -140,17 +143,25 @@ export class ClusterSource {
 
   /** The current contents of every informer cache, parsed (kinds that did not change keep their arrays). */
   current(): ParsedObjects {
+    return this.refresh().parsed;
+  }
+
+  /** Rebuilds the parts of kinds that had events; says which. */
+  private refresh(): { parsed: ParsedObjects; changed: string[] } {
+    const changed: string[] = [];
     for (const w of this.watched) {
       if (!w.dirty) continue;
       w.part = collectParsed(w.parsed.values());
       w.dirty = false;
+      changed.push(w.kind.kind);
     }
-    return merge(this.watched.map((w) => w.part));
+    return { parsed: merge(this.watched.map((w) => w.part)), changed };
   }
 
   private emit(): void {
     this.debounce = undefined;
-    const parsed = this.current();
+    const { parsed, changed } = this.refresh();
+    this.options.log.debug("snapshot", { changed });
     this.counters.snapshots++;
     for (const l of this.listeners) {
       try {
