@@ -7,7 +7,7 @@ import { STATE_KEY, HOSTS_KEY, CONF_KEY } from "../../controller/src/dns/state.t
 import type { Controller } from "../../controller/src/runner/controller.ts";
 import type { KubeObject } from "../support/k8s.ts";
 import { pollUntil } from "../support/processes.ts";
-import { CM_PATH, igStatus, startDnsEnv, waitA, waitEntry, type DnsEnv } from "./env.ts";
+import { CM_PATH, gatewayYaml, igStatus, serviceYaml, startDnsEnv, VS_PATH, vsYaml, waitA, waitEntry, type DnsEnv } from "./env.ts";
 
 const FQDN = "helloworld.default.svc.cluster.local";
 let env: DnsEnv;
@@ -16,56 +16,9 @@ let G: string;
 let G6: string;
 let S: string;
 
-function baseYaml(): string {
-  return `apiVersion: v1
-kind: Service
-metadata: {name: canal-gateway, namespace: istio-system}
-spec:
-  ipFamilyPolicy: RequireDualStack
-  ipFamilies: [IPv4, IPv6]
-  clusterIP: "${G}"
-  clusterIPs: ["${G}", "${G6}"]
-  selector: {app: canal-gateway}
-  ports: [{port: 5000, name: http}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: canal-gateway-a, namespace: istio-system, labels: {kubernetes.io/service-name: canal-gateway}}
-addressType: IPv4
-endpoints: [{addresses: ["10.1.0.5"], conditions: {ready: true}}]
-ports: [{port: 5000, name: http}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: helloworld, namespace: default}
-spec: {clusterIP: "${S}", ports: [{port: 5000, name: http}], selector: {app: helloworld}}
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: canal, namespace: istio-system}
-spec:
-  selector: {app: canal-gateway}
-  servers: [{port: {number: 5000, name: http, protocol: HTTP}, hosts: ["*"]}]
----
-apiVersion: canal.io/v1alpha1
-kind: InternalGateway
-metadata: {name: canal, namespace: istio-system}
-spec: {gatewayRef: {name: canal}, serviceRef: {name: canal-gateway}}
-`;
+function baseYaml(o: { serverPorts?: number[]; ports?: number[]; ready?: boolean } = {}): string {
+  return `${gatewayYaml({ addresses: [G, G6], ports: o.ports ?? [5000], ...o })}---\n${serviceYaml("helloworld", S, [5000])}`;
 }
-
-function vsYaml(name: string, dest: string, extra = ""): string {
-  return `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: ${name}, namespace: istio-system${extra}}
-spec:
-  hosts: ["${dest}.default.svc.cluster.local"]
-  gateways: [canal]
-  http: [{route: [{destination: {host: ${dest}.default.svc.cluster.local}}]}]
-`;
-}
-
-const VS_PATH = "/apis/networking.istio.io/v1/namespaces/istio-system/virtualservices";
 
 function reverse(ip: string): string {
   return `${ip.split(".").reverse().join(".")}.in-addr.arpa`;
@@ -132,18 +85,8 @@ describe("canal controller --dns with a real CoreDNS", () => {
     const three = `${env.prefix}.12.9`;
     const four = `${env.prefix}.12.10`;
     // 1. gateway without ready endpoints
-    await env.api.applyYaml(`apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: canal-gateway-a, namespace: istio-system, labels: {kubernetes.io/service-name: canal-gateway}}
-addressType: IPv4
-endpoints: [{addresses: ["10.1.0.5"], conditions: {ready: false}}]
-ports: [{port: 5000, name: http}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: two, namespace: default}
-spec: {clusterIP: "${two}", ports: [{port: 5000, name: http}]}
-`);
+    await env.api.applyYaml(baseYaml({ ready: false }));
+    await env.api.applyYaml(serviceYaml("two", two, [5000]));
     await env.api.applyYaml(vsYaml("two", "two"));
     const notReady = await waitEntry(env.api, "two.default.svc.cluster.local", "Pending", "GatewayNotReady");
     expect(notReady.message).toContain("gateway Service istio-system/canal-gateway has no ready endpoints");
@@ -152,32 +95,22 @@ spec: {clusterIP: "${two}", ports: [{port: 5000, name: http}]}
     await waitA(env.dns, "two.default.svc.cluster.local", [G]);
 
     // 2. a Service port the Gateway does not serve, then one the gateway Service does not expose
-    await env.api.applyYaml(`apiVersion: v1
-kind: Service
-metadata: {name: three, namespace: default}
-spec: {clusterIP: "${three}", ports: [{port: 5000, name: http}, {port: 5001, name: http-admin}]}
-`);
-    await env.api.applyYaml(vsYaml("three", "three").replace("host: three.default.svc.cluster.local}", "host: three.default.svc.cluster.local, port: {number: 5000}}"));
+    await env.api.applyYaml(serviceYaml("three", three, [5000, 5001]));
+    await env.api.applyYaml(vsYaml("three", "three", 5000));
     const ports = await waitEntry(env.api, "three.default.svc.cluster.local", "Pending", "PortsNotExposed");
     expect(ports.message).toContain("Gateway istio-system/canal has no HTTP server on port 5001");
-    await env.api.applyYaml(baseYaml().replace("servers: [{port: {number: 5000, name: http, protocol: HTTP}, hosts: [\"*\"]}]", "servers: [{port: {number: 5000, name: http, protocol: HTTP}, hosts: [\"*\"]}, {port: {number: 5001, name: http-admin, protocol: HTTP}, hosts: [\"*\"]}]"));
+    await env.api.applyYaml(baseYaml({ serverPorts: [5000, 5001] }));
     const svcPorts = await pollUntil("the message to name the gateway Service", async () => {
       const e = await waitEntry(env.api, "three.default.svc.cluster.local", "Pending", "PortsNotExposed");
       return e.message.includes("gateway Service istio-system/canal-gateway does not expose port 5001") && !e.message.includes("has no HTTP server") ? e : undefined;
     }, { timeoutMs: 20_000 });
     expect(svcPorts.message).not.toContain("has no HTTP server");
     expect(await env.dns.query("three.default.svc.cluster.local", "A")).toEqual([three]);
-    await env.api.applyYaml(baseYaml()
-      .replace("servers: [{port: {number: 5000, name: http, protocol: HTTP}, hosts: [\"*\"]}]", "servers: [{port: {number: 5000, name: http, protocol: HTTP}, hosts: [\"*\"]}, {port: {number: 5001, name: http-admin, protocol: HTTP}, hosts: [\"*\"]}]")
-      .replace("ports: [{port: 5000, name: http}]\n---\napiVersion: discovery", "ports: [{port: 5000, name: http}, {port: 5001, name: http-admin}]\n---\napiVersion: discovery"));
+    await env.api.applyYaml(baseYaml({ ports: [5000, 5001] }));
     await waitA(env.dns, "three.default.svc.cluster.local", [G]);
 
     // 3. opt-out by annotation on the Service
-    await env.api.applyYaml(`apiVersion: v1
-kind: Service
-metadata: {name: four, namespace: default, annotations: {canal.io/dns-redirect: "false"}}
-spec: {clusterIP: "${four}", ports: [{port: 5000, name: http}]}
-`);
+    await env.api.applyYaml(serviceYaml("four", four, [5000], `, annotations: {canal.io/dns-redirect: "false"}`));
     await env.api.applyYaml(vsYaml("four", "four"));
     const opted = await waitEntry(env.api, "four.default.svc.cluster.local", "OptedOut", "OptedOut");
     expect(opted.message).toContain("Service default/four");
@@ -212,7 +145,7 @@ spec: {clusterIP: "${four}", ports: [{port: 5000, name: http}]}
     const writes = (async () => {
       for (let i = 0; i < 6; i++) {
         // each one adds a name: the controller writes canal-dns while the Corefile is edited
-        await env.api.applyYaml(`apiVersion: v1\nkind: Service\nmetadata: {name: churn${i}, namespace: default}\nspec: {clusterIP: "${env.prefix}.13.${i + 1}", ports: [{port: 5000, name: http}]}\n`);
+        await env.api.applyYaml(serviceYaml(`churn${i}`, `${env.prefix}.13.${i + 1}`, [5000]));
         await env.api.applyYaml(vsYaml(`churn${i}`, `churn${i}`));
       }
     })();
@@ -250,11 +183,7 @@ spec: {clusterIP: "${four}", ports: [{port: 5000, name: http}]}
 
     const name = "cycle.default.svc.cluster.local";
     const ip = `${env.prefix}.12.20`;
-    await env.api.applyYaml(`apiVersion: v1
-kind: Service
-metadata: {name: cycle, namespace: default}
-spec: {clusterIP: "${ip}", ports: [{port: 5000, name: http}]}
-`);
+    await env.api.applyYaml(serviceYaml("cycle", ip, [5000]));
     const stateOf = async (): Promise<{ entries: Array<{ fqdn: string }>; draining: Array<{ fqdn: string }> }> => JSON.parse((await env.canalDns()).data?.[STATE_KEY] ?? "{}");
     for (let i = 0; i < 100; i++) {
       await env.api.applyYaml(vsYaml("cycle", "cycle"));
@@ -283,11 +212,7 @@ spec: {clusterIP: "${ip}", ports: [{port: 5000, name: http}]}
     controller = await env.startController({ identity: "dry", dns: { dryRun: true } });
     const before = await env.canalDns();
     const ip = `${env.prefix}.12.30`;
-    await env.api.applyYaml(`apiVersion: v1
-kind: Service
-metadata: {name: planned, namespace: default}
-spec: {clusterIP: "${ip}", ports: [{port: 5000, name: http}]}
-`);
+    await env.api.applyYaml(serviceYaml("planned", ip, [5000]));
     await env.api.applyYaml(vsYaml("planned", "planned"));
     await waitEntry(env.api, "planned.default.svc.cluster.local", "Redirected");
     const dry = await pollUntil("DNSReady=False/DryRun", async () => (await igStatus(env.api)).conditions?.find((c) => c.type === "DNSReady" && c.reason === "DryRun"), { timeoutMs: 20_000 });

@@ -159,3 +159,71 @@ export async function waitEntry(api: KubeApi, fqdn: string, state: string, reaso
     { timeoutMs, intervalMs: 100, onTimeout: () => `last status.dns: ${JSON.stringify(last)}` },
   );
 }
+
+export interface GatewayYamlOptions {
+  /** The gateway Service's cluster IPs: one (IPv4) or two (dual-stack, IPv4 first). */
+  addresses: string[];
+  /** Ports of the gateway Service. */
+  ports: number[];
+  /** HTTP server ports of the Istio Gateway; default `ports`. */
+  serverPorts?: number[];
+  /** Whether the gateway's one endpoint is ready; default true. */
+  ready?: boolean;
+}
+
+/** The gateway side of the seed's setup: gateway Service + EndpointSlice, Istio Gateway, InternalGateway. */
+export function gatewayYaml(o: GatewayYamlOptions): string {
+  const portList = (ps: number[]): string => `[${ps.map((p, i) => `{port: ${p}, name: http${i === 0 ? "" : `-${p}`}}`).join(", ")}]`;
+  const ips = o.addresses.length > 1 ? `  ipFamilyPolicy: RequireDualStack\n  ipFamilies: [IPv4, IPv6]\n  clusterIP: "${o.addresses[0]}"\n  clusterIPs: [${o.addresses.map((a) => `"${a}"`).join(", ")}]\n` : `  clusterIP: "${o.addresses[0]}"\n`;
+  const servers = (o.serverPorts ?? o.ports).map((p, i) => `{port: {number: ${p}, name: http${i === 0 ? "" : `-${p}`}, protocol: HTTP}, hosts: ["*"]}`).join(", ");
+  return `apiVersion: v1
+kind: Service
+metadata: {name: canal-gateway, namespace: istio-system}
+spec:
+${ips}  selector: {app: canal-gateway}
+  ports: ${portList(o.ports)}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: canal-gateway-a, namespace: istio-system, labels: {kubernetes.io/service-name: canal-gateway}}
+addressType: IPv4
+endpoints: [{addresses: ["10.1.0.5"], conditions: {ready: ${o.ready ?? true}}}]
+ports: ${portList(o.ports)}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: canal, namespace: istio-system}
+spec:
+  selector: {app: canal-gateway}
+  servers: [${servers}]
+---
+apiVersion: canal.io/v1alpha1
+kind: InternalGateway
+metadata: {name: canal, namespace: istio-system}
+spec: {gatewayRef: {name: canal}, serviceRef: {name: canal-gateway}}
+`;
+}
+
+/** A Service in `default` with an explicit (loopback) cluster IP. */
+export function serviceYaml(name: string, ip: string, ports: number[], extraMeta = ""): string {
+  return `apiVersion: v1
+kind: Service
+metadata: {name: ${name}, namespace: default${extraMeta}}
+spec: {clusterIP: "${ip}", ports: [${ports.map((p, i) => `{port: ${p}, name: http${i === 0 ? "" : `-${p}`}}`).join(", ")}]}
+`;
+}
+
+/** A VirtualService in istio-system, bound to the Gateway, routing the Service's FQDN to itself. */
+export function vsYaml(name: string, service: string, port?: number): string {
+  const fqdn = `${service}.default.svc.cluster.local`;
+  return `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ${name}, namespace: istio-system}
+spec:
+  hosts: ["${fqdn}"]
+  gateways: [canal]
+  http: [{route: [{destination: {host: ${fqdn}${port === undefined ? "" : `, port: {number: ${port}}`}}}]}]
+`;
+}
+
+export const VS_PATH = "/apis/networking.istio.io/v1/namespaces/istio-system/virtualservices";

@@ -13,10 +13,9 @@ import { udpLookup } from "../support/coredns.ts";
 import { pollUntil } from "../support/processes.ts";
 import { ensureCanalWasm } from "../support/wasm.ts";
 import { LOOPBACK } from "../support/ports.ts";
-import { startDnsEnv, waitA, waitEntry, type DnsEnv } from "./env.ts";
+import { gatewayYaml, serviceYaml, startDnsEnv, VS_PATH, vsYaml, waitA, waitEntry, type DnsEnv } from "./env.ts";
 
 const FQDN = "helloworld.default.svc.cluster.local";
-const VS_PATH = "/apis/networking.istio.io/v1/namespaces/istio-system/virtualservices";
 const MIN_REQUESTS = 2000;
 const MAX_REQUESTS = 30_000;
 const MAX_MS = 150_000;
@@ -71,35 +70,7 @@ beforeAll(async () => {
   await listenOn(upstream, S, P);
   publisher = new EcdsPublisher({ code: { local: ensureCanalWasm() } });
   const { port: adsPort } = await publisher.server.start(`${LOOPBACK}:0`);
-  await env.api.applyYaml(`apiVersion: v1
-kind: Service
-metadata: {name: canal-gateway, namespace: istio-system}
-spec: {clusterIP: "${G}", selector: {app: canal-gateway}, ports: [{port: ${P}, name: http}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: canal-gateway-a, namespace: istio-system, labels: {kubernetes.io/service-name: canal-gateway}}
-addressType: IPv4
-endpoints: [{addresses: ["10.1.0.5"], conditions: {ready: true}}]
-ports: [{port: ${P}, name: http}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: helloworld, namespace: default}
-spec: {clusterIP: "${S}", ports: [{port: ${P}, name: http}], selector: {app: helloworld}}
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: canal, namespace: istio-system}
-spec:
-  selector: {app: canal-gateway}
-  servers: [{port: {number: ${P}, name: http, protocol: HTTP}, hosts: ["*"]}]
----
-apiVersion: canal.io/v1alpha1
-kind: InternalGateway
-metadata: {name: canal, namespace: istio-system}
-spec: {gatewayRef: {name: canal}, serviceRef: {name: canal-gateway}}
-`);
+  await env.api.applyYaml(`${gatewayYaml({ addresses: [G], ports: [P] })}---\n${serviceYaml("helloworld", S, [P])}`);
   await env.startController({ identity: "migration", publisher, wasmPlugin: false });
   envoyConfig = renderCanalBootstrap({
     listenerPort: P,
@@ -122,14 +93,7 @@ afterAll(async () => {
   await new Promise((r) => upstream?.close(r));
 });
 
-const VS = `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: helloworld, namespace: istio-system}
-spec:
-  hosts: [${FQDN}]
-  gateways: [canal]
-  http: [{route: [{destination: {host: ${FQDN}}}]}]
-`;
+const VS = vsYaml("helloworld", "helloworld");
 
 interface Outcome {
   ip: string;
