@@ -133,7 +133,10 @@ describe("canal-control", () => {
       serviceRef: { name: "canal-gateway" },
       workloadSelector: { matchLabels: { app: "canal-gateway" } },
     });
-    expect(controlDefault.some((o) => o.kind === "EnvoyFilter" || o.kind === "WasmPlugin" || o.kind === "ConfigMap")).toBe(false);
+    // WasmPlugin mode: no canal-ecds EnvoyFilter, no WasmPlugin (the controller writes those), no
+    // ConfigMap; the only EnvoyFilter is the cluster_header route (cluster-header-route.test.ts).
+    expect(controlDefault.filter((o) => o.kind === "EnvoyFilter").map((o) => o.metadata.name)).toEqual(["canal-cluster-header"]);
+    expect(controlDefault.some((o) => o.kind === "WasmPlugin" || o.kind === "ConfigMap")).toBe(false);
     const withCrds = await template(CONTROL_CHART, "canal-control", NS, [...sets(SEED_CONTROL_SETS), "--include-crds"]);
     const crd = find(withCrds, "CustomResourceDefinition", "internalgateways.canal.io");
     const [own] = parseManifests(readFileSync(join(REPO, "controller/crds/internalgateway.yaml"), "utf8"));
@@ -226,6 +229,9 @@ describe("server-side dry-run on a real API server", () => {
   ])("%s: every object is accepted (strict field validation)", async (_name, objects) => {
     const rendered = objects();
     expect(rendered.length).toBeGreaterThan(4);
+    if (rendered.some((o) => o.kind === "Deployment" && o.metadata.name === "canal-controller")) {
+      find(rendered, "EnvoyFilter", "canal-cluster-header"); // the route patch is among the applied objects
+    }
     expect(await applyAll(api, rendered, { dryRun: true })).toEqual([]);
   }, 60_000);
 
@@ -241,6 +247,8 @@ describe("server-side dry-run on a real API server", () => {
     const ctl = await helm(["install", "canal-control", CONTROL_CHART, "-n", NS, ...kc, ...sets(SEED_CONTROL_SETS)]);
     expect(ctl.code, ctl.stderr).toBe(0);
     expect(ctl.stdout).toContain("InternalGateway istio-system/canal serves the Istio Gateway canal through Service canal-gateway");
+    expect(ctl.stdout).toContain("Routing: EnvoyFilter istio-system/canal-cluster-header makes the routes of the gateway pods app: canal-gateway follow the filter's x-canal-cluster.");
+    expect((await api.request("GET", `/apis/networking.istio.io/v1alpha3/namespaces/${NS}/envoyfilters/canal-cluster-header`)).status).toBe(200);
     const ig = await api.get(`/apis/canal.io/v1alpha1/namespaces/${NS}/internalgateways/canal`);
     expect(ig.metadata.labels?.["app.kubernetes.io/managed-by"]).toBe("Helm");
     for (const path of [`/apis/apps/v1/namespaces/${NS}/deployments/canal-gateway`, `/apis/apps/v1/namespaces/${NS}/deployments/canal-controller`, `/api/v1/namespaces/${NS}/services/canal-gateway`, `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/canal-gateway`]) {

@@ -79,3 +79,25 @@ app: canal-controller
 - {{ . | toString | quote }}
 {{- end }}
 {{- end }}
+
+{{/*
+The labels of the gateway pods the cluster_header route patch applies to: routing.gatewaySelector
+when set, else the pods the filter is delivered to (EnvoyFilter mode: ecds.gatewaySelector;
+WasmPlugin mode: the default InternalGateway's workloadSelector, whose absence means the
+controller's default app: canal-gateway). Never empty: an EnvoyFilter without a selector in
+Istio's root namespace would patch every gateway of the mesh.
+*/}}
+{{- define "canal-control.routeSelector" -}}
+{{- $labels := .Values.routing.gatewaySelector }}
+{{- if not $labels }}
+{{- if eq .Values.delivery.mode "envoyfilter" }}
+{{- $labels = .Values.ecds.gatewaySelector }}
+{{- else }}
+{{- $labels = (.Values.internalGateway.workloadSelector | default dict).matchLabels | default (dict "app" "canal-gateway") }}
+{{- end }}
+{{- end }}
+{{- if not $labels }}
+{{- fail "routing.clusterHeaderRoute needs gateway pod labels: set routing.gatewaySelector (or ecds.gatewaySelector in EnvoyFilter mode)" }}
+{{- end }}
+{{- toYaml $labels }}
+{{- end }}
