@@ -33,7 +33,7 @@ export class CorednsConfigMapWriter {
   /** Writes that met a 409 and were recomputed (for tests and metrics). */
   conflicts = 0;
 
-  constructor(kc: k8s.KubeConfig, readonly ref: ConfigMapRef, private readonly maxAttempts = 8) {
+  constructor(kc: k8s.KubeConfig, readonly ref: ConfigMapRef, private readonly maxAttempts = 10) {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
   }
 
@@ -80,6 +80,8 @@ export class CorednsConfigMapWriter {
       } catch (err) {
         if (codeOf(err) === 409 && attempt < this.maxAttempts) {
           this.conflicts++;
+          // jittered backoff: writers that collided do not collide again in lockstep
+          await new Promise((r) => setTimeout(r, Math.random() * 25 * attempt));
           continue;
         }
         throw err;
