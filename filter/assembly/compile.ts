@@ -67,8 +67,8 @@ let sharedTimeoutMs: i64 = -1;
 let sharedTimeoutValues: Array<ArrayBuffer> | null = null;
 let sharedBlock: MatchBlock | null = null;
 let sharedBlockKind: i32 = -1;
-let sharedBlocks: Array<MatchBlock> | null = null;
-let sharedDests: Array<Destination> | null = null;
+let sharedBlocks: StaticArray<MatchBlock> | null = null;
+let sharedDests: StaticArray<Destination> | null = null;
 
 function resetShared(): void {
   sharedTimeoutMs = -1;
@@ -589,7 +589,7 @@ function compileDestinations(v: i32, path: i32, route: Route): void {
   let count = sizeOf(v);
   if (count == 0) { fail(path, "at least one destination is required"); return; }
   if (count == 1 && shareDestination(v + 1, route)) return;
-  let dests = new Array<Destination>(count);
+  let dests = new StaticArray<Destination>(count);
   route.destinations = dests;
   let total: u64 = 0;
   let d = v + 1;
@@ -791,13 +791,13 @@ function compileRoute(v: i32, path: i32, table: RouteTable): Route | null {
         if (b === sharedBlock && shared !== null) {
           route.blocks = shared;
         } else {
-          let blocks = new Array<MatchBlock>(1);
+          let blocks = new StaticArray<MatchBlock>(1);
           unchecked(blocks[0] = b);
           route.blocks = blocks;
           if (b === sharedBlock) sharedBlocks = blocks;
         }
       } else if (count > 1) {
-        let blocks = new Array<MatchBlock>(count);
+        let blocks = new StaticArray<MatchBlock>(count);
         route.blocks = blocks;
         let item = match + 1;
         for (let i = 0; i < count; i++) {
@@ -964,7 +964,7 @@ function compileVirtualHost(v: i32, path: i32, table: RouteTable): void {
   let rp = child(path, "routes");
   if (!expect(r, J_ARRAY, rp)) return;
   let routeCount = sizeOf(r);
-  let routes = new Array<Route>(routeCount);
+  let routes = new StaticArray<Route>(routeCount);
   vh.routes = routes;
   let item = r + 1;
   for (let i = 0; i < routeCount; i++) {

@@ -172,14 +172,10 @@ export class Tape {
   }
 
   /** Appends a node; returns its index. */
-  push(kind: i32, a: i32, b: i32, c: i32): i32 {
+  @inline push(kind: i32, a: i32, b: i32, c: i32): i32 {
     let n = this.count;
-    if (<usize>(n + 1) << NODE_SHIFT > <usize>this.nodes.byteLength) {
-      let bigger = uninitialized(this.nodes.byteLength * 2 + 1024);
-      memory.copy(changetype<usize>(bigger), changetype<usize>(this.nodes), <usize>this.nodes.byteLength);
-      this.nodes = bigger;
-    }
-    let p = this.at(n);
+    if (<usize>(n + 1) << NODE_SHIFT > <usize>this.nodes.byteLength) this.grow();
+    let p = changetype<usize>(this.nodes) + (<usize>n << NODE_SHIFT);
     store<i32>(p, kind);
     store<i32>(p, a, 4);
     store<i32>(p, b, 8);
@@ -187,6 +183,24 @@ export class Tape {
     this.count = n + 1;
     return n;
   }
+
+  grow(): void {
+    let bigger = uninitialized(this.nodes.byteLength * 2 + 1024);
+    memory.copy(changetype<usize>(bigger), changetype<usize>(this.nodes), <usize>this.nodes.byteLength);
+    this.nodes = bigger;
+  }
+}
+
+// SWAR: eight string bytes at once. A word needs a closer look when one of its bytes is '"',
+// '\\', a control character (< 0x20) or not ASCII (>= 0x80).
+const ONES: u64 = 0x0101010101010101;
+const HIGH: u64 = 0x8080808080808080;
+
+@inline function plainWord(x: u64): bool {
+  let quote = x ^ (ONES * 0x22);
+  let backslash = x ^ (ONES * 0x5c);
+  let special = ((quote - ONES) & ~quote) | ((backslash - ONES) & ~backslash) | (x - ONES * 0x20) | x;
+  return (special & HIGH) == 0;
 }
 
 class Parser {
@@ -341,8 +355,10 @@ class Parser {
     let base = this.base;
     let len = this.len;
     let flags = F_ASCII;
-    // Fast path: plain ASCII up to the closing quote (the common case: keys, names, clusters).
+    // Fast path: plain ASCII up to the closing quote (the common case: keys, names, clusters),
+    // a word at a time, then byte by byte.
     let pos = start;
+    while (pos + 8 <= len && plainWord(load<u64>(base + <usize>pos))) pos += 8;
     while (pos < len) {
       let c = <i32>load<u8>(base + <usize>pos);
       if (c == 0x22 || c == 0x5c || c < 0x20 || c >= 0x80) break;

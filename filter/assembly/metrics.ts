@@ -6,12 +6,11 @@ import { VirtualHost } from "./table";
 const OUTCOME_NAMES: Array<string> = ["routed", "no_route", "local_reply", "fault"];
 
 export function countOutcome(vh: VirtualHost, outcome: i32): void {
-  let ids = vh.metricIds;
-  let id = unchecked(ids[outcome]);
+  let id = vh.metricId(outcome);
   if (id == 0) {
     // Stored +1 so that 0 can mean "not defined yet".
     id = defineCounter("canal_requests_total." + vh.name + "." + OUTCOME_NAMES[outcome]) + 1;
-    unchecked(ids[outcome] = id);
+    vh.setMetricId(outcome, id);
   }
   incrementCounter(id - 1);
 }
