@@ -38,6 +38,10 @@ export function kindName(kind: i32): string {
   return "object";
 }
 
+/**
+ * A parsed document. compile.ts reads kinds, counts and links straight from `nodes` (see the
+ * layout above); these methods are for strings and numbers and for the parser.
+ */
 export class Tape {
   /** The document; unescaped strings point into it, so the tape keeps it alive. */
   input: ArrayBuffer;
@@ -53,15 +57,6 @@ export class Tape {
 
   @inline at(n: i32): usize {
     return changetype<usize>(this.nodes) + (<usize>n << NODE_SHIFT);
-  }
-
-  kind(n: i32): i32 {
-    return load<i32>(this.at(n));
-  }
-
-  /** Items of an array, members of an object. */
-  size(n: i32): i32 {
-    return load<i32>(this.at(n), 4);
   }
 
   /** The node after n and everything inside it. */
@@ -87,11 +82,6 @@ export class Tape {
 
   isAscii(n: i32): bool {
     return (load<i32>(this.at(n), 12) & F_ASCII) != 0;
-  }
-
-  /** Byte i of a string. */
-  @inline byte(n: i32, i: i32): i32 {
-    return <i32>load<u8>(this.ptr(n) + <usize>i);
   }
 
   /** A string node as a string (allocates; for what the table keeps and for messages). */
@@ -120,31 +110,9 @@ export class Tape {
     return units;
   }
 
-  /** Whether a string node equals an ASCII literal. */
-  is(n: i32, lit: string): bool {
-    let len = this.len(n);
-    if (len != lit.length) return false;
-    let p = this.ptr(n);
-    for (let i = 0; i < len; i++) {
-      if (<i32>load<u8>(p + <usize>i) != <i32>lit.charCodeAt(i)) return false;
-    }
-    return true;
-  }
-
   /** Whether a string node's bytes equal [ptr, ptr+len). */
   equals(n: i32, ptr: usize, len: i32): bool {
     return this.len(n) == len && memory.compare(this.ptr(n), ptr, <usize>len) == 0;
-  }
-
-  /** The value of member `key` of object n; -1 when absent. */
-  get(n: i32, key: string): i32 {
-    let count = this.size(n);
-    let k = n + 1;
-    for (let i = 0; i < count; i++) {
-      if (this.is(k, key)) return k + 1;
-      k = this.next(k + 1);
-    }
-    return -1;
   }
 
   /** A number node's value: integers of up to 15 digits exactly, anything else by parseFloat. */
