@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STATE_KEY, HOSTS_KEY, CONF_KEY } from "../../controller/src/dns/state.ts";
 import type { Controller } from "../../controller/src/runner/controller.ts";
 import type { KubeObject } from "../support/k8s.ts";
-import { pollUntil } from "../support/processes.ts";
+import { pollUntil, spawnTracked, stopTracked } from "../support/processes.ts";
 import { CM_PATH, gatewayYaml, igStatus, serviceYaml, startDnsEnv, VS_PATH, vsYaml, waitA, waitEntry, type DnsEnv } from "./env.ts";
 
 const FQDN = "helloworld.default.svc.cluster.local";
@@ -235,5 +235,31 @@ describe("canal controller --dns with a real CoreDNS", () => {
     controller = await env.startController({ identity: "after-plan" });
     await waitA(env.dns, "planned.default.svc.cluster.local", [G]);
     await waitA(env.dns, FQDN, [S]);
+  }, 120_000);
+
+  it("`canal controller --dns` as a process: the flags wire the same DNS step (a new VirtualService moves its Service)", async () => {
+    await controller.stop();
+    const log: string[] = [];
+    const child = spawnTracked(process.execPath, [
+      join(import.meta.dirname, "..", "..", "bin", "canal.mjs"), "controller",
+      "--kubeconfig", env.api.kubeconfigPath, "--namespace", "istio-system", "--identity", "cli", "--lease-duration", "3",
+      "--wasm-url", "file:///etc/canal/canal.wasm", "--metrics-address", "127.0.0.1:0",
+      "--dns", "--dns-mount-path", env.mount, "--dns-ttl", "5", "--dns-drain", "7",
+    ], { stdio: ["ignore", "pipe", "pipe"] });
+    child.stderr?.on("data", (d: Buffer) => log.push(d.toString()));
+    try {
+      const ip = `${env.prefix}.12.40`;
+      await env.api.applyYaml(serviceYaml("viacli", ip, [5000]));
+      await env.api.applyYaml(vsYaml("viacli", "viacli"));
+      await waitA(env.dns, "viacli.default.svc.cluster.local", [G], 60_000).catch((err: unknown) => {
+        throw new Error(`${(err as Error).message}\ncontroller log:\n${log.join("").split("\n").slice(-20).join("\n")}`);
+      });
+      expect(log.join("")).toContain('"DNS ConfigMap written"');
+      await env.api.delete(`${VS_PATH}/viacli`);
+      await waitA(env.dns, "viacli.default.svc.cluster.local", [ip], 60_000);
+    } finally {
+      await stopTracked(child, 5000);
+    }
+    controller = await env.startController({ identity: "after-cli" });
   }, 120_000);
 });
