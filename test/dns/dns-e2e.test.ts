@@ -255,6 +255,11 @@ describe("canal controller --dns with a real CoreDNS", () => {
         throw new Error(`${(err as Error).message}\ncontroller log:\n${log.join("").split("\n").slice(-20).join("\n")}`);
       });
       expect(log.join("")).toContain('"DNS ConfigMap written"');
+      const url = /"metrics":"(http:\/\/[^"]+)"/.exec(log.join(""))?.[1];
+      expect(url, "the controller logs its metrics URL").toBeDefined();
+      const metrics = await (await fetch(url!)).text();
+      expect(metrics).toMatch(/canal_dns_names\{state="Redirected"\} [1-9]/);
+      expect(metrics).toMatch(/canal_dns_writes_total\{outcome="written"\} [1-9]/);
       await env.api.delete(`${VS_PATH}/viacli`);
       await waitA(env.dns, "viacli.default.svc.cluster.local", [ip], 60_000);
     } finally {

@@ -5,6 +5,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { ParsedObjects, Problem, Snapshot } from "../api/index.ts";
 import type { Logger } from "../runner/log.ts";
+import type { Metrics } from "../runner/metrics.ts";
 import { ConfigMapMissingError, CorednsConfigMapWriter, type ConfigMapRef } from "../sinks/coredns-configmap.ts";
 import { errorText } from "../sources/cluster-source.ts";
 import type { DeliveryState } from "../status/status-writer.ts";
@@ -39,6 +40,8 @@ export interface DnsHooks {
   /** Translate again (a drain deadline passed: the tables lose the drained routes). */
   retranslate(): void;
   isLeader(): boolean;
+  /** canal_dns_names{state}, canal_dns_writes_total{outcome}. */
+  metrics?: Metrics;
 }
 
 export interface DnsSyncResult {
@@ -202,6 +205,7 @@ export class DnsManager {
         });
         if (decision !== undefined) {
           this.state = decision.state;
+          this.hooks?.metrics?.counter("canal_dns_writes_total", "Syncs of the DNS ConfigMap by outcome (unchanged = equal bytes, nothing written).", { outcome: written.outcome });
           if (written.outcome !== "unchanged") {
             this.log.info("DNS ConfigMap written", { configMap: this.cmName(), outcome: written.outcome, added: decision.added, removed: decision.removed, entries: decision.state.entries.length, draining: decision.state.draining.length });
           }
@@ -227,6 +231,12 @@ export class DnsManager {
       const key = `${g.ref.namespace}/${g.ref.name}`;
       statuses.set(key, summarize(decided.statuses.get(key) ?? [], this.cmName(), this.o.dryRun, failure));
     }
+    for (const state of ["Redirected", "Pending", "Draining", "OptedOut"] as const) {
+      let n = 0;
+      for (const list of decided.statuses.values()) n += list.filter((e) => e.state === state).length;
+      this.hooks?.metrics?.gauge("canal_dns_names", "Planned Service names by DNS state.", n, { state });
+    }
+    if (failure !== undefined) this.hooks?.metrics?.counter("canal_dns_writes_total", "Syncs of the DNS ConfigMap by outcome (unchanged = equal bytes, nothing written).", { outcome: "error" });
     const problems: Problem[] = decided.rejected.map((r) => {
       const [namespace, name] = r.gateway.split("/") as [string, string];
       return { kind: "InternalGateway", namespace, name, field: "status.dns", reason: "InvalidHost", message: `DNS name ${JSON.stringify(r.fqdn)} is ${r.error}; it is not written to CoreDNS` };

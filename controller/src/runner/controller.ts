@@ -79,7 +79,7 @@ export class Controller {
     });
     this.source.onSnapshot((parsed) => this.onSnapshot(parsed));
     o.publisher?.onDeliveryChange(() => this.requestSync());
-    o.dns?.attach({ resync: () => this.requestSync(), retranslate: () => this.latest && this.onSnapshot(this.latest.parsed), isLeader: () => this.leader.isLeader });
+    o.dns?.attach({ resync: () => this.requestSync(), retranslate: () => this.latest && this.onSnapshot(this.latest.parsed), isLeader: () => this.leader.isLeader, metrics: this.metrics });
   }
 
   get isLeader(): boolean {
