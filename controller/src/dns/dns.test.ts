@@ -93,6 +93,11 @@ describe("gating", () => {
     expect(expired.draining).toEqual([]);
   });
 
+  it("never keeps a stored drain deadline beyond now + --dns-drain (a hand edit cannot pin routes)", () => {
+    const edited = { entries: [], draining: [{ fqdn: WEB.fqdn, gateway: "istio-system/canal", until: "2036-01-01T00:00:00Z" }] };
+    expect(decide(input({ current: edited, gateways: [gw({ plan: [] })] })).state.draining[0]?.until).toBe("2026-11-26T02:00:30Z");
+  });
+
   it("is deterministic: the same input gives the same bytes", () => {
     const a = serializeState(decide(input()).state);
     const b = serializeState(decide(input({ gateways: [gw({ plan: [WEB] })] })).state);
@@ -141,6 +146,10 @@ describe("drain", () => {
     // after the deadline, or back in the plan, or another gateway: nothing added
     expect(withDraining(empty, "istio-system/canal", [{ fqdn: WEB.fqdn, gateway: "istio-system/canal", until: "2026-11-26T02:00:00Z", virtualHost: vh! }], NOW.getTime(), new Set())).toBe(empty);
     expect(withDraining(empty, "other/gw", [{ fqdn: WEB.fqdn, gateway: "istio-system/canal", until: "2026-11-26T02:00:30Z", virtualHost: vh! }], NOW.getTime(), new Set())).toBe(empty);
+    // a stored virtual host cannot claim other names
+    const wide = { ...vh!, domains: ["*", "other.ns.svc.cluster.local", WEB.fqdn] };
+    const m1 = withDraining(empty, "istio-system/canal", [{ fqdn: WEB.fqdn, gateway: "istio-system/canal", until: "2026-11-26T02:00:30Z", virtualHost: wide }], NOW.getTime(), new Set());
+    expect(m1.virtualHosts[0]?.domains).toEqual([WEB.fqdn]);
     // domains the new table serves stay with it
     const now = assembleTable([{ name: "x", domains: ["web.shop"], routes: [] }], []);
     const m2 = withDraining(now, "istio-system/canal", [{ fqdn: WEB.fqdn, gateway: "istio-system/canal", until: "2026-11-26T02:00:30Z", virtualHost: vh! }], NOW.getTime(), new Set());

@@ -45,7 +45,9 @@ export function withDraining(table: RouteTable, gateway: string, draining: reado
   const extra: VirtualHost[] = [];
   for (const d of [...draining].sort((a, b) => (a.fqdn < b.fqdn ? -1 : a.fqdn > b.fqdn ? 1 : 0))) {
     if (d.gateway !== gateway || d.virtualHost === undefined || plan.has(d.fqdn) || Date.parse(d.until) <= nowMs) continue;
-    const domains = d.virtualHost.domains.filter((x) => !taken.has(x));
+    // Only the names of the drained Service, whatever a stored record says (it may be edited by hand).
+    const own = new Set(drainDomains(d.fqdn));
+    const domains = d.virtualHost.domains.filter((x) => own.has(x) && !taken.has(x));
     if (domains.length === 0) continue;
     for (const x of domains) taken.add(x);
     extra.push({ ...d.virtualHost, domains });

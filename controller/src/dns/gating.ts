@@ -142,8 +142,11 @@ export function decide(input: DecideInput): Decision {
 
   // Drain records: names that stopped pointing at a gateway now, plus unexpired older ones.
   const draining = new Map<string, DrainRecord>();
+  const latest = addSeconds(input.now, input.drainSeconds);
   for (const d of input.current.draining) {
-    if (Date.parse(d.until) > nowMs && !entries.has(d.fqdn)) draining.set(d.fqdn, { ...d });
+    if (Date.parse(d.until) <= nowMs || entries.has(d.fqdn)) continue;
+    // A deadline beyond now + --dns-drain can only come from an edit: never keep routes longer.
+    draining.set(d.fqdn, Date.parse(d.until) > Date.parse(latest) ? { ...d, until: latest } : { ...d });
   }
   const removed: string[] = [];
   for (const was of current.values()) {

@@ -168,7 +168,8 @@ export class DnsManager {
           if (vh !== undefined) this.leaving.set(k, vh);
         }
       }
-      const records: DrainRecord[] = [...this.state.draining];
+      const latest = now.getTime() + (this.o.drainSeconds + 1) * 1000;
+      const records: DrainRecord[] = this.state.draining.filter((r) => Date.parse(r.until) <= latest);
       const until = new Date(now.getTime() + this.o.drainSeconds * 1000).toISOString();
       for (const [k, vh] of this.leaving) {
         const [gw, fqdn] = k.split(" ") as [string, string];
