@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { canal } from "./run.ts";
 
-const SUBCOMMANDS = ["controller", "compile", "dev", "status"];
+const SUBCOMMANDS = ["controller", "compile", "dev", "status", "plan"];
 
 describe("canal --help", () => {
   it("lists every subcommand", async () => {
