@@ -10,7 +10,7 @@ import { REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, clearRouteCache, getPlugi
 import { countOutcome } from "./metrics";
 import { chance, nextRandom, seedRandom } from "./random";
 import { replyAbort, replyAmbiguous, replyDirect, replyNoRoute, replyRedirect } from "./replies";
-import { KEY_AUTHORITY, KEY_PATH, RequestView } from "./request";
+import { KEY_PATH, RequestView } from "./request";
 import { findVirtualHost, selectRoute, Selection } from "./router";
 import {
   RouteTable, Route, Destination, HeaderOps, MatchBlock,
@@ -20,6 +20,12 @@ import {
 const REQ = REQUEST_HEADERS;
 const RESP = RESPONSE_HEADERS;
 const KEY_CLUSTER = String.UTF8.encode("x-canal-cluster");
+/**
+ * The authority rewrite for Envoy's route: its `host_rewrite_header` sets the upstream Host from
+ * it after the route is chosen. `:authority` itself stays as the client sent it, so Envoy picks
+ * the virtual host (istiod's per-host ones included) by the original host (docs/envoy.md).
+ */
+const KEY_REWRITE_AUTHORITY = String.UTF8.encode("x-canal-authority");
 
 /** A table for before the first configure: everything gets the explanatory 404. */
 const EMPTY_TABLE: RouteTable = compileTable(new ArrayBuffer(0))!;
@@ -178,10 +184,13 @@ export class CanalStream extends Context {
     let dest = pickDestination(route);
     let rewriteUri = route.rewriteUri;
     if (rewriteUri !== null) replaceHeader(REQ, KEY_PATH, rewritePath(req, block, rewriteUri));
-    let rewriteAuthority = route.rewriteAuthority;
-    if (rewriteAuthority !== null) replaceHeader(REQ, KEY_AUTHORITY, rewriteAuthority);
     applyOps(REQ, route.request);
     applyOps(REQ, dest.request);
+    // After the table's header operations, so only the route's rewrite decides. Set or removed on
+    // every forwarded request: a client-sent value never rewrites the upstream Host.
+    let rewriteAuthority = route.rewriteAuthority;
+    if (rewriteAuthority !== null) replaceHeader(REQ, KEY_REWRITE_AUTHORITY, rewriteAuthority);
+    else removeHeader(REQ, KEY_REWRITE_AUTHORITY);
     let routerKeys = route.routerKeys;
     for (let i = 0; i < routerKeys.length; i++) replaceHeader(REQ, routerKeys[i], route.routerValues[i]);
     // Replacing (not adding) makes a client-sent x-canal-cluster irrelevant.

@@ -6,9 +6,10 @@
 // cluster A) gets the patch values parsed from `helm template`, applied the way istiod applies
 // them (pilot/pkg/networking/core/envoyfilter/rc_patch.go: ROUTE_CONFIGURATION MERGE is a proto
 // merge; HTTP_ROUTE INSERT_FIRST without a route match prepends to every matching vhost), while
-// the filter's table sends the host to cluster B.
+// the filter's table sends the host to cluster B. An authority rewrite reaches the route as
+// x-canal-authority (host_rewrite_header), so Envoy still picks the virtual host by the client's host.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLUSTER_HEADER, renderCluster, renderWasmFilterConfig, type EnvoyConfig, type Json } from "../../envoy/bootstrap.ts";
+import { AUTHORITY_HEADER, CLUSTER_HEADER, renderCluster, renderWasmFilterConfig, type EnvoyConfig, type Json } from "../../envoy/bootstrap.ts";
 import { startEnvoy, type EnvoyProcess } from "../support/envoy.ts";
 import { clusterName } from "../support/gateway.ts";
 import { request, type HttpResponse } from "../support/http.ts";
@@ -123,6 +124,15 @@ function listener(name: string, routeConfig: Obj, withFilter: boolean, wasmPath:
   };
 }
 
+/** The route configuration with x-canal-authority added to the inserted route's request_headers_to_remove. */
+function withAuthorityRemoved(routeConfig: Obj): Obj {
+  const out = structuredClone(routeConfig);
+  for (const vh of out.virtual_hosts as Obj[]) {
+    for (const r of vh.routes as Obj[]) if (r.name === ROUTE_FILTER) r.request_headers_to_remove = [...(r.request_headers_to_remove as string[]), AUTHORITY_HEADER];
+  }
+  return out;
+}
+
 const upstreamOf = (res: HttpResponse): string | undefined => res.headers["x-upstream"] as string | undefined;
 const seenHeaders = (res: HttpResponse): Record<string, unknown> => (JSON.parse(res.body) as { headers: Record<string, unknown> }).headers;
 
@@ -154,10 +164,10 @@ describe("helm template: EnvoyFilter canal-cluster-header", () => {
     expect(patches[1].patch.value).toEqual({
       name: ROUTE_FILTER,
       match: { prefix: "/", headers: [{ name: CLUSTER_HEADER, present_match: true }] },
-      route: { cluster_header: CLUSTER_HEADER, timeout: "0s" },
+      route: { cluster_header: CLUSTER_HEADER, host_rewrite_header: AUTHORITY_HEADER, timeout: "0s" },
       request_headers_to_remove: [CLUSTER_HEADER],
     });
-    expect(patches[0].patch.value).toEqual({ internal_only_headers: [CLUSTER_HEADER] });
+    expect(patches[0].patch.value).toEqual({ internal_only_headers: [CLUSTER_HEADER, AUTHORITY_HEADER] });
   });
 
   it("follows the selectors: the default InternalGateway's and ecds.gatewaySelector, or routing.gatewaySelector", async () => {
@@ -212,6 +222,12 @@ describe("real Envoy 1.40 with Canal's filter and an istiod-shaped route configu
             // The filter did not run (e.g. a WasmPlugin istio-agent could not fetch, fail-open).
             listener("patched-no-filter", applyGatewayRoutePatches(istiod, patches), false, wasmPath),
             listener("route-only-no-filter", applyGatewayRoutePatches(istiod, patches, "HTTP_ROUTE"), false, wasmPath),
+            // The route without the MERGE, with the filter: a client's x-canal-authority reaches
+            // the filter, so what the upstream sees is the filter's doing alone.
+            listener("route-only", applyGatewayRoutePatches(istiod, patches, "HTTP_ROUTE"), true, wasmPath),
+            // Why the patch cannot also remove x-canal-authority: with it in the route's
+            // request_headers_to_remove, Envoy removes it before the host rewrite reads it.
+            listener("patched-removing-authority", withAuthorityRemoved(applyGatewayRoutePatches(istiod, patches)), true, wasmPath),
           ],
           clusters: [renderCluster({ name: A, host: "127.0.0.1", port: a.port }), renderCluster({ name: B, host: "127.0.0.1", port: b.port })],
         },
@@ -270,15 +286,58 @@ describe("real Envoy 1.40 with Canal's filter and an istiod-shaped route configu
     expect(upstreamOf(spoofed)).toBe("b");
   });
 
-  it("known gap: the filter rewrites :authority before Envoy re-selects the route, so the new host needs a virtual host of its own (istiod's \"*\" one will do)", async () => {
-    const withCatchAll = await send("patched", HELLO, {}, "/auth");
-    expect(withCatchAll.status, envoy.logTail()).toBe(200);
-    expect(upstreamOf(withCatchAll)).toBe("b");
-    expect(seenHeaders(withCatchAll).host).toBe("elsewhere.test");
-    // Only named-host vhosts: the rewritten host matches none, Envoy answers 404 (NR) itself.
-    const namedOnly = await send("patched-named-hosts", HELLO, {}, "/auth");
-    expect(namedOnly.status).toBe(404);
-    expect(namedOnly.headers["x-canal-table"]).toBeUndefined(); // not the filter's reply
-    expect(upstreamOf(await send("patched-named-hosts", HELLO))).toBe("b"); // without the rewrite it routes
+  it("an authority rewrite reaches the filter's cluster with the new Host, also where the new host has no virtual host (istiod's named hosts only)", async () => {
+    for (const name of ["patched", "patched-named-hosts"]) {
+      const res = await send(name, HELLO, {}, "/auth");
+      expect(res.status, `${name}\n${envoy.logTail()}`).toBe(200);
+      expect(upstreamOf(res)).toBe("b");
+      const seen = seenHeaders(res);
+      expect(seen.host).toBe("elsewhere.test");
+      expect(seen["x-forwarded-host"]).toBeUndefined();
+      expect(seen[CLUSTER_HEADER]).toBeUndefined();
+      // Removed before the host rewrite if listed in request_headers_to_remove (see below), so it
+      // reaches the upstream on rewritten requests, equal to the Host.
+      expect(seen[AUTHORITY_HEADER]).toBe("elsewhere.test");
+      const plain = await send(name, HELLO);
+      expect(upstreamOf(plain)).toBe("b");
+      expect(seenHeaders(plain).host).toBe(HELLO);
+      expect(seenHeaders(plain)[AUTHORITY_HEADER]).toBeUndefined();
+    }
+  });
+
+  it("a client-sent x-canal-authority never sets the upstream Host: stripped by the MERGE, and removed or replaced by the filter", async () => {
+    const spoof = { [AUTHORITY_HEADER]: "evil.test" };
+    for (const name of ["patched", "patched-named-hosts", "route-only"]) {
+      const plain = await send(name, HELLO, spoof);
+      expect(upstreamOf(plain), name).toBe("b");
+      expect(seenHeaders(plain).host, name).toBe(HELLO);
+      expect(seenHeaders(plain)[AUTHORITY_HEADER], name).toBeUndefined();
+      const rewritten = await send(name, HELLO, spoof, "/auth");
+      expect(upstreamOf(rewritten), name).toBe("b");
+      expect(seenHeaders(rewritten).host, name).toBe("elsewhere.test");
+    }
+    // Without the filter and without the MERGE, the inserted route would obey a client's pair.
+    const noFilter = await send("route-only-no-filter", HELLO, { ...spoof, [CLUSTER_HEADER]: B });
+    expect(upstreamOf(noFilter)).toBe("b");
+    expect(seenHeaders(noFilter).host).toBe("evil.test");
+    // With the MERGE it is stripped: istiod's route, the client's Host.
+    const merged = await send("patched-no-filter", HELLO, { ...spoof, [CLUSTER_HEADER]: B });
+    expect(upstreamOf(merged)).toBe("a");
+    expect(seenHeaders(merged).host).toBe(HELLO);
+    expect(seenHeaders(merged)[AUTHORITY_HEADER]).toBeUndefined();
+  });
+
+  it("x-canal-authority cannot be in the route's request_headers_to_remove: Envoy removes it before host_rewrite_header reads it", async () => {
+    const res = await send("patched-removing-authority", HELLO, {}, "/auth");
+    expect(res.status, envoy.logTail()).toBe(200);
+    expect(upstreamOf(res)).toBe("b");
+    expect(seenHeaders(res).host).toBe(HELLO); // the rewrite is lost
+    expect(seenHeaders(res)[AUTHORITY_HEADER]).toBeUndefined();
+  });
+
+  it("without the patch the authority rewrite is not applied either: istiod's route has no host_rewrite_header", async () => {
+    const res = await send("unpatched", HELLO, {}, "/auth");
+    expect(upstreamOf(res)).toBe("a");
+    expect(seenHeaders(res).host).toBe(HELLO);
   });
 });

@@ -38,6 +38,9 @@ const table = {
         { name: "first-wins-2", match: [{ uri: { prefix: "/order/more" } }], route: [{ cluster: C("second") }] },
         { name: "rewrite-prefix", match: [{ uri: { prefix: "/old" } }], route: [{ cluster: C("rw") }], rewrite: { uri: "/new", authority: "b.example.com" } },
         { name: "rewrite-full", match: [{ uri: { exact: "/full" } }], route: [{ cluster: C("rw") }], rewrite: { uri: "/replaced" } },
+        // A table's header operation cannot hand Envoy a Host: the rewrite (or its absence) decides.
+        { name: "ops-authority", match: [{ uri: { prefix: "/opsauth" } }], headers: { request: { set: { "x-canal-authority": "ops.example.com" } } }, route: [{ cluster: C("rw") }] },
+        { name: "ops-authority-rw", match: [{ uri: { prefix: "/rwauth" } }], headers: { request: { set: { "x-canal-authority": "ops.example.com" } } }, route: [{ cluster: C("rw") }], rewrite: { authority: "c.example.com:8080" } },
         {
           name: "ops",
           match: [{ uri: { prefix: "/ops" } }],
@@ -141,10 +144,25 @@ describe("host matching", () => {
 });
 
 describe("actions", () => {
-  it("prefix rewrite replaces the matched prefix, keeps the rest and the query; authority rewritten", () => {
+  it("prefix rewrite replaces the matched prefix, keeps the rest and the query; the authority rewrite goes to x-canal-authority", () => {
     const out = send(host, "/old/path/x?q=1");
     expect(header(out.requestHeaders, ":path")).toBe("/new/path/x?q=1");
-    expect(header(out.requestHeaders, ":authority")).toBe("b.example.com");
+    // :authority is left as sent, so Envoy re-selects the route by the client's host; the route's
+    // host_rewrite_header makes x-canal-authority the upstream Host (docs/envoy.md).
+    expect(header(out.requestHeaders, ":authority")).toBe("a.example.com");
+    expect(header(out.requestHeaders, "x-canal-authority")).toBe("b.example.com");
+  });
+
+  it("x-canal-authority is set or removed on every forwarded request: a client's or a header operation's value never survives", () => {
+    const spoof = { "x-canal-authority": "evil.example.com" };
+    const noRewrite = send(host, "/exact", spoof);
+    expect(noRewrite.cluster).toBe(C("exact"));
+    expect(noRewrite.requestHeaders.filter(([k]) => k === "x-canal-authority")).toEqual([]);
+    const rewrite = send(host, "/old/x", spoof);
+    expect(rewrite.requestHeaders.filter(([k]) => k === "x-canal-authority")).toEqual([["x-canal-authority", "b.example.com"]]);
+    expect(header(rewrite.requestHeaders, ":authority")).toBe("a.example.com");
+    expect(send(host, "/opsauth", spoof).requestHeaders.filter(([k]) => k === "x-canal-authority")).toEqual([]);
+    expect(send(host, "/rwauth", spoof).requestHeaders.filter(([k]) => k === "x-canal-authority")).toEqual([["x-canal-authority", "c.example.com:8080"]]);
   });
 
   it("rewrite of an exact match replaces the whole path and keeps the query", () => {
