@@ -265,7 +265,7 @@ describe("real Envoy 1.40 with Canal's filter and an istiod-shaped route configu
 
   it("a host the filter does not know gets the filter's local 404, not istiod's catch-all route to A", async () => {
     const before = a.requests.length;
-    for (const headers of [{}, { [CLUSTER_HEADER]: A }]) {
+    for (const headers of [{}, { [CLUSTER_HEADER]: A }] as Record<string, string>[]) {
       const res = await send("patched", "unknown.test", headers);
       expect(res.status).toBe(404);
       expect(res.body).toContain('canal: no route for host "unknown.test"');
