@@ -192,11 +192,28 @@ describe("canal-control", () => {
     ["an upper-case sha256", ["--set", "global.hub=r/canal", "--set", "wasm.url=https://x/c.wasm", "--set", `wasm.sha256=${"A".repeat(64)}`], "wasm.sha256 must be 64 lower-case hex digits"],
     ["an unknown delivery.mode", ["--set", "global.hub=r/canal", "--set", "delivery.mode=ecds"], 'delivery.mode must be wasmplugin or envoyfilter, got "ecds"'],
     ["a misspelled value (values.schema.json)", [...sets(SEED_CONTROL_SETS), "--set", "controller.logLevl=debug"], "at '/controller': additional properties 'logLevl' not allowed"],
+    ["a wasm.imagePullSecret that is no Secret name", [...sets(SEED_CONTROL_SETS), "--set", "wasm.imagePullSecret=Filter_Pull"], "at '/wasm/imagePullSecret': 'Filter_Pull' does not match pattern"],
     ["a log level the controller does not know", [...sets(SEED_CONTROL_SETS), "--set", "controller.logLevel=verbose"], "at '/controller/logLevel': value must be one of 'debug', 'info', 'warn', 'error'"],
   ])("refuses %s with a clear message", async (_name, args, message) => {
     const r = await helm(["template", "x", CONTROL_CHART, "-n", NS, ...args]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(message);
+  });
+
+  it("wasm.imagePullSecret: rendered as --wasm-pull-secret, which parses into the WasmPlugin config; absent by default; global.imagePullSecrets stays the pods'", async () => {
+    expect(controllerArgs(controlDefault).some((a) => a.startsWith("--wasm-pull-secret"))).toBe(false);
+    const seed = parseControllerFlags(controllerArgs(controlDefault));
+    if (seed === "help") throw new Error("unexpected --help");
+    expect(seed.wasmPlugin).not.toHaveProperty("pullSecret");
+
+    const objects = await template(CONTROL_CHART, "canal-control", NS, sets({ ...SEED_CONTROL_SETS, "wasm.imagePullSecret": "filter-registry.pull" }));
+    const args = controllerArgs(objects);
+    expect(args).toContain("--wasm-pull-secret=filter-registry.pull");
+    const config = parseControllerFlags(args);
+    if (config === "help") throw new Error("unexpected --help");
+    expect(config.wasmPlugin).toStrictEqual({ url: SEED_CONTROL_SETS["wasm.url"], sha256: SEED_CONTROL_SETS["wasm.sha256"], pullSecret: "filter-registry.pull" });
+    // The pods' pull secrets are global.imagePullSecrets only, not the filter's secret.
+    expect(podSpec(find(objects, "Deployment", "canal-controller")).imagePullSecrets).toEqual([{ name: "regcred" }]);
   });
 
   it("an https:// filter url works as well", async () => {

@@ -51,6 +51,9 @@ app: canal-controller
 {{- with .Values.wasm.sha256 }}
 - {{ printf "--wasm-sha256=%s" (. | toString) | quote }}
 {{- end }}
+{{- with .Values.wasm.imagePullSecret }}
+- {{ printf "--wasm-pull-secret=%s" (. | toString) | quote }}
+{{- end }}
 {{- else }}
 - --no-wasmplugin
 - {{ printf "--ecds-address=0.0.0.0:%v" .Values.ecds.port | quote }}

@@ -26,6 +26,9 @@ flags:
   --lease-duration SECONDS lease duration; failover happens within it (default: 15)
   --wasm-url URL           where gateways fetch the filter: oci://, https:// or file:// (WasmPlugin mode)
   --wasm-sha256 HEX        sha256 of the filter (recommended with --wasm-url)
+  --wasm-pull-secret NAME  with --wasm-url: the WasmPlugins' imagePullSecret, a Secret of type
+                           kubernetes.io/dockerconfigjson in each WasmPlugin's namespace, for a
+                           filter in a private OCI registry (default: none)
   --no-wasmplugin          do not write WasmPlugins (EnvoyFilter / ECDS mode)
   --ecds-address ADDR      serve each InternalGateway's table over ECDS (ADS gRPC) here, e.g.
                            0.0.0.0:18000; gateways set node.cluster to "<namespace>/<name>"
@@ -43,7 +46,7 @@ export interface ControllerConfig {
   identity: string;
   leaseName: string;
   leaseDurationSeconds: number;
-  wasmPlugin?: { url: string; sha256?: string };
+  wasmPlugin?: { url: string; sha256?: string; pullSecret?: string };
   ecds?: { address: string; wasmPath: string };
   clusterDomain: string;
   metricsAddress: string;
@@ -67,6 +70,7 @@ export function parseControllerFlags(args: string[]): ControllerConfig | "help" 
         "lease-duration": { type: "string", default: "15" },
         "wasm-url": { type: "string" },
         "wasm-sha256": { type: "string" },
+        "wasm-pull-secret": { type: "string" },
         "no-wasmplugin": { type: "boolean", default: false },
         "ecds-address": { type: "string" },
         "wasm-path": { type: "string", default: "/etc/canal/canal.wasm" },
@@ -87,12 +91,17 @@ export function parseControllerFlags(args: string[]): ControllerConfig | "help" 
   if (!["debug", "info", "warn", "error"].includes(level)) throw new UsageError(`canal controller: --log-level must be debug, info, warn or error, got "${level}"`);
   const sha = values["wasm-sha256"];
   if (sha !== undefined && !/^[0-9a-f]{64}$/.test(sha)) throw new UsageError(`canal controller: --wasm-sha256 must be 64 lower-case hex digits`);
+  const pullSecret = values["wasm-pull-secret"];
+  if (pullSecret !== undefined && !isSecretName(pullSecret)) {
+    throw new UsageError(`canal controller: --wasm-pull-secret must be a Secret name (DNS-1123 subdomain: lower-case letters, digits, '-' and '.', at most 253 characters), got "${pullSecret}"`);
+  }
   let wasmPlugin: ControllerConfig["wasmPlugin"];
+  if (values["no-wasmplugin"] && pullSecret !== undefined) throw new UsageError("canal controller: --wasm-pull-secret is for WasmPlugin mode (--wasm-url), not --no-wasmplugin");
   if (!values["no-wasmplugin"]) {
     const url = values["wasm-url"];
     if (url === undefined) throw new UsageError("canal controller: --wasm-url is required (where gateways fetch the filter), or pass --no-wasmplugin");
     if (!/^(oci|https?|file):\/\/\S+$/.test(url)) throw new UsageError(`canal controller: --wasm-url must be an oci://, http(s):// or file:// URL, got "${url}"`);
-    wasmPlugin = { url, sha256: sha };
+    wasmPlugin = { url, sha256: sha, ...(pullSecret === undefined ? {} : { pullSecret }) };
   }
   let ecds: ControllerConfig["ecds"];
   const ecdsAddress = values["ecds-address"];
@@ -114,6 +123,11 @@ export function parseControllerFlags(args: string[]): ControllerConfig | "help" 
     logLevel: level as Level,
     dns: parseDnsFlags(values),
   };
+}
+
+/** A Kubernetes Secret name: a DNS-1123 subdomain. */
+function isSecretName(name: string): boolean {
+  return name.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name);
 }
 
 function loadKubeConfig(path: string | undefined): k8s.KubeConfig {

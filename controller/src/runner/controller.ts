@@ -18,6 +18,8 @@ import { Metrics } from "./metrics.ts";
 export interface WasmPluginOptions {
   url: string;
   sha256?: string;
+  /** The WasmPlugins' imagePullSecret (a Secret in each WasmPlugin's namespace); absent: none. */
+  pullSecret?: string;
 }
 
 /** Receives every accepted gateway's table (the ECDS server implements it). */
@@ -189,7 +191,7 @@ export class Controller {
     if (w === undefined) return undefined;
     // The WasmPlugin must live with the gateway pods it selects: the gateway Service's namespace.
     const namespace = g.service?.namespace ?? g.gatewayRef.namespace;
-    return { namespace, name: `canal-${g.ref.name}`, selector: g.workloadLabels, url: w.url, sha256: w.sha256 };
+    return { namespace, name: `canal-${g.ref.name}`, selector: g.workloadLabels, url: w.url, sha256: w.sha256, imagePullSecret: w.pullSecret };
   }
 
   private async deliver(g: GatewayResult, wanted: Set<string>): Promise<DeliveryState> {

@@ -22,6 +22,12 @@ export interface WasmPluginTarget {
   /** oci://, http(s):// or file:// URL of the filter. */
   url: string;
   sha256?: string;
+  /**
+   * Istio's spec.imagePullSecret: the name of a Secret (kubernetes.io/dockerconfigjson) in the
+   * WasmPlugin's namespace that istiod uses to pull an oci:// filter. Absent: the field is not
+   * applied, so server-side apply removes it if an earlier apply set it.
+   */
+  imagePullSecret?: string;
 }
 
 export type ApplyOutcome = "written" | "unchanged";
@@ -37,7 +43,9 @@ export class WasmPluginWriter {
 
   /** The WasmPlugin object for a table, as it is applied. */
   static render(target: WasmPluginTarget, table: RouteTable): k8s.KubernetesObject & { spec: Record<string, unknown> } {
-    const artifact = `${target.url}@${target.sha256 ?? ""}`;
+    // The pull secret is part of how the artifact is fetched: changing it (or dropping it) must
+    // re-apply even when the table is unchanged. Without one the annotation is as before.
+    const artifact = `${target.url}@${target.sha256 ?? ""}` + (target.imagePullSecret ? ` imagePullSecret=${target.imagePullSecret}` : "");
     const spec: Record<string, unknown> = {
       selector: { matchLabels: target.selector },
       url: target.url,
@@ -45,6 +53,7 @@ export class WasmPluginWriter {
       pluginConfig: table,
     };
     if (target.sha256) spec["sha256"] = target.sha256;
+    if (target.imagePullSecret) spec["imagePullSecret"] = target.imagePullSecret;
     return {
       apiVersion: WASMPLUGIN_API_VERSION,
       kind: "WasmPlugin",
