@@ -71,6 +71,10 @@ interface Options {
   changeTimeoutS: number;
   /** --max-old-space-size for the controller's Node.js (MB); undefined: Node's default. */
   controllerHeapMb: number | undefined;
+  /** The controller's --heap-growing-percent; undefined: its default. */
+  controllerHeapGrowing: number | undefined;
+  /** The controller's --idle-gc-ms; undefined: its default. */
+  controllerIdleGcMs: number | undefined;
   /** The controller's --log-level (its log is kept with --keep). */
   controllerLogLevel: string;
   write: boolean;
@@ -83,7 +87,7 @@ interface Options {
 
 const USAGE =
   "options: --sizes 1000,10000 --changes 50 --burst 20 --namespaces 4 --apply-concurrency 16 --envoy-concurrency 2 " +
-  "--create-timeout S --sync-timeout S --change-timeout S --controller-max-old-space MB --controller-log-level LEVEL --save-json PATH --render-json PATH --no-write --keep";
+  "--create-timeout S --sync-timeout S --change-timeout S --controller-max-old-space MB --controller-heap-growing-percent N --controller-idle-gc-ms MS --controller-log-level LEVEL --save-json PATH --render-json PATH --no-write --keep";
 
 function parseOptions(argv: string[]): Options {
   const opts: Options = {
@@ -97,6 +101,8 @@ function parseOptions(argv: string[]): Options {
     syncTimeoutS: 600,
     changeTimeoutS: 60,
     controllerHeapMb: undefined,
+    controllerHeapGrowing: undefined,
+    controllerIdleGcMs: undefined,
     controllerLogLevel: "info",
     write: true,
     keep: false,
@@ -125,7 +131,15 @@ function parseOptions(argv: string[]): Options {
     else if (a === "--sync-timeout") opts.syncTimeoutS = next();
     else if (a === "--change-timeout") opts.changeTimeoutS = next();
     else if (a === "--controller-max-old-space") opts.controllerHeapMb = next();
-    else if (a === "--controller-log-level") opts.controllerLogLevel = argv[++i] ?? "info";
+    else if (a === "--controller-heap-growing-percent") {
+      const v = Number(argv[++i]);
+      if (!Number.isInteger(v) || v < 0) throw new Error(`--controller-heap-growing-percent needs a whole number; ${USAGE}`);
+      opts.controllerHeapGrowing = v;
+    } else if (a === "--controller-idle-gc-ms") {
+      const v = Number(argv[++i]);
+      if (!Number.isInteger(v) || v < 0) throw new Error(`--controller-idle-gc-ms needs a whole number; ${USAGE}`);
+      opts.controllerIdleGcMs = v;
+    } else if (a === "--controller-log-level") opts.controllerLogLevel = argv[++i] ?? "info";
     else if (a === "--save-json") opts.saveJson = argv[++i];
     else if (a === "--render-json") opts.renderJson = argv[++i];
     else if (a === "--no-write") opts.write = false;
@@ -411,6 +425,8 @@ async function runSize(n: number, opts: Options, wasmPath: string, workRoot: str
       "bench",
       "--log-level",
       opts.controllerLogLevel,
+      ...(opts.controllerHeapGrowing === undefined ? [] : ["--heap-growing-percent", String(opts.controllerHeapGrowing)]),
+      ...(opts.controllerIdleGcMs === undefined ? [] : ["--idle-gc-ms", String(opts.controllerIdleGcMs)]),
     ];
     // The code as `make build` makes it now (the sources may have changed since the last build).
     execFileSync(process.execPath, [join(REPO_ROOT, "scripts/bundle-controller.mjs")], { cwd: REPO_ROOT, stdio: "ignore" });
@@ -885,7 +901,9 @@ function report(results: SizeResult[], opts: Options, meta: RunMeta): { section:
   lines.push(
     `- kube-apiserver ${K8S_VERSION} + etcd ${meta.etcd} (test/support/k8s.ts, built by scripts/tools.sh), Istio CRDs ${ISTIO_API_VERSION}; ` +
       `Envoy ${ENVOY_VERSION} with ${opts.envoyConcurrency} workers; Node.js ${process.version}` +
-      (opts.controllerHeapMb === undefined ? " (the controller with Node's default heap limit)" : `; the controller with \`--max-old-space-size=${opts.controllerHeapMb}\``),
+      (opts.controllerHeapMb === undefined ? " (the controller with Node's default heap limit)" : `; the controller with \`--max-old-space-size=${opts.controllerHeapMb}\``) +
+      (opts.controllerHeapGrowing === undefined ? "" : `; controller flag \`--heap-growing-percent ${opts.controllerHeapGrowing}\``) +
+      (opts.controllerIdleGcMs === undefined ? "" : `; controller flag \`--idle-gc-ms ${opts.controllerIdleGcMs}\``),
   );
   lines.push(`- machine: ${mach.nproc} CPUs, ${mach.cpu}, Linux ${mach.kernel}; load average (1/5/15 min) ${meta.load}`);
   lines.push(

@@ -1,6 +1,7 @@
 // `canal controller`: flags are parsed once into a typed config here; nothing below reads
 // process.argv or process.env.
 import { hostname } from "node:os";
+import { setFlagsFromString } from "node:v8";
 import { parseArgs } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { resolveKinds } from "../kube/resources.ts";
@@ -37,6 +38,11 @@ flags:
   --cluster-domain DOMAIN  Kubernetes cluster domain (default: cluster.local)
 ${DNS_USAGE}  --metrics-address ADDR   serve /metrics, /healthz, /readyz here (default: 127.0.0.1:9090)
   --log-level LEVEL        debug | info | warn | error (default: info)
+  --idle-gc-ms MS          run a full garbage collection once no translation ran for MS ms
+                           (default: 0, never): lower RSS, more CPU per change (docs/controller.md)
+  --heap-growing-percent N after each full garbage collection, let the V8 heap grow by N% of what
+                           survived before the next one (default: 0, V8's own factor, up to 4x;
+                           a small N collects during translations and makes changes slower)
   -h, --help               this help
 `;
 
@@ -51,9 +57,27 @@ export interface ControllerConfig {
   clusterDomain: string;
   metricsAddress: string;
   logLevel: Level;
+  /** V8's --heap-growing-percent (0: V8's own, dynamic factor). */
+  heapGrowingPercent: number;
+  /** Full garbage collection after this much idle time after a translation; 0: never. */
+  idleGcMs: number;
   /** --dns: redirect Service names to the gateways through the canal-dns ConfigMap. */
   dns?: DnsConfig;
 }
+
+/**
+ * V8 lets its old generation grow after a full collection by a factor it picks from the collector's
+ * speed: up to 4x what survived. The controller's heap is mostly its memo and parsed objects,
+ * and each change leaves megabytes of garbage (the serialized table, its encoding), so with V8's
+ * factor the heap settles far above what is live (at 10,000 VirtualServices: peak RSS 525 MiB for
+ * ~100 MB live). A fixed, smaller factor collects sooner, in proportion to the live heap (unlike
+ * --max-old-space-size, which only collects near a fixed limit and then collects over and over),
+ * but at 50 it doubled the translate time per change (bench), so it is off by default, as is the
+ * idle collection (--idle-gc-ms, runner/idle-gc.ts): both trade CPU per change for memory.
+ */
+export const DEFAULT_HEAP_GROWING_PERCENT = 0;
+/** See runner/idle-gc.ts. */
+export const DEFAULT_IDLE_GC_MS = 0;
 
 export function parseControllerFlags(args: string[]): ControllerConfig | "help" {
   let values;
@@ -77,6 +101,8 @@ export function parseControllerFlags(args: string[]): ControllerConfig | "help" 
         "cluster-domain": { type: "string", default: "cluster.local" },
         "metrics-address": { type: "string", default: "127.0.0.1:9090" },
         "log-level": { type: "string", default: "info" },
+        "heap-growing-percent": { type: "string", default: String(DEFAULT_HEAP_GROWING_PERCENT) },
+        "idle-gc-ms": { type: "string", default: String(DEFAULT_IDLE_GC_MS) },
         help: { type: "boolean", short: "h", default: false },
         ...DNS_FLAG_OPTIONS,
       },
@@ -89,6 +115,10 @@ export function parseControllerFlags(args: string[]): ControllerConfig | "help" 
   if (!Number.isInteger(lease) || lease < 2 || lease > 600) throw new UsageError(`canal controller: --lease-duration must be whole seconds between 2 and 600, got "${values["lease-duration"]}"`);
   const level = values["log-level"] as string;
   if (!["debug", "info", "warn", "error"].includes(level)) throw new UsageError(`canal controller: --log-level must be debug, info, warn or error, got "${level}"`);
+  const growing = Number(values["heap-growing-percent"]);
+  if (!Number.isInteger(growing) || growing < 0 || growing > 300) throw new UsageError(`canal controller: --heap-growing-percent must be a whole number between 0 and 300, got "${values["heap-growing-percent"]}"`);
+  const idleGc = Number(values["idle-gc-ms"]);
+  if (!Number.isInteger(idleGc) || idleGc < 0 || idleGc > 3_600_000) throw new UsageError(`canal controller: --idle-gc-ms must be whole milliseconds between 0 and 3600000, got "${values["idle-gc-ms"]}"`);
   const sha = values["wasm-sha256"];
   if (sha !== undefined && !/^[0-9a-f]{64}$/.test(sha)) throw new UsageError(`canal controller: --wasm-sha256 must be 64 lower-case hex digits`);
   const pullSecret = values["wasm-pull-secret"];
@@ -121,6 +151,8 @@ export function parseControllerFlags(args: string[]): ControllerConfig | "help" 
     clusterDomain: values["cluster-domain"] as string,
     metricsAddress: values["metrics-address"] as string,
     logLevel: level as Level,
+    heapGrowingPercent: growing,
+    idleGcMs: idleGc,
     dns: parseDnsFlags(values),
   };
 }
@@ -139,6 +171,8 @@ function loadKubeConfig(path: string | undefined): k8s.KubeConfig {
 }
 
 export async function runController(config: ControllerConfig): Promise<() => Promise<void>> {
+  // Read by V8 at every full collection, so setting it now applies from the first one on.
+  if (config.heapGrowingPercent > 0) setFlagsFromString(`--heap-growing-percent=${config.heapGrowingPercent}`);
   const log = jsonLogger(config.logLevel, { component: "canal-controller", identity: config.identity });
   const kc = loadKubeConfig(config.kubeconfig);
   const kinds = await resolveKinds(kc);
@@ -160,13 +194,14 @@ export async function runController(config: ControllerConfig): Promise<() => Pro
     wasmPlugin: config.wasmPlugin,
     validateRegex: loadRegexValidator(),
     clusterDomain: config.clusterDomain,
+    idleGcMs: config.idleGcMs,
     ...(config.dns === undefined ? {} : { dns: new DnsManager(kc, { ...config.dns, clusterDomain: config.clusterDomain }, log) }),
   });
   const http = await startHttp(config.metricsAddress, controller.metrics, controller);
   // bin/canal.mjs says whether the bundle or the TypeScript sources run (and why not the bundle).
   const code = process.env["CANAL_CODE"] ?? "sources";
   controller.metrics.gauge("canal_code_info", "Which code runs: the bundle (make build) or the TypeScript sources, and why.", 1, { code });
-  log.info("starting", { metrics: `http://${config.metricsAddress.replace(/:\d+$/, "")}:${http.port}/metrics`, kinds: kinds.map((k) => k.apiVersion + "/" + k.kind), code });
+  log.info("starting", { metrics: `http://${config.metricsAddress.replace(/:\d+$/, "")}:${http.port}/metrics`, kinds: kinds.map((k) => k.apiVersion + "/" + k.kind), code, heapGrowingPercent: config.heapGrowingPercent, idleGcMs: config.idleGcMs });
   await controller.start();
   log.info("caches synced; campaigning for leadership", { lease: `${config.namespace}/${config.leaseName}` });
   return async () => {

@@ -14,6 +14,7 @@ import { tableJson, translate, TranslateMemo, type GatewayResult, type RegexVali
 import { LeaderElector } from "./leader.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
+import { IdleCollector } from "./idle-gc.ts";
 
 export interface WasmPluginOptions {
   url: string;
@@ -47,6 +48,8 @@ export interface ControllerOptions {
   metrics?: Metrics;
   /** DNS redirection (`--dns`): absent, nothing DNS-related runs. */
   dns?: DnsManager;
+  /** Full garbage collection this long after the last translation (idle-gc.ts); 0 or absent: never. */
+  idleGcMs?: number;
 }
 
 export class Controller {
@@ -62,9 +65,11 @@ export class Controller {
   private synced = false;
   /** What translations keep for the next one (rebuilt from the cluster after a restart). */
   private readonly memo = new TranslateMemo();
+  private readonly idleGc: IdleCollector;
 
   constructor(private readonly o: ControllerOptions) {
     this.metrics = o.metrics ?? new Metrics();
+    this.idleGc = new IdleCollector(o.idleGcMs ?? 0, (runs) => this.metrics.gauge("canal_idle_gc_total", "Full garbage collections run once idle after a translation.", runs));
     this.source = new ClusterSource({ kc: o.kc, kinds: o.kinds, log: o.log });
     this.plugins = new WasmPluginWriter(o.kc);
     this.status = new StatusWriter(o.kc, "canal-controller", o.identity);
@@ -101,6 +106,7 @@ export class Controller {
 
   async stop(): Promise<void> {
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.idleGc.stop();
     await this.leader.stop();
     await this.source.stop();
     await this.o.dns?.stop();
@@ -134,6 +140,7 @@ export class Controller {
       this.o.publisher?.publish(g, json);
       this.metrics.gauge("canal_table_bytes", "Size of the route table JSON.", Buffer.byteLength(json), { gateway: `${g.ref.namespace}/${g.ref.name}` });
     }
+    this.idleGc.busy();
     this.requestSync();
   }
 
