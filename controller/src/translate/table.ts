@@ -20,7 +20,12 @@ export type VirtualHostSerializer = (vh: VirtualHost) => VirtualHostJson;
 export function serializeVirtualHost(vh: VirtualHost): VirtualHostJson {
   const name = JSON.stringify(vh.name);
   const domains = JSON.stringify(vh.domains);
-  return { canonical: `{"domains":${domains},"name":${name},"routes":${canonicalJson(vh.routes)}}`, plain: `{"name":${name},"domains":${domains},"routes":${JSON.stringify(vh.routes)}}` };
+  // join(), not a template literal: a template makes a tree of string pieces (V8 cons strings) that
+  // the memo would keep for every virtual host; join() makes one flat string.
+  return {
+    canonical: ['{"domains":', domains, ',"name":', name, ',"routes":', canonicalJson(vh.routes), "}"].join(""),
+    plain: ['{"name":', name, ',"domains":', domains, ',"routes":', JSON.stringify(vh.routes), "}"].join(""),
+  };
 }
 
 /** JSON.stringify of each assembled table, made while assembling it. */
