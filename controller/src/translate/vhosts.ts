@@ -65,7 +65,8 @@ export function hostCandidates(vs: VirtualService, ctx: HostContext): HostCandid
     }
     for (const domain of domains) candidates.push({ domain, hostIndex: i });
   });
-  return { candidates, problems: sink.list };
+  // Kept by the memo: a copy of exactly its length (see translateVsRoutes).
+  return { candidates: candidates.slice(), problems: sink.list };
 }
 
 /**

@@ -63,7 +63,9 @@ export function translateVsRoutes(vs: VirtualService, env: RouteEnv): VsRoutes {
     out.services.push(...r.services);
     out.clusters.push(...r.clusters);
   });
-  return out;
+  // Kept by the memo for every VirtualService: copies of exactly their length (push() leaves
+  // room for 16 more elements in each array).
+  return { routes: out.routes.slice(), services: out.services.slice(), clusters: out.clusters.slice(), problems: out.problems.slice(), dependencies: dependencies.slice() };
 }
 
 /** Do the recorded lookups still give the same answers in `env`? */
