@@ -721,6 +721,7 @@ class KubeApiImpl implements KubeApi {
     const t1 = performance.now();
     await this.startApiserver();
     this.discovery.clear();
+    await this.waitCustomResourcesServed();
     const report: RestartReport = {
       signal,
       exitCode: old?.exitCode ?? null,
@@ -730,6 +731,30 @@ class KubeApiImpl implements KubeApi {
     };
     this.lastRestart = report;
     return report;
+  }
+
+  /**
+   * After a restart /readyz says ok before the watch caches of CRD-backed resources are rebuilt:
+   * for a moment a list answers 429 "storage is (re)initializing" (seen once in CI-like runs).
+   * A restarted server counts as ready once every served custom resource lists without a 429.
+   */
+  private async waitCustomResourcesServed(): Promise<void> {
+    const crds = await this.request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions");
+    if (crds.status !== 200) return;
+    const items = (JSON.parse(crds.text) as { items?: { spec?: { group?: string; names?: { plural?: string }; versions?: { name?: string; served?: boolean }[] } }[] }).items ?? [];
+    const paths: string[] = [];
+    for (const c of items) {
+      for (const v of c.spec?.versions ?? []) {
+        if (v.served === true && c.spec?.group && c.spec.names?.plural && v.name) paths.push(`/apis/${c.spec.group}/${v.name}/${c.spec.names.plural}?limit=1`);
+      }
+    }
+    for (const path of paths) {
+      await pollUntil(
+        `kube-apiserver ${this.name}: ${path} served after the restart (not 429)`,
+        async () => ((await this.request("GET", path, { timeoutMs: 2000 })).status === 429 ? undefined : true),
+        { timeoutMs: this.readyTimeoutMs, intervalMs: 50, onTimeout: () => this.logs() },
+      );
+    }
   }
 
   async stop(): Promise<void> {
