@@ -36,6 +36,7 @@ import { ETCD_VERSION, ISTIO_API_VERSION, K8S_VERSION, startKubeApi, type KubeAp
 import { LOOPBACK } from "../test/support/ports.ts";
 import { startUpstream, type Echo, type Upstream } from "../test/support/upstream.ts";
 import { ensureCanalWasm, REPO_ROOT } from "../test/support/wasm.ts";
+import { writeBenchmarkSection } from "./benchmarks-doc.ts";
 import {
   Applier,
   ControllerProcess,
@@ -1187,21 +1188,6 @@ function figureLines(results: SizeResult[]): string[] {
   return out;
 }
 
-/** Replaces the "## Controller" section of docs/benchmarks.md (or appends it); other sections stay. */
-function writeSection(section: string): void {
-  const path = join(REPO_ROOT, "docs", "benchmarks.md");
-  const text = readFileSync(path, "utf8");
-  const start = text.search(/^## Controller$/m);
-  let out: string;
-  if (start < 0) out = `${text.trimEnd()}\n\n${section}`;
-  else {
-    const rest = text.slice(start + 1);
-    const nextRel = rest.search(/^## /m);
-    const end = nextRel < 0 ? text.length : start + 1 + nextRel;
-    out = `${text.slice(0, start)}${section}${end < text.length ? `\n${text.slice(end)}` : ""}`;
-  }
-  writeFileSync(path, out);
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -1233,7 +1219,7 @@ function readSavedRun(path: string): SavedRun {
 function publish(run: SavedRun, write: boolean): void {
   const { section, figures } = report(run.results, run.opts, run.meta);
   if (write) {
-    writeSection(section);
+    writeBenchmarkSection(section);
     progress("\nwrote the Controller section of docs/benchmarks.md");
   }
   progress("");

@@ -13,13 +13,13 @@
 // operator would) to show what the cache costs. Results replace the "## DNS" section of
 // docs/benchmarks.md; the figure is the last line printed.
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { COREDNS_VERSION, udpLookup } from "../test/support/coredns.ts";
 import { K8S_VERSION, type KubeObject } from "../test/support/k8s.ts";
-import { REPO_ROOT } from "../test/support/wasm.ts";
+import { writeBenchmarkSection } from "./benchmarks-doc.ts";
 import { CM_PATH, canalCorefileLines, gatewayYaml, serviceYaml, startDnsEnv, VS_PATH, vsYaml, waitA, type DnsEnv } from "../test/dns/env.ts";
 
 const USAGE = `usage: node --import tsx bench/dns.ts [flags]   (npm run bench:dns)
@@ -101,20 +101,6 @@ function sec(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
 }
 
-function writeSection(section: string): void {
-  const path = join(REPO_ROOT, "docs", "benchmarks.md");
-  const text = readFileSync(path, "utf8");
-  const start = text.search(/^## DNS$/m);
-  let out: string;
-  if (start < 0) out = `${text.trimEnd()}\n\n${section}`;
-  else {
-    const rest = text.slice(start + 1);
-    const nextRel = rest.search(/^## /m);
-    const end = nextRel < 0 ? text.length : start + 1 + nextRel;
-    out = `${text.slice(0, start)}${section}${end < text.length ? `\n${text.slice(end)}` : ""}`;
-  }
-  writeFileSync(path, out);
-}
 
 async function main(): Promise<number> {
   let values;
@@ -186,7 +172,7 @@ async function main(): Promise<number> {
     ``,
   ];
   if (!values["no-write"]) {
-    writeSection(lines.join("\n"));
+    writeBenchmarkSection(lines.join("\n"));
     process.stderr.write("wrote the DNS section of docs/benchmarks.md\n");
   }
   process.stdout.write(`${lines.slice(7).join("\n")}\n`);

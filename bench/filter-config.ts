@@ -29,6 +29,7 @@ import { compileAs } from "../test/emulator/compile.ts";
 import { ProxyWasmHost } from "../test/emulator/host.ts";
 import { ENVOY_VERSION, startEnvoy, type EnvoyProcess } from "../test/support/envoy.ts";
 import { PROBE_HOST, PROBE_PATH } from "../test/support/gateway.ts";
+import { writeBenchmarkSection } from "./benchmarks-doc.ts";
 import { request } from "../test/support/http.ts";
 import { LOOPBACK } from "../test/support/ports.ts";
 import { pollUntil } from "../test/support/processes.ts";
@@ -347,18 +348,6 @@ function loadavg(): string {
   return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 }
 
-/** Replaces (or appends) the `## Filter configure` section, leaving every other section as is. */
-export function replaceSection(doc: string, heading: string, body: string): string {
-  const lines = doc.split("\n");
-  const start = lines.findIndex((l) => l.trim() === heading);
-  const section = `${heading}\n\n${body.trim()}\n`;
-  if (start < 0) return `${doc.replace(/\n*$/, "\n")}\n${section}`;
-  let end = lines.findIndex((l, i) => i > start && /^## /.test(l));
-  if (end < 0) end = lines.length;
-  const before = lines.slice(0, start).join("\n");
-  const after = lines.slice(end).join("\n");
-  return `${before}${before === "" ? "" : "\n"}${section}${after === "" ? "" : `\n${after}`}`;
-}
 
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
@@ -419,8 +408,7 @@ async function main(): Promise<void> {
     "```",
   ].join("\n");
   if (opts.write) {
-    const path = join(REPO_ROOT, "docs", "benchmarks.md");
-    writeFileSync(path, replaceSection(readFileSync(path, "utf8"), SECTION, body));
+    writeBenchmarkSection(`${SECTION}\n\n${body}`);
     progress(`\nwrote the "${SECTION}" section of docs/benchmarks.md`);
   }
   progress("");
