@@ -91,6 +91,10 @@ const USAGE =
   "--create-timeout S --sync-timeout S --change-timeout S --controller-max-old-space MB --controller-heap-growing-percent N --controller-idle-gc-ms MS --controller-log-level LEVEL --save-json PATH --render-json PATH --no-write --keep";
 
 function parseOptions(argv: string[]): Options {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(`usage: npm run bench:controller [-- options] (results: the Controller section of docs/benchmarks.md)\n${USAGE}\n`);
+    process.exit(0);
+  }
   const opts: Options = {
     sizes: [1000, 10000],
     changes: 50,

@@ -48,6 +48,10 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write("usage: npm run bench:filter-config [-- --sizes 1000,10000 --updates N --emulator-runs N --baseline REF|none --no-write]\n(results: the Filter configure section of docs/benchmarks.md)\n");
+    process.exit(0);
+  }
   const opts: Options = { sizes: [1000, 10000], updates: 5, emulatorRuns: 5, baseline: DEFAULT_BASELINE, write: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];

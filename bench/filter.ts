@@ -40,6 +40,10 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write("usage: npm run bench:filter [-- --duration S --warmup S --connections N --sizes 10,1000,10000 --no-write]\n(results: the preamble, sections (a), (b) and Ratios of docs/benchmarks.md)\n");
+    process.exit(0);
+  }
   const opts: Options = { durationS: 10, warmupS: 2, connections: 32, sizes: [10, 1000, 10000], write: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
