@@ -382,8 +382,7 @@ async function runSize(n: number, opts: Options, wasmPath: string, workRoot: str
   const api = await startKubeApi({ name: `bench-controller-${n}`, workDir: join(workDir, "k8s"), keepWorkDir: opts.keep });
   const cleanups: (() => Promise<void>)[] = [async () => api.stop()];
   try {
-    await api.installIstioCrds();
-    await api.installCrds([join(REPO_ROOT, "controller/crds/internalgateway.yaml")]);
+    await api.installCanalCrds();
     await api.applyYaml(`apiVersion: v1\nkind: Namespace\nmetadata: {name: ${IG_NS}}\n`);
     const apiStartS = (performance.now() - t0) / 1000;
     progress(`[${label}] API server ready with CRDs in ${fmt(apiStartS, 1)} s (kube-apiserver ${K8S_VERSION}, etcd ${api.etcdVersion})`);

@@ -25,8 +25,7 @@ const logs: string[] = [];
 beforeAll(async () => {
   const wasmPath = ensureCanalWasm();
   api = await startKubeApi({ name: "cli-status" });
-  await api.installIstioCrds();
-  await api.installCrds([join(REPO, "controller/crds/internalgateway.yaml")]);
+  await api.installCanalCrds();
   await api.applyYaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n");
   const adsPort = await freePort();
   controller = spawnTracked(process.execPath, [CANAL, "controller", "--kubeconfig", api.kubeconfigPath, "--no-wasmplugin", "--ecds-address", `${LOOPBACK}:${adsPort}`,

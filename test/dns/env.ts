@@ -15,7 +15,6 @@ import { startKubeApi, type KubeApi, type KubeObject } from "../support/k8s.ts";
 import { pollUntil } from "../support/processes.ts";
 import { ConfigMapProjector } from "./projector.ts";
 
-const REPO = join(import.meta.dirname, "..", "..");
 export const CM_PATH = "/api/v1/namespaces/kube-system/configmaps";
 
 /**
@@ -49,8 +48,7 @@ export async function startDnsEnv(name: string): Promise<DnsEnv> {
   const api = await startKubeApi({ name, apiserverArgs: [`--service-cluster-ip-range=${prefix}.0.0/16,fd00:${a.toString(16)}::/112`] });
   const stops: Array<() => Promise<void>> = [() => api.stop()];
   try {
-    await api.installIstioCrds();
-    await api.installCrds([join(REPO, "controller/crds/internalgateway.yaml")]);
+    await api.installCanalCrds();
     await api.applyYaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n");
     // CoreDNS starts with the operator's Corefile; from then on it reads the projected ConfigMap.
     const template = defaultCorefile({ kubeApi: api, cacheTtl: 0, mainBlockExtra: canalCorefileLines("{{DIR}}/canal") });

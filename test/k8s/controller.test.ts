@@ -85,8 +85,7 @@ function clustersOf(t: RouteTable): string[] {
 
 beforeAll(async () => {
   api = await startKubeApi({ name: "controller" });
-  await api.installIstioCrds();
-  await api.installCrds([join(REPO, "controller/crds/internalgateway.yaml")]);
+  await api.installCanalCrds();
   await api.applyYaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n");
   kc = new k8s.KubeConfig();
   kc.loadFromFile(api.kubeconfigPath);

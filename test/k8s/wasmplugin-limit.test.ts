@@ -21,8 +21,7 @@ const logs: string[] = [];
 
 beforeAll(async () => {
   api = await startKubeApi({ name: "wasmplugin-limit" });
-  await api.installIstioCrds();
-  await api.installCrds([join(REPO, "controller/crds/internalgateway.yaml")]);
+  await api.installCanalCrds();
   await api.applyYaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n");
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(api.kubeconfigPath);

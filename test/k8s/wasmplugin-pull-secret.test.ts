@@ -113,8 +113,7 @@ describe("WasmPlugin imagePullSecret against a real API server", () => {
 
   beforeAll(async () => {
     api = await startKubeApi({ name: "wasm-pull-secret" });
-    await api.installIstioCrds();
-    await api.installCrds([join(REPO, "controller/crds/internalgateway.yaml")]);
+    await api.installCanalCrds();
     await api.applyYaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n");
     kc = new k8s.KubeConfig();
     kc.loadFromFile(api.kubeconfigPath);

@@ -231,6 +231,8 @@ export interface KubeApi {
   installCrds(paths: string[]): Promise<string[]>;
   /** installCrds([istioCrdsPath()]). */
   installIstioCrds(): Promise<string[]>;
+  /** Istio's CRDs and Canal's InternalGateway CRD (controller/crds): what the controller watches. */
+  installCanalCrds(): Promise<string[]>;
   /** Opens a watch on a collection path (`?watch=1` is added). */
   watch<T extends KubeObject = KubeObject>(
     path: string,
@@ -667,6 +669,10 @@ class KubeApiImpl implements KubeApi {
 
   installIstioCrds(): Promise<string[]> {
     return this.installCrds([istioCrdsPath()]);
+  }
+
+  installCanalCrds(): Promise<string[]> {
+    return this.installCrds([istioCrdsPath(), join(REPO_ROOT, "controller", "crds", "internalgateway.yaml")]);
   }
 
   watch<T extends KubeObject = KubeObject>(
