@@ -56,10 +56,10 @@ export function namesGateway(vs: VirtualService, gatewayKey: string): boolean {
  * The VirtualServices bound to `gateway`, oldest first: they name it and are exported to its
  * namespace. One that names it but is not exported gets NotExported.
  */
-export function boundVirtualServices(gateway: Gateway, vss: readonly VirtualService[], sink: ProblemSink): VirtualService[] {
+export function boundVirtualServices(gateway: Gateway, vss: readonly VirtualService[], sink: ProblemSink, sorted: (vss: readonly VirtualService[]) => VirtualService[] = byAge): VirtualService[] {
   const key = refOf(gateway);
   const out: VirtualService[] = [];
-  for (const vs of byAge(vss)) {
+  for (const vs of sorted(vss)) {
     if (!namesGateway(vs, key)) continue;
     if (!isExportedTo(vs.spec.exportTo, vs.metadata.namespace, gateway.metadata.namespace)) {
       sink.add(vs, "spec.exportTo", "NotExported", `VirtualService ${refOf(vs)} names Gateway ${key} but spec.exportTo (${vs.spec.exportTo.join(", ")}) does not include the Gateway's namespace "${gateway.metadata.namespace}", so the gateway cannot use it. Add "${gateway.metadata.namespace}" (or "*") to exportTo.`);

@@ -98,11 +98,11 @@ export function translateGateway(input: GatewayInputs, sink: ProblemSink): Gatew
   reportIgnoredFields(gateway, gateway.ignoredFields, sink);
   result.servers = servers.ports;
 
-  const bound = boundVirtualServices(gateway, input.virtualServices, sink);
+  const memo = input.memo;
+  const bound = boundVirtualServices(gateway, input.virtualServices, sink, memo && ((vss) => memo.ageOrder.sort(vss)));
   for (const vs of bound) reportIgnoredFields(vs, vs.ignoredFields, sink);
   const hostCtx: HostContext = { gatewayKey, serverHosts: servers.hosts, clusterDomain: input.clusterDomain, sink };
-  const memo = input.memo;
-  const claimed = claimHosts(bound, hostCtx, memo && ((vs) => memo.hostCandidates(vs, hostCtx)));
+  const claimed = memo === undefined ? claimHosts(bound, hostCtx) : memo.claim(bound, hostCtx);
 
   const subsets = subsetLookup(input.destinationRules, gateway.metadata.namespace, workloadLabels, input.clusterDomain);
   const destinations: Service[] = [];
@@ -117,20 +117,27 @@ export function translateGateway(input: GatewayInputs, sink: ProblemSink): Gatew
     return r.routes;
   });
 
-  const planInput = { services: [...hostServices(claimed, input.services), ...destinations], clusterDomain: input.clusterDomain, gatewayService };
-  const plan = input.memo === undefined ? buildDnsPlan(planInput) : input.memo.dnsPlan(planInput);
-  for (const c of claimed) for (const h of c.claims) {
-    const s = input.services.byFqdn(h.domain);
-    if (s !== undefined && s.metadata.namespace === gatewayService.namespace && s.metadata.name === gatewayService.name) {
-      sink.add(c.vs, `spec.hosts[${h.hostIndex}]`, "GatewayLoop", `spec.hosts[${h.hostIndex}]: ${h.domain} is the Canal gateway's own Service; it is not redirected to itself in DNS. Remove this host.`);
+  const claimedServices = memo === undefined ? hostServices(claimed, input.services) : memo.hostServices(claimed, input.services, hostCtx);
+  const planInput = { services: [...claimedServices, ...destinations], clusterDomain: input.clusterDomain, gatewayService };
+  const plan = memo === undefined ? buildDnsPlan(planInput) : memo.dnsPlan(planInput);
+  const loops = (): void => {
+    for (const c of claimed) for (const h of c.claims) {
+      const s = input.services.byFqdn(h.domain);
+      if (s !== undefined && s.metadata.namespace === gatewayService.namespace && s.metadata.name === gatewayService.name) {
+        sink.add(c.vs, `spec.hosts[${h.hostIndex}]`, "GatewayLoop", `spec.hosts[${h.hostIndex}]: ${h.domain} is the Canal gateway's own Service; it is not redirected to itself in DNS. Remove this host.`);
+      }
     }
-  }
-  const { domains, ambiguous } = withAliases(claimed, input.services, servedNamespaces(plan), hostCtx);
+  };
+  if (memo === undefined) loops();
+  else memo.loops(claimed, input.services, `${gatewayService.namespace}/${gatewayService.name}`, hostCtx, loops);
+  const served = servedNamespaces(plan);
+  const { domains, ambiguous } = memo === undefined ? withAliases(claimed, input.services, served, hostCtx) : memo.aliases(claimed, input.services, served, hostCtx);
   const virtualHosts: VirtualHost[] = [];
   claimed.forEach((c, i) => {
     const list = domains[i] as string[];
     if (list.length === 0) return;
-    virtualHosts.push({ name: virtualHostName(c.vs.metadata.namespace, c.vs.metadata.name), domains: list, routes: routes[i] as Route[] });
+    const r = routes[i] as Route[];
+    virtualHosts.push(memo === undefined ? { name: virtualHostName(c.vs.metadata.namespace, c.vs.metadata.name), domains: list, routes: r } : memo.virtualHost(c.vs, list, r));
   });
   result.table = memo === undefined ? assembleTable(virtualHosts, ambiguous) : assembleTable(virtualHosts, ambiguous, (vh) => memo.virtualHostJson(vh));
   result.dnsPlan = svc === undefined ? [] : plan;

@@ -7,18 +7,41 @@
 // (incremental.test.ts checks it over random edit sequences).
 import type { Service } from "../api/core.ts";
 import type { VirtualService } from "../api/istio.ts";
+import type { Problem } from "../api/problem.ts";
 import type { Route, VirtualHost } from "../../../schema/route-table.ts";
 import type { RegexValidator } from "./context.ts";
 import { dnsEntry, planOf, plannedServices, type DnsEntry, type DnsPlanInput } from "./dnsplan.ts";
+import { virtualHostName } from "./names.ts";
+import { AgeOrder } from "./order.ts";
 import { ServiceIndex } from "./services.ts";
 import { serializeVirtualHost, type VirtualHostJson } from "./table.ts";
-import { candidatesKey, hostCandidates, type HostCandidates, type HostContext } from "./vhosts.ts";
+import { candidatesKey, claimHosts, hostCandidates, hostServices, withAliases, type Domains, type HostCandidates, type HostContext, type VsHosts } from "./vhosts.ts";
 import { dependenciesHold, translateVsRoutes, type RouteEnv, type VsRoutes } from "./vs-routes.ts";
 
 interface KeptVirtualHost {
   name: string;
   domains: readonly string[];
   json: VirtualHostJson;
+}
+
+/** A VirtualService without HTTP routes claims nothing and has no candidates. */
+const NO_HTTP: HostCandidates = { candidates: [], problems: [] };
+
+/**
+ * One gateway view's host layout: which domains each bound VirtualService won, and what follows
+ * from those claims alone. It holds while the bound VirtualServices, in order, have the same
+ * candidates objects (hostCandidates() hands an edited VirtualService its predecessor's object
+ * when the content is equal), so a change to routes only skips every host pass.
+ */
+interface HostLayout {
+  candidates: HostCandidates[];
+  claimed: VsHosts[];
+  /** What claimHosts() added to the sink. */
+  problems: Problem[];
+  /** Derived from the claims; each kept with what else it depends on. */
+  hostServices?: { services: ServiceIndex; list: Service[] };
+  loops?: { services: ServiceIndex; gatewayService: string; problems: Problem[] };
+  aliases?: { services: ServiceIndex; served: ReadonlySet<string>; domains: Domains; problems: Problem[] };
 }
 
 export interface MemoStats {
@@ -42,6 +65,13 @@ export class TranslateMemo {
   /** Serialized virtual hosts, by their routes array (a memo result's, so stable). */
   private readonly vhosts = new WeakMap<readonly Route[], KeptVirtualHost>();
   private index?: { services: readonly Service[]; clusterDomain: string; index: ServiceIndex };
+  /** Per gateway view (candidatesKey). */
+  private layouts = new Map<string, HostLayout>();
+  /** Virtual hosts by their routes array (a memo result's), while the domains array is the same. */
+  private readonly hosts = new WeakMap<readonly Route[], { domains: readonly string[]; vh: VirtualHost }>();
+  readonly ageOrder = new AgeOrder();
+  /** Memo keys by the context object they were made of (one context per translation pass). */
+  private readonly keys = new WeakMap<object, string>();
 
   /** Called once per translate(): drops everything if the validator or the cluster domain changed. */
   begin(validator: RegexValidator, clusterDomain: string): void {
@@ -53,6 +83,90 @@ export class TranslateMemo {
     this.index = undefined;
     this.dnsEntries = new WeakMap();
     this.plans = new Map();
+    this.layouts = new Map();
+  }
+
+  private keyOf(ctx: object, make: () => string): string {
+    let key = this.keys.get(ctx);
+    if (key === undefined) {
+      key = make();
+      this.keys.set(ctx, key);
+    }
+    return key;
+  }
+
+  /** claimHosts(bound, ctx) (adding the same problems to ctx.sink), kept while the layout holds. */
+  claim(bound: readonly VirtualService[], ctx: HostContext): VsHosts[] {
+    const key = this.keyOf(ctx, () => candidatesKey(ctx));
+    const last = this.layouts.get(key);
+    let previous: Map<string, HostCandidates> | undefined;
+    const predecessor = (vs: VirtualService): HostCandidates | undefined => {
+      if (last === undefined) return undefined;
+      previous ??= new Map(last.claimed.map((c, i) => [`${c.vs.metadata.namespace}/${c.vs.metadata.name}`, last.candidates[i] as HostCandidates]));
+      return previous.get(`${vs.metadata.namespace}/${vs.metadata.name}`);
+    };
+    const candidates = bound.map((vs) => (vs.spec.http.length === 0 ? NO_HTTP : this.hostCandidates(vs, ctx, predecessor)));
+    if (last !== undefined && sameItems(last.candidates, candidates)) {
+      for (const p of last.problems) ctx.sink.list.push(p);
+      // Same claims; only the VirtualService objects may be newer.
+      const claimed = last.claimed.map((c, i) => (c.vs === bound[i] ? c : { vs: bound[i] as VirtualService, claims: c.claims }));
+      this.layouts.set(key, { ...last, candidates, claimed });
+      return claimed;
+    }
+    const before = ctx.sink.list.length;
+    const claimed = claimHosts(bound, ctx, (_vs, i) => candidates[i] as HostCandidates);
+    this.layouts.set(key, { candidates, claimed, problems: ctx.sink.list.slice(before) });
+    return claimed;
+  }
+
+  private layoutOf(ctx: HostContext, claimed: readonly VsHosts[]): HostLayout | undefined {
+    const layout = this.layouts.get(this.keyOf(ctx, () => candidatesKey(ctx)));
+    return layout !== undefined && layout.claimed === claimed ? layout : undefined;
+  }
+
+  /** hostServices(claimed, services) for claims made by claim(). */
+  hostServices(claimed: VsHosts[], services: ServiceIndex, ctx: HostContext): Service[] {
+    const layout = this.layoutOf(ctx, claimed);
+    if (layout?.hostServices !== undefined && layout.hostServices.services === services) return layout.hostServices.list;
+    const list = hostServices(claimed, services);
+    if (layout !== undefined) layout.hostServices = { services, list };
+    return list;
+  }
+
+  /** Problems `check` adds to ctx.sink for claims made by claim(), kept per Service index and gateway Service. */
+  loops(claimed: VsHosts[], services: ServiceIndex, gatewayService: string, ctx: HostContext, check: () => void): void {
+    const layout = this.layoutOf(ctx, claimed);
+    const kept = layout?.loops;
+    if (kept !== undefined && kept.services === services && kept.gatewayService === gatewayService) {
+      for (const p of kept.problems) ctx.sink.list.push(p);
+      return;
+    }
+    const before = ctx.sink.list.length;
+    check();
+    if (layout !== undefined) layout.loops = { services, gatewayService, problems: ctx.sink.list.slice(before) };
+  }
+
+  /** withAliases(...) for claims made by claim(), adding the same problems to ctx.sink. */
+  aliases(claimed: VsHosts[], services: ServiceIndex, served: ReadonlySet<string>, ctx: HostContext): Domains {
+    const layout = this.layoutOf(ctx, claimed);
+    const kept = layout?.aliases;
+    if (kept !== undefined && kept.services === services && sameSet(kept.served, served)) {
+      for (const p of kept.problems) ctx.sink.list.push(p);
+      return kept.domains;
+    }
+    const before = ctx.sink.list.length;
+    const domains = withAliases(claimed, services, served, ctx);
+    if (layout !== undefined) layout.aliases = { services, served, domains, problems: ctx.sink.list.slice(before) };
+    return domains;
+  }
+
+  /** The virtual host of `vs` with these domains and routes (the same object while both arrays are). */
+  virtualHost(vs: VirtualService, domains: readonly string[], routes: Route[]): VirtualHost {
+    const kept = this.hosts.get(routes);
+    if (kept !== undefined && kept.domains === domains) return kept.vh;
+    const vh: VirtualHost = { name: virtualHostName(vs.metadata.namespace, vs.metadata.name), domains: domains as string[], routes };
+    this.hosts.set(routes, { domains, vh });
+    return vh;
   }
 
   /** buildDnsPlan(input), the same array while the planned Services are the same objects. */
@@ -82,9 +196,12 @@ export class TranslateMemo {
     return index;
   }
 
-  /** hostCandidates(vs, ctx), kept per VirtualService object and gateway view. */
-  hostCandidates(vs: VirtualService, ctx: HostContext): HostCandidates {
-    const key = candidatesKey(ctx);
+  /**
+   * hostCandidates(vs, ctx), kept per VirtualService object and gateway view. A new object whose
+   * candidates equal those of its predecessor (same namespace/name) gets the predecessor's result.
+   */
+  hostCandidates(vs: VirtualService, ctx: HostContext, predecessor: (vs: VirtualService) => HostCandidates | undefined = () => undefined): HostCandidates {
+    const key = this.keyOf(ctx, () => candidatesKey(ctx));
     let byVs = this.candidates.get(key);
     if (byVs === undefined) {
       byVs = new WeakMap();
@@ -93,6 +210,8 @@ export class TranslateMemo {
     let kept = byVs.get(vs);
     if (kept === undefined) {
       kept = hostCandidates(vs, ctx);
+      const before = predecessor(vs);
+      if (before !== undefined && sameCandidates(before, kept)) kept = before;
       byVs.set(vs, kept);
     }
     return kept;
@@ -100,7 +219,7 @@ export class TranslateMemo {
 
   /** `vs`'s routes in `env`: kept if still valid, else translated and kept. */
   vsRoutes(vs: VirtualService, env: RouteEnv): VsRoutes {
-    const key = `${env.gatewayKey}\n${env.gatewayService.namespace}/${env.gatewayService.name}\n${env.clusterDomain}`;
+    const key = this.keyOf(env, () => `${env.gatewayKey}\n${env.gatewayService.namespace}/${env.gatewayService.name}\n${env.clusterDomain}`);
     let byVs = this.routes.get(key);
     if (byVs === undefined) {
       byVs = new WeakMap();
@@ -125,6 +244,33 @@ export class TranslateMemo {
     this.vhosts.set(vh.routes, { name: vh.name, domains: vh.domains, json });
     return json;
   }
+}
+
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameSet<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): boolean {
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+}
+
+function sameCandidates(a: HostCandidates, b: HostCandidates): boolean {
+  if (a.candidates.length !== b.candidates.length || a.problems.length !== b.problems.length) return false;
+  for (let i = 0; i < a.candidates.length; i++) {
+    const x = a.candidates[i] as HostCandidates["candidates"][number];
+    const y = b.candidates[i] as HostCandidates["candidates"][number];
+    if (x.domain !== y.domain || x.hostIndex !== y.hostIndex) return false;
+  }
+  for (let i = 0; i < a.problems.length; i++) {
+    const x = a.problems[i] as Problem;
+    const y = b.problems[i] as Problem;
+    if (x.kind !== y.kind || x.namespace !== y.namespace || x.name !== y.name || x.field !== y.field || x.reason !== y.reason || x.message !== y.message) return false;
+  }
+  return true;
 }
 
 function sameStrings(a: readonly string[], b: readonly string[]): boolean {

@@ -73,12 +73,12 @@ export function hostCandidates(vs: VirtualService, ctx: HostContext): HostCandid
  * `vss` oldest first: the oldest VirtualService wins a domain. VirtualServices without HTTP
  * routes claim nothing (no HTTP virtual host). `candidatesOf` may return kept results.
  */
-export function claimHosts(vss: readonly VirtualService[], ctx: HostContext, candidatesOf: (vs: VirtualService) => HostCandidates = (vs) => hostCandidates(vs, ctx)): VsHosts[] {
+export function claimHosts(vss: readonly VirtualService[], ctx: HostContext, candidatesOf: (vs: VirtualService, index: number) => HostCandidates = (vs) => hostCandidates(vs, ctx)): VsHosts[] {
   const owner = new Map<string, VirtualService>();
-  return vss.map((vs) => {
+  return vss.map((vs, index) => {
     const claims: HostClaim[] = [];
     if (vs.spec.http.length === 0) return { vs, claims };
-    const { candidates, problems } = candidatesOf(vs);
+    const { candidates, problems } = candidatesOf(vs, index);
     ctx.sink.list.push(...problems);
     for (const c of candidates) {
       const winner = owner.get(c.domain);
