@@ -1,5 +1,4 @@
-// Canonical JSON (object keys sorted, no whitespace) and the table's content version.
-import { createHash } from "node:crypto";
+// Canonical JSON (object keys sorted, no whitespace): what the table's content version hashes.
 
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
@@ -10,9 +9,4 @@ export function canonicalJson(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
   }
   return JSON.stringify(value);
-}
-
-/** "sha256:" + hex digest of the canonical JSON of `value`. */
-export function contentVersion(value: unknown): string {
-  return `sha256:${createHash("sha256").update(canonicalJson(value)).digest("hex")}`;
 }

@@ -18,7 +18,7 @@ export type { ClusterRef } from "./destinations.ts";
 export type { DnsEntry } from "./dnsplan.ts";
 export type { GatewayCounts, GatewayResult } from "./gateway.ts";
 export type { ServerPort } from "./servers.ts";
-export { canonicalJson, contentVersion } from "./canonical.ts";
+export { canonicalJson } from "./canonical.ts";
 export { TranslateMemo, type MemoStats } from "./memo.ts";
 export { tableJson } from "./table.ts";
 

@@ -1,19 +1,19 @@
 // Assembling the route table: virtual hosts in VirtualService order, ambiguous hosts that are not
 // domains, and the content version over everything else. The table is serialized here, once,
-// from per-virtual-host pieces (a memo keeps each VirtualService's routes serialized), both for
-// the version (the hash of the canonical JSON) and for delivery (`tableJson`, the same
-// bytes as JSON.stringify(table)).
+// from per-virtual-host pieces (a memo keeps each VirtualService's virtual host serialized and
+// hashed), both for the version and for delivery (`tableJson`, the same bytes as
+// JSON.stringify(table)).
 import { createHash } from "node:crypto";
 import { ROUTE_TABLE_FORMAT, type AmbiguousHost, type RouteTable, type VirtualHost } from "../../../schema/route-table.ts";
 import { canonicalJson } from "./canonical.ts";
 
-/** A virtual host serialized: canonicalJson(vh) and JSON.stringify(vh). */
+/** A virtual host serialized: JSON.stringify(vh), and the sha256 of canonicalJson(vh). */
 export interface VirtualHostJson {
-  canonical: string;
   plain: string;
+  digest: Buffer;
 }
 
-/** Serializes a virtual host (a memo returns kept strings). */
+/** Serializes a virtual host (a memo returns kept results). */
 export type VirtualHostSerializer = (vh: VirtualHost) => VirtualHostJson;
 
 /** Keys as written by translateGateway: name, domains, routes; canonical order: domains, name, routes. */
@@ -23,9 +23,20 @@ export function serializeVirtualHost(vh: VirtualHost): VirtualHostJson {
   // join(), not a template literal: a template makes a tree of string pieces (V8 cons strings) that
   // the memo would keep for every virtual host; join() makes one flat string.
   return {
-    canonical: ['{"domains":', domains, ',"name":', name, ',"routes":', canonicalJson(vh.routes), "}"].join(""),
     plain: ['{"name":', name, ',"domains":', domains, ',"routes":', JSON.stringify(vh.routes), "}"].join(""),
+    digest: createHash("sha256").update(['{"domains":', domains, ',"name":', name, ',"routes":', canonicalJson(vh.routes), "}"].join("")).digest(),
   };
+}
+
+/**
+ * The table's content version: sha256 over a header (format, ambiguous hosts) and each virtual
+ * host's digest in order. Hashing digests rather than the whole canonical JSON lets a change cost
+ * one virtual host's hash plus 32 bytes per virtual host, and lets the memo keep 32 bytes instead
+ * of a second serialization. Key order never matters (canonical JSON under every digest).
+ */
+export function tableVersion(ambiguous: readonly AmbiguousHost[], digests: readonly Buffer[]): string {
+  const header = `canal-table\n{${ambiguous.length > 0 ? `"ambiguousHosts":${canonicalJson(ambiguous)},` : ""}"format":${JSON.stringify(ROUTE_TABLE_FORMAT)}}\n`;
+  return `sha256:${createHash("sha256").update(header).update(Buffer.concat(digests as Buffer[])).digest("hex")}`;
 }
 
 /** JSON.stringify of each assembled table, made while assembling it. */
@@ -36,12 +47,8 @@ export function assembleTable(virtualHosts: readonly VirtualHost[], ambiguous: r
   if (ambiguous.length > 0) for (const v of virtualHosts) for (const d of v.domains) domains.add(d);
   const amb = ambiguous.filter((a) => !domains.has(a.host) && a.candidates.length >= 2);
   const pieces = virtualHosts.map(serialize);
-  // contentVersion({format, virtualHosts, ambiguousHosts?}) = sha256 of its canonical JSON
-  // (keys sorted: ambiguousHosts, format, virtualHosts).
   const format = JSON.stringify(ROUTE_TABLE_FORMAT);
-  const hash = createHash("sha256").update(`{${amb.length > 0 ? `"ambiguousHosts":${canonicalJson(amb)},` : ""}"format":${format},"virtualHosts":[`);
-  pieces.forEach((p, i) => hash.update(i === 0 ? p.canonical : `,${p.canonical}`));
-  const version = `sha256:${hash.update("]}").digest("hex")}`;
+  const version = tableVersion(amb, pieces.map((p) => p.digest));
   const table: RouteTable = { format: ROUTE_TABLE_FORMAT, version, virtualHosts: [...virtualHosts], ...(amb.length > 0 ? { ambiguousHosts: [...amb] } : {}) };
   // JSON.stringify(table), from the same pieces: keys in the order of the literal above.
   const tail = amb.length > 0 ? `,"ambiguousHosts":${JSON.stringify(amb)}` : "";
