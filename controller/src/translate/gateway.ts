@@ -104,7 +104,7 @@ export function translateGateway(input: GatewayInputs, sink: ProblemSink): Gatew
   const hostCtx: HostContext = { gatewayKey, serverHosts: servers.hosts, clusterDomain: input.clusterDomain, sink };
   const claimed = memo === undefined ? claimHosts(bound, hostCtx) : memo.claim(bound, hostCtx);
 
-  const subsets = subsetLookup(input.destinationRules, gateway.metadata.namespace, workloadLabels, input.clusterDomain);
+  const subsets = memo === undefined ? subsetLookup(input.destinationRules, gateway.metadata.namespace, workloadLabels, input.clusterDomain) : memo.subsets(input.destinationRules, gateway.metadata.namespace, workloadLabels, input.clusterDomain);
   const destinations: Service[] = [];
   const clusters = new Map<string, ClusterRef>();
   const env: RouteEnv = { gatewayKey, clusterDomain: input.clusterDomain, validateRegex: input.validateRegex, services: input.services, subsets, gatewayService };

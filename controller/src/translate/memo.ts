@@ -6,14 +6,15 @@
 // memo never changes a result: translate() with and without it returns the same output
 // (incremental.test.ts checks it over random edit sequences).
 import type { Service } from "../api/core.ts";
-import type { VirtualService } from "../api/istio.ts";
+import type { DestinationRule, VirtualService } from "../api/istio.ts";
 import type { Problem } from "../api/problem.ts";
 import type { Route, VirtualHost } from "../../../schema/route-table.ts";
 import type { RegexValidator } from "./context.ts";
 import { dnsEntry, planOf, plannedServices, type DnsEntry, type DnsPlanInput } from "./dnsplan.ts";
 import { virtualHostName } from "./names.ts";
 import { AgeOrder } from "./order.ts";
-import { ServiceIndex } from "./services.ts";
+import { ServiceIndex, type ServiceLookup } from "./services.ts";
+import { subsetLookup, type SubsetLookup } from "./subsets.ts";
 import { serializeVirtualHost, type VirtualHostJson } from "./table.ts";
 import { candidatesKey, claimHosts, hostCandidates, hostServices, withAliases, type Domains, type HostCandidates, type HostContext, type VsHosts } from "./vhosts.ts";
 import { dependenciesHold, translateVsRoutes, type RouteEnv, type VsRoutes } from "./vs-routes.ts";
@@ -70,6 +71,13 @@ export class TranslateMemo {
   /** Virtual hosts by their routes array (a memo result's), while the domains array is the same. */
   private readonly hosts = new WeakMap<readonly Route[], { domains: readonly string[]; vh: VirtualHost }>();
   readonly ageOrder = new AgeOrder();
+  /** Subset lookups per gateway view, while the DestinationRules are the same objects. */
+  private subsetLookups = new Map<string, { rules: readonly DestinationRule[]; lookup: SubsetLookup }>();
+  /**
+   * The lookups a kept route set was last checked against: the same lookup objects give the same
+   * answers (both are pure functions of arrays the memo compares), so the check is skipped.
+   */
+  private readonly checked = new WeakMap<VsRoutes, { services: ServiceLookup; subsets: SubsetLookup }>();
   /** Memo keys by the context object they were made of (one context per translation pass). */
   private readonly keys = new WeakMap<object, string>();
 
@@ -84,6 +92,17 @@ export class TranslateMemo {
     this.dnsEntries = new WeakMap();
     this.plans = new Map();
     this.layouts = new Map();
+    this.subsetLookups = new Map();
+  }
+
+  /** subsetLookup(...), the same object while the DestinationRules are the same objects. */
+  subsets(rules: readonly DestinationRule[], gatewayNamespace: string, workloadLabels: Readonly<Record<string, string>>, clusterDomain: string): SubsetLookup {
+    const key = `${gatewayNamespace}\n${clusterDomain}\n${JSON.stringify(Object.entries(workloadLabels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))}`;
+    const kept = this.subsetLookups.get(key);
+    if (kept !== undefined && sameItems(kept.rules, rules)) return kept.lookup;
+    const lookup = subsetLookup(rules, gatewayNamespace, workloadLabels, clusterDomain);
+    this.subsetLookups.set(key, { rules, lookup });
+    return lookup;
   }
 
   private keyOf(ctx: object, make: () => string): string {
@@ -226,11 +245,17 @@ export class TranslateMemo {
       this.routes.set(key, byVs);
     }
     const kept = byVs.get(vs);
-    if (kept !== undefined && dependenciesHold(kept.dependencies, env)) {
-      this.stats.reused++;
-      return kept;
+    if (kept !== undefined) {
+      const last = this.checked.get(kept);
+      const same = last !== undefined && last.services === env.services && last.subsets === env.subsets;
+      if (same || dependenciesHold(kept.dependencies, env)) {
+        if (!same) this.checked.set(kept, { services: env.services, subsets: env.subsets });
+        this.stats.reused++;
+        return kept;
+      }
     }
     const fresh = translateVsRoutes(vs, env);
+    this.checked.set(fresh, { services: env.services, subsets: env.subsets });
     byVs.set(vs, fresh);
     this.stats.translated++;
     return fresh;
