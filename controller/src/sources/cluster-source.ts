@@ -19,7 +19,11 @@ export interface ClusterSourceOptions {
   kc: k8s.KubeConfig;
   kinds: readonly ResolvedKind[];
   log: Logger;
-  /** Coalesces bursts of events into one snapshot. */
+  /**
+   * Coalesces bursts of events into one snapshot: the snapshot is taken this long after the first
+   * event of a burst (default 10 ms), not after the last, so a steady stream of events cannot
+   * postpone it. Events during a translation wait for the next snapshot anyway.
+   */
   debounceMs?: number;
   /** Longest wait between informer restarts after errors. */
   maxBackoffMs?: number;
@@ -137,8 +141,8 @@ export class ClusterSource {
 
   private schedule(): void {
     if (!this.started || this.stopped) return;
-    if (this.debounce) clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => this.emit(), this.options.debounceMs ?? 50);
+    if (this.debounce) return; // the pending snapshot will include this event
+    this.debounce = setTimeout(() => this.emit(), this.options.debounceMs ?? 10);
   }
 
   /** The current contents of every informer cache, parsed (kinds that did not change keep their arrays). */
