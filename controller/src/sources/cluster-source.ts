@@ -63,9 +63,9 @@ export class ClusterSource {
 
   /** Starts every informer; resolves once each has listed, then emits the first snapshot. */
   async start(): Promise<void> {
-    const objects = k8s.KubernetesObjectApi.makeApiClient(this.options.kc);
     for (const kind of this.options.kinds) {
-      const list = (): Promise<k8s.KubernetesListObject<k8s.KubernetesObject>> => objects.list(kind.apiVersion, kind.kind);
+      const fetchPage = pageFetcher(this.options.kc, kind);
+      const list = (): Promise<k8s.KubernetesListObject<k8s.KubernetesObject>> => listInPages(fetchPage);
       const informer = k8s.makeInformer(this.options.kc, kind.path, list);
       const w: Watched = { kind, informer, backoffMs: 500, parsed: new Map(), part: collectParsed([]), dirty: true };
       // The controller's own status writes come back as UPDATE events of the InternalGateway.
@@ -175,6 +175,57 @@ export class ClusterSource {
         this.options.log.error("snapshot listener failed", { error: errorText(err) });
       }
     }
+  }
+}
+
+/** Objects per list request: the informer's initial list of 10,000 objects never arrives as one body. */
+export const LIST_PAGE_SIZE = 500;
+
+/**
+ * The informer's list, in pages of LIST_PAGE_SIZE (one consistent snapshot: continue tokens keep
+ * the first page's resourceVersion). Each page's objects lose managedFields and the last-applied
+ * annotation before the next page is requested, so the full raw objects (often half of it
+ * managedFields) never sit in memory all at once; Canal reads neither.
+ */
+/** One page of a list: `limit` objects at most, continuing after `token`. */
+export type PageFetcher = (limit: number, token: string | undefined) => Promise<k8s.KubernetesListObject<k8s.KubernetesObject>>;
+
+/**
+ * Pages of `kind`. Custom resources go through CustomObjectsApi, which returns the list as sent:
+ * KubernetesObjectApi.list deserializes a custom resource list as a generic object and drops
+ * metadata.continue. Services keep KubernetesObjectApi (typed: the token is metadata._continue).
+ */
+export function pageFetcher(kc: k8s.KubeConfig, kind: ResolvedKind): PageFetcher {
+  if (kind.group === "") {
+    const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
+    return (limit, token) => objects.list(kind.apiVersion, kind.kind, undefined, undefined, undefined, undefined, undefined, undefined, limit, token);
+  }
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  return async (limit, token) =>
+    (await custom.listClusterCustomObject({ group: kind.group, version: kind.version, plural: kind.plural, limit, ...(token === undefined ? {} : { _continue: token }) })) as k8s.KubernetesListObject<k8s.KubernetesObject>;
+}
+
+/**
+ * The informer's list, in pages of LIST_PAGE_SIZE (one consistent snapshot: continue tokens keep
+ * the first page's resourceVersion). Each page's objects lose managedFields and the last-applied
+ * annotation before the next page is requested, so the full raw objects (often half of it
+ * managedFields) never sit in memory all at once; Canal reads neither.
+ */
+export async function listInPages(fetchPage: PageFetcher, pageSize = LIST_PAGE_SIZE): Promise<k8s.KubernetesListObject<k8s.KubernetesObject>> {
+  const items: k8s.KubernetesObject[] = [];
+  let token: string | undefined;
+  for (;;) {
+    const page = await fetchPage(pageSize, token);
+    for (const o of page.items) {
+      items.push(o);
+      const m = o.metadata;
+      if (m === undefined) continue;
+      delete m.managedFields;
+      if (m.annotations !== undefined && LAST_APPLIED in m.annotations) m.annotations = withoutKey(m.annotations, LAST_APPLIED);
+    }
+    const meta = page.metadata as { continue?: string; _continue?: string } | undefined;
+    token = meta?.continue ?? meta?._continue;
+    if (token === undefined || token === "") return { ...page, items };
   }
 }
 
