@@ -15,6 +15,7 @@
 import { Tape, J_ARRAY, J_BOOL, J_NUMBER, J_OBJECT, J_STRING, kindName, parseJson, jsonError, releaseTape } from "./json";
 import { StringMatcher, M_EXACT, M_PREFIX, M_REGEX, M_PRESENT, lowerAscii } from "./matcher";
 import { compileRegex, regexError } from "./regex/index";
+import { CachedVhost, Grow, SEGMENTS, VhostCache, scanDocument } from "./reuse";
 import {
   RouteTable, VirtualHost, Route, MatchBlock, HeaderCondition, HeaderOps, Destination, Redirect,
   ACTION_ROUTE, ACTION_REDIRECT, ACTION_DIRECT,
@@ -921,6 +922,34 @@ function firstUse(ptr: usize, len: i32): string {
   return "?";
 }
 
+const DOMAIN_EXACT: u8 = 0;
+const DOMAIN_WILDCARD: u8 = 1;
+const DOMAIN_CATCH_ALL: u8 = 2;
+const CATCH_ALL_KEY = "*";
+
+/**
+ * Puts a domain into the table's lookup: its map key (the name; a wildcard's suffix after "*.")
+ * by kind. One hash per domain: set, and a map that did not grow already had the name (the table
+ * is then rejected, so the overwritten entry does not matter). True when it was taken.
+ */
+function insertDomain(table: RouteTable, kind: u8, key: string, vh: VirtualHost): bool {
+  if (kind == DOMAIN_CATCH_ALL) {
+    if (table.catchAll !== null) return true;
+    table.catchAll = vh;
+    return false;
+  }
+  if (kind == DOMAIN_WILDCARD) {
+    let wildcard = table.wildcard;
+    let before = wildcard.size;
+    wildcard.set(key, vh);
+    return wildcard.size == before;
+  }
+  let exact = table.exact;
+  let before = exact.size;
+  exact.set(key, vh);
+  return exact.size == before;
+}
+
 function addDomain(table: RouteTable, d: i32, vh: VirtualHost, path: i32): void {
   if (!validHostName(d)) {
     fail(path, "invalid domain \"" + T.str(d) + "\" (lower-case DNS name, \"*.suffix\" or \"*\"; no port)");
@@ -928,24 +957,24 @@ function addDomain(table: RouteTable, d: i32, vh: VirtualHost, path: i32): void 
   }
   let p = ptrOf(d);
   let len = lenOf(d);
-  // One hash per domain: set, and a map that did not grow already had the name (the table is
-  // then rejected, so the overwritten entry does not matter).
-  let taken = false;
+  let kind = DOMAIN_EXACT;
+  let key: string;
   if (len == 1 && load<u8>(p) == 0x2a) {
-    if (table.catchAll !== null) taken = true;
-    else table.catchAll = vh;
+    kind = DOMAIN_CATCH_ALL;
+    key = CATCH_ALL_KEY;
   } else if (len >= 2 && load<u8>(p) == 0x2a) {
-    let wildcard = table.wildcard;
-    let before = wildcard.size;
-    wildcard.set(String.UTF8.decodeUnsafe(p + 2, <usize>(len - 2)), vh);
-    taken = wildcard.size == before;
+    kind = DOMAIN_WILDCARD;
+    key = String.UTF8.decodeUnsafe(p + 2, <usize>(len - 2));
   } else {
-    let exact = table.exact;
-    let before = exact.size;
-    exact.set(T.str(d), vh);
-    taken = exact.size == before;
+    key = T.str(d);
   }
-  if (taken) fail(path, "domain \"" + T.str(d) + "\" is already used by " + firstUse(p, len));
+  unchecked(curKinds[curKey] = kind);
+  unchecked(curKeys[curKey] = key);
+  curKey++;
+  // Compiling one virtual host on its own (compileChanged): the domains go into the lookup when
+  // the table is assembled.
+  if (deferDomains) return;
+  if (insertDomain(table, kind, key, vh)) fail(path, "domain \"" + T.str(d) + "\" is already used by " + firstUse(p, len));
 }
 
 function compileVirtualHost(v: i32, path: i32, table: RouteTable): void {
@@ -978,6 +1007,11 @@ function compileVirtualHost(v: i32, path: i32, table: RouteTable): void {
   if (!expect(d, J_ARRAY, dp)) return;
   let domainCount = sizeOf(d);
   if (domainCount == 0) { fail(dp, "at least one domain is required"); return; }
+  let keys = new StaticArray<string>(domainCount);
+  let kinds = new StaticArray<u8>(domainCount);
+  curKeys = keys;
+  curKinds = kinds;
+  curKey = 0;
   item = d + 1;
   for (let i = 0; i < domainCount; i++) {
     let p = index(dp, i);
@@ -987,6 +1021,7 @@ function compileVirtualHost(v: i32, path: i32, table: RouteTable): void {
     item = nextOf(item);
   }
   table.virtualHostCount++;
+  recorded.push(new CachedVhost(vh, keys, kinds, vhostHasDelays(vh)));
 }
 
 function compileAmbiguous(v: i32, path: i32, table: RouteTable): void {
@@ -1033,33 +1068,200 @@ export function compileError(): string {
 /** Parses and validates a route table. An empty document is the empty table. */
 export function compileTable(bytes: ArrayBuffer): RouteTable | null {
   error = "";
-  let table = new RouteTable();
+  compiledCount = 0;
+  incremental = false;
   if (bytes.byteLength == 0) {
+    let table = new RouteTable();
     table.version = "empty";
     table.versionBytes = encode("empty");
     lastError = "";
+    cache = null;
+    SEGMENTS.reused = 0;
+    SEGMENTS.collisions = 0;
     return table;
   }
+  resetShared();
+  recorded.reset();
+  let segmented = scanDocument(changetype<usize>(bytes), bytes.byteLength, cache);
+  let table: RouteTable | null = null;
+  let previous = cache;
+  if (segmented && previous !== null) {
+    table = compileChanged(bytes, previous);
+    if (table !== null) incremental = true;
+  }
+  if (table === null) {
+    // The whole document, as it always was: the verdict and the message of every rejected table
+    // come from here.
+    recorded.reset();
+    let whole = new RouteTable();
+    if (compileBytes(whole, bytes, -1)) {
+      table = whole;
+      compiledCount = whole.virtualHostCount;
+      SEGMENTS.reused = 0;
+      if (segmented && SEGMENTS.starts.count == recorded.count) {
+        let c = new VhostCache(bytes);
+        for (let i = 0; i < recorded.count; i++) unchecked(c.entries[i] = recorded.at(i));
+        cache = c;
+      } else {
+        cache = null;
+      }
+    }
+  }
+  resetShared();
+  recorded.reset();
+  curKeys = NO_KEYS;
+  curKinds = NO_KINDS;
+  return table;
+}
+
+/**
+ * Parses `bytes` and compiles it: the whole document (vhostIndex < 0), or one element of the
+ * virtualHosts array on its own (its index only names it in messages). False with lastError set
+ * when it fails.
+ */
+function compileBytes(table: RouteTable, bytes: ArrayBuffer, vhostIndex: i32): bool {
   let tape = parseJson(bytes);
   if (tape === null) {
     lastError = jsonError();
-    return null;
+    return false;
   }
   T = tape;
   NB = changetype<usize>(tape.nodes);
   segTop = 1;
-  resetShared();
-  compileDocument(0, table);
+  if (vhostIndex < 0) compileDocument(0, table);
+  else compileVirtualHost(0, index(child(ROOT, "virtualHosts"), vhostIndex), table);
   // Drop the document (and its input) now rather than at the next configure.
   T = NO_TAPE;
   NB = 0;
-  resetShared();
   releaseTape(tape);
   vhostsNode = -1;
   segTop = 1;
   lastError = error;
   error = "";
-  if (lastError.length) return null;
+  return lastError.length == 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Incremental configure. A VM keeps the last accepted document and, per element of its
+// virtualHosts array, the element's bytes (a span of that document) and what compiling it made:
+// the VirtualHost (routes and all) and its domains as lookup keys (reuse.ts). A new document is
+// segmented and each element matched against them by its bytes (reuse.ts: a hash finds
+// candidates, the bytes decide); the unchanged ones take the cached VirtualHost, the others are
+// parsed and compiled on their own by the same code as always, the rest of the document is
+// compiled as a document whose virtualHosts array is empty, and the lookups are rebuilt with the
+// same duplicate checks. Any failure on this path returns null and the whole document is compiled
+// as before, so rejections (and their messages) never come from here; it only accepts what the
+// whole compile would accept, with the same lookups. Compiled parts are immutable (table.ts; the
+// metric ids are per VM and name), so the old table (in-flight requests) and the new one share
+// them safely.
+
+/** What compileVirtualHost produced, in document order, during one compile. */
+const recorded = new Grow<CachedVhost>(1024);
+/** The lookup keys of the virtual host being compiled (addDomain fills them). */
+const NO_KEYS = new StaticArray<string>(0);
+const NO_KINDS = new StaticArray<u8>(0);
+let curKeys: StaticArray<string> = NO_KEYS;
+let curKinds: StaticArray<u8> = NO_KINDS;
+let curKey: i32 = 0;
+/** Compiling one element on its own: addDomain records the domains but does not insert them. */
+let deferDomains = false;
+
+/** The cache of the last accepted table (null: none, e.g. a fresh VM). */
+let cache: VhostCache | null = null;
+let compiledCount: i32 = 0;
+let incremental = false;
+
+/** Virtual hosts the last compileTable took from the previous table unchanged. */
+export function reusedVirtualHosts(): i32 {
+  return SEGMENTS.reused;
+}
+
+/** Virtual hosts the last compileTable compiled (all of them when it compiled the whole document). */
+export function compiledVirtualHosts(): i32 {
+  return compiledCount;
+}
+
+/** Cache candidates the last compileTable found by hash and length whose bytes differed. */
+export function hashCollisions(): i32 {
+  return SEGMENTS.collisions;
+}
+
+/** Whether the last compileTable took the incremental path. */
+export function compiledIncrementally(): bool {
+  return incremental;
+}
+
+/** Whether any route of vh has a fault delay (what sets RouteTable.hasDelays). */
+function vhostHasDelays(vh: VirtualHost): bool {
+  let routes = vh.routes;
+  for (let i = 0; i < routes.length; i++) {
+    let r = unchecked(routes[i]);
+    if (r.delayPpm > 0 && r.delayMs > 0) return true;
+  }
+  return false;
+}
+
+/** The table from the cache and the changed elements; null to compile the whole document instead. */
+function compileChanged(bytes: ArrayBuffer, old: VhostCache): RouteTable | null {
+  let segments = SEGMENTS;
+  let n = segments.starts.count;
+  let base = changetype<usize>(bytes);
+  let len = bytes.byteLength;
+  // Everything but the virtual hosts, with today's checks: the document with an empty array.
+  let open = segments.open + 1;
+  let skeleton = new ArrayBuffer(open + len - segments.close);
+  memory.copy(changetype<usize>(skeleton), base, <usize>open);
+  memory.copy(changetype<usize>(skeleton) + <usize>open, base + <usize>segments.close, <usize>(len - segments.close));
+  let table = new RouteTable();
+  if (!compileBytes(table, skeleton, -1)) return null;
+  // The new cache: each element's entry is the old one when its bytes are unchanged, else it is
+  // compiled on its own (domains recorded, not inserted: that comes next, for all of them).
+  let next = new VhostCache(bytes);
+  let entries = next.entries;
+  let scratch = new RouteTable();
+  deferDomains = true;
+  let good = true;
+  let domains = 0;
+  for (let i = 0; i < n; i++) {
+    let src = segments.sources.at(i);
+    if (src >= 0) {
+      let entry = unchecked(old.entries[src]);
+      unchecked(entries[i] = entry);
+      domains += entry.keys.length;
+      continue;
+    }
+    let l = segments.lengths.at(i);
+    let piece = new ArrayBuffer(l);
+    memory.copy(changetype<usize>(piece), base + <usize>segments.starts.at(i), <usize>l);
+    recorded.count = 0; // the previous element's entry is in `entries` now
+    if (!compileBytes(scratch, piece, i) || recorded.count != 1) { good = false; break; }
+    let entry = recorded.at(0);
+    unchecked(entries[i] = entry);
+    domains += entry.keys.length;
+    compiledCount++;
+  }
+  deferDomains = false;
+  if (!good) return null;
+  // The lookups, with the whole compile's duplicate checks (a failure: the whole compile reports it).
+  sizeExact(table, domains);
+  for (let i = 0; i < n; i++) {
+    let entry = unchecked(entries[i]);
+    let vh = entry.vh;
+    let keys = entry.keys;
+    let kinds = entry.kinds;
+    for (let m = 0; m < keys.length; m++) {
+      if (insertDomain(table, unchecked(kinds[m]), unchecked(keys[m]), vh)) return null;
+    }
+    table.routeCount += vh.routes.length;
+    if (entry.hasDelays) table.hasDelays = true;
+  }
+  table.virtualHostCount = n;
+  let ambiguous = table.ambiguous.keys();
+  for (let i = 0; i < ambiguous.length; i++) {
+    if (table.exact.has(ambiguous[i])) return null;
+  }
+  cache = next;
+  lastError = "";
   return table;
 }
 
@@ -1079,6 +1281,10 @@ function presizeExact(table: RouteTable, vhs: i32, count: i32): void {
     }
     vh = nextOf(vh);
   }
+  sizeExact(table, domains);
+}
+
+function sizeExact(table: RouteTable, domains: i32): void {
   let buckets: u32 = 4;
   while (<i64>buckets * 8 / 3 < <i64>domains) buckets <<= 1;
   if (buckets > 4) table.exact.rehash(buckets - 1);

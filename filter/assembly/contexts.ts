@@ -4,7 +4,7 @@ import {
   RootContext, Context, FilterHeadersStatusValues, FilterDataStatusValues, FilterTrailersStatusValues,
   LogLevelValues, log,
 } from "@solo-io/proxy-runtime";
-import { compileTable, compileError } from "./compile";
+import { compileTable, compileError, compiledIncrementally, compiledVirtualHosts, hashCollisions, reusedVirtualHosts } from "./compile";
 import { HeldRequests, DELAY_TICK_MS } from "./delays";
 import { REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, clearRouteCache, getPluginConfiguration, nowNanos, removeHeader, replaceHeader, setTickPeriod } from "./host";
 import { countOutcome } from "./metrics";
@@ -57,6 +57,13 @@ export class CanalRoot extends RootContext {
     if (table.hasDelays) setTickPeriod(DELAY_TICK_MS);
     log(LogLevelValues.info, "canal: loaded route table " + table.version + ": " +
       table.virtualHostCount.toString() + " virtual hosts, " + table.routeCount.toString() + " routes");
+    // How the table was built: the whole document, or the changed virtual hosts on top of the
+    // previous table's (compile.ts, "Incremental configure"). Tests read this line.
+    let how = "whole document";
+    if (compiledIncrementally()) how = "incremental";
+    log(LogLevelValues.debug, "canal: configure " + how + ": " + reusedVirtualHosts().toString() +
+      " virtual hosts reused, " + compiledVirtualHosts().toString() + " compiled, " +
+      hashCollisions().toString() + " hash collisions");
     // The parse tree is acyclic, but AS 0.17's ARC only reclaims cycles on collection; a
     // configure is rare enough to always pay for one.
     __collect();
