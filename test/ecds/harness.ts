@@ -104,6 +104,8 @@ export async function startAdsGateway(opts: {
   extraClusters?: { name: string; host: string; port: number }[];
   /** Envoy's node.cluster: the controller's table group ("namespace/name" of the InternalGateway). */
   nodeCluster?: string;
+  /** Envoy's --component-log-level, e.g. "wasm:debug" to see the filter's debug lines. */
+  componentLogLevel?: string;
 }): Promise<AdsGateway> {
   const config = renderCanalBootstrap({
     listenerPort: 0,
@@ -114,7 +116,7 @@ export async function startAdsGateway(opts: {
     table: { kind: "ads", adsCluster: { name: ADS_CLUSTER, host: LOOPBACK, port: opts.adsPort } },
     clusters: [...opts.upstreams.clusters(), ...(opts.extraClusters ?? [])],
   });
-  const envoy = await startEnvoy({ name: `ecds-${opts.nodeId}`, config, concurrency: opts.concurrency ?? 2 });
+  const envoy = await startEnvoy({ name: `ecds-${opts.nodeId}`, config, concurrency: opts.concurrency ?? 2, componentLogLevel: opts.componentLogLevel });
   return new AdsGateway(opts.nodeId, envoy);
 }
 

@@ -1,0 +1,125 @@
+// The filter's incremental configure in real Envoy over ECDS: Envoy reuses its VMs across
+// config updates (a new root context per update, FACTS.md "ECDS"), so the main thread's and the
+// workers' VMs keep the previous table's compiled virtual hosts and compile only the changed one
+// (the throwaway canary clone starts empty and compiles the whole table). A sequence of updates —
+// one virtual host changed, a rejected table, another change — must route correctly after each
+// step, and the filter's debug lines must show the reuse.
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RouteTable, VirtualHost } from "../../schema/route-table.ts";
+import type { EcdsServer } from "../../controller/src/sinks/ecds/index.ts";
+import { pollUntil } from "../support/processes.ts";
+import { table, to, vhost } from "../support/tables.ts";
+import { ensureCanalWasm } from "../support/wasm.ts";
+import { gatewayStatus, startAdsGateway, startEcdsServer, tableJson, Upstreams, type AdsGateway } from "./harness.ts";
+
+const SERVICES = ["alpha", "beta", "gamma"];
+const N = 300;
+
+/** N virtual hosts; host i goes to SERVICES[i % 3] unless `moved` says otherwise. */
+function hosts(version: string, moved: Record<number, string> = {}): RouteTable {
+  const vhs: VirtualHost[] = [];
+  for (let i = 0; i < N; i++) {
+    const svc = `svc-${i}`;
+    vhs.push(vhost(`inc/${svc}`, [`${svc}.inc.svc.cluster.local`, `${svc}.inc`], [
+      { name: `inc/${svc}.api`, match: [{ uri: { prefix: "/api/" } }], route: to(moved[i] ?? SERVICES[i % 3]), timeoutMs: 5000 },
+      { name: `inc/${svc}.default`, route: to(SERVICES[i % 3]) },
+    ]));
+  }
+  return table(version, vhs);
+}
+
+const LINE = /canal: configure (incremental|whole document): (\d+) virtual hosts reused, (\d+) compiled, \d+ hash collisions/g;
+
+describe("incremental configure in real Envoy (ECDS, 2 workers)", () => {
+  let upstreams: Upstreams;
+  let server: EcdsServer;
+  let gw: AdsGateway;
+  let logMark = 0;
+
+  /** The filter's configure lines since the last call. */
+  function configureLines(): Array<{ how: string; reused: number; compiled: number }> {
+    const log = gw.envoy.log();
+    const fresh = log.slice(logMark);
+    return [...fresh.matchAll(LINE)].map((m) => ({ how: m[1], reused: Number(m[2]), compiled: Number(m[3]) }));
+  }
+
+  async function publish(t: RouteTable): Promise<void> {
+    logMark = gw.envoy.log().length;
+    server.publish(tableJson(t));
+    await gatewayStatus(server, "gw-inc", `acked ${t.version}`, (x) => x.lastAcked?.version === t.version, () => gw.envoy.logTail());
+    await gw.waitServing(t.version);
+  }
+
+  /** Waits for the main thread's VM and both workers' VMs to have configured the update. */
+  async function incrementalConfigures(): Promise<Array<{ how: string; reused: number; compiled: number }>> {
+    return pollUntil(
+      "three incremental configures (main thread + 2 workers)",
+      () => {
+        const lines = configureLines();
+        return lines.filter((l) => l.how === "incremental").length >= 3 ? lines : undefined;
+      },
+      { timeoutMs: 20_000, onTimeout: () => JSON.stringify(configureLines()) + "\n" + gw.envoy.logTail() },
+    );
+  }
+
+  beforeAll(async () => {
+    const wasm = ensureCanalWasm();
+    upstreams = await Upstreams.start(SERVICES);
+    let port: number;
+    ({ server, port } = await startEcdsServer({ code: { local: wasm } }));
+    gw = await startAdsGateway({ nodeId: "gw-inc", wasmPath: wasm, adsPort: port, upstreams, componentLogLevel: "wasm:debug" });
+  }, 120_000);
+
+  afterAll(async () => {
+    await gw?.stop();
+    await server?.stop();
+    await upstreams?.close();
+  });
+
+  it("first table: compiled whole in every VM", async () => {
+    await publish(hosts("sha256:inc-1"));
+    expect(await gw.upstreamOf("svc-7.inc", "/api/x")).toBe("beta");
+    expect(await gw.upstreamOf("svc-50.inc.svc.cluster.local", "/api/x")).toBe("gamma");
+    const lines = await pollUntil("configure lines", () => (configureLines().length >= 3 ? configureLines() : undefined), { timeoutMs: 20_000 });
+    expect(lines.every((l) => l.how === "whole document" && l.compiled === N)).toBe(true);
+  }, 60_000);
+
+  it("one virtual host changed: routes per the new table; the VMs Envoy keeps compile only that one", async () => {
+    await publish(hosts("sha256:inc-2", { 7: "gamma" }));
+    await gw.waitRoute("svc-7.inc", "/api/x", "gamma");
+    expect(await gw.upstreamOf("svc-7.inc", "/other")).toBe("beta");
+    expect(await gw.upstreamOf("svc-8.inc", "/api/x")).toBe("gamma");
+    expect(await gw.upstreamOf("svc-50.inc.svc.cluster.local", "/api/x")).toBe("gamma");
+    const lines = await incrementalConfigures();
+    console.log(`one vhost changed, Envoy's configures: ${JSON.stringify(lines)}`);
+    for (const l of lines.filter((x) => x.how === "incremental")) expect(l).toEqual({ how: "incremental", reused: N - 1, compiled: 1 });
+    // Only the canary clone (a fresh VM) compiles the whole table.
+    expect(lines.filter((l) => l.how === "whole document").length).toBeLessThanOrEqual(1);
+  }, 60_000);
+
+  it("a rejected table (NACK) changes nothing: the previous table keeps routing", async () => {
+    const bad = hosts("sha256:inc-bad", { 7: "alpha", 100: "alpha" });
+    (bad.virtualHosts[100].routes[0].match as Array<{ uri: unknown }>)[0].uri = { regex: "(" };
+    logMark = gw.envoy.log().length;
+    server.publish(tableJson(bad));
+    const g = await gatewayStatus(server, "gw-inc", "NACK", (x) => x.lastNack?.version === bad.version, () => gw.envoy.logTail());
+    expect(g.lastAcked?.version).toBe("sha256:inc-2");
+    expect(gw.envoy.log().slice(logMark)).toContain("canal: rejected route table: virtualHosts[100].routes[0].match[0].uri.regex: missing closing ): at offset 1");
+    expect(await gw.servingVersion()).toBe("sha256:inc-2");
+    expect(await gw.upstreamOf("svc-7.inc", "/api/x")).toBe("gamma");
+    expect(await gw.upstreamOf("svc-100.inc", "/api/x")).toBe("beta");
+  }, 60_000);
+
+  it("another change after the rejection: compiled on top of the last accepted table, routes correctly", async () => {
+    await publish(hosts("sha256:inc-3", { 7: "gamma", 50: "alpha" }));
+    await gw.waitRoute("svc-50.inc.svc.cluster.local", "/api/x", "alpha");
+    expect(await gw.upstreamOf("svc-7.inc", "/api/x")).toBe("gamma");
+    expect(await gw.upstreamOf("svc-100.inc", "/api/x")).toBe("beta");
+    expect(await gw.upstreamOf("svc-50.inc", "/other")).toBe("gamma");
+    expect(await gw.upstreamOf("nothing.inc", "/")).toBe("404");
+    const lines = await incrementalConfigures();
+    for (const l of lines.filter((x) => x.how === "incremental")) expect(l).toEqual({ how: "incremental", reused: N - 1, compiled: 1 });
+    expect(await gw.ecdsStats()).toMatchObject({ success: 3, rejected: 1 });
+  }, 60_000);
+});
