@@ -1,9 +1,14 @@
 // Benchmarks what a route table update costs the filter: its onConfigure (parse, validate,
-// compile the whole table), for tables shaped like the controller's (bench/controller.ts: per
-// virtual host its FQDN + 3 short names, an `/api/` prefix route with a timeout and a catch-all).
+// compile), for tables shaped like the controller's (bench/controller.ts: per virtual host its
+// FQDN + 3 short names, an `/api/` prefix route with a timeout and a catch-all), each update a new
+// version with one virtual host changed (what the controller sends when one VirtualService
+// changes).
 //
 //   (1) emulator: build/canal.wasm in the Node Proxy-Wasm emulator (test/emulator), CPU time of
-//       one configure, in ms and ms per MiB of table;
+//       one configure, in ms and ms per MiB of table: the table in a fresh VM (the whole compile
+//       every filter does first, and what Envoy's canary clone does on every update) and a
+//       one-vhost change in a VM that loaded the previous table (incremental since the
+//       incremental configure; the whole compile again before it);
 //   (2) real Envoy 1.40 (2 workers) with the table delivered over ADS by the controller's ECDS
 //       server (controller/src/sinks/ecds): per update, the
 //       CPU time of Envoy's main thread and of its workers (/proc/<pid>/task), and the wall time
@@ -11,7 +16,7 @@
 //
 // Each figure is measured for the current filter and, in the same run and alternating with it,
 // for a baseline filter built from `git show <ref>:filter/assembly/…` (default: the last commit
-// before the streaming configure), so before/after share the machine's load.
+// before the incremental configure), so before/after share the machine's load.
 //
 //   npm run bench:filter-config [-- --sizes 1000,10000 --updates 5 --baseline REF|none --no-write]
 //
@@ -35,8 +40,8 @@ import { LOOPBACK } from "../test/support/ports.ts";
 import { pollUntil } from "../test/support/processes.ts";
 import { ensureCanalWasm, REPO_ROOT } from "../test/support/wasm.ts";
 
-/** The last commit whose filter parsed the table into a tree and then compiled it. */
-const DEFAULT_BASELINE = "e68633f";
+/** The last commit whose filter compiled every table whole (before the incremental configure). */
+const DEFAULT_BASELINE = "359d3b6";
 const SECTION = "## Filter configure";
 
 interface Options {
@@ -134,8 +139,10 @@ async function buildBaseline(ref: string): Promise<Filter> {
 // (1) emulator
 
 interface EmulatorResult {
-  ms: number;
-  msPerMiB: number;
+  /** The table in a fresh VM (a whole compile). */
+  wholeMs: number;
+  /** A one-vhost change in a VM that loaded the previous table. */
+  changeMs: number;
   memoryMiB: number;
 }
 
@@ -154,20 +161,40 @@ function timeConfigure(host: ProxyWasmHost, bytes: Uint8Array, label: string): n
   return (used.user + used.system) / 1000;
 }
 
+/** The controller-shaped table of `n` vhosts as update `u` sends it: version u, one vhost's /api/ cluster changed. */
+function updatedTable(n: number, u: number, version: string): RouteTable {
+  const base = controllerShapedTable(n, version);
+  const k = (u * 7919) % n;
+  const vh = base.virtualHosts[k];
+  base.virtualHosts[k] = { ...vh, routes: [{ ...vh.routes[0], route: [{ cluster: `outbound|8080||change-${u}.bench.svc.cluster.local`, weight: 100 }] }, vh.routes[1]] };
+  return base;
+}
+
 async function measureEmulator(filters: Filter[], n: number, runs: number): Promise<EmulatorResult[]> {
-  const bytes = new TextEncoder().encode(JSON.stringify(controllerShapedTable(n, `sha256:emulator-${n}`)));
+  const tables: Uint8Array[] = [];
+  for (let u = 0; u <= runs + 1; u++) tables.push(new TextEncoder().encode(JSON.stringify(updatedTable(n, u, `sha256:emulator-${n}-${u}`))));
   const hosts = await Promise.all(filters.map(emulatorHost));
-  const samples: number[][] = filters.map(() => []);
-  // One warm-up each (V8 tiers the module up), then alternating runs.
-  filters.forEach((f, i) => timeConfigure(hosts[i], bytes, f.label));
-  for (let r = 0; r < runs; r++) {
+  const whole: number[][] = filters.map(() => []);
+  const change: number[][] = filters.map(() => []);
+  // One warm-up each (V8 tiers the module up; fresh VMs of the same bytes share its code), then
+  // alternating runs: the next table in a fresh VM, then in the VM that loaded the previous one.
+  filters.forEach((f, i) => timeConfigure(hosts[i], tables[0], f.label));
+  for (let r = 1; r <= runs; r++) {
     const order = r % 2 === 0 ? filters.map((_, i) => i) : filters.map((_, i) => filters.length - 1 - i);
-    for (const i of order) samples[i].push(timeConfigure(hosts[i], bytes, filters[i].label));
+    for (const i of order) {
+      const fresh = await emulatorHost(filters[i]);
+      whole[i].push(timeConfigure(fresh, tables[r], filters[i].label));
+      change[i].push(timeConfigure(hosts[i], tables[r], filters[i].label));
+    }
   }
   return filters.map((f, i) => {
-    const ms = median(samples[i]);
-    progress(`  emulator ${f.label}, ${fmt(n)} vhosts: ${samples[i].map((s) => s.toFixed(1)).join(", ")} ms → median ${ms.toFixed(1)} ms`);
-    return { ms, msPerMiB: ms / (bytes.length / MIB), memoryMiB: hosts[i].memoryBytes / MIB };
+    const wholeMs = median(whole[i]);
+    const changeMs = median(change[i]);
+    progress(
+      `  emulator ${f.label}, ${fmt(n)} vhosts: fresh VM ${whole[i].map((s) => s.toFixed(1)).join(", ")} ms → median ${wholeMs.toFixed(1)} ms; ` +
+        `one vhost changed ${change[i].map((s) => s.toFixed(1)).join(", ")} ms → median ${changeMs.toFixed(1)} ms`,
+    );
+    return { wholeMs, changeMs, memoryMiB: hosts[i].memoryBytes / MIB };
   });
 }
 
@@ -305,7 +332,6 @@ async function measureEnvoy(filters: Filter[], n: number, updates: number): Prom
   const envoys: EcdsEnvoy[] = [];
   try {
     for (const [i, f] of filters.entries()) envoys.push(await EcdsEnvoy.start(f, `fc-${i}-${n}`));
-    const base = controllerShapedTable(n, "VERSION");
     const results: UpdateSample[][] = filters.map(() => []);
     // Update 0 is the first table (from the empty default); it is a warm-up and not counted.
     for (let u = 0; u <= updates; u++) {
@@ -313,11 +339,7 @@ async function measureEnvoy(filters: Filter[], n: number, updates: number): Prom
       for (const i of order) {
         const version = `sha256:fc-${n}-${u}-${i}`;
         // A real change each time: the version and one virtual host's /api/ cluster.
-        const t: RouteTable = { ...base, version, virtualHosts: [...base.virtualHosts] };
-        const k = (u * 7919) % n;
-        const vh = base.virtualHosts[k];
-        t.virtualHosts[k] = { ...vh, routes: [{ ...vh.routes[0], route: [{ cluster: `outbound|8080||change-${u}.bench.svc.cluster.local`, weight: 100 }] }, vh.routes[1]] };
-        const s = await envoys[i].update(JSON.stringify(t), version);
+        const s = await envoys[i].update(JSON.stringify(updatedTable(n, u, version)), version);
         progress(
           `  envoy ${filters[i].label}, ${fmt(n)} vhosts, update ${u}${u === 0 ? " (first table, not counted)" : ""}: ` +
             `main ${fmt(s.mainMs)} ms CPU, workers ${fmt(s.workersMs)} ms CPU, other ${fmt(s.otherMs)} ms; ACK ${fmt(s.ackMs)} ms, served ${fmt(s.servedMs)} ms`,
@@ -373,7 +395,7 @@ async function main(): Promise<void> {
   }
 
   const table: string[] = [
-    "| filter | vhosts | table | emulator configure | emulator ms/MiB | Envoy main thread CPU / update | main ms/MiB | workers CPU / update (2) | other threads | → ACK | → served | Envoy RSS |",
+    "| filter | vhosts | table | emulator: table in a fresh VM | emulator: one vhost changed | Envoy main thread CPU / update | main ms/MiB | workers CPU / update (2) | other threads | → ACK | → served | Envoy RSS |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   const figures: string[] = [];
@@ -381,14 +403,15 @@ async function main(): Promise<void> {
     const mib = r.tableBytes / MIB;
     const m = (f: (s: UpdateSample) => number): number => median(r.envoy.samples.map(f));
     table.push(
-      `| ${r.filter.label} | ${fmt(r.n)} | ${fmt(r.tableBytes / 1024)} KiB | ${fmt(r.emulator.ms, 1)} ms | ${fmt(r.emulator.msPerMiB, 1)} | ` +
+      `| ${r.filter.label} | ${fmt(r.n)} | ${fmt(r.tableBytes / 1024)} KiB | ${fmt(r.emulator.wholeMs, 1)} ms | ${fmt(r.emulator.changeMs, 1)} ms | ` +
         `${fmt(m((s) => s.mainMs))} ms | ${fmt(m((s) => s.mainMs) / mib, 1)} | ${fmt(m((s) => s.workersMs))} ms | ${fmt(m((s) => s.otherMs))} ms | ` +
         `${fmt(m((s) => s.ackMs))} ms | ${fmt(m((s) => s.servedMs))} ms | ${fmt(r.envoy.rssMiB)} MiB |`,
     );
     figures.push(
-      `filter-config ${r.filter.label} ${fmt(r.n)} vhosts (${fmt(r.tableBytes / 1024)} KiB): emulator ${fmt(r.emulator.ms, 1)} ms = ${fmt(r.emulator.msPerMiB, 1)} ms/MiB; ` +
+      `filter-config ${r.filter.label} ${fmt(r.n)} vhosts (${fmt(r.tableBytes / 1024)} KiB): emulator fresh VM ${fmt(r.emulator.wholeMs, 1)} ms = ${fmt(r.emulator.wholeMs / mib, 1)} ms/MiB, ` +
+        `one vhost changed ${fmt(r.emulator.changeMs, 1)} ms; ` +
         `Envoy main thread ${fmt(m((s) => s.mainMs))} ms CPU = ${fmt(m((s) => s.mainMs) / mib, 1)} ms/MiB, workers ${fmt(m((s) => s.workersMs))} ms CPU; ` +
-        `ACK ${fmt(m((s) => s.ackMs))} ms, served ${fmt(m((s) => s.servedMs))} ms`,
+        `ACK ${fmt(m((s) => s.ackMs))} ms, served ${fmt(m((s) => s.servedMs))} ms; RSS ${fmt(r.envoy.rssMiB)} MiB`,
     );
   }
   const loadAfter = loadavg();
@@ -399,10 +422,11 @@ async function main(): Promise<void> {
     `- Envoy ${ENVOY_VERSION} (2 workers, V8), Node.js ${process.version} for the emulator; machine: ${machine()}; load average (1/5/15 min) ${loadBefore} before, ${loadAfter} after`,
     "  (shared with other work; the before/after filters alternate run by run so both see the same load)",
     "- tables shaped like the controller's for N VirtualServices: per virtual host its FQDN + 3 short names, an `/api/` prefix route with `timeoutMs` and a catch-all route, each to one cluster",
-    `- emulator: one warm-up, then the median of ${opts.emulatorRuns} configures (process CPU time) of the same table in a started filter`,
+    `- emulator: process CPU time of one configure, median of ${opts.emulatorRuns}: **fresh VM** = the table in a newly started filter (the whole compile: a VM's first table, and Envoy's canary clone on every update), ` +
+      "**one vhost changed** = the next update in a filter that loaded the previous one (the incremental configure; the \"before\" filter compiles the whole table again)",
     `- Envoy: ECDS over ADS from the controller's \`EcdsServer\` (controller/src/sinks/ecds; \`renderCanalBootstrap\`, \`table: {kind: "ads"}\`), one server and one Envoy per filter; the first table is a warm-up, then ${opts.updates} updates, each a new version with one virtual host changed; ` +
-      "CPU from /proc/<pid>/task/<tid>/schedstat per thread (main = Envoy's main thread, workers = `wrk:*`, other = the rest) from the publish until Envoy's CPU was quiet for 400 ms; " +
-      "**ACK** = `update_success` moved (polled every 5 ms), **served** = a probe request's `x-canal-table` shows the new version; medians",
+      "CPU from /proc/<pid>/task/<tid>/schedstat per thread (main = Envoy's main thread: the canary clone's whole compile and the main VM's configure, workers = `wrk:*`, other = the rest) from the publish until Envoy's CPU was quiet for 400 ms; " +
+      "**ACK** = `update_success` moved (polled every 5 ms), **served** = a probe request's `x-canal-table` shows the new version; medians; **Envoy RSS** after the last update (each VM that keeps a table also keeps its JSON for the next update's compare)",
     ...(opts.baseline === null ? [] : [`- "before" is the filter of ${filters[0].label.replace(/^before \((.*)\)$/, "$1")} built from git with the same compiler and flags`]),
     "",
     ...table,

@@ -968,9 +968,8 @@ function addDomain(table: RouteTable, d: i32, vh: VirtualHost, path: i32): void 
   } else {
     key = T.str(d);
   }
-  unchecked(curKinds[curKey] = kind);
-  unchecked(curKeys[curKey] = key);
-  curKey++;
+  recKinds.push(kind);
+  recKeys.push(key);
   // Compiling one virtual host on its own (compileChanged): the domains go into the lookup when
   // the table is assembled.
   if (deferDomains) return;
@@ -1007,11 +1006,6 @@ function compileVirtualHost(v: i32, path: i32, table: RouteTable): void {
   if (!expect(d, J_ARRAY, dp)) return;
   let domainCount = sizeOf(d);
   if (domainCount == 0) { fail(dp, "at least one domain is required"); return; }
-  let keys = new StaticArray<string>(domainCount);
-  let kinds = new StaticArray<u8>(domainCount);
-  curKeys = keys;
-  curKinds = kinds;
-  curKey = 0;
   item = d + 1;
   for (let i = 0; i < domainCount; i++) {
     let p = index(dp, i);
@@ -1021,7 +1015,8 @@ function compileVirtualHost(v: i32, path: i32, table: RouteTable): void {
     item = nextOf(item);
   }
   table.virtualHostCount++;
-  recorded.push(new CachedVhost(vh, keys, kinds, vhostHasDelays(vh)));
+  recVhosts.push(vh);
+  recKeyEnds.push(recKeys.count);
 }
 
 function compileAmbiguous(v: i32, path: i32, table: RouteTable): void {
@@ -1070,47 +1065,53 @@ export function compileTable(bytes: ArrayBuffer): RouteTable | null {
   error = "";
   compiledCount = 0;
   incremental = false;
+  SEGMENTS.reused = 0;
+  SEGMENTS.collisions = 0;
   if (bytes.byteLength == 0) {
     let table = new RouteTable();
     table.version = "empty";
     table.versionBytes = encode("empty");
     lastError = "";
     cache = null;
-    SEGMENTS.reused = 0;
-    SEGMENTS.collisions = 0;
+    pending = null;
     return table;
   }
   resetShared();
-  recorded.reset();
-  let segmented = scanDocument(changetype<usize>(bytes), bytes.byteLength, cache);
-  let table: RouteTable | null = null;
+  clearRecord();
+  // The previous table was compiled whole: make its cache now (a VM that never configures
+  // again, like Envoy's canary clone, never pays for it).
+  let held = pending;
+  if (held !== null) {
+    cache = cacheFrom(held);
+    pending = null;
+  }
   let previous = cache;
-  if (segmented && previous !== null) {
+  let table: RouteTable | null = null;
+  if (previous !== null && scanDocument(changetype<usize>(bytes), bytes.byteLength, previous)) {
     table = compileChanged(bytes, previous);
     if (table !== null) incremental = true;
   }
   if (table === null) {
     // The whole document, as it always was: the verdict and the message of every rejected table
     // come from here.
-    recorded.reset();
+    clearRecord();
+    SEGMENTS.reused = 0;
+    SEGMENTS.collisions = 0;
     let whole = new RouteTable();
     if (compileBytes(whole, bytes, -1)) {
       table = whole;
       compiledCount = whole.virtualHostCount;
-      SEGMENTS.reused = 0;
-      if (segmented && SEGMENTS.starts.count == recorded.count) {
-        let c = new VhostCache(bytes);
-        for (let i = 0; i < recorded.count; i++) unchecked(c.entries[i] = recorded.at(i));
-        cache = c;
-      } else {
-        cache = null;
-      }
+      // What the cache needs, kept as recorded (the record lists are handed over).
+      cache = null;
+      pending = new Pending(bytes, recVhosts, recKeys, recKinds, recKeyEnds);
+      recVhosts = new Grow<VirtualHost>();
+      recKeys = new Grow<string>();
+      recKinds = new Grow<u8>();
+      recKeyEnds = new Grow<i32>();
     }
   }
   resetShared();
-  recorded.reset();
-  curKeys = NO_KEYS;
-  curKinds = NO_KINDS;
+  clearRecord();
   return table;
 }
 
@@ -1151,23 +1152,72 @@ function compileBytes(table: RouteTable, bytes: ArrayBuffer, vhostIndex: i32): b
 // compiled as a document whose virtualHosts array is empty, and the lookups are rebuilt with the
 // same duplicate checks. Any failure on this path returns null and the whole document is compiled
 // as before, so rejections (and their messages) never come from here; it only accepts what the
-// whole compile would accept, with the same lookups. Compiled parts are immutable (table.ts; the
+// whole compile would accept, with the same lookups. A whole compile only records what the cache
+// needs (the virtual hosts and their keys, in flat lists sized up front); the cache is made from
+// that at the VM's next configure, so a VM that configures once (Envoy's canary clone, on every
+// update) does not pay for it. Compiled parts are immutable (table.ts; the
 // metric ids are per VM and name), so the old table (in-flight requests) and the new one share
 // them safely.
 
 /** What compileVirtualHost produced, in document order, during one compile. */
-const recorded = new Grow<CachedVhost>(1024);
-/** The lookup keys of the virtual host being compiled (addDomain fills them). */
-const NO_KEYS = new StaticArray<string>(0);
-const NO_KINDS = new StaticArray<u8>(0);
-let curKeys: StaticArray<string> = NO_KEYS;
-let curKinds: StaticArray<u8> = NO_KINDS;
-let curKey: i32 = 0;
+let recVhosts = new Grow<VirtualHost>();
+/** Every virtual host's lookup keys and their kinds (DOMAIN_*); recKeyEnds[i] ends host i's. */
+let recKeys = new Grow<string>();
+let recKinds = new Grow<u8>();
+let recKeyEnds = new Grow<i32>();
+
+/** Empties the record (the references stay until overwritten; reset() would drop them). */
+function clearRecord(): void {
+  recVhosts.count = 0;
+  recKeys.count = 0;
+  recKinds.count = 0;
+  recKeyEnds.count = 0;
+}
+
+/** A whole compile's record and its document: the cache, when the VM configures again. */
+class Pending {
+  constructor(
+    public bytes: ArrayBuffer,
+    public vhosts: Grow<VirtualHost>,
+    public keys: Grow<string>,
+    public kinds: Grow<u8>,
+    public keyEnds: Grow<i32>,
+  ) {}
+
+  /** The cache entry of virtual host j (its keys copied out of the flat lists). */
+  entry(j: i32): CachedVhost {
+    let start = 0;
+    if (j > 0) start = this.keyEnds.at(j - 1);
+    let n = this.keyEnds.at(j) - start;
+    let keys = new StaticArray<string>(n);
+    let kinds = new StaticArray<u8>(n);
+    for (let m = 0; m < n; m++) {
+      unchecked(keys[m] = this.keys.at(start + m));
+      unchecked(kinds[m] = this.kinds.at(start + m));
+    }
+    let vh = this.vhosts.at(j);
+    return new CachedVhost(vh, keys, kinds, vhostHasDelays(vh));
+  }
+}
+
+/** The cache for a pending whole compile; null when its document does not segment. */
+function cacheFrom(p: Pending): VhostCache | null {
+  let bytes = p.bytes;
+  let n = p.vhosts.count;
+  if (!scanDocument(changetype<usize>(bytes), bytes.byteLength, null) || SEGMENTS.starts.count != n) return null;
+  let c = new VhostCache(bytes);
+  let entries = c.entries;
+  for (let i = 0; i < n; i++) unchecked(entries[i] = p.entry(i));
+  return c;
+}
+
 /** Compiling one element on its own: addDomain records the domains but does not insert them. */
 let deferDomains = false;
 
 /** The cache of the last accepted table (null: none, e.g. a fresh VM). */
 let cache: VhostCache | null = null;
+/** Or, after a whole compile, what it is made from (see compileTable). */
+let pending: Pending | null = null;
 let compiledCount: i32 = 0;
 let incremental = false;
 
@@ -1233,9 +1283,10 @@ function compileChanged(bytes: ArrayBuffer, old: VhostCache): RouteTable | null 
     let l = segments.lengths.at(i);
     let piece = new ArrayBuffer(l);
     memory.copy(changetype<usize>(piece), base + <usize>segments.starts.at(i), <usize>l);
-    recorded.count = 0; // the previous element's entry is in `entries` now
-    if (!compileBytes(scratch, piece, i) || recorded.count != 1) { good = false; break; }
-    let entry = recorded.at(0);
+    clearRecord();
+    if (!compileBytes(scratch, piece, i) || recVhosts.count != 1) { good = false; break; }
+    let rec = new Pending(piece, recVhosts, recKeys, recKinds, recKeyEnds);
+    let entry = rec.entry(0);
     unchecked(entries[i] = entry);
     domains += entry.keys.length;
     compiledCount++;
@@ -1282,6 +1333,9 @@ function presizeExact(table: RouteTable, vhs: i32, count: i32): void {
     vh = nextOf(vh);
   }
   sizeExact(table, domains);
+  // The record (for the cache) gets its room up front too.
+  recKeys.reserve(recKeys.count + domains);
+  recKinds.reserve(recKinds.count + domains);
 }
 
 function sizeExact(table: RouteTable, domains: i32): void {
@@ -1313,6 +1367,8 @@ function compileDocument(doc: i32, table: RouteTable): void {
   vhostsNode = vhs;
   let count = sizeOf(vhs);
   presizeExact(table, vhs, count);
+  recVhosts.reserve(count);
+  recKeyEnds.reserve(count);
   let item = vhs + 1;
   let mark = segTop;
   for (let i = 0; i < count; i++) {

@@ -34,6 +34,15 @@ export class Grow<T> {
     this.count = n + 1;
   }
 
+  /** Makes room for n items (one allocation instead of doubling up to it). */
+  reserve(n: i32): void {
+    let items = this.items;
+    if (n <= items.length) return;
+    let bigger = new StaticArray<T>(n);
+    for (let i = 0; i < this.count; i++) unchecked(bigger[i] = items[i]);
+    this.items = bigger;
+  }
+
   @inline at(i: i32): T {
     return unchecked(this.items[i]);
   }
