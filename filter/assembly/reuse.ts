@@ -8,8 +8,9 @@
 // document with the virtualHosts array emptied) and every changed element are parsed on their own,
 // and an unchanged element is byte-identical to one that was part of an accepted document. A valid
 // JSON value is segmented by this scan exactly as the parser sees it, so the pieces being valid
-// makes the whole document valid with the same structure. Anything unexpected returns false and
-// the caller compiles the whole document as before.
+// (and the elements' nesting within what json.ts allows at their depth, checked here) makes the
+// whole document valid with the same structure. Anything unexpected returns false and the caller
+// compiles the whole document as before.
 import { VirtualHost } from "./table";
 
 /** A growable list that doubles (AS 0.17's Array#push reallocates to the exact length each time). */
@@ -368,7 +369,7 @@ export class VhostCache {
 
 /**
  * The cache key of a span: 32 bits over its bytes, four at a time, and its length. Only a key: a
- * hit is confirmed by comparing the bytes (compile.ts), so a collision costs a compare, never a
+ * hit is confirmed by comparing the bytes (VhostCache.find), so a collision costs a compare, never a
  * wrong virtual host. (test/emulator/incremental.test.ts computes the same function to build
  * colliding spans.)
  */
