@@ -11,12 +11,15 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, isAbsolute, join } from "node:path";
 import protobuf from "protobufjs";
+import { encodeNested, level } from "./nested.ts";
 
 export const DISCOVERY_REQUEST = "envoy.service.discovery.v3.DiscoveryRequest";
 export const DISCOVERY_RESPONSE = "envoy.service.discovery.v3.DiscoveryResponse";
 export const TYPED_EXTENSION_CONFIG = "envoy.config.core.v3.TypedExtensionConfig";
 export const WASM = "envoy.extensions.filters.http.wasm.v3.Wasm";
 export const STRING_VALUE = "google.protobuf.StringValue";
+export const ANY = "google.protobuf.Any";
+export const PLUGIN_CONFIG = "envoy.extensions.wasm.v3.PluginConfig";
 
 /** The type URL of a message type (`type.googleapis.com/<full name>`). */
 export function typeUrl(fullName: string): string {
@@ -75,6 +78,13 @@ export function protoRoot(): protobuf.Root {
 
 function type(name: string): protobuf.Type {
   return protoRoot().lookupType(name);
+}
+
+/** The field number of `field` in message `fullName` (for nested.ts's levels). */
+export function fieldNumber(fullName: string, field: string): number {
+  const f = type(fullName).fields[field];
+  if (f === undefined) throw new Error(`${fullName} has no field ${field}`);
+  return f.id;
 }
 
 /** Objects protobufjs' `fromObject` accepts (snake_case field names, as in the .proto). */
@@ -198,6 +208,22 @@ export function encodeDiscoveryRequest(r: DiscoveryRequest): Uint8Array {
 }
 
 export function encodeDiscoveryResponse(r: DiscoveryResponse): Uint8Array {
+  const only = r.resources.length === 1 ? r.resources[0] : undefined;
+  if (only !== undefined && only.value.byteLength > 0) {
+    // The one resource (the table, megabytes) is copied once, not once per level (nested.ts).
+    const before = encodeMessage(DISCOVERY_RESPONSE, { version_info: r.versionInfo });
+    const after: ProtoObject = { type_url: r.typeUrl, nonce: r.nonce };
+    if (r.controlPlane !== undefined) after.control_plane = { identifier: r.controlPlane };
+    return encodeNested(
+      [level(before, fieldNumber(DISCOVERY_RESPONSE, "resources"), encodeMessage(DISCOVERY_RESPONSE, after)), level(encodeMessage(ANY, { type_url: only.type_url }), fieldNumber(ANY, "value"))],
+      only.value,
+    );
+  }
+  return encodeDiscoveryResponseWithProtobufjs(r);
+}
+
+/** encodeDiscoveryResponse through protobufjs alone (every level copies the resources): the reference. */
+export function encodeDiscoveryResponseWithProtobufjs(r: DiscoveryResponse): Uint8Array {
   const value: ProtoObject = {
     version_info: r.versionInfo,
     resources: r.resources.map((a) => ({ type_url: a.type_url, value: a.value })),

@@ -11,7 +11,8 @@
 //       vm_config: { vm_id: "canal", runtime: "envoy.wasm.runtime.v8", code: {local: {filename}} },
 //       configuration: Any(google.protobuf.StringValue{ value: <table JSON> }) }}) }
 
-import { encodeMessage, packAny, STRING_VALUE, TYPED_EXTENSION_CONFIG, WASM, type ProtoObject } from "./proto.ts";
+import { encodeNested, level } from "./nested.ts";
+import { ANY, encodeMessage, fieldNumber, packAny, PLUGIN_CONFIG, STRING_VALUE, TYPED_EXTENSION_CONFIG, typeUrl, WASM, type ProtoObject } from "./proto.ts";
 
 /** The filter's name in the HTTP filter chain = the ECDS resource name (envoy/bootstrap.ts CANAL_FILTER_NAME). */
 export const CANAL_RESOURCE_NAME = "canal";
@@ -64,6 +65,29 @@ function codeSource(code: WasmCode): ProtoObject {
  * This is `Any.value` of the DiscoveryResponse's resource.
  */
 export function encodeCanalResource(opts: CanalResourceOptions, tableJson: string): Uint8Array {
+  // An empty table is an absent field in protobuf (proto3 default): only protobufjs writes that.
+  if (tableJson === "") return encodeCanalResourceWithProtobufjs(opts, tableJson);
+  const plugin = encodeMessage(PLUGIN_CONFIG, {
+    name: opts.pluginName ?? CANAL_RESOURCE_NAME,
+    root_id: opts.rootId ?? CANAL_ROOT_ID,
+    vm_config: { vm_id: opts.vmId ?? CANAL_VM_ID, runtime: opts.runtime ?? V8_RUNTIME, code: codeSource(opts.code) },
+  });
+  // The table is copied once, not once per level (nested.ts); the bytes equal the reference's.
+  return encodeNested(
+    [
+      level(encodeMessage(TYPED_EXTENSION_CONFIG, { name: opts.resourceName ?? CANAL_RESOURCE_NAME }), fieldNumber(TYPED_EXTENSION_CONFIG, "typed_config")),
+      level(encodeMessage(ANY, { type_url: typeUrl(WASM) }), fieldNumber(ANY, "value")),
+      level(new Uint8Array(0), fieldNumber(WASM, "config")),
+      level(plugin, fieldNumber(PLUGIN_CONFIG, "configuration")),
+      level(encodeMessage(ANY, { type_url: typeUrl(STRING_VALUE) }), fieldNumber(ANY, "value")),
+      level(new Uint8Array(0), fieldNumber(STRING_VALUE, "value")),
+    ],
+    tableJson,
+  );
+}
+
+/** encodeCanalResource through protobufjs alone, level by level: the reference the fast path must equal. */
+export function encodeCanalResourceWithProtobufjs(opts: CanalResourceOptions, tableJson: string): Uint8Array {
   const wasm = packAny(WASM, {
     config: {
       name: opts.pluginName ?? CANAL_RESOURCE_NAME,
