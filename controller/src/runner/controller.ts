@@ -10,7 +10,7 @@ import type { DnsManager } from "../dns/manager.ts";
 import { ClusterSource, errorText } from "../sources/cluster-source.ts";
 import { TableTooLargeError, WasmPluginWriter, WASMPLUGIN_API_VERSION, type WasmPluginTarget } from "../sinks/wasmplugin.ts";
 import { StatusWriter, type DeliveryState } from "../status/status-writer.ts";
-import { tableJson, translate, TranslateMemo, type GatewayResult, type RegexValidator, type TranslateResult } from "../translate/index.ts";
+import { tableJsonParts, translate, TranslateMemo, type GatewayResult, type RegexValidator, type TableJsonParts, type TranslateResult } from "../translate/index.ts";
 import { LeaderElector } from "./leader.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
@@ -25,8 +25,8 @@ export interface WasmPluginOptions {
 
 /** Receives every accepted gateway's table (the ECDS server implements it). */
 export interface TablePublisher {
-  /** `json` is the table already serialized (once per snapshot, shared with the size metric). */
-  publish(result: GatewayResult, json: string): void;
+  /** `json` is the table already serialized, in parts (once per snapshot, shared with the size metric). */
+  publish(result: GatewayResult, json: TableJsonParts): void;
   delivery(result: GatewayResult): DeliveryState | undefined;
   /** Status must follow ACKs and NACKs, which arrive after a sync. */
   onDeliveryChange(listener: () => void): () => void;
@@ -135,10 +135,10 @@ export class Controller {
     }
     this.metrics.gauge("canal_problems", "Problems found in the input.", parsed.problems.length + result.problems.length);
     for (const g of result.gateways) {
-      // Serialized once, while translating (the same bytes as JSON.stringify(g.table)).
-      const json = tableJson(g.table);
+      // Serialized once, while translating (joined, the same bytes as JSON.stringify(g.table)).
+      const json = tableJsonParts(g.table);
       this.o.publisher?.publish(g, json);
-      this.metrics.gauge("canal_table_bytes", "Size of the route table JSON.", Buffer.byteLength(json), { gateway: `${g.ref.namespace}/${g.ref.name}` });
+      this.metrics.gauge("canal_table_bytes", "Size of the route table JSON.", json.byteLength, { gateway: `${g.ref.namespace}/${g.ref.name}` });
     }
     this.idleGc.busy();
     this.requestSync();

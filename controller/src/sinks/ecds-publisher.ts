@@ -4,6 +4,7 @@
 import type { GatewayResult } from "../translate/index.ts";
 import type { DeliveryState } from "../status/status-writer.ts";
 import { EcdsServer, type EcdsServerOptions } from "./ecds/index.ts";
+import type { JsonParts } from "./ecds/nested.ts";
 
 export function groupKey(ref: { namespace: string; name: string }): string {
   return `${ref.namespace}/${ref.name}`;
@@ -16,7 +17,7 @@ export class EcdsPublisher {
     this.server = new EcdsServer({ ...options, groupOf: (node) => node.cluster });
   }
 
-  publish(result: GatewayResult, json: string): void {
+  publish(result: GatewayResult, json: string | JsonParts): void {
     if (!result.accepted) return;
     this.server.publish({ version: result.table.version, json }, { group: groupKey(result.ref) });
   }

@@ -20,7 +20,7 @@ export type { GatewayCounts, GatewayResult } from "./gateway.ts";
 export type { ServerPort } from "./servers.ts";
 export { canonicalJson } from "./canonical.ts";
 export { TranslateMemo, type MemoStats } from "./memo.ts";
-export { tableJson } from "./table.ts";
+export { tableJson, tableJsonParts, type TableJsonParts } from "./table.ts";
 
 export const DEFAULT_CLUSTER_DOMAIN = "cluster.local";
 

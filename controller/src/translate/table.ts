@@ -7,10 +7,23 @@ import { createHash } from "node:crypto";
 import { ROUTE_TABLE_FORMAT, type AmbiguousHost, type RouteTable, type VirtualHost } from "../../../schema/route-table.ts";
 import { canonicalJson } from "./canonical.ts";
 
-/** A virtual host serialized: JSON.stringify(vh), and the sha256 of canonicalJson(vh). */
+/** A virtual host serialized: JSON.stringify(vh), its UTF-8 size, and the sha256 of canonicalJson(vh). */
 export interface VirtualHostJson {
   plain: string;
+  bytes: number;
   digest: Buffer;
+}
+
+/**
+ * A table's JSON in parts: `head + items.join(",") + tail` (the same shape as the ECDS sink's
+ * JsonParts). Each item is a virtual host's kept JSON, so no change builds the whole table as one
+ * string: the sink writes the parts straight into the protobuf buffer.
+ */
+export interface TableJsonParts {
+  head: string;
+  items: readonly string[];
+  tail: string;
+  byteLength: number;
 }
 
 /** Serializes a virtual host (a memo returns kept results). */
@@ -22,8 +35,10 @@ export function serializeVirtualHost(vh: VirtualHost): VirtualHostJson {
   const domains = JSON.stringify(vh.domains);
   // join(), not a template literal: a template makes a tree of string pieces (V8 cons strings) that
   // the memo would keep for every virtual host; join() makes one flat string.
+  const plain = ['{"name":', name, ',"domains":', domains, ',"routes":', JSON.stringify(vh.routes), "}"].join("");
   return {
-    plain: ['{"name":', name, ',"domains":', domains, ',"routes":', JSON.stringify(vh.routes), "}"].join(""),
+    plain,
+    bytes: Buffer.byteLength(plain, "utf8"),
     digest: createHash("sha256").update(['{"domains":', domains, ',"name":', name, ',"routes":', canonicalJson(vh.routes), "}"].join("")).digest(),
   };
 }
@@ -39,8 +54,8 @@ export function tableVersion(ambiguous: readonly AmbiguousHost[], digests: reado
   return `sha256:${createHash("sha256").update(header).update(Buffer.concat(digests as Buffer[])).digest("hex")}`;
 }
 
-/** JSON.stringify of each assembled table, made while assembling it. */
-const SERIALIZED = new WeakMap<RouteTable, string>();
+/** JSON.stringify of each assembled table, in parts, made while assembling it. */
+const SERIALIZED = new WeakMap<RouteTable, TableJsonParts>();
 
 export function assembleTable(virtualHosts: readonly VirtualHost[], ambiguous: readonly AmbiguousHost[], serialize: VirtualHostSerializer = (vh) => serializeVirtualHost(vh)): RouteTable {
   const domains = new Set<string>();
@@ -51,8 +66,11 @@ export function assembleTable(virtualHosts: readonly VirtualHost[], ambiguous: r
   const version = tableVersion(amb, pieces.map((p) => p.digest));
   const table: RouteTable = { format: ROUTE_TABLE_FORMAT, version, virtualHosts: [...virtualHosts], ...(amb.length > 0 ? { ambiguousHosts: [...amb] } : {}) };
   // JSON.stringify(table), from the same pieces: keys in the order of the literal above.
-  const tail = amb.length > 0 ? `,"ambiguousHosts":${JSON.stringify(amb)}` : "";
-  SERIALIZED.set(table, `{"format":${format},"version":${JSON.stringify(version)},"virtualHosts":[${pieces.map((p) => p.plain).join(",")}]${tail}}`);
+  const head = `{"format":${format},"version":${JSON.stringify(version)},"virtualHosts":[`;
+  const tail = `]${amb.length > 0 ? `,"ambiguousHosts":${JSON.stringify(amb)}` : ""}}`;
+  let byteLength = Buffer.byteLength(head, "utf8") + Buffer.byteLength(tail, "utf8") + Math.max(0, pieces.length - 1);
+  for (const p of pieces) byteLength += p.bytes;
+  SERIALIZED.set(table, { head, items: pieces.map((p) => p.plain), tail, byteLength });
   return table;
 }
 
@@ -61,9 +79,18 @@ export function emptyTable(): RouteTable {
 }
 
 /**
- * The table as JSON, identical to JSON.stringify(table): kept from assembly for tables made by
- * translate() (which are never modified afterwards), serialized now for any other.
+ * The table's JSON in parts (identical, joined, to JSON.stringify(table)): kept from assembly for
+ * tables made by translate() (which are never modified afterwards), serialized now for any other.
  */
+export function tableJsonParts(table: RouteTable): TableJsonParts {
+  const kept = SERIALIZED.get(table);
+  if (kept !== undefined) return kept;
+  const json = JSON.stringify(table);
+  return { head: json, items: [], tail: "", byteLength: Buffer.byteLength(json, "utf8") };
+}
+
+/** The table as one JSON string, identical to JSON.stringify(table) (joined on every call: not for hot paths). */
 export function tableJson(table: RouteTable): string {
-  return SERIALIZED.get(table) ?? JSON.stringify(table);
+  const p = tableJsonParts(table);
+  return p.head + p.items.join(",") + p.tail;
 }

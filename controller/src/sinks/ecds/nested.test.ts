@@ -1,6 +1,6 @@
 // The one-copy encoders must write exactly the bytes protobufjs writes level by level.
 import { describe, expect, it } from "vitest";
-import { encodeNested, level } from "./nested.ts";
+import { encodeNested, joinJson, level, sameJson, type JsonParts } from "./nested.ts";
 import { decodeDiscoveryResponse, encodeDiscoveryResponse, encodeDiscoveryResponseWithProtobufjs, type DiscoveryResponse } from "./proto.ts";
 import { encodeCanalResource, encodeCanalResourceWithProtobufjs, type CanalResourceOptions } from "./resource.ts";
 
@@ -71,5 +71,24 @@ describe("encodeNested", () => {
   });
   it("refuses a field number outside protobuf's range", () => {
     expect(() => level(Uint8Array.of(), 0)).toThrow(/field number 0/);
+  });
+});
+
+describe("JSON parts (the table without one big string)", () => {
+  const parts: JsonParts = { head: '{"format":1,"virtualHosts":[', items: ['{"name":"a/é"}', '{"name":"b/😀"}', "{}"], tail: "]}", byteLength: 0 };
+  parts.byteLength = Buffer.byteLength(joinJson(parts));
+  it("encode the same bytes as the joined string, through every level", () => {
+    const opts: CanalResourceOptions = { code: { local: "/w.wasm" } };
+    expect(Buffer.from(encodeCanalResource(opts, parts)).equals(Buffer.from(encodeCanalResourceWithProtobufjs(opts, joinJson(parts))))).toBe(true);
+    expect(joinJson(parts)).toBe('{"format":1,"virtualHosts":[{"name":"a/é"},{"name":"b/😀"},{}]}');
+  });
+  it("a wrong byteLength is caught, not written past", () => {
+    expect(() => encodeNested([level(Uint8Array.of(), 1)], { ...parts, byteLength: parts.byteLength - 1 })).toThrow(/payload bytes/);
+  });
+  it("sameJson compares parts piece by piece, and across forms by content", () => {
+    expect(sameJson(parts, { ...parts, items: [...parts.items] })).toBe(true);
+    expect(sameJson(parts, { ...parts, items: ['{"name":"a/é"}', '{"name":"b/😀"}', "{ }"] })).toBe(false);
+    expect(sameJson(parts, joinJson(parts))).toBe(true);
+    expect(sameJson("x", "y")).toBe(false);
   });
 });

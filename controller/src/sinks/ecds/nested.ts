@@ -18,6 +18,43 @@ export interface Level {
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * JSON in parts: `head + items.join(",") + tail`, `byteLength` its UTF-8 size. The route table
+ * is kept this way (translate/table.ts): each item is one virtual host's JSON, shared with the
+ * memo, so a change never builds (and soon discards) the whole table as one 4.8 MB string.
+ */
+export interface JsonParts {
+  head: string;
+  items: readonly string[];
+  tail: string;
+  byteLength: number;
+}
+
+/** The parts as one string (for callers that need it; the hot path writes the parts). */
+export function joinJson(j: string | JsonParts): string {
+  return typeof j === "string" ? j : j.head + j.items.join(",") + j.tail;
+}
+
+/** Same JSON? Parts compare piece by piece (kept pieces are the same strings: cheap). */
+export function sameJson(a: string | JsonParts, b: string | JsonParts): boolean {
+  if (typeof a === "string" && typeof b === "string") return a === b;
+  if (typeof a !== "string" && typeof b !== "string") {
+    if (a.byteLength !== b.byteLength || a.head !== b.head || a.tail !== b.tail || a.items.length !== b.items.length) return false;
+    for (let i = 0; i < a.items.length; i++) if (a.items[i] !== b.items[i]) return false;
+    return true;
+  }
+  return joinJson(a) === joinJson(b);
+}
+
+function writeParts(buf: Buffer, at: number, j: JsonParts): number {
+  let n = buf.write(j.head, at, "utf8");
+  j.items.forEach((item, i) => {
+    if (i > 0) n += buf.write(",", at + n, "latin1");
+    n += buf.write(item, at + n, "utf8");
+  });
+  return n + buf.write(j.tail, at + n, "utf8");
+}
+
 export function level(before: Uint8Array, field: number, after: Uint8Array = EMPTY): Level {
   if (!Number.isInteger(field) || field < 1 || field > 536_870_911) throw new Error(`nested: field number ${field} is out of range`);
   return { before, field, after };
@@ -42,10 +79,10 @@ function writeVarint(buf: Buffer, offset: number, n: number): number {
 }
 
 /**
- * `levels` outermost first; `payload` is the innermost length-delimited value (a string is written
- * as UTF-8). Returns the outermost message's bytes.
+ * `levels` outermost first; `payload` is the innermost length-delimited value (a string or JSON
+ * parts are written as UTF-8). Returns the outermost message's bytes.
  */
-export function encodeNested(levels: readonly Level[], payload: string | Uint8Array): Buffer {
+export function encodeNested(levels: readonly Level[], payload: string | Uint8Array | JsonParts): Buffer {
   const payloadBytes = typeof payload === "string" ? Buffer.byteLength(payload, "utf8") : payload.byteLength;
   // inner[i] = size of what level i's field holds.
   const inner = new Array<number>(levels.length);
@@ -55,7 +92,9 @@ export function encodeNested(levels: readonly Level[], payload: string | Uint8Ar
     inner[i] = size;
     size = l.before.byteLength + varintLength(l.field * 8 + 2) + varintLength(size) + size + l.after.byteLength;
   }
-  const buf = Buffer.allocUnsafe(size);
+  // 4 bytes of slack after everything: a JsonParts whose byteLength is too small then writes past
+  // its region instead of being cut silently (Buffer.write stops at the end), and is caught below.
+  const buf = Buffer.allocUnsafe(size + 4);
   let at = 0;
   for (let i = 0; i < levels.length; i++) {
     const l = levels[i] as Level;
@@ -64,7 +103,12 @@ export function encodeNested(levels: readonly Level[], payload: string | Uint8Ar
     at = writeVarint(buf, at, l.field * 8 + 2);
     at = writeVarint(buf, at, inner[i] as number);
   }
-  const written = typeof payload === "string" ? buf.write(payload, at, "utf8") : (buf.set(payload, at), payload.byteLength);
+  const written =
+    typeof payload === "string"
+      ? buf.write(payload, at, "utf8")
+      : payload instanceof Uint8Array
+        ? (buf.set(payload, at), payload.byteLength)
+        : writeParts(buf.subarray(0, at + payloadBytes + 4), at, payload);
   if (written !== payloadBytes) throw new Error(`nested: wrote ${written} payload bytes, expected ${payloadBytes}`);
   at += written;
   for (let i = levels.length - 1; i >= 0; i--) {
@@ -73,5 +117,5 @@ export function encodeNested(levels: readonly Level[], payload: string | Uint8Ar
     at += l.after.byteLength;
   }
   if (at !== size) throw new Error(`nested: wrote ${at} bytes, expected ${size}`);
-  return buf;
+  return buf.subarray(0, size);
 }

@@ -26,6 +26,7 @@ import {
   type DiscoveryResponse,
   type NodeInfo,
 } from "./proto.ts";
+import { sameJson, type JsonParts } from "./nested.ts";
 import { CANAL_RESOURCE_NAME, encodeCanalResource, type WasmCode } from "./resource.ts";
 import { copyStatus, type GatewayEvent, type GatewayEventKind, type GatewayListener, type GatewayStatus } from "./status.ts";
 
@@ -88,8 +89,8 @@ export type GatewayNode = NodeInfo;
 export interface TableToPublish {
   /** The table's version (its content hash); becomes the xDS version_info. Non-empty. */
   version: string;
-  /** The route table JSON, delivered as the filter's plugin configuration. */
-  json: string;
+  /** The route table JSON (or its parts: nested.ts), delivered as the filter's plugin configuration. */
+  json: string | JsonParts;
 }
 
 export interface PublishResult {
@@ -109,7 +110,7 @@ interface Entry {
   seq: number;
   group: string;
   version: string;
-  json: string;
+  json: string | JsonParts;
   resource: Uint8Array;
 }
 
@@ -239,11 +240,13 @@ export class EcdsServer {
   publish(table: TableToPublish, options: { group?: string } = {}): PublishResult {
     const group = options.group ?? "";
     if (typeof table.version !== "string" || table.version === "") throw new Error("publish: the table needs a non-empty version");
-    if (typeof table.json !== "string") throw new Error("publish: json must be a string");
+    if (typeof table.json !== "string" && (typeof table.json !== "object" || table.json === null || !Array.isArray(table.json.items))) {
+      throw new Error("publish: json must be a string or JSON parts");
+    }
     const state = this.groupState(group);
     const latest = state.latest;
     if (latest !== undefined && latest.version === table.version) {
-      if (latest.json !== table.json) {
+      if (!sameJson(latest.json, table.json)) {
         throw new Error(`publish: version ${table.version} was already published with different content`);
       }
       return { version: table.version, group, bytes: latest.resource.length, changed: false, streams: 0 };
