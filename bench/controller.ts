@@ -1039,9 +1039,9 @@ function report(results: SizeResult[], opts: Options, meta: RunMeta): { section:
   lines.push("");
   lines.push(
     "\"controller side\" = apply start → Envoy logged the response's arrival (API server write and watch event, the " +
-      "controller's 50 ms debounce, parse of the changed object, translate with the memo, serialize, encode, send). \"Envoy main thread\" = arrival → " +
-      "accepted (decoding the resource and building the new plugin: the filter parses the whole table in a throwaway VM). " +
-      "\"workers\" = accepted → the first request routed by the change (each worker parses the table again). Envoy CPU is " +
+      "controller's 10 ms snapshot delay, parse of the changed object, translate with the memo, serialize, encode, send). \"Envoy main thread\" = arrival → " +
+      "accepted (decoding the resource and building the new plugin: the filter compiles the whole table in Envoy's throwaway canary VM, then the changed virtual hosts in the main thread's VM). " +
+      "\"workers\" = accepted → the first request routed by the change (each worker's VM compiles the changed virtual hosts and rebuilds its host maps). Envoy CPU is " +
       "counted from time zero until served (workers also answer the bench's probe requests, a few ms). \"translations\" " +
       "= translations from the change until the controller was quiet (`canal_translations_total`).",
   );
@@ -1101,8 +1101,8 @@ function findings(results: SizeResult[], baseline: ModuleBaseline, nproc: number
     const cpuTotal = mainCpu + workersCpu + servedCpu;
     out.push(
       `  CPU per change until served (medians): Envoy's main thread ${fmt(mainCpu)} ms (${fmt(mainCpu / Math.max(tableMiB, 1e-9))} ms per MiB of the ` +
-        `${fmt(r.tableBytes / 1024)} KiB table: decoding the resource, building the plugin, the filter parsing the table in a throwaway VM), ` +
-        `Envoy's workers ${fmt(workersCpu)} ms together (each parses the table again; most of it overlaps the main thread's wall time), ` +
+        `${fmt(r.tableBytes / 1024)} KiB table: decoding the resource, building the plugin, the filter compiling the whole table in the canary VM and the changed virtual hosts in the main thread's), ` +
+        `Envoy's workers ${fmt(workersCpu)} ms together (each compiles the changed virtual hosts; most of it overlaps the main thread's wall time), ` +
         `the controller ${fmt(servedCpu)} ms: ${fmt(cpuTotal / 1000, 1)} CPU-seconds in a ${fmt(wall / 1000, 1)} s window on ${nproc} CPUs shared with ` +
         "kube-apiserver, etcd, the bench and other work on the machine" +
         (mainCpu < 0.6 * envoyMain ? `; Envoy's main thread was on a CPU for ${pct(mainCpu, envoyMain)} of its ${fmt(envoyMain)} ms.` : "."),
@@ -1114,7 +1114,7 @@ function findings(results: SizeResult[], baseline: ModuleBaseline, nproc: number
         `process the same per-change work (translate with the memo + tableJson) took ${fmt(b.incrementalMs)} ms of CPU, against ` +
         `parseObjects ${fmt(b.parseMs)} ms + translate ${fmt(b.translateMs)} ms + JSON.stringify ${fmt(b.stringifyMs)} ms for a full pass without memo ` +
         `(protobuf encode ${fmt(b.encodeMs)} ms either way). The rest of the controller side (${fmt(Math.max(0, ctlSide - translateMetric))} ms) is the API ` +
-        "write and watch event, the 50 ms debounce, encoding and sending, and waiting for a CPU.",
+        "write and watch event, the 10 ms snapshot delay, encoding and sending, and waiting for a CPU.",
     );
     out.push(
       `  Controller CPU per isolated change: ${fmt(servedCpu)} ms until served, ${fmt(quietCpu)} ms until quiet (${fmt(translations)} ` +
