@@ -72,6 +72,8 @@ interface Options {
   changeTimeoutS: number;
   /** --max-old-space-size for the controller's Node.js (MB); undefined: Node's default. */
   controllerHeapMb: number | undefined;
+  /** Extra Node.js arguments for the controller process (--controller-node-arg, repeatable), e.g. --heapsnapshot-signal=SIGUSR2. */
+  controllerNodeArgs: string[];
   /** The controller's --heap-growing-percent; undefined: its default. */
   controllerHeapGrowing: number | undefined;
   /** The controller's --idle-gc-ms; undefined: its default. */
@@ -88,7 +90,7 @@ interface Options {
 
 const USAGE =
   "options: --sizes 1000,10000 --changes 50 --burst 20 --namespaces 4 --apply-concurrency 16 --envoy-concurrency 2 " +
-  "--create-timeout S --sync-timeout S --change-timeout S --controller-max-old-space MB --controller-heap-growing-percent N --controller-idle-gc-ms MS --controller-log-level LEVEL --save-json PATH --render-json PATH --no-write --keep";
+  "--create-timeout S --sync-timeout S --change-timeout S --controller-max-old-space MB --controller-node-arg ARG --controller-heap-growing-percent N --controller-idle-gc-ms MS --controller-log-level LEVEL --save-json PATH --render-json PATH --no-write --keep";
 
 function parseOptions(argv: string[]): Options {
   if (argv.includes("--help") || argv.includes("-h")) {
@@ -106,6 +108,7 @@ function parseOptions(argv: string[]): Options {
     syncTimeoutS: 600,
     changeTimeoutS: 60,
     controllerHeapMb: undefined,
+    controllerNodeArgs: [],
     controllerHeapGrowing: undefined,
     controllerIdleGcMs: undefined,
     controllerLogLevel: "info",
@@ -136,6 +139,11 @@ function parseOptions(argv: string[]): Options {
     else if (a === "--sync-timeout") opts.syncTimeoutS = next();
     else if (a === "--change-timeout") opts.changeTimeoutS = next();
     else if (a === "--controller-max-old-space") opts.controllerHeapMb = next();
+    else if (a === "--controller-node-arg") {
+      const v = argv[++i];
+      if (v === undefined || !v.startsWith("--")) throw new Error(`--controller-node-arg needs a Node.js option such as --heapsnapshot-signal=SIGUSR2; ${USAGE}`);
+      opts.controllerNodeArgs.push(v);
+    }
     else if (a === "--controller-heap-growing-percent") {
       const v = Number(argv[++i]);
       if (!Number.isInteger(v) || v < 0) throw new Error(`--controller-heap-growing-percent needs a whole number; ${USAGE}`);
@@ -414,6 +422,7 @@ async function runSize(n: number, opts: Options, wasmPath: string, workRoot: str
     // 2. The controller, as its own process.
     const controllerArgs = [
       ...(opts.controllerHeapMb === undefined ? [] : [`--max-old-space-size=${opts.controllerHeapMb}`]),
+      ...opts.controllerNodeArgs,
       join(REPO_ROOT, "bin/canal.mjs"),
       "controller",
       "--no-wasmplugin",
@@ -907,6 +916,7 @@ function report(results: SizeResult[], opts: Options, meta: RunMeta): { section:
       `Envoy ${ENVOY_VERSION} with ${opts.envoyConcurrency} workers; Node.js ${process.version}` +
       (opts.controllerHeapMb === undefined ? " (the controller with Node's default heap limit)" : `; the controller with \`--max-old-space-size=${opts.controllerHeapMb}\``) +
       (opts.controllerHeapGrowing === undefined ? "" : `; controller flag \`--heap-growing-percent ${opts.controllerHeapGrowing}\``) +
+      ((opts.controllerNodeArgs ?? []).length === 0 ? "" : `; controller Node.js arguments \`${(opts.controllerNodeArgs ?? []).join(" ")}\``) +
       (opts.controllerIdleGcMs === undefined ? "" : `; controller flag \`--idle-gc-ms ${opts.controllerIdleGcMs}\``),
   );
   lines.push(`- machine: ${mach.nproc} CPUs, ${mach.cpu}, Linux ${mach.kernel}; load average (1/5/15 min) ${meta.load}`);
