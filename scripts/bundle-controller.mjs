@@ -56,6 +56,11 @@ const result = await build({
   target: "node20",
   metafile: true,
   logLevel: "warning",
+  // Node keeps a module's whole source text in the heap (for lazy compilation): 12.7 MB unminified.
+  // Whitespace and syntax only: names stay as written, so stack traces and logs stay readable.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: "none",
   plugins: [ownLocation],
   // CommonJS dependencies call require(); an ES module has none of its own.
   banner: { js: 'import { createRequire as __canalRequire } from "node:module"; import { fileURLToPath as __canalPath } from "node:url"; const require = __canalRequire(import.meta.url);' },
