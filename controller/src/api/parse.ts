@@ -72,7 +72,10 @@ export function parseObject(raw: unknown, options: ParseOptions = {}): ParseOutc
 function build(kind: ProblemKind, apiVersion: string, metadata: ObjectMeta, spec: object, ignored: IgnoredField[]): CanalObject {
   // The spec parser for `kind` produced the matching spec type.
   const object = { apiVersion, kind, metadata, spec } as CanalObject;
-  if (ignored.length > 0) object.ignoredFields = ignored;
+  // Services' other fields (clusterIPs, ipFamilies, sessionAffinity, ...) are never reported: a
+  // Service is not configuration of Canal's. Keeping them cost ~5 objects and path strings per
+  // Service (50,000 at 10,000 Services, heap snapshot).
+  if (ignored.length > 0 && kind !== "Service") object.ignoredFields = ignored;
   return object;
 }
 
