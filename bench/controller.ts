@@ -914,7 +914,7 @@ function report(results: SizeResult[], opts: Options, meta: RunMeta): { section:
   lines.push(
     `- kube-apiserver ${K8S_VERSION} + etcd ${meta.etcd} (test/support/k8s.ts, built by scripts/tools.sh), Istio CRDs ${ISTIO_API_VERSION}; ` +
       `Envoy ${ENVOY_VERSION} with ${opts.envoyConcurrency} workers; Node.js ${process.version}` +
-      (opts.controllerHeapMb === undefined ? " (the controller with Node's default heap limit)" : `; the controller with \`--max-old-space-size=${opts.controllerHeapMb}\``) +
+      (opts.controllerHeapMb === undefined ? " (the controller with Node's default heap limit and its own default collector setting, `--heap-growing-percent 30`)" : `; the controller with \`--max-old-space-size=${opts.controllerHeapMb}\``) +
       (opts.controllerHeapGrowing === undefined ? "" : `; controller flag \`--heap-growing-percent ${opts.controllerHeapGrowing}\``) +
       ((opts.controllerNodeArgs ?? []).length === 0 ? "" : `; controller Node.js arguments \`${(opts.controllerNodeArgs ?? []).join(" ")}\``) +
       (opts.controllerIdleGcMs === undefined ? "" : `; controller flag \`--idle-gc-ms ${opts.controllerIdleGcMs}\``),
@@ -1143,8 +1143,9 @@ function findings(results: SizeResult[], baseline: ModuleBaseline, nproc: number
         (phase !== undefined ? ` (highest 200 ms sample ${fmt(phase.bytes / MiB)} MiB, during ${phase.phase})` : "") +
         (r.hwm > 1.3 * r.rssSettled
           ? `. The peak is ${fmt(r.hwm / r.rssSettled, 1)}× the quiet level: garbage of the initial full pass and of the per-change ` +
-            "translations (the serialized table, arrays over every VirtualService) under Node's default heap limit; " +
-            "`--controller-max-old-space MB` runs the controller with a smaller V8 heap to see how much of it is uncollected garbage."
+            "changes (the protobuf response, arrays over every VirtualService) until V8's next full collection, which the controller's " +
+            "`--heap-growing-percent` (default 30) schedules at 1.3× what survived the last one; `--controller-heap-growing-percent N` " +
+            "and `--controller-max-old-space MB` run the controller with other collector settings."
           : "."),
     );
   }
