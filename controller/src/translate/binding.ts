@@ -53,10 +53,10 @@ export function namesGateway(vs: VirtualService, gatewayKey: string): boolean {
 }
 
 /**
- * The VirtualServices bound to `gateway`, oldest first: they name it and are exported to its
+ * The VirtualServices bound to `gateway`, oldest first (`sorted`: byAge or a memo's equivalent): they name it and are exported to its
  * namespace. One that names it but is not exported gets NotExported.
  */
-export function boundVirtualServices(gateway: Gateway, vss: readonly VirtualService[], sink: ProblemSink, sorted: (vss: readonly VirtualService[]) => VirtualService[] = byAge): VirtualService[] {
+export function boundVirtualServices(gateway: Gateway, vss: readonly VirtualService[], sink: ProblemSink, sorted: (vss: readonly VirtualService[]) => VirtualService[]): VirtualService[] {
   const key = refOf(gateway);
   const out: VirtualService[] = [];
   for (const vs of sorted(vss)) {

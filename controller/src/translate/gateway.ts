@@ -8,18 +8,17 @@ import type { Acceptance } from "./binding.ts";
 import { boundVirtualServices } from "./binding.ts";
 import type { RegexValidator } from "./context.ts";
 import type { ClusterRef } from "./destinations.ts";
-import { buildDnsPlan, servedNamespaces, type DnsEntry } from "./dnsplan.ts";
+import { servedNamespaces, type DnsEntry } from "./dnsplan.ts";
 import { selects } from "./hosts.ts";
-import { virtualHostName } from "./names.ts";
 import { ProblemSink } from "./problems.ts";
 import { reportIgnoredFields } from "./report.ts";
 import { readServers, type ServerPort } from "./servers.ts";
 import type { ServiceIndex } from "./services.ts";
-import { subsetLookup } from "./subsets.ts";
 import type { TranslateMemo } from "./memo.ts";
 import { assembleTable, emptyTable } from "./table.ts";
-import { claimHosts, hostServices, withAliases, type HostContext } from "./vhosts.ts";
-import { translateVsRoutes, type RouteEnv } from "./vs-routes.ts";
+import { DIRECT_STEPS, type GatewaySteps } from "./steps.ts";
+import type { HostContext } from "./vhosts.ts";
+import type { RouteEnv } from "./vs-routes.ts";
 import type { DestinationRule } from "../api/istio.ts";
 
 export interface GatewayCounts {
@@ -98,48 +97,42 @@ export function translateGateway(input: GatewayInputs, sink: ProblemSink): Gatew
   reportIgnoredFields(gateway, gateway.ignoredFields, sink);
   result.servers = servers.ports;
 
-  const memo = input.memo;
-  const bound = boundVirtualServices(gateway, input.virtualServices, sink, memo && ((vss) => memo.ageOrder.sort(vss)));
+  const steps: GatewaySteps = input.memo ?? DIRECT_STEPS;
+  const bound = boundVirtualServices(gateway, input.virtualServices, sink, (vss) => steps.sortByAge(vss));
   for (const vs of bound) reportIgnoredFields(vs, vs.ignoredFields, sink);
   const hostCtx: HostContext = { gatewayKey, serverHosts: servers.hosts, clusterDomain: input.clusterDomain, sink };
-  const claimed = memo === undefined ? claimHosts(bound, hostCtx) : memo.claim(bound, hostCtx);
+  const claimed = steps.claim(bound, hostCtx);
 
-  const subsets = memo === undefined ? subsetLookup(input.destinationRules, gateway.metadata.namespace, workloadLabels, input.clusterDomain) : memo.subsets(input.destinationRules, gateway.metadata.namespace, workloadLabels, input.clusterDomain);
+  const subsets = steps.subsets(input.destinationRules, gateway.metadata.namespace, workloadLabels, input.clusterDomain);
   const destinations: Service[] = [];
   const clusters = new Map<string, ClusterRef>();
   const env: RouteEnv = { gatewayKey, clusterDomain: input.clusterDomain, validateRegex: input.validateRegex, services: input.services, subsets, gatewayService };
   const routes = claimed.map((c): Route[] => {
     if (c.claims.length === 0) return [];
-    const r = input.memo === undefined ? translateVsRoutes(c.vs, env) : input.memo.vsRoutes(c.vs, env);
+    const r = steps.vsRoutes(c.vs, env);
     sink.list.push(...r.problems);
     destinations.push(...r.services);
     for (const ref of r.clusters) if (!clusters.has(ref.cluster)) clusters.set(ref.cluster, ref);
     return r.routes;
   });
 
-  const claimedServices = memo === undefined ? hostServices(claimed, input.services) : memo.hostServices(claimed, input.services, hostCtx);
-  const planInput = { services: [...claimedServices, ...destinations], clusterDomain: input.clusterDomain, gatewayService };
-  const plan = memo === undefined ? buildDnsPlan(planInput) : memo.dnsPlan(planInput);
-  const loops = (): void => {
+  const planInput = { services: [...steps.hostServices(claimed, input.services, hostCtx), ...destinations], clusterDomain: input.clusterDomain, gatewayService };
+  const plan = steps.dnsPlan(planInput);
+  steps.loops(claimed, input.services, `${gatewayService.namespace}/${gatewayService.name}`, hostCtx, () => {
     for (const c of claimed) for (const h of c.claims) {
       const s = input.services.byFqdn(h.domain);
       if (s !== undefined && s.metadata.namespace === gatewayService.namespace && s.metadata.name === gatewayService.name) {
         sink.add(c.vs, `spec.hosts[${h.hostIndex}]`, "GatewayLoop", `spec.hosts[${h.hostIndex}]: ${h.domain} is the Canal gateway's own Service; it is not redirected to itself in DNS. Remove this host.`);
       }
     }
-  };
-  if (memo === undefined) loops();
-  else memo.loops(claimed, input.services, `${gatewayService.namespace}/${gatewayService.name}`, hostCtx, loops);
-  const served = servedNamespaces(plan);
-  const { domains, ambiguous } = memo === undefined ? withAliases(claimed, input.services, served, hostCtx) : memo.aliases(claimed, input.services, served, hostCtx);
+  });
+  const { domains, ambiguous } = steps.aliases(claimed, input.services, servedNamespaces(plan), hostCtx);
   const virtualHosts: VirtualHost[] = [];
   claimed.forEach((c, i) => {
     const list = domains[i] as string[];
-    if (list.length === 0) return;
-    const r = routes[i] as Route[];
-    virtualHosts.push(memo === undefined ? { name: virtualHostName(c.vs.metadata.namespace, c.vs.metadata.name), domains: list, routes: r } : memo.virtualHost(c.vs, list, r));
+    if (list.length > 0) virtualHosts.push(steps.virtualHost(c.vs, list, routes[i] as Route[]));
   });
-  result.table = memo === undefined ? assembleTable(virtualHosts, ambiguous) : assembleTable(virtualHosts, ambiguous, (vh) => memo.virtualHostJson(vh));
+  result.table = assembleTable(virtualHosts, ambiguous, (vh) => steps.virtualHostJson(vh));
   result.dnsPlan = svc === undefined ? [] : plan;
   result.clusters = [...clusters.values()].sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0));
   result.counts = {

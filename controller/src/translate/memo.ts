@@ -13,16 +13,17 @@ import type { RegexValidator } from "./context.ts";
 import { dnsEntry, planOf, plannedServices, type DnsEntry, type DnsPlanInput } from "./dnsplan.ts";
 import { virtualHostName } from "./names.ts";
 import { AgeOrder } from "./order.ts";
+import type { GatewaySteps } from "./steps.ts";
 import { ServiceIndex, type ServiceLookup } from "./services.ts";
 import { subsetLookup, type SubsetLookup } from "./subsets.ts";
 import { serializeVirtualHost, type VirtualHostJson } from "./table.ts";
 import { candidatesKey, claimHosts, hostCandidates, hostServices, withAliases, type Domains, type HostCandidates, type HostContext, type VsHosts } from "./vhosts.ts";
 import { dependenciesHold, translateVsRoutes, type RouteEnv, type VsRoutes } from "./vs-routes.ts";
 
+/** A virtual host made by virtualHost(), and its serialization once asked for. */
 interface KeptVirtualHost {
-  name: string;
-  domains: readonly string[];
-  json: VirtualHostJson;
+  vh: VirtualHost;
+  json?: VirtualHostJson;
 }
 
 /** A VirtualService without HTTP routes claims nothing and has no candidates. */
@@ -51,7 +52,7 @@ export interface MemoStats {
   translated: number;
 }
 
-export class TranslateMemo {
+export class TranslateMemo implements GatewaySteps {
   readonly stats: MemoStats = { reused: 0, translated: 0 };
   /** Results depend on the validator: a different one starts over. */
   private validator?: RegexValidator;
@@ -63,14 +64,12 @@ export class TranslateMemo {
   private routes = new Map<string, WeakMap<VirtualService, VsRoutes>>();
   /** Per gateway view (candidatesKey). */
   private candidates = new Map<string, WeakMap<VirtualService, HostCandidates>>();
-  /** Serialized virtual hosts, by their routes array (a memo result's, so stable). */
-  private readonly vhosts = new WeakMap<readonly Route[], KeptVirtualHost>();
   private index?: { services: readonly Service[]; clusterDomain: string; index: ServiceIndex };
   /** Per gateway view (candidatesKey). */
   private layouts = new Map<string, HostLayout>();
-  /** Virtual hosts by their routes array (a memo result's), while the domains array is the same. */
-  private readonly hosts = new WeakMap<readonly Route[], { domains: readonly string[]; vh: VirtualHost }>();
-  readonly ageOrder = new AgeOrder();
+  /** Virtual hosts (and their JSON) by their routes array (a memo result's, so stable), while the domains are the same. */
+  private readonly hosts = new WeakMap<readonly Route[], KeptVirtualHost>();
+  private readonly ageOrder = new AgeOrder();
   /** Subset lookups per gateway view, while the DestinationRules are the same objects. */
   private subsetLookups = new Map<string, { rules: readonly DestinationRule[]; lookup: SubsetLookup }>();
   /**
@@ -93,6 +92,11 @@ export class TranslateMemo {
     this.plans = new Map();
     this.layouts = new Map();
     this.subsetLookups = new Map();
+  }
+
+  /** byAge(vss), skipping the sort while every position holds an object of the same age (order.ts). */
+  sortByAge(vss: readonly VirtualService[]): VirtualService[] {
+    return this.ageOrder.sort(vss);
   }
 
   /** subsetLookup(...), the same object while the DestinationRules are the same objects. */
@@ -181,10 +185,11 @@ export class TranslateMemo {
 
   /** The virtual host of `vs` with these domains and routes (the same object while both arrays are). */
   virtualHost(vs: VirtualService, domains: readonly string[], routes: Route[]): VirtualHost {
+    // A routes array belongs to one VirtualService, so the name is the same too.
     const kept = this.hosts.get(routes);
-    if (kept !== undefined && kept.domains === domains) return kept.vh;
+    if (kept !== undefined && (kept.vh.domains === domains || sameStrings(kept.vh.domains, domains))) return kept.vh;
     const vh: VirtualHost = { name: virtualHostName(vs.metadata.namespace, vs.metadata.name), domains: domains as string[], routes };
-    this.hosts.set(routes, { domains, vh });
+    this.hosts.set(routes, { vh });
     return vh;
   }
 
@@ -261,14 +266,14 @@ export class TranslateMemo {
     return fresh;
   }
 
-  /** A virtual host serialized; kept per routes array while its name and domains stay the same. */
+  /** A virtual host serialized; kept with the virtual host object virtualHost() made. */
   virtualHostJson(vh: VirtualHost): VirtualHostJson {
-    const kept = this.vhosts.get(vh.routes);
-    if (kept !== undefined && kept.name === vh.name && sameStrings(kept.domains, vh.domains)) return kept.json;
-    const json = serializeVirtualHost(vh);
-    this.vhosts.set(vh.routes, { name: vh.name, domains: vh.domains, json });
-    return json;
+    const kept = this.hosts.get(vh.routes);
+    if (kept?.vh !== vh) return serializeVirtualHost(vh); // not made by virtualHost(): nothing to keep it by
+    kept.json ??= serializeVirtualHost(vh);
+    return kept.json;
   }
+
 }
 
 function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {

@@ -1,0 +1,47 @@
+// The steps of one gateway's translation that a memo may answer from earlier translations.
+// translateGateway() calls them through this interface only: DIRECT_STEPS computes each one
+// afresh, TranslateMemo (memo.ts) returns kept results when their inputs are the same. Both give
+// the same output (incremental.test.ts).
+import type { Service } from "../api/core.ts";
+import type { DestinationRule, VirtualService } from "../api/istio.ts";
+import type { Route, VirtualHost } from "../../../schema/route-table.ts";
+import { buildDnsPlan, type DnsEntry, type DnsPlanInput } from "./dnsplan.ts";
+import { virtualHostName } from "./names.ts";
+import { byAge } from "./order.ts";
+import type { ServiceIndex } from "./services.ts";
+import { subsetLookup, type SubsetLookup } from "./subsets.ts";
+import { serializeVirtualHost, type VirtualHostJson } from "./table.ts";
+import { claimHosts, hostServices, withAliases, type Domains, type HostContext, type VsHosts } from "./vhosts.ts";
+import { translateVsRoutes, type RouteEnv, type VsRoutes } from "./vs-routes.ts";
+
+export interface GatewaySteps {
+  /** byAge(vss). */
+  sortByAge(vss: readonly VirtualService[]): VirtualService[];
+  /** claimHosts(bound, ctx), adding its problems to ctx.sink. */
+  claim(bound: readonly VirtualService[], ctx: HostContext): VsHosts[];
+  subsets(rules: readonly DestinationRule[], gatewayNamespace: string, workloadLabels: Readonly<Record<string, string>>, clusterDomain: string): SubsetLookup;
+  vsRoutes(vs: VirtualService, env: RouteEnv): VsRoutes;
+  /** hostServices(claimed, services), for claims made by claim(). */
+  hostServices(claimed: VsHosts[], services: ServiceIndex, ctx: HostContext): Service[];
+  dnsPlan(input: DnsPlanInput): DnsEntry[];
+  /** Runs `check`, which adds the gateway-loop problems of `claimed` to ctx.sink (a memo may add kept ones instead). */
+  loops(claimed: VsHosts[], services: ServiceIndex, gatewayService: string, ctx: HostContext, check: () => void): void;
+  /** withAliases(claimed, services, served, ctx), adding its problems to ctx.sink. */
+  aliases(claimed: VsHosts[], services: ServiceIndex, served: ReadonlySet<string>, ctx: HostContext): Domains;
+  virtualHost(vs: VirtualService, domains: readonly string[], routes: Route[]): VirtualHost;
+  virtualHostJson(vh: VirtualHost): VirtualHostJson;
+}
+
+/** Every step computed afresh (translate() without a memo). */
+export const DIRECT_STEPS: GatewaySteps = {
+  sortByAge: (vss) => byAge(vss),
+  claim: (bound, ctx) => claimHosts(bound, ctx),
+  subsets: (rules, gatewayNamespace, workloadLabels, clusterDomain) => subsetLookup(rules, gatewayNamespace, workloadLabels, clusterDomain),
+  vsRoutes: (vs, env) => translateVsRoutes(vs, env),
+  hostServices: (claimed, services) => hostServices(claimed, services),
+  dnsPlan: (input) => buildDnsPlan(input),
+  loops: (_claimed, _services, _gatewayService, _ctx, check) => check(),
+  aliases: (claimed, services, served, ctx) => withAliases(claimed, services, served, ctx),
+  virtualHost: (vs, domains, routes) => ({ name: virtualHostName(vs.metadata.namespace, vs.metadata.name), domains: domains as string[], routes }),
+  virtualHostJson: (vh) => serializeVirtualHost(vh),
+};
