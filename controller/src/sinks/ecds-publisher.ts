@@ -4,7 +4,7 @@
 import type { GatewayResult } from "../translate/index.ts";
 import type { DeliveryState } from "../status/status-writer.ts";
 import { EcdsServer, type EcdsServerOptions } from "./ecds/index.ts";
-import type { JsonParts } from "./ecds/nested.ts";
+import type { TableJson } from "./ecds/nested.ts";
 
 export function groupKey(ref: { namespace: string; name: string }): string {
   return `${ref.namespace}/${ref.name}`;
@@ -17,7 +17,7 @@ export class EcdsPublisher {
     this.server = new EcdsServer({ ...options, groupOf: (node) => node.cluster });
   }
 
-  publish(result: GatewayResult, json: string | JsonParts): void {
+  publish(result: GatewayResult, json: TableJson): void {
     if (!result.accepted) return;
     this.server.publish({ version: result.table.version, json }, { group: groupKey(result.ref) });
   }

@@ -19,15 +19,20 @@ export interface VirtualHostJson {
 }
 
 /**
- * A table's JSON in parts: `head + items.join(",") + tail` (the same shape as the ECDS sink's
- * JsonParts). Each item is a virtual host's kept JSON, so no change builds the whole table as one
- * string: the sink writes the parts straight into the protobuf buffer.
+ * A table's JSON in parts: `head + items.join(",") + tail`, `byteLength` its UTF-8 size. Each
+ * item is a virtual host's kept JSON, so no change builds the whole table as one string: the ECDS
+ * sink writes the parts straight into the protobuf buffer (sinks/ecds/nested.ts).
  */
 export interface TableJsonParts {
   head: string;
   items: readonly string[];
   tail: string;
   byteLength: number;
+}
+
+/** The parts as one string (for callers that need it; the hot path writes the parts). */
+export function joinTableJson(p: TableJsonParts): string {
+  return p.head + p.items.join(",") + p.tail;
 }
 
 /** Serializes a virtual host (a memo returns kept results). */
@@ -95,6 +100,5 @@ export function tableJsonParts(table: RouteTable): TableJsonParts {
 
 /** The table as one JSON string, identical to JSON.stringify(table) (joined on every call: not for hot paths). */
 export function tableJson(table: RouteTable): string {
-  const p = tableJsonParts(table);
-  return p.head + p.items.join(",") + p.tail;
+  return joinTableJson(tableJsonParts(table));
 }

@@ -1,6 +1,7 @@
 // The one-copy encoders must write exactly the bytes protobufjs writes level by level.
 import { describe, expect, it } from "vitest";
-import { encodeNested, joinJson, level, sameJson, type JsonParts } from "./nested.ts";
+import type { TableJsonParts } from "../../translate/table.ts";
+import { encodeNested, joinJson, level, sameJson } from "./nested.ts";
 import { decodeDiscoveryResponse, encodeDiscoveryResponse, encodeDiscoveryResponseWithProtobufjs, type DiscoveryResponse } from "./proto.ts";
 import { encodeCanalResource, encodeCanalResourceWithProtobufjs, type CanalResourceOptions } from "./resource.ts";
 
@@ -75,7 +76,7 @@ describe("encodeNested", () => {
 });
 
 describe("JSON parts (the table without one big string)", () => {
-  const parts: JsonParts = { head: '{"format":1,"virtualHosts":[', items: ['{"name":"a/é"}', '{"name":"b/😀"}', "{}"], tail: "]}", byteLength: 0 };
+  const parts: TableJsonParts = { head: '{"format":1,"virtualHosts":[', items: ['{"name":"a/é"}', '{"name":"b/😀"}', "{}"], tail: "]}", byteLength: 0 };
   parts.byteLength = Buffer.byteLength(joinJson(parts));
   it("encode the same bytes as the joined string, through every level", () => {
     const opts: CanalResourceOptions = { code: { local: "/w.wasm" } };

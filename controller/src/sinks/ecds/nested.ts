@@ -9,6 +9,8 @@
 // The lengths are computed inside-out first, then everything is written into one buffer.
 // The bytes are identical to protobufjs' (nested.test.ts checks it).
 
+import { joinTableJson, type TableJsonParts } from "../../translate/table.ts";
+
 /** One level around the payload: `before` + field `field` (length-delimited) holding the inner level + `after`. */
 export interface Level {
   before: Uint8Array;
@@ -18,25 +20,16 @@ export interface Level {
 
 const EMPTY = new Uint8Array(0);
 
-/**
- * JSON in parts: `head + items.join(",") + tail`, `byteLength` its UTF-8 size. The route table
- * is kept this way (translate/table.ts): each item is one virtual host's JSON, shared with the
- * memo, so a change never builds (and soon discards) the whole table as one 4.8 MB string.
- */
-export interface JsonParts {
-  head: string;
-  items: readonly string[];
-  tail: string;
-  byteLength: number;
-}
+/** The table's JSON, whole or in parts (translate/table.ts). */
+export type TableJson = string | TableJsonParts;
 
-/** The parts as one string (for callers that need it; the hot path writes the parts). */
-export function joinJson(j: string | JsonParts): string {
-  return typeof j === "string" ? j : j.head + j.items.join(",") + j.tail;
+/** The table's JSON as one string. */
+export function joinJson(j: TableJson): string {
+  return typeof j === "string" ? j : joinTableJson(j);
 }
 
 /** Same JSON? Parts compare piece by piece (kept pieces are the same strings: cheap). */
-export function sameJson(a: string | JsonParts, b: string | JsonParts): boolean {
+export function sameJson(a: TableJson, b: TableJson): boolean {
   if (typeof a === "string" && typeof b === "string") return a === b;
   if (typeof a !== "string" && typeof b !== "string") {
     if (a.byteLength !== b.byteLength || a.head !== b.head || a.tail !== b.tail || a.items.length !== b.items.length) return false;
@@ -46,7 +39,7 @@ export function sameJson(a: string | JsonParts, b: string | JsonParts): boolean 
   return joinJson(a) === joinJson(b);
 }
 
-function writeParts(buf: Buffer, at: number, j: JsonParts): number {
+function writeParts(buf: Buffer, at: number, j: TableJsonParts): number {
   let n = buf.write(j.head, at, "utf8");
   j.items.forEach((item, i) => {
     if (i > 0) n += buf.write(",", at + n, "latin1");
@@ -82,7 +75,7 @@ function writeVarint(buf: Buffer, offset: number, n: number): number {
  * `levels` outermost first; `payload` is the innermost length-delimited value (a string or JSON
  * parts are written as UTF-8). Returns the outermost message's bytes.
  */
-export function encodeNested(levels: readonly Level[], payload: string | Uint8Array | JsonParts): Buffer {
+export function encodeNested(levels: readonly Level[], payload: string | Uint8Array | TableJsonParts): Buffer {
   const payloadBytes = typeof payload === "string" ? Buffer.byteLength(payload, "utf8") : payload.byteLength;
   // inner[i] = size of what level i's field holds.
   const inner = new Array<number>(levels.length);
@@ -92,7 +85,7 @@ export function encodeNested(levels: readonly Level[], payload: string | Uint8Ar
     inner[i] = size;
     size = l.before.byteLength + varintLength(l.field * 8 + 2) + varintLength(size) + size + l.after.byteLength;
   }
-  // 4 bytes of slack after everything: a JsonParts whose byteLength is too small then writes past
+  // 4 bytes of slack after everything: parts whose byteLength is too small then writes past
   // its region instead of being cut silently (Buffer.write stops at the end), and is caught below.
   const buf = Buffer.allocUnsafe(size + 4);
   let at = 0;

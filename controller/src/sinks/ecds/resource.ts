@@ -11,7 +11,7 @@
 //       vm_config: { vm_id: "canal", runtime: "envoy.wasm.runtime.v8", code: {local: {filename}} },
 //       configuration: Any(google.protobuf.StringValue{ value: <table JSON> }) }}) }
 
-import { encodeNested, joinJson, level, type JsonParts } from "./nested.ts";
+import { encodeNested, joinJson, level, type TableJson } from "./nested.ts";
 import { ANY, encodeMessage, fieldNumber, packAny, PLUGIN_CONFIG, STRING_VALUE, TYPED_EXTENSION_CONFIG, typeUrl, WASM, type ProtoObject } from "./proto.ts";
 
 /** The filter's name in the HTTP filter chain = the ECDS resource name (envoy/bootstrap.ts CANAL_FILTER_NAME). */
@@ -64,7 +64,7 @@ function codeSource(code: WasmCode): ProtoObject {
  * Serialized TypedExtensionConfig carrying `tableJson` as the filter's plugin configuration.
  * This is `Any.value` of the DiscoveryResponse's resource.
  */
-export function encodeCanalResource(opts: CanalResourceOptions, tableJson: string | JsonParts): Uint8Array {
+export function encodeCanalResource(opts: CanalResourceOptions, tableJson: TableJson): Uint8Array {
   // An empty table is an absent field in protobuf (proto3 default): only protobufjs writes that.
   if (tableJson === "" || (typeof tableJson !== "string" && tableJson.byteLength === 0)) return encodeCanalResourceWithProtobufjs(opts, joinJson(tableJson));
   const plugin = encodeMessage(PLUGIN_CONFIG, {

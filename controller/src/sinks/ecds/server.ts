@@ -26,7 +26,7 @@ import {
   type DiscoveryResponse,
   type NodeInfo,
 } from "./proto.ts";
-import { sameJson, type JsonParts } from "./nested.ts";
+import { sameJson, type TableJson } from "./nested.ts";
 import { CANAL_RESOURCE_NAME, encodeCanalResource, type WasmCode } from "./resource.ts";
 import { copyStatus, type GatewayEvent, type GatewayEventKind, type GatewayListener, type GatewayStatus } from "./status.ts";
 
@@ -90,7 +90,7 @@ export interface TableToPublish {
   /** The table's version (its content hash); becomes the xDS version_info. Non-empty. */
   version: string;
   /** The route table JSON (or its parts: nested.ts), delivered as the filter's plugin configuration. */
-  json: string | JsonParts;
+  json: TableJson;
 }
 
 export interface PublishResult {
@@ -110,7 +110,7 @@ interface Entry {
   seq: number;
   group: string;
   version: string;
-  json: string | JsonParts;
+  json: TableJson;
   resource: Uint8Array;
 }
 
