@@ -25,8 +25,7 @@ const logs: string[] = [];
 beforeAll(async () => {
   const wasmPath = ensureCanalWasm();
   api = await startKubeApi({ name: "cli-status" });
-  await api.installCanalCrds();
-  await api.applyYaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n");
+  await api.prepareForCanal();
   const adsPort = await freePort();
   controller = spawnTracked(process.execPath, [CANAL, "controller", "--kubeconfig", api.kubeconfigPath, "--no-wasmplugin", "--ecds-address", `${LOOPBACK}:${adsPort}`,
     "--wasm-path", wasmPath, "--metrics-address", `${LOOPBACK}:0`, "--lease-duration", "4", "--identity", "cli-status"], { stdio: ["ignore", "pipe", "pipe"] });

@@ -48,8 +48,7 @@ export async function startDnsEnv(name: string): Promise<DnsEnv> {
   const api = await startKubeApi({ name, apiserverArgs: [`--service-cluster-ip-range=${prefix}.0.0/16,fd00:${a.toString(16)}::/112`] });
   const stops: Array<() => Promise<void>> = [() => api.stop()];
   try {
-    await api.installCanalCrds();
-    await api.applyYaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n");
+    await api.prepareForCanal();
     // CoreDNS starts with the operator's Corefile; from then on it reads the projected ConfigMap.
     const template = defaultCorefile({ kubeApi: api, cacheTtl: 0, mainBlockExtra: canalCorefileLines("{{DIR}}/canal") });
     const dns = await startCoreDns({ name, kubeApi: api, corefile: template });

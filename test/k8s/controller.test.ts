@@ -86,10 +86,8 @@ function clustersOf(t: RouteTable): string[] {
 
 beforeAll(async () => {
   api = await startKubeApi({ name: "controller" });
-  await api.installCanalCrds();
-  await api.applyYaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n");
-  kc = new k8s.KubeConfig();
-  kc.loadFromFile(api.kubeconfigPath);
+  await api.prepareForCanal();
+  kc = api.kubeConfig();
 }, 180_000);
 
 afterEach(async () => {

@@ -2,7 +2,6 @@
 // from the controller, and changes where a real request goes. Status follows Envoy's ACK.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { resolveKinds } from "../../controller/src/kube/resources.ts";
 import { Controller } from "../../controller/src/runner/controller.ts";
@@ -29,10 +28,8 @@ const logs: string[] = [];
 beforeAll(async () => {
   const wasmPath = ensureCanalWasm();
   api = await startKubeApi({ name: "ecds-e2e" });
-  await api.installCanalCrds();
-  await api.applyYaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n");
-  const kc = new k8s.KubeConfig();
-  kc.loadFromFile(api.kubeconfigPath);
+  await api.prepareForCanal();
+  const kc = api.kubeConfig();
   publisher = new EcdsPublisher({ code: { local: wasmPath } });
   const { port } = await publisher.server.start(`${LOOPBACK}:0`);
   controller = new Controller({

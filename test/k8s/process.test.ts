@@ -35,8 +35,7 @@ async function pluginClusters(): Promise<string[] | undefined> {
 
 beforeAll(async () => {
   api = await startKubeApi({ name: "controller-process" });
-  await api.installCanalCrds();
-  await api.applyYaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n");
+  await api.prepareForCanal();
   proc = spawn(process.execPath, [join(REPO, "bin/canal.mjs"), "controller", "--kubeconfig", api.kubeconfigPath, "--wasm-url", "oci://registry.example/canal:1",
     "--metrics-address", "127.0.0.1:0", "--lease-duration", "4", "--identity", "process-test"], { stdio: ["ignore", "pipe", "pipe"] });
   proc.stdout?.on("data", (d: Buffer) => output.push(d.toString()));

@@ -2,7 +2,6 @@
 // WasmPlugin is never written half-way; status says TableTooLarge and points at ECDS.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { resolveKinds } from "../../controller/src/kube/resources.ts";
 import { Controller } from "../../controller/src/runner/controller.ts";
@@ -21,10 +20,8 @@ const logs: string[] = [];
 
 beforeAll(async () => {
   api = await startKubeApi({ name: "wasmplugin-limit" });
-  await api.installCanalCrds();
-  await api.applyYaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n");
-  const kc = new k8s.KubeConfig();
-  kc.loadFromFile(api.kubeconfigPath);
+  await api.prepareForCanal();
+  const kc = api.kubeConfig();
   controller = new Controller({
     kc, kinds: await resolveKinds(kc), log: jsonLogger("debug", {}, (l) => logs.push(l)), identity: "limit",
     leaseNamespace: "istio-system", leaseDurationSeconds: 3, wasmPlugin: { url: "oci://registry.example/canal:1" }, validateRegex: loadRegexValidator(),

@@ -113,10 +113,8 @@ describe("WasmPlugin imagePullSecret against a real API server", () => {
 
   beforeAll(async () => {
     api = await startKubeApi({ name: "wasm-pull-secret" });
-    await api.installCanalCrds();
-    await api.applyYaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n");
-    kc = new k8s.KubeConfig();
-    kc.loadFromFile(api.kubeconfigPath);
+    await api.prepareForCanal();
+    kc = api.kubeConfig();
   }, 180_000);
 
   afterEach(async () => {

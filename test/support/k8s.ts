@@ -8,6 +8,7 @@
 //
 // See docs/k8s-testing.md.
 
+import * as k8s from "@kubernetes/client-node";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
@@ -233,6 +234,10 @@ export interface KubeApi {
   installIstioCrds(): Promise<string[]>;
   /** Istio's CRDs and Canal's InternalGateway CRD (controller/crds): what the controller watches. */
   installCanalCrds(): Promise<string[]>;
+  /** installCanalCrds() plus the istio-system namespace (the seed's Gateway, InternalGateway and the controller's Lease live there). */
+  prepareForCanal(): Promise<void>;
+  /** A client-node KubeConfig for this API server (admin credentials). */
+  kubeConfig(): k8s.KubeConfig;
   /** Opens a watch on a collection path (`?watch=1` is added). */
   watch<T extends KubeObject = KubeObject>(
     path: string,
@@ -673,6 +678,17 @@ class KubeApiImpl implements KubeApi {
 
   installCanalCrds(): Promise<string[]> {
     return this.installCrds([istioCrdsPath(), join(REPO_ROOT, "controller", "crds", "internalgateway.yaml")]);
+  }
+
+  async prepareForCanal(): Promise<void> {
+    await this.installCanalCrds();
+    await this.applyYaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n");
+  }
+
+  kubeConfig(): k8s.KubeConfig {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(this.kubeconfigPath);
+    return kc;
   }
 
   watch<T extends KubeObject = KubeObject>(
