@@ -60,7 +60,12 @@ it("serves /healthz, /readyz and /metrics; delivers the seed table", async () =>
   expect((await get(`${metricsUrl}/healthz`)).status).toBe(200);
   await until("/readyz ok", async () => ((await get(`${metricsUrl}/readyz`)).status === 200 ? true : undefined));
   await api.applyYaml(SEED);
-  const clusters = await until("the WasmPlugin", pluginClusters);
+  // The seed's objects may reach the controller in more than one snapshot, so an earlier
+  // WasmPlugin can carry a partial table: wait for the one with the seed's route.
+  const clusters = await until("the WasmPlugin with the seed's route", async () => {
+    const c = await pluginClusters();
+    return c?.includes("outbound|5000||helloworld.default.svc.cluster.local") ? c : undefined;
+  });
   expect(clusters).toContain("outbound|5000||helloworld.default.svc.cluster.local");
   const metrics = (await get(`${metricsUrl}/metrics`)).text;
   expect(metrics).toMatch(/canal_reconciles_total\{result="ok"\} [1-9]/);

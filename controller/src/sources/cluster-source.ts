@@ -20,11 +20,13 @@ export interface ClusterSourceOptions {
   kinds: readonly ResolvedKind[];
   log: Logger;
   /**
-   * Coalesces bursts of events into one snapshot: the snapshot is taken this long after the first
-   * event of a burst (default 10 ms), not after the last, so a steady stream of events cannot
-   * postpone it. Events during a translation wait for the next snapshot anyway.
+   * Coalesces bursts of events into one snapshot: it is taken once no event came for this long
+   * (default 10 ms; `kubectl apply` of several objects arrives as one burst), but never later than
+   * `maxDelayMs` after the burst's first event, so a steady stream of events cannot postpone it.
    */
   debounceMs?: number;
+  /** See debounceMs; default 100 ms. */
+  maxDelayMs?: number;
   /** Longest wait between informer restarts after errors. */
   maxBackoffMs?: number;
 }
@@ -50,6 +52,8 @@ export class ClusterSource {
   private readonly watched: Watched[] = [];
   private readonly listeners: Listener[] = [];
   private debounce?: NodeJS.Timeout;
+  /** When the first event of the pending burst came (performance.now()). */
+  private burstStart = 0;
   private started = false;
   private stopped = false;
   /** Informer (re)connections and errors, for /metrics. */
@@ -141,8 +145,12 @@ export class ClusterSource {
 
   private schedule(): void {
     if (!this.started || this.stopped) return;
-    if (this.debounce) return; // the pending snapshot will include this event
-    this.debounce = setTimeout(() => this.emit(), this.options.debounceMs ?? 10);
+    const now = performance.now();
+    if (this.debounce) clearTimeout(this.debounce);
+    else this.burstStart = now;
+    const quiet = this.options.debounceMs ?? 10;
+    const left = this.burstStart + (this.options.maxDelayMs ?? 100) - now;
+    this.debounce = setTimeout(() => this.emit(), Math.max(0, Math.min(quiet, left)));
   }
 
   /** The current contents of every informer cache, parsed (kinds that did not change keep their arrays). */
