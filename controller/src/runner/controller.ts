@@ -15,6 +15,7 @@ import { LeaderElector } from "./leader.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { IdleCollector } from "./idle-gc.ts";
+import { rehearseTranslation } from "./warm-up.ts";
 
 export interface WasmPluginOptions {
   url: string;
@@ -66,6 +67,7 @@ export class Controller {
   /** What translations keep for the next one (rebuilt from the cluster after a restart). */
   private readonly memo = new TranslateMemo();
   private readonly idleGc: IdleCollector;
+  private rehearsed = false;
 
   constructor(private readonly o: ControllerOptions) {
     this.metrics = o.metrics ?? new Metrics();
@@ -142,6 +144,25 @@ export class Controller {
     }
     this.idleGc.busy();
     this.requestSync();
+    if (!this.rehearsed) {
+      this.rehearsed = true;
+      // After the first table went out (publish and the sync's writes are under way).
+      setImmediate(() => this.rehearse());
+    }
+  }
+
+  /** warm-up.ts: the per-change paths, run once on the latest snapshot before a change needs them. */
+  private rehearse(): void {
+    const latest = this.latest;
+    if (latest === undefined) return;
+    const started = performance.now();
+    try {
+      const runs = rehearseTranslation(latest.parsed.snapshot, { validateRegex: this.o.validateRegex, clusterDomain: this.o.clusterDomain, memo: this.memo });
+      this.o.log.debug("translation rehearsed", { translations: runs, ms: Math.round(performance.now() - started) });
+    } catch (err) {
+      // Only a warm-up: the real translations report their own failures.
+      this.o.log.warn("translation rehearsal failed", { error: errorText(err) });
+    }
   }
 
   /** Serializes syncs: a snapshot that arrives during a sync triggers exactly one more. */
