@@ -1067,6 +1067,7 @@ export function compileTable(bytes: ArrayBuffer): RouteTable | null {
   incremental = false;
   SEGMENTS.reused = 0;
   SEGMENTS.collisions = 0;
+  cacheBuiltAtConfigure = -1;
   if (bytes.byteLength == 0) {
     let table = new RouteTable();
     table.version = "empty";
@@ -1078,13 +1079,10 @@ export function compileTable(bytes: ArrayBuffer): RouteTable | null {
   }
   resetShared();
   clearRecord();
-  // The previous table was compiled whole: make its cache now (a VM that never configures
-  // again, like Envoy's canary clone, never pays for it).
-  let held = pending;
-  if (held !== null) {
-    cache = cacheFrom(held);
-    pending = null;
-  }
+  // The previous table was compiled whole and no tick has made its cache yet (buildPendingCache):
+  // make it now. A VM that never configures again nor ticks, like Envoy's canary clone, never
+  // pays for it.
+  cacheBuiltAtConfigure = buildPendingCache();
   let previous = cache;
   let table: RouteTable | null = null;
   if (previous !== null && scanDocument(changetype<usize>(bytes), bytes.byteLength, previous)) {
@@ -1200,6 +1198,31 @@ class Pending {
   }
 }
 
+/**
+ * Makes the cache from a pending whole compile's record: -1 when nothing was pending, else the
+ * number of virtual hosts in it. contexts.ts calls it from the root context's tick, which it asks
+ * for after a whole compile, so this work leaves the configure (and Envoy's ACK) behind;
+ * compileTable calls it first when no tick came in between.
+ */
+export function buildPendingCache(): i32 {
+  let held = pending;
+  if (held === null) return -1;
+  let n = held.vhosts.count;
+  cache = cacheFrom(held);
+  pending = null;
+  return n;
+}
+
+/** Whether a whole compile's record waits for buildPendingCache. */
+export function cachePending(): bool {
+  return pending !== null;
+}
+
+/** What buildPendingCache returned at the start of the last compileTable (-1: nothing pending). */
+export function cacheBuiltByConfigure(): i32 {
+  return cacheBuiltAtConfigure;
+}
+
 /** The cache for a pending whole compile; null when its document does not segment. */
 function cacheFrom(p: Pending): VhostCache | null {
   let bytes = p.bytes;
@@ -1220,6 +1243,7 @@ let cache: VhostCache | null = null;
 let pending: Pending | null = null;
 let compiledCount: i32 = 0;
 let incremental = false;
+let cacheBuiltAtConfigure: i32 = -1;
 
 /** Virtual hosts the last compileTable took from the previous table unchanged. */
 export function reusedVirtualHosts(): i32 {

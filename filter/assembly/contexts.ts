@@ -4,7 +4,10 @@ import {
   RootContext, Context, FilterHeadersStatusValues, FilterDataStatusValues, FilterTrailersStatusValues,
   LogLevelValues, log,
 } from "@solo-io/proxy-runtime";
-import { compileTable, compileError, compiledIncrementally, compiledVirtualHosts, hashCollisions, reusedVirtualHosts } from "./compile";
+import {
+  buildPendingCache, cacheBuiltByConfigure, cachePending, compileTable, compileError, compiledIncrementally,
+  compiledVirtualHosts, hashCollisions, reusedVirtualHosts,
+} from "./compile";
 import { HeldRequests, DELAY_TICK_MS } from "./delays";
 import { REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, clearRouteCache, getPluginConfiguration, nowNanos, removeHeader, replaceHeader, setTickPeriod } from "./host";
 import { countOutcome } from "./metrics";
@@ -30,10 +33,30 @@ const KEY_REWRITE_AUTHORITY = String.UTF8.encode("x-canal-authority");
 /** A table for before the first configure: everything gets the explanatory 404. */
 const EMPTY_TABLE: RouteTable = compileTable(new ArrayBuffer(0))!;
 
+/**
+ * Tick period while configure work waits for a tick (the cache after a whole compile): the
+ * first tick comes right after the configure's event, i.e. after Envoy has sent the ACK.
+ */
+const WORK_TICK_MS: u32 = 1;
+
 export class CanalRoot extends RootContext {
   table: RouteTable = EMPTY_TABLE;
   held: HeldRequests = new HeldRequests();
   private seeded: bool = false;
+  /** The tick period last asked for (per root context in Proxy-Wasm). */
+  private tickMs: u32 = 0;
+
+  private tickEvery(ms: u32): void {
+    if (ms == this.tickMs) return;
+    setTickPeriod(ms);
+    this.tickMs = ms;
+  }
+
+  /** Ticks for held requests and fault delays (DELAY_TICK_MS), or none. */
+  private delayTicks(): void {
+    if (this.table.hasDelays || this.held.length > 0) this.tickEvery(DELAY_TICK_MS);
+    else this.tickEvery(0);
+  }
 
   createContext(context_id: u32): Context {
     return new CanalStream(context_id, this);
@@ -46,6 +69,8 @@ export class CanalRoot extends RootContext {
     }
     let bytes = getPluginConfiguration(configuration_size);
     let table = compileTable(bytes);
+    let built = cacheBuiltByConfigure();
+    if (built >= 0) log(LogLevelValues.debug, "canal: cache of " + built.toString() + " virtual hosts built at configure");
     if (table === null) {
       // Returning false makes Envoy reject (NACK) this config; the previous one keeps serving.
       log(LogLevelValues.error, "canal: rejected route table: " + compileError() +
@@ -54,7 +79,9 @@ export class CanalRoot extends RootContext {
       return false;
     }
     this.table = table;
-    if (table.hasDelays) setTickPeriod(DELAY_TICK_MS);
+    // Work left for a tick (the cache of a whole compile), or the delay ticks.
+    if (cachePending()) this.tickEvery(WORK_TICK_MS);
+    else if (table.hasDelays) this.tickEvery(DELAY_TICK_MS);
     log(LogLevelValues.info, "canal: loaded route table " + table.version + ": " +
       table.virtualHostCount.toString() + " virtual hosts, " + table.routeCount.toString() + " routes");
     // How the table was built: the whole document, or the changed virtual hosts on top of the
@@ -72,6 +99,12 @@ export class CanalRoot extends RootContext {
 
   onTick(): void {
     this.held.releaseDue(this.table);
+    let built = buildPendingCache();
+    if (built >= 0) {
+      log(LogLevelValues.debug, "canal: cache of " + built.toString() + " virtual hosts built at tick");
+      __collect();
+    }
+    this.delayTicks();
   }
 
   onDone(): bool {

@@ -83,6 +83,17 @@ describe("incremental configure in real Envoy (ECDS, 2 workers)", () => {
     expect(await gw.upstreamOf("svc-50.inc.svc.cluster.local", "/api/x")).toBe("gamma");
     const lines = await pollUntil("configure lines", () => (configureLines().length >= 3 ? configureLines() : undefined), { timeoutMs: 20_000 });
     expect(lines.every((l) => l.how === "whole document" && l.compiled === N)).toBe(true);
+    // The VMs Envoy keeps (main thread + 2 workers) build their cache at the tick they ask for
+    // after the whole compile, not at the next update's configure.
+    const ticks = await pollUntil(
+      "the cache built at a tick in 3 VMs",
+      () => {
+        const n = gw.envoy.log().slice(logMark).split(`canal: cache of ${N} virtual hosts built at tick`).length - 1;
+        return n >= 3 ? n : undefined;
+      },
+      { timeoutMs: 20_000, onTimeout: () => gw.envoy.logTail() },
+    );
+    expect(ticks).toBe(3);
   }, 60_000);
 
   it("one virtual host changed: routes per the new table; the VMs Envoy keeps compile only that one", async () => {
@@ -96,6 +107,8 @@ describe("incremental configure in real Envoy (ECDS, 2 workers)", () => {
     for (const l of lines.filter((x) => x.how === "incremental")) expect(l).toEqual({ how: "incremental", reused: N - 1, compiled: 1 });
     // Only the canary clone (a fresh VM) compiles the whole table.
     expect(lines.filter((l) => l.how === "whole document").length).toBeLessThanOrEqual(1);
+    // The caches were built at the first table's ticks: no configure of this update built one.
+    expect(gw.envoy.log().slice(logMark)).not.toContain("virtual hosts built at configure");
   }, 60_000);
 
   it("a rejected table (NACK) changes nothing: the previous table keeps routing", async () => {
