@@ -38,8 +38,9 @@ flags:
   --cluster-domain DOMAIN  Kubernetes cluster domain (default: cluster.local)
 ${DNS_USAGE}  --metrics-address ADDR   serve /metrics, /healthz, /readyz here (default: 127.0.0.1:9090)
   --log-level LEVEL        debug | info | warn | error (default: info)
-  --idle-gc-ms MS          run a full garbage collection once no translation ran for MS ms
-                           (default: 0, never): lower RSS, more CPU per change (docs/controller.md)
+  --idle-gc-ms MS          run a full garbage collection once no translation ran for MS ms and
+                           the heap grew by 5% (at least 4 MiB) since the last one (default: 0,
+                           never): lower RSS, slower next translation (docs/controller.md)
   --heap-growing-percent N after each full garbage collection, let the V8 heap grow by N% of what
                            survived before the next one (default: 30; 0: V8's own factor, up to
                            4x: less CPU per change, far more memory; docs/controller.md)

@@ -71,7 +71,10 @@ export class Controller {
 
   constructor(private readonly o: ControllerOptions) {
     this.metrics = o.metrics ?? new Metrics();
-    this.idleGc = new IdleCollector(o.idleGcMs ?? 0, (runs) => this.metrics.gauge("canal_idle_gc_total", "Full garbage collections run once idle after a translation.", runs));
+    this.idleGc = new IdleCollector({
+      delayMs: o.idleGcMs ?? 0,
+      onRun: (runs) => this.metrics.gauge("canal_idle_gc_total", "Full garbage collections run once idle after a translation.", runs),
+    });
     this.source = new ClusterSource({ kc: o.kc, kinds: o.kinds, log: o.log });
     this.plugins = new WasmPluginWriter(o.kc);
     this.status = new StatusWriter(o.kc, "canal-controller", o.identity);
