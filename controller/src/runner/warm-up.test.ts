@@ -40,7 +40,7 @@ describe("rehearseTranslation", () => {
     same(c.snapshot, memo, c.clusterDomain, `${name}: all back`);
   });
 
-  it("runs the memo's per-change paths: unchanged VirtualServices reused, the dropped one translated again", () => {
+  it("runs the memo's per-change paths: every route set but the dropped one's reused, twice", () => {
     // A case whose VirtualServices all get routes (bound to the gateway, accepted).
     const c = caseNames()
       .map((n) => loadCase(n))
@@ -67,8 +67,9 @@ describe("rehearseTranslation", () => {
       });
     }
     rehearseTranslation(c!.snapshot, { validateRegex, memo });
-    expect(peak.reused - start.reused, "route sets reused").toBeGreaterThan(0);
-    expect(peak.translated - start.translated, "route sets translated anew").toBeGreaterThan(0);
+    const n = c!.snapshot.virtualServices.length;
+    expect(peak.reused - start.reused, "route sets reused").toBe(2 * n - 1);
+    expect(peak.translated - start.translated, "route sets translated anew").toBe(0);
     expect(memo.stats).toEqual(start);
   });
 });
