@@ -6,9 +6,11 @@
 //
 //   (1) emulator: build/canal.wasm in the Node Proxy-Wasm emulator (test/emulator), CPU time of
 //       one configure, in ms and ms per MiB of table: the table in a fresh VM (the whole compile
-//       every filter does first, and what Envoy's canary clone does on every update) and a
-//       one-vhost change in a VM that loaded the previous table (incremental since the
-//       incremental configure; the whole compile again before it);
+//       every filter does first), in a fresh VM whose shared data holds the entry the kept VM
+//       wrote for the previous table (what Envoy's canary clone does on every update: the shared
+//       entry's fast path since it exists, the whole compile before), and a one-vhost change in
+//       the kept VM that loaded the previous table (the incremental configure) plus the ticks it
+//       asks for afterwards (writing the shared entry);
 //   (2) real Envoy 1.40 (2 workers) with the table delivered over ADS by the controller's ECDS
 //       server (controller/src/sinks/ecds): per update, the
 //       CPU time of Envoy's main thread and of its workers (/proc/<pid>/task), and the wall time
@@ -16,7 +18,7 @@
 //
 // Each figure is measured for the current filter and, in the same run and alternating with it,
 // for a baseline filter built from `git show <ref>:filter/assembly/…` (default: the last commit
-// before the incremental configure), so before/after share the machine's load.
+// before the canary's fast path through shared data), so before/after share the machine's load.
 //
 //   npm run bench:filter-config [-- --sizes 1000,10000 --updates 5 --baseline REF|none --no-write]
 //
@@ -31,7 +33,7 @@ import { EcdsServer } from "../controller/src/sinks/ecds/index.ts";
 import { renderCanalBootstrap } from "../envoy/bootstrap.ts";
 import type { RouteTable, VirtualHost } from "../schema/route-table.ts";
 import { compileAs } from "../test/emulator/compile.ts";
-import { ProxyWasmHost } from "../test/emulator/host.ts";
+import { ProxyWasmHost, SharedData } from "../test/emulator/host.ts";
 import { ENVOY_VERSION, startEnvoy, type EnvoyProcess } from "../test/support/envoy.ts";
 import { PROBE_HOST, PROBE_PATH } from "../test/support/gateway.ts";
 import { writeBenchmarkSection } from "./benchmarks-doc.ts";
@@ -40,8 +42,12 @@ import { LOOPBACK } from "../test/support/ports.ts";
 import { pollUntil } from "../test/support/processes.ts";
 import { ensureCanalWasm, REPO_ROOT } from "../test/support/wasm.ts";
 
-/** The last commit whose filter compiled every table whole (before the incremental configure). */
-const DEFAULT_BASELINE = "359d3b6";
+/**
+ * The last commit before the canary's fast path (its filter: the incremental configure, the cache
+ * built at a tick; Envoy's canary clone compiles every table whole). 359d3b6 is the last one
+ * that compiled every table whole everywhere.
+ */
+const DEFAULT_BASELINE = "c853594";
 const SECTION = "## Filter configure";
 
 interface Options {
@@ -130,6 +136,10 @@ async function buildBaseline(ref: string): Promise<Filter> {
     writeFileSync(join(dir, f), execFileSync("git", ["show", `${commit}:${f}`], { cwd: REPO_ROOT, maxBuffer: 64 << 20 }));
   }
   const out = join(dir, "canal.wasm");
+  // Filters since the shared entry import a generated build id (filter/build-id.mjs).
+  if (files.some((f) => readFileSync(join(dir, f), "utf8").includes('from "./build-id"'))) {
+    execFileSync(process.execPath, [join(REPO_ROOT, "filter", "build-id.mjs"), join(dir, "filter", "assembly")], { cwd: REPO_ROOT });
+  }
   progress(`building the baseline filter of ${commit} (${files.length} files)`);
   await compileAs(join(dir, "filter", "assembly", "index.ts"), out, { extraArgs: ["--shrinkLevel", "1"] });
   return { label: `before (${commit})`, path: out };
@@ -139,17 +149,29 @@ async function buildBaseline(ref: string): Promise<Filter> {
 // (1) emulator
 
 interface EmulatorResult {
-  /** The table in a fresh VM (a whole compile). */
+  /** The table in a fresh VM without a shared entry (a whole compile). */
   wholeMs: number;
+  /** The table in a fresh VM whose shared data holds what the kept VM stored for the previous table (Envoy's canary). */
+  canaryMs: number;
   /** A one-vhost change in a VM that loaded the previous table. */
   changeMs: number;
+  /** The kept VM's ticks after that change (since the shared entry: writing it). */
+  ticksMs: number;
   memoryMiB: number;
 }
 
-async function emulatorHost(filter: Filter): Promise<ProxyWasmHost> {
-  const host = await ProxyWasmHost.load(new Uint8Array(readFileSync(filter.path)), { rootId: "canal", pluginConfig: "" });
+async function emulatorHost(filter: Filter, sharedData?: SharedData): Promise<ProxyWasmHost> {
+  const host = await ProxyWasmHost.load(new Uint8Array(readFileSync(filter.path)), { rootId: "canal", pluginConfig: "", sharedData });
   if (!host.startVm() || !host.configure()) throw new Error(`${filter.label}: the filter did not start`);
   return host;
+}
+
+/** CPU ms of the ticks a root context asks for after a configure (1 ms ticks: its configure work), at most 5. */
+function timeTicks(host: ProxyWasmHost): number {
+  const t0 = process.cpuUsage();
+  for (let i = 0; i < 5 && host.tickPeriodMs === 1; i++) host.tick();
+  const used = process.cpuUsage(t0);
+  return (used.user + used.system) / 1000;
 }
 
 /** CPU ms of one configure of `bytes` (asserting it was accepted). */
@@ -173,28 +195,38 @@ function updatedTable(n: number, u: number, version: string): RouteTable {
 async function measureEmulator(filters: Filter[], n: number, runs: number): Promise<EmulatorResult[]> {
   const tables: Uint8Array[] = [];
   for (let u = 0; u <= runs + 1; u++) tables.push(new TextEncoder().encode(JSON.stringify(updatedTable(n, u, `sha256:emulator-${n}-${u}`))));
-  const hosts = await Promise.all(filters.map(emulatorHost));
+  // One shared data store per filter, as Envoy keeps one per process (and vm_id).
+  const stores = filters.map(() => new SharedData());
+  const hosts = await Promise.all(filters.map((f, i) => emulatorHost(f, stores[i])));
   const whole: number[][] = filters.map(() => []);
+  const canary: number[][] = filters.map(() => []);
   const change: number[][] = filters.map(() => []);
+  const ticks: number[][] = filters.map(() => []);
   // One warm-up each (V8 tiers the module up; fresh VMs of the same bytes share its code), then
-  // alternating runs: the next table in a fresh VM, then in the VM that loaded the previous one.
-  filters.forEach((f, i) => timeConfigure(hosts[i], tables[0], f.label));
+  // alternating runs: the next table in a fresh VM without and with the shared entry the kept VM
+  // wrote for the previous table, then in the kept VM (and its ticks).
+  filters.forEach((f, i) => {
+    timeConfigure(hosts[i], tables[0], f.label);
+    timeTicks(hosts[i]);
+  });
   for (let r = 1; r <= runs; r++) {
     const order = r % 2 === 0 ? filters.map((_, i) => i) : filters.map((_, i) => filters.length - 1 - i);
     for (const i of order) {
       const fresh = await emulatorHost(filters[i]);
       whole[i].push(timeConfigure(fresh, tables[r], filters[i].label));
+      const clone = await emulatorHost(filters[i], stores[i]);
+      canary[i].push(timeConfigure(clone, tables[r], filters[i].label));
       change[i].push(timeConfigure(hosts[i], tables[r], filters[i].label));
+      ticks[i].push(timeTicks(hosts[i]));
     }
   }
   return filters.map((f, i) => {
-    const wholeMs = median(whole[i]);
-    const changeMs = median(change[i]);
+    const list = (xs: number[]): string => `${xs.map((s) => s.toFixed(1)).join(", ")} ms → median ${median(xs).toFixed(1)} ms`;
     progress(
-      `  emulator ${f.label}, ${fmt(n)} vhosts: fresh VM ${whole[i].map((s) => s.toFixed(1)).join(", ")} ms → median ${wholeMs.toFixed(1)} ms; ` +
-        `one vhost changed ${change[i].map((s) => s.toFixed(1)).join(", ")} ms → median ${changeMs.toFixed(1)} ms`,
+      `  emulator ${f.label}, ${fmt(n)} vhosts: fresh VM ${list(whole[i])}; canary (fresh VM, shared entry) ${list(canary[i])}; ` +
+        `one vhost changed ${list(change[i])}; its ticks ${list(ticks[i])}`,
     );
-    return { wholeMs, changeMs, memoryMiB: hosts[i].memoryBytes / MIB };
+    return { wholeMs: median(whole[i]), canaryMs: median(canary[i]), changeMs: median(change[i]), ticksMs: median(ticks[i]), memoryMiB: hosts[i].memoryBytes / MIB };
   });
 }
 
@@ -395,21 +427,21 @@ async function main(): Promise<void> {
   }
 
   const table: string[] = [
-    "| filter | vhosts | table | emulator: table in a fresh VM | emulator: one vhost changed | Envoy main thread CPU / update | main ms/MiB | workers CPU / update (2) | other threads | → ACK | → served | Envoy RSS |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| filter | vhosts | table | emulator: fresh VM, whole compile | emulator: canary (fresh VM, shared entry) | emulator: one vhost changed (+ its ticks) | Envoy main thread CPU / update | main ms/MiB | workers CPU / update (2) | other threads | → ACK | → served | Envoy RSS |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   const figures: string[] = [];
   for (const r of rows) {
     const mib = r.tableBytes / MIB;
     const m = (f: (s: UpdateSample) => number): number => median(r.envoy.samples.map(f));
     table.push(
-      `| ${r.filter.label} | ${fmt(r.n)} | ${fmt(r.tableBytes / 1024)} KiB | ${fmt(r.emulator.wholeMs, 1)} ms | ${fmt(r.emulator.changeMs, 1)} ms | ` +
+      `| ${r.filter.label} | ${fmt(r.n)} | ${fmt(r.tableBytes / 1024)} KiB | ${fmt(r.emulator.wholeMs, 1)} ms | ${fmt(r.emulator.canaryMs, 1)} ms | ${fmt(r.emulator.changeMs, 1)} (+ ${fmt(r.emulator.ticksMs, 1)}) ms | ` +
         `${fmt(m((s) => s.mainMs))} ms | ${fmt(m((s) => s.mainMs) / mib, 1)} | ${fmt(m((s) => s.workersMs))} ms | ${fmt(m((s) => s.otherMs))} ms | ` +
         `${fmt(m((s) => s.ackMs))} ms | ${fmt(m((s) => s.servedMs))} ms | ${fmt(r.envoy.rssMiB)} MiB |`,
     );
     figures.push(
       `filter-config ${r.filter.label} ${fmt(r.n)} vhosts (${fmt(r.tableBytes / 1024)} KiB): emulator fresh VM ${fmt(r.emulator.wholeMs, 1)} ms = ${fmt(r.emulator.wholeMs / mib, 1)} ms/MiB, ` +
-        `one vhost changed ${fmt(r.emulator.changeMs, 1)} ms; ` +
+        `canary ${fmt(r.emulator.canaryMs, 1)} ms, one vhost changed ${fmt(r.emulator.changeMs, 1)} ms + ticks ${fmt(r.emulator.ticksMs, 1)} ms; ` +
         `Envoy main thread ${fmt(m((s) => s.mainMs))} ms CPU = ${fmt(m((s) => s.mainMs) / mib, 1)} ms/MiB, workers ${fmt(m((s) => s.workersMs))} ms CPU; ` +
         `ACK ${fmt(m((s) => s.ackMs))} ms, served ${fmt(m((s) => s.servedMs))} ms; RSS ${fmt(r.envoy.rssMiB)} MiB`,
     );
@@ -422,11 +454,12 @@ async function main(): Promise<void> {
     `- Envoy ${ENVOY_VERSION} (2 workers, V8), Node.js ${process.version} for the emulator; machine: ${machine()}; load average (1/5/15 min) ${loadBefore} before, ${loadAfter} after`,
     "  (shared with other work; the before/after filters alternate run by run so both see the same load)",
     "- tables shaped like the controller's for N VirtualServices: per virtual host its FQDN + 3 short names, an `/api/` prefix route with `timeoutMs` and a catch-all route, each to one cluster",
-    `- emulator: process CPU time of one configure, median of ${opts.emulatorRuns}: **fresh VM** = the table in a newly started filter (the whole compile: a VM's first table, and Envoy's canary clone on every update), ` +
-      "**one vhost changed** = the next update in a filter that loaded the previous one (the incremental configure; the \"before\" filter compiles the whole table again)",
+    `- emulator: process CPU time of one configure, median of ${opts.emulatorRuns}: **fresh VM, whole compile** = the table in a newly started filter with nothing in shared data (a VM's first table), ` +
+      "**canary** = the table in a newly started filter whose shared data (one store per filter, as Envoy's is per process) holds what the kept filter stored for the previous table (Envoy's canary clone on every update: the shared entry's fast path; a filter without it compiles whole), " +
+      "**one vhost changed** = the next update in the kept filter that loaded the previous one (the incremental configure), **+ its ticks** = the 1 ms ticks that filter asks for after it (writing the shared entry)",
     `- Envoy: ECDS over ADS from the controller's \`EcdsServer\` (controller/src/sinks/ecds; \`renderCanalBootstrap\`, \`table: {kind: "ads"}\`), one server and one Envoy per filter; the first table is a warm-up, then ${opts.updates} updates, each a new version with one virtual host changed; ` +
-      "CPU from /proc/<pid>/task/<tid>/schedstat per thread (main = Envoy's main thread: the canary clone's whole compile and the main VM's configure, workers = `wrk:*`, other = the rest) from the publish until Envoy's CPU was quiet for 400 ms; " +
-      "**ACK** = `update_success` moved (polled every 5 ms), **served** = a probe request's `x-canal-table` shows the new version; medians; **Envoy RSS** after the last update (each VM that keeps a table also keeps its JSON for the next update's compare)",
+      "CPU from /proc/<pid>/task/<tid>/schedstat per thread (main = Envoy's main thread: the canary clone's configure, the main VM's configure and its ticks, workers = `wrk:*`, other = the rest) from the publish until Envoy's CPU was quiet for 400 ms; " +
+      "**ACK** = `update_success` moved (polled every 5 ms), **served** = a probe request's `x-canal-table` shows the new version; medians; **Envoy RSS** after the last update (each VM that keeps a table also keeps its JSON for the next update's compare; since the canary's fast path, Envoy's shared data also holds the last accepted table's entry, ~4.8 MB at 10,000 virtual hosts)",
     ...(opts.baseline === null ? [] : [`- "before" is the filter of ${filters[0].label.replace(/^before \((.*)\)$/, "$1")} built from git with the same compiler and flags`]),
     "",
     ...table,

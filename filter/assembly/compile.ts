@@ -15,7 +15,8 @@
 import { Tape, J_ARRAY, J_BOOL, J_NUMBER, J_OBJECT, J_STRING, kindName, parseJson, jsonError, releaseTape } from "./json";
 import { StringMatcher, M_EXACT, M_PREFIX, M_REGEX, M_PRESENT, lowerAscii } from "./matcher";
 import { compileRegex, regexError } from "./regex/index";
-import { CachedVhost, Grow, SEGMENTS, VhostCache, scanDocument } from "./reuse";
+import { CachedVhost, Grow, SEGMENTS, VhostCache, bytesEqual, cacheOfSegments, scanDocument } from "./reuse";
+import { KeySet, asciiInto, entryProblem, readEntry, writeEntry } from "./shared";
 import {
   RouteTable, VirtualHost, Route, MatchBlock, HeaderCondition, HeaderOps, Destination, Redirect,
   ACTION_ROUTE, ACTION_REDIRECT, ACTION_DIRECT,
@@ -1060,11 +1061,27 @@ export function compileError(): string {
   return lastError;
 }
 
-/** Parses and validates a route table. An empty document is the empty table. */
+/**
+ * Parses and validates a route table. An empty document is the empty table. A VM without a cache
+ * may accept it on the shared entry's fast path (compileFromShared): the table it returns is then
+ * a placeholder (RouteTable.lazy holds the document) that must be completed by compileWhole
+ * before it routes anything.
+ */
 export function compileTable(bytes: ArrayBuffer): RouteTable | null {
+  return compileWith(bytes, true);
+}
+
+/** The whole compile of `bytes`, nothing reused (a placeholder's completion). */
+export function compileWhole(bytes: ArrayBuffer): RouteTable | null {
+  return compileWith(bytes, false);
+}
+
+function compileWith(bytes: ArrayBuffer, reuse: bool): RouteTable | null {
   error = "";
   compiledCount = 0;
   incremental = false;
+  fromShared = false;
+  sharedOutcome = "";
   SEGMENTS.reused = 0;
   SEGMENTS.collisions = 0;
   cacheBuiltAtConfigure = -1;
@@ -1073,7 +1090,7 @@ export function compileTable(bytes: ArrayBuffer): RouteTable | null {
     table.version = "empty";
     table.versionBytes = encode("empty");
     lastError = "";
-    cache = null;
+    setCache(null);
     pending = null;
     return table;
   }
@@ -1082,12 +1099,22 @@ export function compileTable(bytes: ArrayBuffer): RouteTable | null {
   // The previous table was compiled whole and no tick has made its cache yet (buildPendingCache):
   // make it now. A VM that never configures again nor ticks, like Envoy's canary clone, never
   // pays for it.
-  cacheBuiltAtConfigure = buildPendingCache();
-  let previous = cache;
   let table: RouteTable | null = null;
-  if (previous !== null && scanDocument(changetype<usize>(bytes), bytes.byteLength, previous)) {
-    table = compileChanged(bytes, previous);
-    if (table !== null) incremental = true;
+  if (reuse) {
+    cacheBuiltAtConfigure = buildPendingCache();
+    let previous = cache;
+    if (previous !== null) {
+      if (scanDocument(changetype<usize>(bytes), bytes.byteLength, previous)) {
+        table = compileChanged(bytes, previous);
+        if (table !== null) incremental = true;
+      }
+    } else {
+      // No cache (a fresh VM: Envoy's canary clone on every update): the shared entry.
+      table = compileFromShared(bytes);
+      if (table !== null) fromShared = true;
+    }
+  } else {
+    pending = null; // replaced below; not worth making a cache of
   }
   if (table === null) {
     // The whole document, as it always was: the verdict and the message of every rejected table
@@ -1100,7 +1127,7 @@ export function compileTable(bytes: ArrayBuffer): RouteTable | null {
       table = whole;
       compiledCount = whole.virtualHostCount;
       // What the cache needs, kept as recorded (the record lists are handed over).
-      cache = null;
+      setCache(null);
       pending = new Pending(bytes, recVhosts, recKeys, recKinds, recKeyEnds);
       recVhosts = new Grow<VirtualHost>();
       recKeys = new Grow<string>();
@@ -1208,9 +1235,35 @@ export function buildPendingCache(): i32 {
   let held = pending;
   if (held === null) return -1;
   let n = held.vhosts.count;
-  cache = cacheFrom(held);
+  setCache(cacheFrom(held));
   pending = null;
   return n;
+}
+
+/** Every new cache gets a serial number; the shared entry was last written from writtenSerial's. */
+let cacheSerial: i32 = 0;
+let writtenSerial: i32 = 0;
+
+function setCache(c: VhostCache | null): void {
+  cache = c;
+  cacheSerial++;
+}
+
+/** Whether the cache holds a table whose shared entry this VM has not written yet. */
+export function entryUnwritten(): bool {
+  return cache !== null && writtenSerial != cacheSerial;
+}
+
+/**
+ * Writes the shared entry from the cache (contexts.ts calls it from a tick after every accepted
+ * table, so it costs no configure): its size in bytes, 0 when another VM had written this
+ * table already, or -1 when there was nothing to write.
+ */
+export function writeSharedEntry(): i32 {
+  let c = cache;
+  if (c === null || writtenSerial == cacheSerial) return -1;
+  writtenSerial = cacheSerial;
+  return writeEntry(c);
 }
 
 /** Whether a whole compile's record waits for buildPendingCache. */
@@ -1228,7 +1281,7 @@ function cacheFrom(p: Pending): VhostCache | null {
   let bytes = p.bytes;
   let n = p.vhosts.count;
   if (!scanDocument(changetype<usize>(bytes), bytes.byteLength, null) || SEGMENTS.starts.count != n) return null;
-  let c = new VhostCache(bytes);
+  let c = cacheOfSegments(bytes);
   let entries = c.entries;
   for (let i = 0; i < n; i++) unchecked(entries[i] = p.entry(i));
   return c;
@@ -1243,6 +1296,9 @@ let cache: VhostCache | null = null;
 let pending: Pending | null = null;
 let compiledCount: i32 = 0;
 let incremental = false;
+let fromShared = false;
+/** What the shared entry did in the last compileTable ("" when it was not consulted). */
+let sharedOutcome: string = "";
 let cacheBuiltAtConfigure: i32 = -1;
 
 /** Virtual hosts the last compileTable took from the previous table unchanged. */
@@ -1260,6 +1316,20 @@ export function hashCollisions(): i32 {
   return SEGMENTS.collisions;
 }
 
+/** Whether the last compileTable accepted its table on the shared entry's fast path (a placeholder). */
+export function compiledFromShared(): bool {
+  return fromShared;
+}
+
+/**
+ * What the shared entry did in the last compileTable: "" (not consulted: the VM had a cache),
+ * "taken", "none" (no entry), "invalid" (an entry that failed a check), "same" (the document is
+ * the entry's: compiled whole), "declined" (something on the fast path failed: compiled whole).
+ */
+export function sharedEntryOutcome(): string {
+  return sharedOutcome;
+}
+
 /** Whether the last compileTable took the incremental path. */
 export function compiledIncrementally(): bool {
   return incremental;
@@ -1275,26 +1345,50 @@ function vhostHasDelays(vh: VirtualHost): bool {
   return false;
 }
 
-/** The table from the cache and the changed elements; null to compile the whole document instead. */
-function compileChanged(bytes: ArrayBuffer, old: VhostCache): RouteTable | null {
+/** Everything but the virtual hosts, with today's checks: the document (as segmented) with an empty array. */
+function compileSkeleton(bytes: ArrayBuffer): RouteTable | null {
   let segments = SEGMENTS;
-  let n = segments.starts.count;
   let base = changetype<usize>(bytes);
   let len = bytes.byteLength;
-  // Everything but the virtual hosts, with today's checks: the document with an empty array.
   let open = segments.open + 1;
   let skeleton = new ArrayBuffer(open + len - segments.close);
   memory.copy(changetype<usize>(skeleton), base, <usize>open);
   memory.copy(changetype<usize>(skeleton) + <usize>open, base + <usize>segments.close, <usize>(len - segments.close));
   let table = new RouteTable();
   if (!compileBytes(table, skeleton, -1)) return null;
+  return table;
+}
+
+/**
+ * Element i of the segmented document compiled on its own (domains recorded, not inserted):
+ * its cache entry, or null when it fails (lastError set).
+ */
+function compileElement(bytes: ArrayBuffer, i: i32, scratch: RouteTable): CachedVhost | null {
+  let segments = SEGMENTS;
+  let l = segments.lengths.at(i);
+  let piece = new ArrayBuffer(l);
+  memory.copy(changetype<usize>(piece), changetype<usize>(bytes) + <usize>segments.starts.at(i), <usize>l);
+  clearRecord();
+  deferDomains = true;
+  let good = compileBytes(scratch, piece, i) && recVhosts.count == 1;
+  deferDomains = false;
+  if (!good) return null;
+  let rec = new Pending(piece, recVhosts, recKeys, recKinds, recKeyEnds);
+  let entry = rec.entry(0);
+  return entry;
+}
+
+/** The table from the cache and the changed elements; null to compile the whole document instead. */
+function compileChanged(bytes: ArrayBuffer, old: VhostCache): RouteTable | null {
+  let segments = SEGMENTS;
+  let n = segments.starts.count;
+  let table = compileSkeleton(bytes);
+  if (table === null) return null;
   // The new cache: each element's entry is the old one when its bytes are unchanged, else it is
   // compiled on its own (domains recorded, not inserted: that comes next, for all of them).
-  let next = new VhostCache(bytes);
+  let next = cacheOfSegments(bytes);
   let entries = next.entries;
   let scratch = new RouteTable();
-  deferDomains = true;
-  let good = true;
   let domains = 0;
   for (let i = 0; i < n; i++) {
     let src = segments.sources.at(i);
@@ -1304,19 +1398,12 @@ function compileChanged(bytes: ArrayBuffer, old: VhostCache): RouteTable | null 
       domains += entry.keys.length;
       continue;
     }
-    let l = segments.lengths.at(i);
-    let piece = new ArrayBuffer(l);
-    memory.copy(changetype<usize>(piece), base + <usize>segments.starts.at(i), <usize>l);
-    clearRecord();
-    if (!compileBytes(scratch, piece, i) || recVhosts.count != 1) { good = false; break; }
-    let rec = new Pending(piece, recVhosts, recKeys, recKinds, recKeyEnds);
-    let entry = rec.entry(0);
+    let entry = compileElement(bytes, i, scratch);
+    if (entry === null) return null;
     unchecked(entries[i] = entry);
     domains += entry.keys.length;
     compiledCount++;
   }
-  deferDomains = false;
-  if (!good) return null;
   // The lookups, with the whole compile's duplicate checks (a failure: the whole compile reports it).
   sizeExact(table, domains);
   for (let i = 0; i < n; i++) {
@@ -1335,7 +1422,114 @@ function compileChanged(bytes: ArrayBuffer, old: VhostCache): RouteTable | null 
   for (let i = 0; i < ambiguous.length; i++) {
     if (table.exact.has(ambiguous[i])) return null;
   }
-  cache = next;
+  setCache(next);
+  lastError = "";
+  return table;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The canary's fast path (docs/filter.md). A VM without a cache (a fresh one: Envoy's canary clone
+// on every update) reads the shared entry (shared.ts: the last document a VM of this build
+// accepted, with each element's span and lookup keys), segments the new document against it,
+// compiles the skeleton and the changed elements as compileChanged does, and runs the lookups'
+// checks (a domain used twice, a second catch-all, an ambiguous host that is also a domain) on
+// the unchanged elements' stored keys and the changed ones' recorded keys. If everything passes,
+// the table is accepted without compiling the unchanged elements: each is byte-identical to an
+// element of a document this build accepted, and compiling an element depends on nothing but its
+// bytes, so it compiles again; the checks across elements are the ones done here. The result is
+// a placeholder (RouteTable.lazy): contexts.ts completes it with the whole compile at the first
+// tick, request or configure, whichever comes first; Envoy's canary is destroyed before any of
+// them. Anything unexpected, and every failure, returns null: the whole compile decides (and
+// words every rejection). A document byte-identical to the entry's is compiled whole too: that
+// is the VM that wrote it, or a VM Envoy keeps being given the table the canary just accepted.
+
+function compileFromShared(bytes: ArrayBuffer): RouteTable | null {
+  let entry = readEntry();
+  if (entry === null) {
+    sharedOutcome = entryProblem();
+    return null;
+  }
+  let base = changetype<usize>(bytes);
+  let len = bytes.byteLength;
+  if (entry.docLength == len && bytesEqual(entry.doc, base, len)) {
+    sharedOutcome = "same";
+    return null;
+  }
+  sharedOutcome = "declined";
+  if (!scanDocument(base, len, entry.view())) return null;
+  let table = compileSkeleton(bytes);
+  if (table === null) return null;
+  let segments = SEGMENTS;
+  let n = segments.starts.count;
+  // The changed elements, compiled; the routes, delays and number of keys of all.
+  let changed = new StaticArray<CachedVhost | null>(n);
+  let scratch = new RouteTable();
+  let routes = 0;
+  let delays = false;
+  let keyCount = 0;
+  let changedChars = 0;
+  for (let i = 0; i < n; i++) {
+    let src = segments.sources.at(i);
+    if (src >= 0) {
+      routes += entry.routeCount(src);
+      if (entry.hasDelays(src)) delays = true;
+      keyCount += entry.keysEnd(src) - entry.keysStart(src);
+      continue;
+    }
+    let compiled = compileElement(bytes, i, scratch);
+    if (compiled === null) return null;
+    routes += compiled.vh.routes.length;
+    if (compiled.hasDelays) delays = true;
+    let keys = compiled.keys;
+    keyCount += keys.length;
+    for (let m = 0; m < keys.length; m++) changedChars += unchecked(keys[m]).length;
+    unchecked(changed[i] = compiled);
+    compiledCount++;
+  }
+  // The lookups' checks, on bytes: the stored keys in place, the changed ones' keys copied out
+  // (validated host names are ASCII; anything else is left to the whole compile).
+  let set = new KeySet(keyCount);
+  let chars = new ArrayBuffer(changedChars);
+  let c = changetype<usize>(chars);
+  let catchAlls = 0;
+  for (let i = 0; i < n; i++) {
+    let src = segments.sources.at(i);
+    if (src >= 0) {
+      let end = entry.keysEnd(src);
+      for (let m = entry.keysStart(src); m < end; m++) {
+        let kind = entry.keyKind(m);
+        if (kind == DOMAIN_CATCH_ALL) catchAlls++;
+        else if (!set.add(kind, entry.keyPtr(m), entry.keyEnd(m) - entry.keyStart(m))) return null;
+      }
+      continue;
+    }
+    let compiled = unchecked(changed[i])!;
+    let keys = compiled.keys;
+    let kinds = compiled.kinds;
+    for (let m = 0; m < keys.length; m++) {
+      let kind = unchecked(kinds[m]);
+      if (kind == DOMAIN_CATCH_ALL) {
+        catchAlls++;
+        continue;
+      }
+      let key = unchecked(keys[m]);
+      let kl = asciiInto(key, c);
+      if (kl < 0 || !set.add(kind, c, kl)) return null;
+      c += <usize>kl;
+    }
+  }
+  if (catchAlls > 1) return null;
+  let ambiguous = table.ambiguous.keys();
+  for (let i = 0; i < ambiguous.length; i++) {
+    let host = String.UTF8.encode(ambiguous[i]);
+    if (set.has(DOMAIN_EXACT, changetype<usize>(host), host.byteLength)) return null;
+  }
+  // Accepted: a placeholder with what the log line and the tick period need.
+  table.virtualHostCount = n;
+  table.routeCount = routes;
+  table.hasDelays = delays;
+  table.lazy = bytes;
+  sharedOutcome = "taken";
   lastError = "";
   return table;
 }

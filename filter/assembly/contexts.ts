@@ -5,8 +5,9 @@ import {
   LogLevelValues, log,
 } from "@solo-io/proxy-runtime";
 import {
-  buildPendingCache, cacheBuiltByConfigure, cachePending, compileTable, compileError, compiledIncrementally,
-  compiledVirtualHosts, hashCollisions, reusedVirtualHosts,
+  buildPendingCache, cacheBuiltByConfigure, cachePending, compileTable, compileError, compileWhole, compiledFromShared,
+  compiledIncrementally, compiledVirtualHosts, entryUnwritten, hashCollisions, reusedVirtualHosts, sharedEntryOutcome,
+  writeSharedEntry,
 } from "./compile";
 import { HeldRequests, DELAY_TICK_MS } from "./delays";
 import { REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, clearRouteCache, getPluginConfiguration, nowNanos, removeHeader, replaceHeader, setTickPeriod } from "./host";
@@ -34,7 +35,8 @@ const KEY_REWRITE_AUTHORITY = String.UTF8.encode("x-canal-authority");
 const EMPTY_TABLE: RouteTable = compileTable(new ArrayBuffer(0))!;
 
 /**
- * Tick period while configure work waits for a tick (the cache after a whole compile): the
+ * Tick period while configure work waits for a tick (completing a table accepted on the shared
+ * entry's fast path, the cache after a whole compile, writing the shared entry; one per tick): the
  * first tick comes right after the configure's event, i.e. after Envoy has sent the ACK.
  */
 const WORK_TICK_MS: u32 = 1;
@@ -45,6 +47,32 @@ export class CanalRoot extends RootContext {
   private seeded: bool = false;
   /** The tick period last asked for (per root context in Proxy-Wasm). */
   private tickMs: u32 = 0;
+  /** While `table` is a placeholder (RouteTable.lazy): the table before it, should its completion fail. */
+  private beforeLazy: RouteTable = EMPTY_TABLE;
+
+  /**
+   * Replaces a placeholder accepted on the shared entry's fast path (compile.ts
+   * compileFromShared) with its whole compile, before anything routes with it.
+   */
+  complete(when: string): void {
+    let lazy = this.table.lazy;
+    if (lazy === null) return;
+    let version = this.table.version;
+    let table = compileWhole(lazy);
+    if (table === null) {
+      // Cannot happen (the fast path accepts only what the whole compile accepts); if it did,
+      // keep routing with the table before it rather than with an empty placeholder.
+      log(LogLevelValues.critical, "canal: route table " + version + " (accepted from the shared entry) failed its whole compile: " +
+        compileError() + " (serving table " + this.beforeLazy.version + ")");
+      this.table = this.beforeLazy;
+    } else {
+      this.table = table;
+      log(LogLevelValues.debug, "canal: completed route table " + version + " at " + when + ": " +
+        table.virtualHostCount.toString() + " virtual hosts compiled");
+    }
+    this.beforeLazy = EMPTY_TABLE;
+    __collect();
+  }
 
   private tickEvery(ms: u32): void {
     if (ms == this.tickMs) return;
@@ -67,10 +95,15 @@ export class CanalRoot extends RootContext {
       seedRandom(nowNanos() ^ (<u64>this.context_id << 32));
       this.seeded = true;
     }
+    // A placeholder still being served becomes a real table first: it is the VM's last accepted
+    // table (its cache, for compiling this one incrementally) and serves if this one is rejected.
+    this.complete("configure");
     let bytes = getPluginConfiguration(configuration_size);
     let table = compileTable(bytes);
     let built = cacheBuiltByConfigure();
     if (built >= 0) log(LogLevelValues.debug, "canal: cache of " + built.toString() + " virtual hosts built at configure");
+    let shared = sharedEntryOutcome();
+    if (shared.length) log(LogLevelValues.debug, "canal: shared entry: " + shared);
     if (table === null) {
       // Returning false makes Envoy reject (NACK) this config; the previous one keeps serving.
       log(LogLevelValues.error, "canal: rejected route table: " + compileError() +
@@ -78,16 +111,20 @@ export class CanalRoot extends RootContext {
       __collect();
       return false;
     }
+    if (table.lazy !== null) this.beforeLazy = this.table;
     this.table = table;
-    // Work left for a tick (the cache of a whole compile), or the delay ticks.
-    if (cachePending()) this.tickEvery(WORK_TICK_MS);
+    // Work left for a tick (completing a placeholder, the cache of a whole compile, writing the
+    // shared entry), or the delay ticks.
+    if (table.lazy !== null || cachePending() || entryUnwritten()) this.tickEvery(WORK_TICK_MS);
     else if (table.hasDelays) this.tickEvery(DELAY_TICK_MS);
     log(LogLevelValues.info, "canal: loaded route table " + table.version + ": " +
       table.virtualHostCount.toString() + " virtual hosts, " + table.routeCount.toString() + " routes");
-    // How the table was built: the whole document, or the changed virtual hosts on top of the
-    // previous table's (compile.ts, "Incremental configure"). Tests read this line.
+    // How the table was built: the whole document, the changed virtual hosts on top of the
+    // previous table's (compile.ts, "Incremental configure"), or a placeholder accepted on the
+    // shared entry's fast path (compile.ts compileFromShared). Tests read this line.
     let how = "whole document";
     if (compiledIncrementally()) how = "incremental";
+    else if (compiledFromShared()) how = "shared";
     log(LogLevelValues.debug, "canal: configure " + how + ": " + reusedVirtualHosts().toString() +
       " virtual hosts reused, " + compiledVirtualHosts().toString() + " compiled, " +
       hashCollisions().toString() + " hash collisions");
@@ -98,13 +135,24 @@ export class CanalRoot extends RootContext {
   }
 
   onTick(): void {
-    this.held.releaseDue(this.table);
-    let built = buildPendingCache();
-    if (built >= 0) {
-      log(LogLevelValues.debug, "canal: cache of " + built.toString() + " virtual hosts built at tick");
-      __collect();
+    // One piece of configure work per tick, in this order; then back to the delay ticks.
+    if (this.table.lazy !== null) {
+      this.complete("tick");
+    } else {
+      let built = buildPendingCache();
+      if (built >= 0) {
+        log(LogLevelValues.debug, "canal: cache of " + built.toString() + " virtual hosts built at tick");
+        __collect();
+      } else if (entryUnwritten()) {
+        let t0 = nowNanos();
+        let size = writeSharedEntry();
+        let us = (nowNanos() - t0) / 1000;
+        if (size == 0) log(LogLevelValues.debug, "canal: shared entry already holds this table (" + us.toString() + " us)");
+        else log(LogLevelValues.debug, "canal: shared entry written: " + size.toString() + " bytes in " + us.toString() + " us");
+      }
     }
-    this.delayTicks();
+    this.held.releaseDue(this.table);
+    if (this.table.lazy === null && !cachePending() && !entryUnwritten()) this.delayTicks();
   }
 
   onDone(): bool {
@@ -169,7 +217,9 @@ export class CanalStream extends Context {
   }
 
   onRequestHeaders(headers: u32, end_of_stream: bool): FilterHeadersStatusValues {
-    let table = this.canal.table;
+    let canal = this.canal;
+    if (canal.table.lazy !== null) canal.complete("request");
+    let table = canal.table;
     let req = new RequestView();
     let vh = findVirtualHost(table, req.host);
     if (vh === null) {

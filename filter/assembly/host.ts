@@ -144,3 +144,21 @@ export function clearRouteCache(): void {
   let ptr = load<usize>(SLOT);
   if (ptr != 0) free(ptr);
 }
+
+/** The value of a Proxy-Wasm shared data key (process-wide in Envoy, per vm_id), or null. */
+export function getSharedData(key: ArrayBuffer): ArrayBuffer | null {
+  resetSlot();
+  store<u64>(SLOT_WIDE, 0); // the cas
+  let r = imports.proxy_get_shared_data(changetype<usize>(key), key.byteLength, SLOT, SLOT_LEN, SLOT_WIDE);
+  if (r != WasmResultValues.Ok) {
+    let ptr = load<usize>(SLOT);
+    if (ptr != 0) free(ptr);
+    return null;
+  }
+  return takeBuffer();
+}
+
+/** Sets a shared data key to [ptr, ptr+len) unconditionally (cas 0). */
+export function setSharedData(key: ArrayBuffer, ptr: usize, len: i32): WasmResultValues {
+  return imports.proxy_set_shared_data(changetype<usize>(key), key.byteLength, ptr, <usize>len, 0);
+}

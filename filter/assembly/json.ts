@@ -496,7 +496,7 @@ function nodeBuffer(bytes: i32): ArrayBuffer {
 }
 
 /** An ArrayBuffer without the zero fill (every byte of it is written before it is read). */
-function uninitialized(bytes: i32): ArrayBuffer {
+export function uninitialized(bytes: i32): ArrayBuffer {
   let buf = __new(<usize>bytes, idof<ArrayBuffer>());
   return changetype<ArrayBuffer>(buf); // retains
 }

@@ -279,7 +279,7 @@ function scanVirtualHosts(base: usize, len: i32, pos: i32, cache: VhostCache | n
 }
 
 /** Whether [a, a+n) and [b, b+n) hold the same bytes (eight at a time, unaligned). */
-function bytesEqual(a: usize, b: usize, n: i32): bool {
+export function bytesEqual(a: usize, b: usize, n: i32): bool {
   let i = 0;
   for (; i + 8 <= n; i += 8) {
     if (load<u64>(a + <usize>i) != load<u64>(b + <usize>i)) return false;
@@ -304,9 +304,12 @@ export class CachedVhost {
 
 /** The elements of the last accepted document, by their bytes. */
 export class VhostCache {
-  /** The document the spans point into. */
+  /** The buffer holding the document the spans point into. */
   buf: ArrayBuffer;
-  /** buf's address (kept as a number: reading it from the reference costs a retain each time). */
+  /**
+   * The document's address (kept as a number: reading it from the reference costs a retain each
+   * time): buf's own, or inside buf (a shared entry, shared.ts).
+   */
   base: usize;
   count: i32;
   offsets: StaticArray<i32>;
@@ -316,34 +319,30 @@ export class VhostCache {
   /** Open addressing by hash: entry + 1, 0 = empty; at least half empty. */
   index: StaticArray<i32>;
 
-  /** For `buf` as segmented in SEGMENTS; the caller fills `entries`. */
-  constructor(buf: ArrayBuffer) {
-    let s = SEGMENTS;
-    let count = s.starts.count;
+  /** Room for `count` elements of the document at `base` (in `buf`); put() fills them. */
+  constructor(buf: ArrayBuffer, count: i32, base: usize) {
     this.buf = buf;
-    this.base = changetype<usize>(buf);
+    this.base = base;
     this.count = count;
-    let offsets = new StaticArray<i32>(count);
-    let lengths = new StaticArray<i32>(count);
-    let hashes = new StaticArray<u32>(count);
+    this.offsets = new StaticArray<i32>(count);
+    this.lengths = new StaticArray<i32>(count);
+    this.hashes = new StaticArray<u32>(count);
     let size = 4;
     while (size < count * 2) size <<= 1;
-    let index = new StaticArray<i32>(size);
-    let mask = size - 1;
-    for (let i = 0; i < count; i++) {
-      let h = s.hashes.at(i);
-      unchecked(offsets[i] = s.starts.at(i));
-      unchecked(lengths[i] = s.lengths.at(i));
-      unchecked(hashes[i] = h);
-      let slot = <i32>h & mask;
-      while (unchecked(index[slot]) != 0) slot = (slot + 1) & mask;
-      unchecked(index[slot] = i + 1);
-    }
-    this.offsets = offsets;
-    this.lengths = lengths;
-    this.hashes = hashes;
-    this.index = index;
+    this.index = new StaticArray<i32>(size);
     this.entries = new StaticArray<CachedVhost>(count);
+  }
+
+  /** Element i: its span and hash (the caller fills `entries`, when it keeps them). */
+  put(i: i32, offset: i32, length: i32, h: u32): void {
+    unchecked(this.offsets[i] = offset);
+    unchecked(this.lengths[i] = length);
+    unchecked(this.hashes[i] = h);
+    let index = this.index;
+    let mask = index.length - 1;
+    let slot = <i32>h & mask;
+    while (unchecked(index[slot]) != 0) slot = (slot + 1) & mask;
+    unchecked(index[slot] = i + 1);
   }
 
   @inline at(e: i32): usize {
@@ -365,6 +364,15 @@ export class VhostCache {
       slot = (slot + 1) & mask;
     }
   }
+}
+
+/** A cache for `buf` as segmented in SEGMENTS; the caller fills `entries`. */
+export function cacheOfSegments(buf: ArrayBuffer): VhostCache {
+  let s = SEGMENTS;
+  let count = s.starts.count;
+  let c = new VhostCache(buf, count, changetype<usize>(buf));
+  for (let i = 0; i < count; i++) c.put(i, s.starts.at(i), s.lengths.at(i), s.hashes.at(i));
+  return c;
 }
 
 /**

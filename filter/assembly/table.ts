@@ -141,4 +141,10 @@ export class RouteTable {
   virtualHostCount: i32 = 0;
   routeCount: i32 = 0;
   hasDelays: bool = false;
+  /**
+   * Set on a placeholder accepted on the shared entry's fast path (compile.ts): the document,
+   * whose whole compile must replace this table before it routes anything (its lookups are
+   * empty). Null on every real table.
+   */
+  lazy: ArrayBuffer | null = null;
 }

@@ -97,6 +97,13 @@ export interface HostOptions {
   /** Initial clock in nanoseconds since the epoch. Default 1_700_000_000 s. */
   nowNs?: bigint;
   /**
+   * The shared data store (proxy_get_shared_data / proxy_set_shared_data). Envoy keeps one per
+   * process, keyed by vm_id then key, so every VM (and Envoy's canary clones) of a vm_id sees
+   * the same data: pass one SharedData to several hosts for that. Default: a store of this host's
+   * own, so tests do not see each other's data.
+   */
+  sharedData?: SharedData;
+  /**
    * Emulate hosts that answer Ok to proxy_get_buffer_bytes for an empty range without writing
    * the pointer and size (proxy-wasm-cpp-host before it zeroed them). Default false: like current
    * hosts, write 0 and 0.
@@ -184,6 +191,42 @@ const toBytes = (b: Bytes | undefined): Uint8Array =>
 
 type HostFn = (...args: never[]) => number | void;
 
+/** Proxy-Wasm shared data as Envoy keeps it: per vm_id, per key, a value and its cas. */
+export class SharedData {
+  private readonly byVm = new Map<string, Map<string, { value: Uint8Array; cas: number }>>();
+  private nextCas = 1;
+
+  private vm(vmId: string): Map<string, { value: Uint8Array; cas: number }> {
+    let m = this.byVm.get(vmId);
+    if (!m) {
+      m = new Map();
+      this.byVm.set(vmId, m);
+    }
+    return m;
+  }
+
+  get(vmId: string, key: string): { value: Uint8Array; cas: number } | undefined {
+    return this.byVm.get(vmId)?.get(key);
+  }
+
+  /** proxy_set_shared_data: CasMismatch when cas is non-zero and not the key's. */
+  set(vmId: string, key: string, value: Uint8Array, cas = 0): number {
+    const m = this.vm(vmId);
+    const e = m.get(key);
+    if (cas >>> 0 !== 0 && e && e.cas !== cas >>> 0) return WasmResult.CasMismatch;
+    m.set(key, { value: value.slice(), cas: this.nextCas++ });
+    return WasmResult.Ok;
+  }
+
+  keys(vmId = ""): string[] {
+    return [...(this.byVm.get(vmId)?.keys() ?? [])];
+  }
+
+  delete(vmId: string, key: string): void {
+    this.byVm.get(vmId)?.delete(key);
+  }
+}
+
 const START_ALLOWED = new Set([
   "proxy_log",
   "proxy_get_log_level",
@@ -261,10 +304,10 @@ export class ProxyWasmHost {
   private nextMetricId = 1;
   private readonly failures = new Map<string, { result: number; remaining: number }>();
   private readonly foreignFunctions = new Map<string, ForeignFunction>();
-  private readonly sharedData = new Map<string, { value: Uint8Array; cas: number }>();
+  /** Shared data (HostOptions.sharedData; by default this host's own). */
+  readonly sharedData: SharedData;
   private readonly queues = new Map<number, { name: string; items: Uint8Array[] }>();
   private readonly queueTokens = new Map<string, number>();
-  private nextCas = 1;
 
   private constructor(module: WebAssembly.Module, abi: AbiVersion, opts: HostOptions) {
     this.module = module;
@@ -276,6 +319,7 @@ export class ProxyWasmHost {
     this.logLevel = opts.logLevel ?? LogLevel.trace;
     this.maxLogs = opts.maxLogs ?? 10_000;
     this.nowNs = opts.nowNs ?? 1_700_000_000_000_000_000n;
+    this.sharedData = opts.sharedData ?? new SharedData();
     for (const [k, v] of Object.entries(opts.properties ?? {})) this.properties.set(k, toBytes(v));
     this.importedFunctions = WebAssembly.Module.imports(module)
       .filter((i) => i.module === "env" && i.kind === "function")
@@ -1037,18 +1081,14 @@ export class ProxyWasmHost {
         return out.result;
       },
       proxy_get_shared_data: (kp: number, ks: number, ptrPtr: number, sizePtr: number, casPtr: number) => {
-        const e = this.sharedData.get(this.readString(kp, ks));
+        const e = this.sharedData.get(this.opts.vmId ?? "", this.readString(kp, ks));
         if (!e) return R.NotFound;
         const r = this.copyOut(e.value, ptrPtr, sizePtr);
         this.setU32(casPtr, e.cas);
         return r;
       },
       proxy_set_shared_data: (kp: number, ks: number, vp: number, vs: number, cas: number) => {
-        const key = this.readString(kp, ks);
-        const e = this.sharedData.get(key);
-        if (cas >>> 0 !== 0 && e && e.cas !== cas >>> 0) return R.CasMismatch;
-        this.sharedData.set(key, { value: this.readBytes(vp, vs), cas: this.nextCas++ });
-        return R.Ok;
+        return this.sharedData.set(this.opts.vmId ?? "", this.readString(kp, ks), this.readBytes(vp, vs), cas);
       },
       proxy_register_shared_queue: (np: number, ns: number, tokenPtr: number) => {
         const name = this.readString(np, ns);
