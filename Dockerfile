@@ -33,6 +33,8 @@ RUN node -e "const f = 'package.json', p = require('./' + f); \
 FROM ${NODE_IMAGE}
 WORKDIR /app
 ENV NODE_ENV=production
+# glibc: keep large buffers on mmap (controller/src/runner/process-env.ts; the chart sets it too).
+ENV MALLOC_MMAP_THRESHOLD_=1048576
 COPY --from=deps /app/node_modules/ node_modules/
 COPY package.json ./
 COPY bin/ bin/

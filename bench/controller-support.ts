@@ -9,6 +9,7 @@ import type { ChildProcess } from "node:child_process";
 import type { KubeApi, KubeObject } from "../test/support/k8s.ts";
 import { LOOPBACK } from "../test/support/ports.ts";
 import { spawnTracked, stopTracked } from "../test/support/processes.ts";
+import { CONTROLLER_PROCESS_ENV } from "../controller/src/runner/process-env.ts";
 
 export function progress(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -207,9 +208,10 @@ export class ControllerProcess {
     });
   }
 
+  /** With the environment Canal deploys the controller with (runner/process-env.ts). */
   static spawn(args: string[], logPath: string, cwd: string): ControllerProcess {
     const spawnedAt = performance.now();
-    const child = spawnTracked(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], cwd });
+    const child = spawnTracked(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], cwd, env: { ...process.env, ...CONTROLLER_PROCESS_ENV } });
     return new ControllerProcess(child, logPath, spawnedAt);
   }
 

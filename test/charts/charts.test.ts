@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseControllerFlags } from "../../controller/src/cli.ts";
+import { CONTROLLER_PROCESS_ENV, processEnvReport } from "../../controller/src/runner/process-env.ts";
 import { groupKey } from "../../controller/src/sinks/ecds-publisher.ts";
 import { renderWasmFilterConfig } from "../../envoy/bootstrap.ts";
 import { parseManifests, startKubeApi, type KubeApi, type KubeObject } from "../support/k8s.ts";
@@ -141,6 +142,19 @@ describe("canal-control", () => {
     const crd = find(withCrds, "CustomResourceDefinition", "internalgateways.canal.io");
     const [own] = parseManifests(readFileSync(join(REPO, "controller/crds/internalgateway.yaml"), "utf8"));
     expect(crd).toEqual(own);
+  });
+
+  it("the controller's process environment (process-env.ts) is the Deployment's and the image's, in both modes", () => {
+    const wanted = Object.entries(CONTROLLER_PROCESS_ENV).map(([name, value]) => ({ name, value }));
+    expect(wanted.length).toBeGreaterThan(0);
+    for (const objects of [controlDefault, controlCustom]) {
+      expect(container(find(objects, "Deployment", "canal-controller"), "controller").env).toEqual(wanted);
+    }
+    const dockerfile = readFileSync(join(REPO, "Dockerfile"), "utf8");
+    for (const { name, value } of wanted) expect(dockerfile, `Dockerfile ENV ${name}`).toMatch(new RegExp(`^ENV ${name}=${value}$`, "m"));
+    // What the starting log line reports.
+    expect(processEnvReport({ MALLOC_MMAP_THRESHOLD_: "1048576" })).toEqual({ MALLOC_MMAP_THRESHOLD_: "1048576" });
+    expect(processEnvReport({})).toEqual({ MALLOC_MMAP_THRESHOLD_: "unset" });
   });
 
   it("WasmPlugin mode: the rendered flags parse with the controller's own parser and carry url + sha256", () => {

@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { resolveKinds } from "../kube/resources.ts";
 import { Controller } from "../runner/controller.ts";
+import { processEnvReport } from "../runner/process-env.ts";
 import { DnsManager } from "../dns/manager.ts";
 import { DNS_USAGE, parseDnsFlags, DNS_FLAG_OPTIONS, type DnsConfig } from "../dns/flags.ts";
 import { EcdsPublisher } from "../sinks/ecds-publisher.ts";
@@ -202,7 +203,7 @@ export async function runController(config: ControllerConfig): Promise<() => Pro
   // bin/canal.mjs says whether the bundle or the TypeScript sources run (and why not the bundle).
   const code = process.env["CANAL_CODE"] ?? "sources";
   controller.metrics.gauge("canal_code_info", "Which code runs: the bundle (make build) or the TypeScript sources, and why.", 1, { code });
-  log.info("starting", { metrics: `http://${config.metricsAddress.replace(/:\d+$/, "")}:${http.port}/metrics`, kinds: kinds.map((k) => k.apiVersion + "/" + k.kind), code, heapGrowingPercent: config.heapGrowingPercent, idleGcMs: config.idleGcMs });
+  log.info("starting", { metrics: `http://${config.metricsAddress.replace(/:\d+$/, "")}:${http.port}/metrics`, kinds: kinds.map((k) => k.apiVersion + "/" + k.kind), code, heapGrowingPercent: config.heapGrowingPercent, idleGcMs: config.idleGcMs, env: processEnvReport() });
   await controller.start();
   log.info("caches synced; campaigning for leadership", { lease: `${config.namespace}/${config.leaseName}` });
   return async () => {
