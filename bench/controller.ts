@@ -26,6 +26,7 @@ import { renderCanalBootstrap } from "../envoy/bootstrap.ts";
 import type { RouteTable } from "../schema/route-table.ts";
 import { parseObjects } from "../controller/src/api/index.ts";
 import { encodeCanalResource } from "../controller/src/sinks/ecds/index.ts";
+import { CONTROLLER_PROCESS_ENV } from "../controller/src/runner/process-env.ts";
 import type { VirtualService } from "../controller/src/api/index.ts";
 import { tableJson, translate, TranslateMemo } from "../controller/src/translate/index.ts";
 import { loadRegexValidator } from "../controller/src/translate/regex-validator.ts";
@@ -935,7 +936,8 @@ function report(results: SizeResult[], opts: Options, meta: RunMeta): { section:
       "metrics URL come from its JSON log lines; Envoy (`renderCanalBootstrap`, `table: {kind: \"ads\"}`, " +
       `node.cluster \`${NODE_CLUSTER}\`) is started once the controller logged its ECDS port; the bench runs ` +
       "`make build`'s bundle step (scripts/bundle-controller.mjs) just before each spawn, so bin/canal.mjs runs the current code as " +
-      `a bundle; what it ran, from its \`starting\` log line: ${results.map((r) => `${fmt(r.n)} VS: ${r.code}`).join("; ")}`,
+      `a bundle; what it ran, from its \`starting\` log line: ${results.map((r) => `${fmt(r.n)} VS: ${r.code}`).join("; ")}; ` +
+      `its environment adds what Canal deploys it with (controller/src/runner/process-env.ts: ${Object.entries(CONTROLLER_PROCESS_ENV).map(([k, v]) => `\`${k}=${v}\``).join(", ")}, as the image and the chart set)`,
   );
   lines.push("");
   lines.push("### How each figure is measured");
