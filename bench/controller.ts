@@ -1052,7 +1052,7 @@ function report(results: SizeResult[], opts: Options, meta: RunMeta): { section:
   lines.push(
     "\"controller side\" = apply start → Envoy logged the response's arrival (API server write and watch event, the " +
       "controller's 10 ms snapshot delay, parse of the changed object, translate with the memo, serialize, encode, send). \"Envoy main thread\" = arrival → " +
-      "accepted (decoding the resource and building the new plugin: the filter compiles the whole table in Envoy's throwaway canary VM, then the changed virtual hosts in the main thread's VM). " +
+      "accepted (decoding the resource and building the new plugin: in Envoy's throwaway canary VM the filter compiles the changed virtual hosts and checks the rest against the last accepted table in shared data (docs/filter.md), then the main thread's VM compiles the changed virtual hosts). " +
       "\"workers\" = accepted → the first request routed by the change (each worker's VM compiles the changed virtual hosts and rebuilds its host maps). Envoy CPU is " +
       "counted from time zero until served (workers also answer the bench's probe requests, a few ms). \"translations\" " +
       "= translations from the change until the controller was quiet (`canal_translations_total`).",
@@ -1113,7 +1113,7 @@ function findings(results: SizeResult[], baseline: ModuleBaseline, nproc: number
     const cpuTotal = mainCpu + workersCpu + servedCpu;
     out.push(
       `  CPU per change until served (medians): Envoy's main thread ${fmt(mainCpu)} ms (${fmt(mainCpu / Math.max(tableMiB, 1e-9))} ms per MiB of the ` +
-        `${fmt(r.tableBytes / 1024)} KiB table: decoding the resource, building the plugin, the filter compiling the whole table in the canary VM and the changed virtual hosts in the main thread's), ` +
+        `${fmt(r.tableBytes / 1024)} KiB table: decoding the resource, building the plugin, the filter compiling the changed virtual hosts in the canary VM (the rest checked against shared data) and in the main thread's VM), ` +
         `Envoy's workers ${fmt(workersCpu)} ms together (each compiles the changed virtual hosts; most of it overlaps the main thread's wall time), ` +
         `the controller ${fmt(servedCpu)} ms: ${fmt(cpuTotal / 1000, 1)} CPU-seconds in a ${fmt(wall / 1000, 1)} s window on ${nproc} CPUs shared with ` +
         "kube-apiserver, etcd, the bench and other work on the machine" +
