@@ -16,8 +16,10 @@
 //
 // A full collection is not free for what follows: V8 drops optimized code that embedded objects
 // which died in it (`--trace-deopt`: translateGateway and exposedDomains, "reason: weak objects"),
-// and in process the next translation took 2-3x as long (V8's own collections do the same; a
-// rehearsal translation right after collecting did not bring it back). Hence off by default.
+// and in process the next translation took ~1.5x as long on an idle machine, 2-3x on a busy one
+// (V8's own collections do the same; a rehearsal translation right after collecting did not bring
+// it back). In bench:controller at 10,000 it made changes slower (docs/controller.md, "Memory"),
+// hence off by default.
 import { getHeapStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
