@@ -10,7 +10,7 @@ import type { DnsManager } from "../dns/manager.ts";
 import { ClusterSource, errorText } from "../sources/cluster-source.ts";
 import { TableTooLargeError, WasmPluginWriter, WASMPLUGIN_API_VERSION, type WasmPluginTarget } from "../sinks/wasmplugin.ts";
 import { StatusWriter, type DeliveryState } from "../status/status-writer.ts";
-import { tableJsonParts, translate, TranslateMemo, type GatewayResult, type RegexValidator, type TableJsonParts, type TranslateResult } from "../translate/index.ts";
+import { tableJsonParts, translate, TranslateMemo, type GatewayResult, type RegexValidator, type TableJsonParts, type TranslateOptions, type TranslateResult } from "../translate/index.ts";
 import { LeaderElector } from "./leader.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
@@ -66,11 +66,14 @@ export class Controller {
   private synced = false;
   /** What translations keep for the next one (rebuilt from the cluster after a restart). */
   private readonly memo = new TranslateMemo();
+  /** One set for every translation: the memo starts over when the validator differs (the rehearsal included). */
+  private readonly translateOptions: TranslateOptions & { memo: TranslateMemo };
   private readonly idleGc: IdleCollector;
   private rehearsed = false;
 
   constructor(private readonly o: ControllerOptions) {
     this.metrics = o.metrics ?? new Metrics();
+    this.translateOptions = { validateRegex: o.validateRegex, clusterDomain: o.clusterDomain, memo: this.memo };
     this.idleGc = new IdleCollector({
       delayMs: o.idleGcMs ?? 0,
       onRun: (runs) => this.metrics.gauge("canal_idle_gc_total", "Full garbage collections run once idle after a translation.", runs),
@@ -124,7 +127,7 @@ export class Controller {
 
   private onSnapshot(parsed: ParsedObjects): void {
     const started = performance.now();
-    const translated = translate(parsed.snapshot, { validateRegex: this.o.validateRegex, clusterDomain: this.o.clusterDomain, memo: this.memo });
+    const translated = translate(parsed.snapshot, this.translateOptions);
     // Names leaving DNS keep their routes until their drain deadline (before any sink sees the tables).
     const result = this.o.dns ? this.o.dns.prepare(parsed, translated) : translated;
     this.latest = { parsed, result };
@@ -160,7 +163,7 @@ export class Controller {
     if (latest === undefined) return;
     const started = performance.now();
     try {
-      const runs = rehearseTranslation(latest.parsed.snapshot, { validateRegex: this.o.validateRegex, clusterDomain: this.o.clusterDomain, memo: this.memo });
+      const runs = rehearseTranslation(latest.parsed.snapshot, this.translateOptions);
       this.o.log.debug("translation rehearsed", { translations: runs, ms: Math.round(performance.now() - started) });
     } catch (err) {
       // Only a warm-up: the real translations report their own failures.
