@@ -43,6 +43,8 @@ export interface StartEnvoyOptions {
   logLevel?: "trace" | "debug" | "info" | "warning" | "error";
   /** Component log levels, e.g. "wasm:debug". */
   componentLogLevel?: string;
+  /** Further Envoy arguments (e.g. ["--config-yaml", "..."], as pilot-agent passes a bootstrap override). */
+  extraArgs?: string[];
   /** Run pinned to these CPUs with taskset (e.g. "1"). */
   cpuList?: string;
   /** Directory for config and logs (default: a fresh temp dir). */
@@ -196,6 +198,7 @@ export async function startEnvoy(opts: StartEnvoyOptions): Promise<EnvoyProcess>
     "--admin-address-path", adminAddressPath,
     "-l", opts.logLevel ?? "info",
     ...(opts.componentLogLevel === undefined ? [] : ["--component-log-level", opts.componentLogLevel]),
+    ...(opts.extraArgs ?? []),
   ];
   const logFd = openSync(logPath, "a");
   const [command, argv] = opts.cpuList === undefined ? [binary, args] : ["taskset", ["-c", opts.cpuList, binary, ...args]];
