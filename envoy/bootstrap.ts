@@ -20,11 +20,6 @@ export const CANAL_FILTER_NAME = "canal";
 export const CANAL_ROOT_ID = "canal";
 /** The request header through which the filter hands the chosen cluster to Envoy's router. */
 export const CLUSTER_HEADER = "x-canal-cluster";
-/**
- * The request header through which the filter hands an authority rewrite to Envoy's route
- * (`host_rewrite_header`): the route is chosen by the client's host, the upstream sees this one.
- */
-export const AUTHORITY_HEADER = "x-canal-authority";
 
 /** A JSON value as Envoy's config parser sees it. */
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -228,14 +223,17 @@ function listener(name: string, address: string, port: number, filter: EnvoyConf
   return { name, address: socketAddress(address, port), filter_chains: [{ filters: [filter] }] };
 }
 
-/** The one route of the gateway: every request goes to the cluster the filter named. */
+/**
+ * The one route configuration of every Canal gateway: Canal's bootstrap and, through the chart's
+ * EnvoyFilter canal-cluster-header, istiod's gateways (a charts test keeps the two equal). One
+ * virtual host for every host, one route to the cluster the filter named.
+ */
 export function canalRouteConfig(): EnvoyConfig {
   return {
     name: "canal",
-    // The HCM strips a client-sent x-canal-cluster and x-canal-authority before any filter runs.
-    // Without this, a request the filter never saw (plugin failed to load, fail-open) could pick
-    // its cluster or its upstream Host.
-    internal_only_headers: [CLUSTER_HEADER, AUTHORITY_HEADER],
+    // The HCM strips a client-sent x-canal-cluster before any filter runs. Without this, a request
+    // the filter never saw (plugin failed to load, fail-open) could pick its cluster.
+    internal_only_headers: [CLUSTER_HEADER],
     virtual_hosts: [
       {
         name: "canal",
@@ -245,15 +243,8 @@ export function canalRouteConfig(): EnvoyConfig {
             match: { prefix: "/" },
             // timeout 0s: no route-level timeout (Istio's default); the filter sets
             // x-envoy-upstream-rq-timeout-ms when the table has one.
-            // host_rewrite_header: an authority rewrite (the filter sets x-canal-authority, or
-            // removes it when the route has none) becomes the upstream Host after the route is
-            // chosen, without x-forwarded-host (append_x_forwarded_host is false), as when Istio
-            // renders rewrite.authority as host_rewrite_literal.
-            route: { cluster_header: CLUSTER_HEADER, host_rewrite_header: AUTHORITY_HEADER, timeout: "0s" },
-            // The routing decision is internal: never leak it upstream. x-canal-authority cannot
-            // be listed: Envoy applies request_headers_to_remove before the host rewrite
-            // (RouteEntryImplBase::finalizeRequestHeaders), which would then find no header. The
-            // upstream sees it only on rewritten requests, equal to its Host.
+            route: { cluster_header: CLUSTER_HEADER, timeout: "0s" },
+            // The routing decision is internal: never leak it upstream.
             request_headers_to_remove: [CLUSTER_HEADER],
           },
         ],

@@ -14,7 +14,7 @@ import { REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, clearRouteCache, getPlugi
 import { countOutcome } from "./metrics";
 import { chance, nextRandom, seedRandom } from "./random";
 import { replyAbort, replyAmbiguous, replyDirect, replyNoRoute, replyRedirect } from "./replies";
-import { KEY_PATH, RequestView } from "./request";
+import { KEY_AUTHORITY, KEY_PATH, RequestView } from "./request";
 import { findVirtualHost, selectRoute, Selection } from "./router";
 import {
   RouteTable, Route, Destination, HeaderOps, MatchBlock,
@@ -24,12 +24,8 @@ import {
 const REQ = REQUEST_HEADERS;
 const RESP = RESPONSE_HEADERS;
 const KEY_CLUSTER = String.UTF8.encode("x-canal-cluster");
-/**
- * The authority rewrite for Envoy's route: its `host_rewrite_header` sets the upstream Host from
- * it after the route is chosen. `:authority` itself stays as the client sent it, so Envoy picks
- * the virtual host (istiod's per-host ones included) by the original host (docs/envoy.md).
- */
-const KEY_REWRITE_AUTHORITY = String.UTF8.encode("x-canal-authority");
+/** Where Envoy's router keeps the client's host when a route rewrites it (Envoy >= 1.35). */
+const KEY_ORIGINAL_HOST = String.UTF8.encode("x-envoy-original-host");
 
 /** A table for before the first configure: everything gets the explanatory 404. */
 const EMPTY_TABLE: RouteTable = compileTable(new ArrayBuffer(0))!;
@@ -276,11 +272,16 @@ export class CanalStream extends Context {
     if (rewriteUri !== null) replaceHeader(REQ, KEY_PATH, rewritePath(req, block, rewriteUri));
     applyOps(REQ, route.request);
     applyOps(REQ, dest.request);
-    // After the table's header operations, so only the route's rewrite decides. Set or removed on
-    // every forwarded request: a client-sent value never rewrites the upstream Host.
+    // After the table's header operations, so only the route's rewrite decides. As Envoy's router
+    // does for a route's host rewrite (Istio's host_rewrite_literal): the new Host, and the
+    // client's in x-envoy-original-host. Canal's route configuration has one catch-all virtual
+    // host (envoy/bootstrap.ts canalRouteConfig, the chart's canal-cluster-header), so the new
+    // host selects the same route (docs/envoy.md, "Authority rewrites").
     let rewriteAuthority = route.rewriteAuthority;
-    if (rewriteAuthority !== null) replaceHeader(REQ, KEY_REWRITE_AUTHORITY, rewriteAuthority);
-    else removeHeader(REQ, KEY_REWRITE_AUTHORITY);
+    if (rewriteAuthority !== null) {
+      replaceHeader(REQ, KEY_ORIGINAL_HOST, req.authority);
+      replaceHeader(REQ, KEY_AUTHORITY, rewriteAuthority);
+    }
     let routerKeys = route.routerKeys;
     for (let i = 0; i < routerKeys.length; i++) replaceHeader(REQ, routerKeys[i], route.routerValues[i]);
     // Replacing (not adding) makes a client-sent x-canal-cluster irrelevant.

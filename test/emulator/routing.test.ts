@@ -144,25 +144,25 @@ describe("host matching", () => {
 });
 
 describe("actions", () => {
-  it("prefix rewrite replaces the matched prefix, keeps the rest and the query; the authority rewrite goes to x-canal-authority", () => {
+  it("prefix rewrite replaces the matched prefix, keeps the rest and the query; the authority rewrite sets :authority and x-envoy-original-host", () => {
     const out = send(host, "/old/path/x?q=1");
     expect(header(out.requestHeaders, ":path")).toBe("/new/path/x?q=1");
-    // :authority is left as sent, so Envoy re-selects the route by the client's host; the route's
-    // host_rewrite_header makes x-canal-authority the upstream Host (docs/envoy.md).
-    expect(header(out.requestHeaders, ":authority")).toBe("a.example.com");
-    expect(header(out.requestHeaders, "x-canal-authority")).toBe("b.example.com");
+    // As Envoy's router does for a route host rewrite (docs/envoy.md, "Authority rewrites").
+    expect(header(out.requestHeaders, ":authority")).toBe("b.example.com");
+    expect(header(out.requestHeaders, "x-envoy-original-host")).toBe("a.example.com");
+    expect(out.requestHeaders.filter(([k]) => k === "x-canal-authority")).toEqual([]);
   });
 
-  it("x-canal-authority is set or removed on every forwarded request: a client's or a header operation's value never survives", () => {
-    const spoof = { "x-canal-authority": "evil.example.com" };
+  it("only the route's rewrite sets the Host: a client's x-envoy-original-host is replaced on rewrite, header operations never decide", () => {
+    const spoof = { "x-envoy-original-host": "evil.example.com", "x-canal-authority": "evil.example.com" };
     const noRewrite = send(host, "/exact", spoof);
     expect(noRewrite.cluster).toBe(C("exact"));
-    expect(noRewrite.requestHeaders.filter(([k]) => k === "x-canal-authority")).toEqual([]);
+    expect(header(noRewrite.requestHeaders, ":authority")).toBe("a.example.com");
     const rewrite = send(host, "/old/x", spoof);
-    expect(rewrite.requestHeaders.filter(([k]) => k === "x-canal-authority")).toEqual([["x-canal-authority", "b.example.com"]]);
-    expect(header(rewrite.requestHeaders, ":authority")).toBe("a.example.com");
-    expect(send(host, "/opsauth", spoof).requestHeaders.filter(([k]) => k === "x-canal-authority")).toEqual([]);
-    expect(send(host, "/rwauth", spoof).requestHeaders.filter(([k]) => k === "x-canal-authority")).toEqual([["x-canal-authority", "c.example.com:8080"]]);
+    expect(header(rewrite.requestHeaders, ":authority")).toBe("b.example.com");
+    expect(rewrite.requestHeaders.filter(([k]) => k === "x-envoy-original-host")).toEqual([["x-envoy-original-host", "a.example.com"]]);
+    expect(header(send(host, "/opsauth", spoof).requestHeaders, ":authority")).toBe("a.example.com");
+    expect(header(send(host, "/rwauth", spoof).requestHeaders, ":authority")).toBe("c.example.com:8080");
   });
 
   it("rewrite of an exact match replaces the whole path and keeps the query", () => {
