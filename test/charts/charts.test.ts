@@ -3,6 +3,7 @@
 // strict field validation), and parse the controller's rendered flags with its own parser.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseControllerFlags } from "../../controller/src/cli.ts";
 import { CONTROLLER_PROCESS_ENV, processEnvReport } from "../../controller/src/runner/process-env.ts";
@@ -176,14 +177,22 @@ describe("canal-control", () => {
     const filter = at(patches.find((p) => p.applyTo === "HTTP_FILTER"), "patch", "value") as Json;
     expect(filter.name).toBe("canal");
     expect(at(filter, "config_discovery", "default_config")).toEqual(renderWasmFilterConfig("/var/lib/canal/filter.wasm", ""));
-    const cluster = at(patches.find((p) => p.applyTo === "CLUSTER"), "patch", "value") as Json;
-    expect(at(cluster, "load_assignment", "endpoints", 0, "lb_endpoints", 0, "endpoint", "address", "socket_address")).toEqual({ address: "canal-xds.istio-system.svc.corp.local", port_value: 18080 });
+    // The config source is the gateways' static cluster canal-ecds: Envoy refuses an xDS config
+    // source on a cluster that came over CDS, so the EnvoyFilter adds no cluster (test/istio).
+    expect(patches.map((p) => at(p, "applyTo"))).toEqual(["HTTP_FILTER"]);
+    expect(at(filter, "config_discovery", "config_source", "api_config_source", "grpc_services", 0, "envoy_grpc", "cluster_name")).toBe("canal-ecds");
     expect(at(ef, "spec", "workloadSelector", "labels")).toEqual({ app: "east-west" });
     const svc = find(controlCustom, "Service", "canal-xds");
     expect(at(svc, "spec", "ports", 0)).toMatchObject({ port: 18080, targetPort: "grpc-ecds", appProtocol: "grpc" });
-    // The gateway chart's ECDS values (same fixture pair) point at the same file.
+    // The gateway chart's ECDS values (same fixture pair) point at the same file and Service.
     const gw = find(gatewayCustom, "Deployment", "east-west");
     expect((podSpec(gw).initContainers as Json[])[0]?.command).toContain(config.ecds?.wasmPath);
+    const override = ((container(gw, "istio-proxy").env as Json[]).find((e) => e.name === "ISTIO_BOOTSTRAP_OVERRIDE") as Json).value;
+    expect(override).toBe("/etc/canal/bootstrap/custom_bootstrap.yaml");
+    const bootstrap = parseYaml((at(find(gatewayCustom, "ConfigMap", "east-west-bootstrap"), "data", "custom_bootstrap.yaml") as string)) as Json;
+    const cluster = at(bootstrap, "static_resources", "clusters", 0) as Json;
+    expect(cluster.name).toBe("canal-ecds");
+    expect(at(cluster, "load_assignment", "endpoints", 0, "lb_endpoints", 0, "endpoint", "address", "socket_address")).toEqual({ address: "canal-xds.istio-system.svc.cluster.local", port_value: 18080 });
   });
 
   it("DNS on: the flags parse into the controller's DNS config; the empty canal-dns ConfigMap; a Role limited to the two ConfigMaps by name", () => {

@@ -27,7 +27,7 @@ async function startServer(opts: Partial<EcdsServerOptions> = {}): Promise<{ ser
   return { server, port };
 }
 
-function connect(port: number, id: string, cluster = "canal", opts: { maxReceiveMessageBytes?: number } = {}): AdsTestClient {
+function connect(port: number, id: string, cluster = "canal", opts: { maxReceiveMessageBytes?: number; service?: "ads" | "ecds" } = {}): AdsTestClient {
   const c = new AdsTestClient(port, { id, cluster }, opts);
   clients.push(c);
   return c;
@@ -36,6 +36,22 @@ function connect(port: number, id: string, cluster = "canal", opts: { maxReceive
 function tableJson(version: string, extra = ""): string {
   return JSON.stringify({ format: 1, version, virtualHosts: [], extra });
 }
+
+describe("EcdsServer: the ExtensionConfigDiscoveryService (istiod's gateways with the chart's EnvoyFilter)", () => {
+  it("serves StreamExtensionConfigs like ADS: same table, ACK recorded for the gateway", async () => {
+    const { server, port } = await startServer();
+    const json = tableJson("v1");
+    server.publish({ version: "v1", json });
+    const c = connect(port, "gw-ecds", "canal", { service: "ecds" });
+    c.subscribe();
+    const r = await c.next();
+    expect(r.versionInfo).toBe("v1");
+    expect(resourceNameOf(r)).toBe("canal");
+    expect(tableJsonOf(r)).toBe(json);
+    c.ack(r);
+    await gatewayWhere(server, "gw-ecds", "acked v1", (g) => g.lastAcked?.version === "v1");
+  });
+});
 
 describe("EcdsServer: one gateway", () => {
   it("holds the initial request until a table exists, then sends it with version and nonce", async () => {

@@ -31,6 +31,12 @@ import { CANAL_RESOURCE_NAME, encodeCanalResource, type WasmCode } from "./resou
 import { copyStatus, type GatewayEvent, type GatewayEventKind, type GatewayListener, type GatewayStatus } from "./status.ts";
 
 export const ADS_METHOD_PATH = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
+/**
+ * The ECDS-only service: what Envoy opens for a filter whose config_discovery has an
+ * api_config_source of type GRPC, i.e. istiod's gateways patched by the chart's EnvoyFilter
+ * canal-ecds (their ADS is istiod). Same messages and state machine as ADS.
+ */
+export const ECDS_METHOD_PATH = "/envoy.service.extension.v3.ExtensionConfigDiscoveryService/StreamExtensionConfigs";
 export const TYPED_EXTENSION_CONFIG_TYPE_URL = typeUrl(TYPED_EXTENSION_CONFIG);
 /** Default gRPC send limit: large enough for a table of tens of MB. */
 export const DEFAULT_MAX_SEND_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -206,9 +212,9 @@ export class EcdsServer {
       "grpc.keepalive_time_ms": this.opts.keepaliveTimeMs,
       "grpc.keepalive_timeout_ms": this.opts.keepaliveTimeoutMs,
     });
-    server.addService(adsServiceDefinition(), {
-      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.onStream(call),
-    });
+    const onStream = (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void => this.onStream(call);
+    server.addService(adsServiceDefinition(), { StreamAggregatedResources: onStream });
+    server.addService(ecdsServiceDefinition(), { StreamExtensionConfigs: onStream });
     const port = await new Promise<number>((resolve, reject) => {
       server.bindAsync(address, this.opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, p) => {
         if (err !== null) reject(new Error(`ECDS server could not bind ${address}: ${err.message}`, { cause: err }));
@@ -517,17 +523,26 @@ function toBuffer(u: Uint8Array): Buffer {
   return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 }
 
-/** The ADS service for grpc-js, with protobufjs codecs (server side and, for tests, client side). */
-export function adsServiceDefinition(): grpc.ServiceDefinition<grpc.UntypedServiceImplementation> {
-  const method: grpc.MethodDefinition<DiscoveryRequest, DiscoveryResponse> = {
-    path: ADS_METHOD_PATH,
+/** One bidirectional xDS method (DiscoveryRequest in, DiscoveryResponse out) with protobufjs codecs. */
+function discoveryMethod(path: string, originalName: string): grpc.MethodDefinition<DiscoveryRequest, DiscoveryResponse> {
+  return {
+    path,
     requestStream: true,
     responseStream: true,
     requestSerialize: (r: DiscoveryRequest) => toBuffer(encodeDiscoveryRequest(r)),
     requestDeserialize: (b: Buffer) => decodeDiscoveryRequest(b),
     responseSerialize: (r: DiscoveryResponse) => toBuffer(encodeDiscoveryResponse(r)),
     responseDeserialize: (b: Buffer) => decodeDiscoveryResponse(b),
-    originalName: "streamAggregatedResources",
+    originalName,
   };
-  return { StreamAggregatedResources: method } as grpc.ServiceDefinition<grpc.UntypedServiceImplementation>;
+}
+
+/** The ADS service for grpc-js (server side and, for tests, client side). */
+export function adsServiceDefinition(): grpc.ServiceDefinition<grpc.UntypedServiceImplementation> {
+  return { StreamAggregatedResources: discoveryMethod(ADS_METHOD_PATH, "streamAggregatedResources") } as grpc.ServiceDefinition<grpc.UntypedServiceImplementation>;
+}
+
+/** The ExtensionConfigDiscoveryService (SotW) for grpc-js. */
+export function ecdsServiceDefinition(): grpc.ServiceDefinition<grpc.UntypedServiceImplementation> {
+  return { StreamExtensionConfigs: discoveryMethod(ECDS_METHOD_PATH, "streamExtensionConfigs") } as grpc.ServiceDefinition<grpc.UntypedServiceImplementation>;
 }

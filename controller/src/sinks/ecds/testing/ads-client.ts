@@ -4,7 +4,7 @@
 
 import * as grpc from "@grpc/grpc-js";
 import { decodeMessage, toEnvoyJson, TYPED_EXTENSION_CONFIG, type DiscoveryRequest, type DiscoveryResponse } from "../proto.ts";
-import { adsServiceDefinition, ADS_METHOD_PATH, TYPED_EXTENSION_CONFIG_TYPE_URL } from "../server.ts";
+import { adsServiceDefinition, ADS_METHOD_PATH, ECDS_METHOD_PATH, ecdsServiceDefinition, TYPED_EXTENSION_CONFIG_TYPE_URL } from "../server.ts";
 
 export interface ClientNode {
   id: string;
@@ -49,13 +49,17 @@ export class AdsTestClient {
   constructor(
     port: number,
     readonly node: ClientNode,
-    opts: { maxReceiveMessageBytes?: number } = {},
+    opts: { maxReceiveMessageBytes?: number; service?: "ads" | "ecds" } = {},
   ) {
     this.client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
       "grpc.max_receive_message_length": opts.maxReceiveMessageBytes ?? 64 * 1024 * 1024,
     });
-    const def = adsServiceDefinition().StreamAggregatedResources as grpc.MethodDefinition<DiscoveryRequest, DiscoveryResponse>;
-    this.call = this.client.makeBidiStreamRequest(ADS_METHOD_PATH, def.requestSerialize, def.responseDeserialize);
+    // Envoy opens ADS when its config source is `ads` (Canal's bootstrap), the ECDS service when
+    // it is an api_config_source (istiod's gateways with the chart's EnvoyFilter).
+    const def = opts.service === "ecds"
+      ? (ecdsServiceDefinition().StreamExtensionConfigs as grpc.MethodDefinition<DiscoveryRequest, DiscoveryResponse>)
+      : (adsServiceDefinition().StreamAggregatedResources as grpc.MethodDefinition<DiscoveryRequest, DiscoveryResponse>);
+    this.call = this.client.makeBidiStreamRequest(opts.service === "ecds" ? ECDS_METHOD_PATH : ADS_METHOD_PATH, def.requestSerialize, def.responseDeserialize);
     this.call.on("data", (r: DiscoveryResponse) => {
       this.received.push(r);
       const w = this.waiters.shift();
