@@ -1,0 +1,290 @@
+// A small Istio world for end-to-end tests: a real kube-apiserver + etcd, a real istiod, echo
+// backends on 127.0.0.1 registered as Services with WorkloadEntries (kube-apiserver refuses
+// loopback addresses in EndpointSlices; istiod turns WorkloadEntries into the same endpoints),
+// both charts as `helm template` renders them applied to the API server, the controller started
+// from the chart's own Deployment args (as a real process, with the chart's ServiceAccount and
+// RBAC), and gateway pods played by upstream Envoy bootstrapped as pilot-agent would bootstrap
+// them from the chart's Deployment (labels, ISTIO_META_* env, serviceCluster annotation).
+//
+// The harness plays kubelet and pilot-agent, nothing else: every decision about routes,
+// clusters and filters is istiod's, the controller's and Envoy's. See docs/istio-testing.md.
+
+import type { ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { writeFileSync } from "node:fs";
+import { applyAll, CONTROL_CHART, find, GATEWAY_CHART, sets, template } from "../charts/helm.ts";
+import { startEnvoy, type EnvoyProcess } from "../support/envoy.ts";
+import { request, type HttpResponse, type RequestOptions } from "../support/http.ts";
+import { startIstiod, podTemplateFacts, prepareForIstiod, renderIstioProxyBootstrap, type Istiod } from "../support/istiod.ts";
+import { startKubeApi, type KubeApi, type KubeObject } from "../support/k8s.ts";
+import { pollUntil, spawnTracked, stopTracked } from "../support/processes.ts";
+import { freePort, LOOPBACK } from "../support/ports.ts";
+import { startUpstream, type Echo, type Upstream } from "../support/upstream.ts";
+import { ensureCanalWasm, REPO_ROOT } from "../support/wasm.ts";
+
+export const SYSTEM_NS = "istio-system";
+
+export type DeliveryMode = "wasmplugin" | "envoyfilter";
+
+export interface Backend {
+  service: string;
+  namespace: string;
+  /** The Service port. */
+  port: number;
+  /** One echo upstream per version label ("" = no version label). */
+  upstreams: Map<string, Upstream>;
+}
+
+/** A gateway pod: upstream Envoy bootstrapped to istiod as the chart's Deployment describes. */
+export interface GatewayPod {
+  name: string;
+  ip: string;
+  envoy: EnvoyProcess;
+}
+
+export interface ChartInstall {
+  mode: DeliveryMode;
+  /** The gateway's listener port (chart service.ports[0].port, the Gateway server's port). */
+  port: number;
+  gatewayObjects: KubeObject[];
+  controlObjects: KubeObject[];
+  /** EnvoyFilter mode: the port the controller serves ECDS on (chart ecds.port). */
+  ecdsPort?: number;
+}
+
+export class ControllerProcess {
+  readonly output: string[] = [];
+  constructor(readonly child: ChildProcess) {
+    child.stdout?.on("data", (d: Buffer) => this.output.push(d.toString()));
+    child.stderr?.on("data", (d: Buffer) => this.output.push(d.toString()));
+  }
+  tail(lines = 30): string {
+    return this.output.join("").trimEnd().split("\n").slice(-lines).join("\n");
+  }
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+  stop(signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> {
+    if (signal === "SIGKILL") this.child.kill("SIGKILL");
+    return stopTracked(this.child, 5000);
+  }
+}
+
+let nextIp = 2;
+
+/** A loopback address for a proxy: never 127.0.0.1, which the backends use (FACTS.md). */
+function proxyIp(): string {
+  nextIp += 1;
+  return `127.0.0.${nextIp}`;
+}
+
+export class IstioWorld {
+  readonly backends: Backend[] = [];
+  readonly gateways: GatewayPod[] = [];
+  readonly controllers: ControllerProcess[] = [];
+  install: ChartInstall | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly api: KubeApi,
+    readonly istiod: Istiod,
+  ) {}
+
+  /** A Service `name.namespace:port` with one echo upstream per version (WorkloadEntries labelled app/version). */
+  async addBackend(service: string, namespace: string, port: number, versions: string[] = [""], opts: { createService?: boolean } = {}): Promise<Backend> {
+    await this.ensureNamespace(namespace);
+    const upstreams = new Map<string, Upstream>();
+    for (const v of versions) upstreams.set(v, await startUpstream(v === "" ? `${service}.${namespace}` : `${service}.${namespace}/${v}`));
+    const first = upstreams.values().next().value as Upstream;
+    // createService: false when the test applies the Service itself (a port named "http", selector app=<service>).
+    const objects: KubeObject[] =
+      opts.createService === false
+        ? []
+        : [
+            {
+              apiVersion: "v1",
+              kind: "Service",
+              metadata: { name: service, namespace, labels: { app: service } },
+              spec: { selector: { app: service }, ports: [{ name: "http", port, targetPort: first.port, protocol: "TCP" }] },
+            },
+          ];
+    for (const [v, up] of upstreams) {
+      objects.push({
+        apiVersion: "networking.istio.io/v1",
+        kind: "WorkloadEntry",
+        metadata: { name: v === "" ? service : `${service}-${v}`, namespace },
+        spec: { address: LOOPBACK, labels: v === "" ? { app: service } : { app: service, version: v }, ports: { http: up.port } },
+      });
+    }
+    await this.api.apply(objects);
+    const b: Backend = { service, namespace, port, upstreams };
+    this.backends.push(b);
+    return b;
+  }
+
+  async ensureNamespace(ns: string): Promise<void> {
+    await this.api.applyYaml(`apiVersion: v1\nkind: Namespace\nmetadata: {name: ${ns}}\n`);
+  }
+
+  /**
+   * `helm template` of both charts with the seed's flags plus what a machine without a cluster
+   * needs (the gateway's port, the filter as a file), applied to the API server as helm would.
+   */
+  async installCharts(mode: DeliveryMode, opts: { port?: number; gatewaySets?: Record<string, string>; controlSets?: Record<string, string> } = {}): Promise<ChartInstall> {
+    const wasm = ensureCanalWasm();
+    const port = opts.port ?? (await freePort());
+    const ecdsPort = mode === "envoyfilter" ? await freePort() : undefined;
+    const gatewaySets: Record<string, string> = {
+      "service.ports[0].name": "http",
+      "service.ports[0].port": String(port),
+      "service.ports[0].targetPort": String(port),
+      "istioGateway.enabled": "true",
+      ...(mode === "envoyfilter" ? { "ecds.enabled": "true", "ecds.filterImage": "registry.example/canal:0.1.0", "ecds.wasmPath": wasm, "ecds.port": String(ecdsPort) } : {}),
+      ...(opts.gatewaySets ?? {}),
+    };
+    const controlSets: Record<string, string> = {
+      "global.hub": "registry.example/canal",
+      "global.tag": "0.1.0",
+      "delivery.mode": mode,
+      ...(mode === "wasmplugin" ? { "wasm.url": `file://${wasm}` } : { "ecds.port": String(ecdsPort), "ecds.wasmPath": wasm }),
+      ...(opts.controlSets ?? {}),
+    };
+    const gatewayObjects = await template(GATEWAY_CHART, "canal-gateway", SYSTEM_NS, sets(gatewaySets));
+    const controlObjects = await template(CONTROL_CHART, "canal-control", SYSTEM_NS, sets(controlSets));
+    const failures = await applyAll(this.api, [...gatewayObjects, ...controlObjects], { dryRun: false });
+    if (failures.length > 0) throw new Error(`applying the charts failed:\n${failures.join("\n")}`);
+    this.install = { mode, port, gatewayObjects, controlObjects, ecdsPort };
+    return this.install;
+  }
+
+  private requireInstall(): ChartInstall {
+    if (this.install === undefined) throw new Error("installCharts() first");
+    return this.install;
+  }
+
+  /**
+   * The controller as a real process, with the args of the chart's Deployment (listen addresses
+   * moved to loopback) and a kubeconfig holding a token of the chart's ServiceAccount, so the
+   * chart's RBAC is what it runs with.
+   */
+  async startController(identity = `controller-${this.controllers.length}`): Promise<ControllerProcess> {
+    const inst = this.requireInstall();
+    const deployment = find(inst.controlObjects, "Deployment", "canal-controller");
+    const container = (deployment.spec as { template: { spec: { serviceAccountName: string; containers: { args: string[] }[] } } }).template.spec;
+    const args = container.containers[0].args.map((a) => a.replace(/^(--(?:ecds|metrics)-address=)0\.0\.0\.0:/, `$1${LOOPBACK}:`)).map((a) => (a.startsWith("--metrics-address=") ? `--metrics-address=${LOOPBACK}:0` : a));
+    const kubeconfig = await this.serviceAccountKubeconfig(SYSTEM_NS, container.serviceAccountName);
+    const child = spawnTracked(process.execPath, [join(REPO_ROOT, "bin/canal.mjs"), ...args, "--kubeconfig", kubeconfig, "--identity", identity], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, MALLOC_MMAP_THRESHOLD_: "1048576" },
+    });
+    const proc = new ControllerProcess(child);
+    this.controllers.push(proc);
+    await pollUntil(`${identity} to start`, () => {
+      if (!proc.alive) throw new Error(`${identity} exited: ${proc.tail()}`);
+      return /"metrics":"http:\/\/[^"]+\/metrics"/.test(proc.output.join("")) ? true : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 50, onTimeout: () => proc.tail() });
+    return proc;
+  }
+
+  /** A kubeconfig for ServiceAccount ns/name with a token from the TokenRequest API. */
+  async serviceAccountKubeconfig(namespace: string, name: string): Promise<string> {
+    const r = await this.api.create<KubeObject & { status?: { token?: string } }>(
+      `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
+      { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } },
+    );
+    const token = r.status?.token;
+    if (token === undefined) throw new Error(`no token for ServiceAccount ${namespace}/${name}`);
+    const path = join(this.api.workDir, `kubeconfig-${namespace}-${name}`);
+    writeFileSync(
+      path,
+      `apiVersion: v1
+kind: Config
+clusters: [{name: test, cluster: {server: ${JSON.stringify(this.api.server)}, certificate-authority: ${JSON.stringify(this.api.caPath)}}}]
+users: [{name: ${name}, user: {token: ${JSON.stringify(token)}}}]
+contexts: [{name: test, context: {cluster: test, user: ${name}}}]
+current-context: test
+`,
+      { mode: 0o600 },
+    );
+    return path;
+  }
+
+  /** A gateway pod of the chart's Deployment: Envoy bootstrapped to istiod as pilot-agent would. */
+  async startGateway(podName = `canal-gateway-${this.gateways.length}`, opts: { dnsPort?: number } = {}): Promise<GatewayPod> {
+    const inst = this.requireInstall();
+    const facts = podTemplateFacts(find(inst.gatewayObjects, "Deployment"), inst.gatewayObjects);
+    const ip = proxyIp();
+    const envoy = await startEnvoy({
+      name: `${this.name}-${podName}`,
+      config: renderIstioProxyBootstrap({
+        istiod: this.istiod,
+        type: "router",
+        ip,
+        podName,
+        namespace: SYSTEM_NS,
+        labels: facts.labels,
+        serviceCluster: facts.serviceCluster,
+        metadata: facts.metadata,
+        serviceAccount: facts.serviceAccount,
+        dnsResolvers: opts.dnsPort === undefined ? undefined : [{ address: LOOPBACK, port: opts.dnsPort }],
+      }),
+      // What pilot-agent does with ISTIO_BOOTSTRAP_OVERRIDE (the chart's ECDS cluster).
+      extraArgs: facts.bootstrapOverride === undefined ? [] : ["--config-yaml", facts.bootstrapOverride],
+      readyTimeoutMs: 60_000,
+    });
+    const pod: GatewayPod = { name: podName, ip, envoy };
+    this.gateways.push(pod);
+    await pollUntil(`${podName}'s listener on port ${inst.port}`, async () => ((await this.listenerPorts(pod)).includes(inst.port) ? true : undefined), {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      onTimeout: () => `${envoy.logTail()}\n${this.istiod.logTail(20)}`,
+    });
+    return pod;
+  }
+
+  async listenerPorts(pod: GatewayPod): Promise<number[]> {
+    const body = await pod.envoy.admin("/listeners?format=json");
+    const parsed = JSON.parse(body) as { listener_statuses?: { local_address?: { socket_address?: { port_value?: number } } }[] };
+    return (parsed.listener_statuses ?? []).map((l) => l.local_address?.socket_address?.port_value ?? 0);
+  }
+
+  /**
+   * One request to the gateway's listener (the chart's port). Istio's listener binds 0.0.0.0 with
+   * SO_REUSEPORT, so with several gateway pods the kernel picks the pod; `pod` names the one
+   * the caller expects to answer (a single-pod world).
+   */
+  send(_pod: GatewayPod, opts: Omit<RequestOptions, "port">): Promise<HttpResponse> {
+    return request({ ...opts, port: this.requireInstall().port });
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.controllers) await c.stop("SIGKILL").catch(() => undefined);
+    for (const g of this.gateways) await g.envoy.stop().catch(() => undefined);
+    for (const b of this.backends) for (const u of b.upstreams.values()) await u.close().catch(() => undefined);
+    await this.istiod.stop().catch(() => undefined);
+    await this.api.stop();
+  }
+}
+
+/** The echo a backend answered with, or undefined when the response is not one. */
+export function echoOf(res: HttpResponse): Echo | undefined {
+  try {
+    const e = JSON.parse(res.body) as Echo;
+    return typeof e.upstream === "string" ? e : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Starts the API server (with istiod's CRDs) and istiod. */
+export async function startIstioWorld(name: string): Promise<IstioWorld> {
+  const api = await startKubeApi({ name });
+  try {
+    await prepareForIstiod(api);
+    const istiod = await startIstiod({ kubeApi: api, name: `${name}-istiod` });
+    return new IstioWorld(name, api, istiod);
+  } catch (err) {
+    await api.stop();
+    throw err;
+  }
+}
