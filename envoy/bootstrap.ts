@@ -91,6 +91,20 @@ export const CANAL_STATS_TAGS: { tag_name: string; regex: string }[] = [
   { tag_name: "outcome", regex: "^wasmcustom\\.canal_requests_total\\..+(\\.([a-z_]+))$" },
 ];
 
+/**
+ * The HTTP connection manager's path normalization, as Istio's gateways and sidecars have it with
+ * the mesh's default `pathNormalization` (BASE): istio.io/istio
+ * pilot/pkg/networking/core/listener_builder.go, buildHTTPConnectionManager. Envoy then decodes
+ * percent-encoded unreserved characters and resolves `.` and `..` segments before any filter
+ * runs, so the filter matches (and a prefix rule guards) the path the backend receives; `%2F`
+ * and repeated slashes stay as sent.
+ */
+export const ISTIO_PATH_NORMALIZATION: EnvoyConfig = Object.freeze({
+  normalize_path: true,
+  merge_slashes: false,
+  path_with_escaped_slashes_action: "KEEP_UNCHANGED",
+});
+
 function socketAddress(address: string, port: number): EnvoyConfig {
   return { socket_address: { address, port_value: port } };
 }
@@ -276,6 +290,7 @@ export function renderCanalBootstrap(opts: CanalBootstrapOptions): EnvoyConfig {
           opts.listenerAddress ?? "127.0.0.1",
           opts.listenerPort,
           hcm("canal", canalRouteConfig(), [canalHttpFilter(opts.wasmPath, opts.table)], {
+            ...ISTIO_PATH_NORMALIZATION,
             max_request_headers_kb: opts.maxRequestHeadersKb ?? 96,
             access_log: accessLog(opts.accessLogPath),
           }),
@@ -366,7 +381,8 @@ export function renderNativeBootstrap(opts: NativeBootstrapOptions): EnvoyConfig
           "native",
           opts.listenerAddress ?? "127.0.0.1",
           opts.listenerPort,
-          hcm("native", renderNativeRouteConfig(opts.table), [], { strip_any_host_port: true }),
+          // Normalized like the gateway, so the bench compares the same routing.
+          hcm("native", renderNativeRouteConfig(opts.table), [], { ...ISTIO_PATH_NORMALIZATION, strip_any_host_port: true }),
         ),
       ],
       clusters: opts.clusters.map((c) => renderCluster(c)),
