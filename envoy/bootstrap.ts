@@ -346,7 +346,9 @@ function nativeMatch(uri: { exact: string } | { prefix: string } | { regex: stri
 /**
  * The same routing as Envoy-native route config, for the subset the bench uses: domains, and
  * per route the uri of each match block (exact / prefix / regex) to the first destination
- * (or weighted clusters). Other conditions and modifiers are not translated.
+ * (or weighted clusters), and `rewrite.uri` of blocks matched by exact or prefix uri as
+ * `prefix_rewrite` (what the filter does there: the matched prefix, or the whole path, replaced).
+ * Other conditions and modifiers are not translated.
  */
 export function renderNativeRouteConfig(table: RouteTable): EnvoyConfig {
   const virtualHosts: Json[] = table.virtualHosts.map((vh) => {
@@ -363,7 +365,12 @@ export function renderNativeRouteConfig(table: RouteTable): EnvoyConfig {
               timeout: "0s",
             };
       const blocks = r.match === undefined || r.match.length === 0 ? [undefined] : r.match;
-      for (const b of blocks) routes.push({ match: nativeMatch(b?.uri, b?.ignoreUriCase === true), route: action });
+      const rewriteUri = r.rewrite?.uri;
+      for (const b of blocks) {
+        const uri = b?.uri;
+        const route = rewriteUri !== undefined && uri !== undefined && !("regex" in uri) ? { ...action, prefix_rewrite: rewriteUri } : action;
+        routes.push({ match: nativeMatch(uri, b?.ignoreUriCase === true), route });
+      }
     }
     return { name: vh.name, domains: vh.domains, routes };
   });

@@ -30,6 +30,12 @@ const KEY_CLUSTER = String.UTF8.encode("x-canal-cluster");
  * the virtual host (istiod's per-host ones included) by the original host (docs/envoy.md).
  */
 const KEY_REWRITE_AUTHORITY = String.UTF8.encode("x-canal-authority");
+/**
+ * What Envoy's router sets when its route rewrites the path (prefix_rewrite, regex_rewrite): the
+ * whole `:path` before the rewrite, query included, replacing any value. Canal rewrites in the
+ * filter, so the filter sets it; a request without a rewrite keeps what it carried, as in Envoy.
+ */
+const KEY_ORIGINAL_PATH = String.UTF8.encode("x-envoy-original-path");
 
 /** A table for before the first configure: everything gets the explanatory 404. */
 const EMPTY_TABLE: RouteTable = compileTable(new ArrayBuffer(0))!;
@@ -276,6 +282,9 @@ export class CanalStream extends Context {
     if (rewriteUri !== null) replaceHeader(REQ, KEY_PATH, rewritePath(req, block, rewriteUri));
     applyOps(REQ, route.request);
     applyOps(REQ, dest.request);
+    // After the table's header operations, like Envoy's router (its path rewrite comes after the
+    // route's header parsers). req.path is the path as received, never rebuilt.
+    if (rewriteUri !== null) replaceHeader(REQ, KEY_ORIGINAL_PATH, req.path);
     // After the table's header operations, so only the route's rewrite decides. Set or removed on
     // every forwarded request: a client-sent value never rewrites the upstream Host.
     let rewriteAuthority = route.rewriteAuthority;

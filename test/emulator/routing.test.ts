@@ -171,6 +171,15 @@ describe("actions", () => {
     expect(header(send(host, "/full?k=v").requestHeaders, ":path")).toBe("/replaced?k=v");
   });
 
+  it("a path rewrite sets x-envoy-original-path to the whole path before it, replacing a client's; no rewrite leaves it alone", () => {
+    const spoof = { "x-envoy-original-path": "/client" };
+    const rewritten = send(host, "/old/path/x?q=1", spoof);
+    expect(rewritten.requestHeaders.filter(([k]) => k === "x-envoy-original-path")).toEqual([["x-envoy-original-path", "/old/path/x?q=1"]]);
+    expect(header(send(host, "/full?k=v").requestHeaders, "x-envoy-original-path")).toBe("/full?k=v");
+    expect(header(send(host, "/exact", spoof).requestHeaders, "x-envoy-original-path")).toBe("/client");
+    expect(header(send(host, "/exact").requestHeaders, "x-envoy-original-path")).toBeUndefined();
+  });
+
   it("request and response header operations, route then destination", () => {
     const out = send(host, "/ops", { "x-remove": "gone", "x-add": "1" }, [[":status", "200"], ["server", "upstream"]]);
     expect(header(out.requestHeaders, "x-set")).toBe("1");
