@@ -86,6 +86,20 @@ export const CANAL_STATS_TAGS: { tag_name: string; regex: string }[] = [
   { tag_name: "outcome", regex: "^wasmcustom\\.canal_requests_total\\..+(\\.([a-z_]+))$" },
 ];
 
+/**
+ * The HTTP connection manager's path normalization, as Istio's gateways and sidecars have it with
+ * the mesh's default `pathNormalization` (BASE): istio.io/istio
+ * pilot/pkg/networking/core/listener_builder.go, buildHTTPConnectionManager. Envoy then decodes
+ * percent-encoded unreserved characters and resolves `.` and `..` segments before any filter
+ * runs, so the filter matches (and a prefix rule guards) the path the backend receives; `%2F`
+ * and repeated slashes stay as sent.
+ */
+export const ISTIO_PATH_NORMALIZATION: EnvoyConfig = Object.freeze({
+  normalize_path: true,
+  merge_slashes: false,
+  path_with_escaped_slashes_action: "KEEP_UNCHANGED",
+});
+
 function socketAddress(address: string, port: number): EnvoyConfig {
   return { socket_address: { address, port_value: port } };
 }
@@ -267,6 +281,7 @@ export function renderCanalBootstrap(opts: CanalBootstrapOptions): EnvoyConfig {
           opts.listenerAddress ?? "127.0.0.1",
           opts.listenerPort,
           hcm("canal", canalRouteConfig(), [canalHttpFilter(opts.wasmPath, opts.table)], {
+            ...ISTIO_PATH_NORMALIZATION,
             max_request_headers_kb: opts.maxRequestHeadersKb ?? 96,
             access_log: accessLog(opts.accessLogPath),
           }),
@@ -322,7 +337,9 @@ function nativeMatch(uri: { exact: string } | { prefix: string } | { regex: stri
 /**
  * The same routing as Envoy-native route config, for the subset the bench uses: domains, and
  * per route the uri of each match block (exact / prefix / regex) to the first destination
- * (or weighted clusters). Other conditions and modifiers are not translated.
+ * (or weighted clusters), and `rewrite.uri` of blocks matched by exact or prefix uri as
+ * `prefix_rewrite` (what the filter does there: the matched prefix, or the whole path, replaced).
+ * Other conditions and modifiers are not translated.
  */
 export function renderNativeRouteConfig(table: RouteTable): EnvoyConfig {
   const virtualHosts: Json[] = table.virtualHosts.map((vh) => {
@@ -339,7 +356,12 @@ export function renderNativeRouteConfig(table: RouteTable): EnvoyConfig {
               timeout: "0s",
             };
       const blocks = r.match === undefined || r.match.length === 0 ? [undefined] : r.match;
-      for (const b of blocks) routes.push({ match: nativeMatch(b?.uri, b?.ignoreUriCase === true), route: action });
+      const rewriteUri = r.rewrite?.uri;
+      for (const b of blocks) {
+        const uri = b?.uri;
+        const route = rewriteUri !== undefined && uri !== undefined && !("regex" in uri) ? { ...action, prefix_rewrite: rewriteUri } : action;
+        routes.push({ match: nativeMatch(uri, b?.ignoreUriCase === true), route });
+      }
     }
     return { name: vh.name, domains: vh.domains, routes };
   });
@@ -357,7 +379,8 @@ export function renderNativeBootstrap(opts: NativeBootstrapOptions): EnvoyConfig
           "native",
           opts.listenerAddress ?? "127.0.0.1",
           opts.listenerPort,
-          hcm("native", renderNativeRouteConfig(opts.table), [], { strip_any_host_port: true }),
+          // Normalized like the gateway, so the bench compares the same routing.
+          hcm("native", renderNativeRouteConfig(opts.table), [], { ...ISTIO_PATH_NORMALIZATION, strip_any_host_port: true }),
         ),
       ],
       clusters: opts.clusters.map((c) => renderCluster(c)),

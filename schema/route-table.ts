@@ -128,6 +128,9 @@ export interface Retries {
   /** 0 disables retries. */
   attempts: number;
   perTryTimeoutMs?: number;
-  /** Envoy retry_on conditions, comma separated; bare status codes ("503") are retriable codes. */
+  /**
+   * Envoy retry_on conditions, comma separated; bare status codes ("503") are retriable codes.
+   * Absent: Istio's default conditions, without status codes (docs/route-table.md).
+   */
   retryOn?: string;
 }

@@ -23,13 +23,21 @@ import {
 } from "./table";
 
 const FORMAT: f64 = 1;
-const DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
-const DEFAULT_RETRY_CODES = "503";
+// Istio 1.31's default retry policy (pilot/pkg/networking/core/route/retry/retry.go): retry_on
+// "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes" and no status
+// codes (503 was dropped, istio/istio#52111). Split like every retryOn (below): the gRPC
+// conditions go to x-envoy-retry-grpc-on.
+const DEFAULT_RETRY_ON = "connect-failure,refused-stream,retriable-status-codes";
+const DEFAULT_RETRY_GRPC_ON = "unavailable,cancelled";
+// Envoy's gRPC retry conditions. A route's retry_on accepts them, but the x-envoy-retry-on header
+// ignores them: Envoy reads them only from x-envoy-retry-grpc-on (RetryStateImpl, parseRetryGrpcOn).
+const GRPC_RETRY_ON: Array<string> = ["cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable"];
 
 // Router header names, shared by every route that sets them (never mutated).
 const H_TIMEOUT = String.UTF8.encode("x-envoy-upstream-rq-timeout-ms");
 const H_MAX_RETRIES = String.UTF8.encode("x-envoy-max-retries");
 const H_RETRY_ON = String.UTF8.encode("x-envoy-retry-on");
+const H_RETRY_GRPC_ON = String.UTF8.encode("x-envoy-retry-grpc-on");
 const H_RETRIABLE_CODES = String.UTF8.encode("x-envoy-retriable-status-codes");
 const H_PER_TRY_TIMEOUT = String.UTF8.encode("x-envoy-upstream-rq-per-try-timeout-ms");
 
@@ -730,6 +738,7 @@ function compileRetries(v: i32, path: i32, route: Route): void {
   let pt = get(v, "perTryTimeoutMs");
   if (pt >= 0) perTry = getInt(pt, child(path, "perTryTimeoutMs"), 1, 2147483647);
   let conditions = new Array<string>();
+  let grpcConditions = new Array<string>();
   let codes = new Array<string>();
   let ro = get(v, "retryOn");
   if (ro >= 0) {
@@ -748,17 +757,20 @@ function compileRetries(v: i32, path: i32, route: Route): void {
         if (!((c >= 0x61 && c <= 0x7a) || c == 0x2d)) { fail(rp, "invalid condition \"" + part + "\""); return; }
       }
       if (numeric) codes.push(part);
+      else if (GRPC_RETRY_ON.includes(part)) grpcConditions.push(part);
       else conditions.push(part);
     }
     if (codes.length && !conditions.includes("retriable-status-codes")) conditions.push("retriable-status-codes");
   } else {
     conditions.push(DEFAULT_RETRY_ON);
-    codes.push(DEFAULT_RETRY_CODES);
+    grpcConditions.push(DEFAULT_RETRY_GRPC_ON);
   }
   if (!ok()) return;
   addRouterHeader(route, H_MAX_RETRIES, decimalBytes(attempts));
   if (attempts > 0) {
-    addRouterHeader(route, H_RETRY_ON, encode(conditions.join(",")));
+    // An empty header is not sent: a retryOn of only gRPC conditions has no HTTP ones.
+    if (conditions.length) addRouterHeader(route, H_RETRY_ON, encode(conditions.join(",")));
+    if (grpcConditions.length) addRouterHeader(route, H_RETRY_GRPC_ON, encode(grpcConditions.join(",")));
     if (codes.length) addRouterHeader(route, H_RETRIABLE_CODES, encode(codes.join(",")));
     if (perTry > 0) addRouterHeader(route, H_PER_TRY_TIMEOUT, decimalBytes(perTry));
   }

@@ -26,6 +26,12 @@ const RESP = RESPONSE_HEADERS;
 const KEY_CLUSTER = String.UTF8.encode("x-canal-cluster");
 /** Where Envoy's router keeps the client's host when a route rewrites it (Envoy >= 1.35). */
 const KEY_ORIGINAL_HOST = String.UTF8.encode("x-envoy-original-host");
+/**
+ * What Envoy's router sets when its route rewrites the path (prefix_rewrite, regex_rewrite): the
+ * whole `:path` before the rewrite, query included, replacing any value. Canal rewrites in the
+ * filter, so the filter sets it; a request without a rewrite keeps what it carried, as in Envoy.
+ */
+const KEY_ORIGINAL_PATH = String.UTF8.encode("x-envoy-original-path");
 
 /** A table for before the first configure: everything gets the explanatory 404. */
 const EMPTY_TABLE: RouteTable = compileTable(new ArrayBuffer(0))!;
@@ -272,6 +278,9 @@ export class CanalStream extends Context {
     if (rewriteUri !== null) replaceHeader(REQ, KEY_PATH, rewritePath(req, block, rewriteUri));
     applyOps(REQ, route.request);
     applyOps(REQ, dest.request);
+    // After the table's header operations, like Envoy's router (its path rewrite comes after the
+    // route's header parsers). req.path is the path as received, never rebuilt.
+    if (rewriteUri !== null) replaceHeader(REQ, KEY_ORIGINAL_PATH, req.path);
     // After the table's header operations, so only the route's rewrite decides. As Envoy's router
     // does for a route's host rewrite (Istio's host_rewrite_literal): the new Host, and the
     // client's in x-envoy-original-host. Canal's route configuration has one catch-all virtual

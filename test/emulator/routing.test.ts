@@ -49,6 +49,8 @@ const table = {
         },
         { name: "retry", match: [{ uri: { prefix: "/retry" } }], route: [{ cluster: C("retry") }], timeoutMs: 1500, retries: { attempts: 3, perTryTimeoutMs: 200, retryOn: "5xx,503,reset" } },
         { name: "retry-default", match: [{ uri: { prefix: "/rdefault" } }], route: [{ cluster: C("retry") }], retries: { attempts: 2 } },
+        { name: "retry-grpc", match: [{ uri: { prefix: "/rgrpc" } }], route: [{ cluster: C("retry") }], retries: { attempts: 1, retryOn: "5xx,unavailable,503,deadline-exceeded" } },
+        { name: "retry-grpc-only", match: [{ uri: { prefix: "/rgonly" } }], route: [{ cluster: C("retry") }], retries: { attempts: 1, retryOn: "cancelled" } },
         { name: "abort", match: [{ uri: { prefix: "/abort" } }], route: [{ cluster: C("never") }], fault: { abort: { httpStatus: 503, percentage: 100 } } },
         { name: "redirect", match: [{ uri: { prefix: "/redir" } }], redirect: { uri: "/there", scheme: "https", port: 8443, redirectCode: 302 } },
         { name: "redirect-q", match: [{ uri: { prefix: "/rq" } }], redirect: { uri: "/there?fixed=1" } },
@@ -169,6 +171,15 @@ describe("actions", () => {
     expect(header(send(host, "/full?k=v").requestHeaders, ":path")).toBe("/replaced?k=v");
   });
 
+  it("a path rewrite sets x-envoy-original-path to the whole path before it, replacing a client's; no rewrite leaves it alone", () => {
+    const spoof = { "x-envoy-original-path": "/client" };
+    const rewritten = send(host, "/old/path/x?q=1", spoof);
+    expect(rewritten.requestHeaders.filter(([k]) => k === "x-envoy-original-path")).toEqual([["x-envoy-original-path", "/old/path/x?q=1"]]);
+    expect(header(send(host, "/full?k=v").requestHeaders, "x-envoy-original-path")).toBe("/full?k=v");
+    expect(header(send(host, "/exact", spoof).requestHeaders, "x-envoy-original-path")).toBe("/client");
+    expect(header(send(host, "/exact").requestHeaders, "x-envoy-original-path")).toBeUndefined();
+  });
+
   it("request and response header operations, route then destination", () => {
     const out = send(host, "/ops", { "x-remove": "gone", "x-add": "1" }, [[":status", "200"], ["server", "upstream"]]);
     expect(header(out.requestHeaders, "x-set")).toBe("1");
@@ -189,10 +200,24 @@ describe("actions", () => {
     expect(header(out.requestHeaders, "x-envoy-upstream-rq-per-try-timeout-ms")).toBe("200");
   });
 
-  it("retries without retryOn use Istio's default conditions", () => {
-    const out = send(host, "/rdefault");
-    expect(header(out.requestHeaders, "x-envoy-retry-on")).toBe("connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes");
+  it("retries without retryOn use Istio's default conditions, gRPC ones apart, and no status codes", () => {
+    const out = send(host, "/rdefault", { "x-envoy-retry-grpc-on": "internal" });
+    expect(header(out.requestHeaders, "x-envoy-max-retries")).toBe("2");
+    expect(header(out.requestHeaders, "x-envoy-retry-on")).toBe("connect-failure,refused-stream,retriable-status-codes");
+    // Replaced, not added: one value, the table's.
+    expect(out.requestHeaders.filter(([k]) => k === "x-envoy-retry-grpc-on")).toEqual([["x-envoy-retry-grpc-on", "unavailable,cancelled"]]);
+    expect(header(out.requestHeaders, "x-envoy-retriable-status-codes")).toBeUndefined();
+  });
+
+  it("gRPC conditions in retryOn go to x-envoy-retry-grpc-on, the rest to x-envoy-retry-on", () => {
+    const out = send(host, "/rgrpc");
+    expect(header(out.requestHeaders, "x-envoy-retry-on")).toBe("5xx,retriable-status-codes");
+    expect(header(out.requestHeaders, "x-envoy-retry-grpc-on")).toBe("unavailable,deadline-exceeded");
     expect(header(out.requestHeaders, "x-envoy-retriable-status-codes")).toBe("503");
+    const only = send(host, "/rgonly");
+    expect(header(only.requestHeaders, "x-envoy-retry-on")).toBeUndefined();
+    expect(header(only.requestHeaders, "x-envoy-retry-grpc-on")).toBe("cancelled");
+    expect(header(only.requestHeaders, "x-envoy-max-retries")).toBe("1");
   });
 
   it("a client-sent x-canal-cluster is replaced by the table's choice", () => {

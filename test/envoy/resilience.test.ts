@@ -4,11 +4,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clusterName, startGateway, type Gateway } from "../support/gateway.ts";
 import { jsonBody } from "../support/http.ts";
+import { freePort } from "../support/ports.ts";
 import { table, to, vhost } from "../support/tables.ts";
 import type { Echo } from "../support/upstream.ts";
 import { ensureCanalWasm } from "../support/wasm.ts";
 
 const VERSION = "sha256:resilience-1";
+/** A cluster whose one endpoint refuses connections (a port nothing listens on). */
+const DEAD_CLUSTER = clusterName("dead");
 
 const RESILIENCE = table(VERSION, [
   vhost("fault/abort", ["fault-abort.test"], [{ fault: { abort: { httpStatus: 503, percentage: 100 } }, route: to("alpha") }]),
@@ -23,6 +26,10 @@ const RESILIENCE = table(VERSION, [
   vhost("retry/codes", ["retry-codes.test"], [{ retries: { attempts: 2, retryOn: "418" }, route: to("beta") }]),
   vhost("retry/codes-not-listed", ["retry-unlisted.test"], [{ retries: { attempts: 3, retryOn: "5xx" }, route: to("beta") }]),
   vhost("retry/none", ["retry-none.test"], [{ retries: { attempts: 0 }, route: to("beta") }]),
+  // What the controller writes for a VirtualService without retries: Istio's default policy.
+  vhost("retry/default", ["retry-default.test"], [{ retries: { attempts: 2 }, route: to("beta") }]),
+  vhost("retry/default-refused", ["retry-refused.test"], [{ retries: { attempts: 2 }, route: [{ cluster: DEAD_CLUSTER }] }]),
+  vhost("retry/grpc", ["retry-grpc.test"], [{ retries: { attempts: 1, retryOn: "5xx,resource-exhausted" }, route: to("beta") }]),
   vhost("retry/per-try", ["retry-pertry.test"], [
     { timeoutMs: 5000, retries: { attempts: 2, perTryTimeoutMs: 250, retryOn: "5xx" }, route: to("gamma") },
   ]),
@@ -35,6 +42,7 @@ beforeAll(async () => {
     name: "resilience",
     wasmPath: ensureCanalWasm(),
     services: ["alpha", "beta", "gamma"],
+    extraClusters: [{ name: DEAD_CLUSTER, host: "127.0.0.1", port: await freePort(), connectTimeoutMs: 500 }],
     table: RESILIENCE,
   });
 }, 120_000);
@@ -158,7 +166,14 @@ describe("retries", () => {
 
   it("attempts 0 disables retries, even if the client asks for them", async () => {
     const res = await gw.send("retry-none.test", "/", {
-      headers: { "x-test-key": "rnone", "x-test-fail-times": "1", "x-envoy-max-retries": "5", "x-envoy-retry-on": "5xx" },
+      headers: {
+        "x-test-key": "rnone",
+        "x-test-fail-times": "1",
+        "x-envoy-max-retries": "5",
+        "x-envoy-retry-on": "5xx",
+        "x-envoy-retry-grpc-on": "unavailable",
+        "x-envoy-retriable-status-codes": "503",
+      },
     });
     expect(res.status).toBe(503);
     expect(gw.upstream("beta").attempts("rnone")).toBe(1);
@@ -172,5 +187,45 @@ describe("retries", () => {
     expect(jsonBody<Echo>(res).attempt).toBe(2);
     expect(res.ms).toBeGreaterThanOrEqual(240);
     expect(res.ms).toBeLessThan(1800);
+  });
+
+  // Istio 1.31's default policy: retry_on connect-failure,refused-stream,unavailable,cancelled,
+  // retriable-status-codes with no status codes (pilot/pkg/networking/core/route/retry/retry.go).
+  it("the default policy does not retry a 503: the backend is tried once (Istio dropped 503)", async () => {
+    const stat = `cluster.${clusterName("beta")}.upstream_rq_retry`;
+    const before = await gw.envoy.stat(stat);
+    const res = await gw.send("retry-default.test", "/", { headers: { "x-test-key": "rdefault-503", "x-test-fail-times": "1" } });
+    expect(res.status).toBe(503);
+    expect(gw.upstream("beta").attempts("rdefault-503")).toBe(1);
+    expect((await gw.envoy.stat(stat)) - before).toBe(0);
+  });
+
+  it("the default policy retries a connect failure twice", async () => {
+    const stat = (name: string): Promise<number> => gw.envoy.stat(`cluster.${DEAD_CLUSTER}.${name}`);
+    const [retries, fails] = [await stat("upstream_rq_retry"), await stat("upstream_cx_connect_fail")];
+    const res = await gw.send("retry-refused.test", "/");
+    expect(res.status).toBe(503);
+    expect((await stat("upstream_rq_retry")) - retries).toBe(2);
+    expect((await stat("upstream_cx_connect_fail")) - fails).toBe(3);
+  });
+
+  it("the default policy's gRPC conditions take effect: grpc-status 14 (unavailable) is retried, 13 is not", async () => {
+    const grpc = (key: string, status: number): Promise<unknown> =>
+      gw.send("retry-default.test", "/", { headers: { "x-test-key": key, "x-test-response-header": `grpc-status=${status}` } });
+    await grpc("rdefault-grpc14", 14);
+    expect(gw.upstream("beta").attempts("rdefault-grpc14")).toBe(3);
+    await grpc("rdefault-grpc13", 13);
+    expect(gw.upstream("beta").attempts("rdefault-grpc13")).toBe(1);
+  });
+
+  it("a gRPC condition in retryOn takes effect next to the HTTP ones", async () => {
+    const send = (key: string, extra: Record<string, string>): Promise<unknown> =>
+      gw.send("retry-grpc.test", "/", { headers: { "x-test-key": key, ...extra } });
+    await send("rgrpc-8", { "x-test-response-header": "grpc-status=8" });
+    expect(gw.upstream("beta").attempts("rgrpc-8")).toBe(2);
+    await send("rgrpc-5xx", { "x-test-fail-times": "1" });
+    expect(gw.upstream("beta").attempts("rgrpc-5xx")).toBe(2);
+    await send("rgrpc-14", { "x-test-response-header": "grpc-status=14" });
+    expect(gw.upstream("beta").attempts("rgrpc-14")).toBe(1);
   });
 });
