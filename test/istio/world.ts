@@ -70,18 +70,32 @@ export class ControllerProcess {
   }
 }
 
-let nextIp = 2;
+// Proxies get loopback addresses of their own: never 127.0.0.1, which the backends use (istiod
+// finds a router's own service targets by IP, FACTS.md). A random /24 per test process, because
+// sidecar listeners bind their proxy's address and test files run in parallel.
+const PROXY_NET = `127.${2 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`;
+let nextIp = 1;
 
-/** A loopback address for a proxy: never 127.0.0.1, which the backends use (FACTS.md). */
 function proxyIp(): string {
   nextIp += 1;
-  return `127.0.0.${nextIp}`;
+  return `${PROXY_NET}.${nextIp}`;
+}
+
+/** A proxy that istiod programs natively, without Canal: a gateway or a client pod's sidecar. */
+export interface NativeProxy {
+  name: string;
+  ip: string;
+  envoy: EnvoyProcess;
+  /** Where requests go: 127.0.0.1 and the gateway's port, or the sidecar's bound address. */
+  address: string;
+  port: number;
 }
 
 export class IstioWorld {
   readonly backends: Backend[] = [];
   readonly gateways: GatewayPod[] = [];
   readonly controllers: ControllerProcess[] = [];
+  readonly natives: NativeProxy[] = [];
   install: ChartInstall | undefined;
 
   constructor(
@@ -242,11 +256,82 @@ current-context: test
     return pod;
   }
 
-  async listenerPorts(pod: GatewayPod): Promise<number[]> {
-    const body = await pod.envoy.admin("/listeners?format=json");
-    const parsed = JSON.parse(body) as { listener_statuses?: { local_address?: { socket_address?: { port_value?: number } } }[] };
-    return (parsed.listener_statuses ?? []).map((l) => l.local_address?.socket_address?.port_value ?? 0);
+  /**
+   * A second gateway that istiod programs natively (no Canal filter, no EnvoyFilter): pods
+   * labelled app=native-gateway behind the Gateway istio-system/native on its own port. A
+   * VirtualService that lists both `canal` and `istio-system/native` in `gateways` is served by
+   * both, so the same request can be compared.
+   */
+  async startNativeGateway(port?: number): Promise<NativeProxy> {
+    const p = port ?? (await freePort());
+    await this.api.applyYaml(`apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: native, namespace: ${SYSTEM_NS}}
+spec:
+  selector: {app: native-gateway}
+  servers:
+  - port: {number: ${p}, name: http, protocol: HTTP}
+    hosts: ["*"]
+`);
+    const ip = proxyIp();
+    const envoy = await startEnvoy({
+      name: `${this.name}-native-gateway`,
+      config: renderIstioProxyBootstrap({ istiod: this.istiod, type: "router", ip, podName: "native-gateway-0", namespace: SYSTEM_NS, labels: { app: "native-gateway", istio: "gateway" } }),
+      readyTimeoutMs: 60_000,
+    });
+    const proxy: NativeProxy = { name: "native-gateway", ip, envoy, address: LOOPBACK, port: p };
+    this.natives.push(proxy);
+    await this.untilListening(envoy, p);
+    return proxy;
   }
+
+  /**
+   * The sidecar of a client pod in `namespace`, as istiod programs it for that namespace (short
+   * names, `mesh` VirtualServices). No iptables here, so a Sidecar resource gives it bound egress
+   * listeners on its own address (captureMode NONE) for `ports`; requests go straight to them.
+   */
+  async startSidecar(namespace: string, ports: number[]): Promise<NativeProxy> {
+    await this.ensureNamespace(namespace);
+    // Plain HTTP, as Canal: without this istiod gives the sidecar's inbound listeners TLS filter
+    // chains (PERMISSIVE), which wait forever for certificates from the pilot-agent that is not here.
+    await this.api.applyYaml(`apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: ${SYSTEM_NS}}
+spec: {mtls: {mode: DISABLE}}
+`);
+    const ip = proxyIp();
+    const app = `client-${namespace}`;
+    await this.api.applyYaml(`apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: ${app}, namespace: ${namespace}}
+spec:
+  workloadSelector: {labels: {app: ${app}}}
+  egress:
+${ports.map((p) => `  - port: {number: ${p}, protocol: HTTP, name: http-${p}}\n    bind: ${ip}\n    captureMode: NONE\n    hosts: ["*/*"]`).join("\n")}
+`);
+    const envoy = await startEnvoy({
+      name: `${this.name}-sidecar-${namespace}`,
+      config: renderIstioProxyBootstrap({ istiod: this.istiod, type: "sidecar", ip, podName: `${app}-0`, namespace, labels: { app } }),
+      readyTimeoutMs: 60_000,
+    });
+    const proxy: NativeProxy = { name: `sidecar-${namespace}`, ip, envoy, address: ip, port: ports[0] };
+    this.natives.push(proxy);
+    for (const p of ports) await this.untilListening(envoy, p);
+    return proxy;
+  }
+
+  private async untilListening(envoy: EnvoyProcess, port: number): Promise<void> {
+    await pollUntil(`${envoy.name}'s listener on port ${port}`, async () => ((await listenerPortsOf(envoy)).includes(port) ? true : undefined), {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      onTimeout: () => `${envoy.logTail()}\n${this.istiod.logTail(20)}`,
+    });
+  }
+
+  async listenerPorts(pod: GatewayPod): Promise<number[]> {
+    return listenerPortsOf(pod.envoy);
+  }
+
 
   /**
    * One request to the gateway's listener (the chart's port). Istio's listener binds 0.0.0.0 with
@@ -260,10 +345,18 @@ current-context: test
   async stop(): Promise<void> {
     for (const c of this.controllers) await c.stop("SIGKILL").catch(() => undefined);
     for (const g of this.gateways) await g.envoy.stop().catch(() => undefined);
+    for (const n of this.natives) await n.envoy.stop().catch(() => undefined);
     for (const b of this.backends) for (const u of b.upstreams.values()) await u.close().catch(() => undefined);
     await this.istiod.stop().catch(() => undefined);
     await this.api.stop();
   }
+}
+
+/** The ports of an Envoy's active listeners (admin /listeners). */
+export async function listenerPortsOf(envoy: EnvoyProcess): Promise<number[]> {
+  const body = await envoy.admin("/listeners?format=json");
+  const parsed = JSON.parse(body) as { listener_statuses?: { local_address?: { socket_address?: { port_value?: number } } }[] };
+  return (parsed.listener_statuses ?? []).map((l) => l.local_address?.socket_address?.port_value ?? 0);
 }
 
 /** The echo a backend answered with, or undefined when the response is not one. */

@@ -17,6 +17,8 @@ export interface HttpResponse {
 
 export interface RequestOptions {
   port: number;
+  /** The address to connect to; default 127.0.0.1. */
+  address?: string;
   host?: string;
   /** Path and query, e.g. "/a/b?x=1". */
   path?: string;
@@ -45,7 +47,7 @@ export function request(opts: RequestOptions): Promise<HttpResponse> {
     if (opts.body !== undefined) headers["content-length"] = String(Buffer.byteLength(opts.body));
     const req = httpRequest(
       {
-        host: LOOPBACK,
+        host: opts.address ?? LOOPBACK,
         port: opts.port,
         method: opts.method ?? "GET",
         path: opts.path ?? "/",
