@@ -252,12 +252,29 @@ export function canalRouteConfig(): EnvoyConfig {
       {
         name: "canal",
         domains: ["*"],
+        // As istiod's virtual hosts: the upstream sees x-envoy-attempt-count (1, 2, ... per retry).
+        include_request_attempt_count: true,
         routes: [
           {
             match: { prefix: "/" },
             // timeout 0s: no route-level timeout (Istio's default); the filter sets
             // x-envoy-upstream-rq-timeout-ms when the table has one.
-            route: { cluster_header: CLUSTER_HEADER, timeout: "0s" },
+            route: {
+              cluster_header: CLUSTER_HEADER,
+              timeout: "0s",
+              // Istio's retry host selection: a retry avoids the endpoint that just failed (up to
+              // 5 picks). No retry_on here: the conditions and the count come per request from
+              // the filter (x-envoy-retry-on, x-envoy-max-retries); only the predicate is the route's.
+              retry_policy: {
+                retry_host_predicate: [
+                  {
+                    name: "envoy.retry_host_predicates.previous_hosts",
+                    typed_config: { "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate" },
+                  },
+                ],
+                host_selection_retry_max_attempts: 5,
+              },
+            },
             // The routing decision is internal: never leak it upstream.
             request_headers_to_remove: [CLUSTER_HEADER],
           },

@@ -194,8 +194,13 @@ function pickDestination(route: Route): Destination {
 
 /** The path after a uri rewrite: a matched prefix is replaced, otherwise the whole path. */
 function rewritePath(req: RequestView, block: MatchBlock | null, replacement: ArrayBuffer): ArrayBuffer {
+  // As istiod renders rewrite.uri (prefix_rewrite on the block's Envoy match): a prefix match
+  // replaces the prefix; exact and regex matches the whole path; a block without a uri condition
+  // (or no match at all) is Envoy's `prefix: /`, so only the leading "/" is replaced
+  // ("/whole" + "/a/b" -> "/wholea/b", as Istio does; found by the Istio oracle).
   let keepFrom = req.pathLength;
-  if (block !== null && block.uriPrefixLength >= 0) keepFrom = block.uriPrefixLength;
+  if (block === null || block.uri === null) keepFrom = req.pathLength > 0 && load<u8>(changetype<usize>(req.path)) == 0x2f ? 1 : 0;
+  else if (block.uriPrefixLength >= 0) keepFrom = block.uriPrefixLength;
   let rest = req.path.byteLength - keepFrom;
   let out = new ArrayBuffer(replacement.byteLength + rest);
   let d = changetype<usize>(out);
@@ -257,7 +262,7 @@ export class CanalStream extends Context {
     let abort = route.abortPpm > 0 && chance(route.abortPpm);
     if (delay || abort) countOutcome(vh, OUTCOME_FAULT);
     if (abort && !delay) {
-      replyAbort(table, route.abortStatus);
+      replyAbort(table, route.abortStatus, route.response);
       return FilterHeadersStatusValues.StopIteration;
     }
     if (!abort) {

@@ -2,7 +2,7 @@
 // direct responses and fault aborts. Every one carries the table version.
 import { sendLocalReply, serializePairs } from "./host";
 import { RequestView } from "./request";
-import { Redirect, RouteTable } from "./table";
+import { HeaderOps, Redirect, RouteTable } from "./table";
 
 const KEY_TABLE = String.UTF8.encode("x-canal-table");
 const KEY_CONTENT_TYPE = String.UTF8.encode("content-type");
@@ -59,7 +59,7 @@ class Bytes {
   }
 }
 
-function reply(table: RouteTable, status: u32, details: ArrayBuffer, body: ArrayBuffer, extraKey: ArrayBuffer, extraValue: ArrayBuffer): void {
+function reply(table: RouteTable, status: u32, details: ArrayBuffer, body: ArrayBuffer, extraKey: ArrayBuffer, extraValue: ArrayBuffer, ops: HeaderOps | null = null): void {
   let keys = new Array<ArrayBuffer>();
   let values = new Array<ArrayBuffer>();
   keys.push(KEY_TABLE);
@@ -72,7 +72,52 @@ function reply(table: RouteTable, status: u32, details: ArrayBuffer, body: Array
     keys.push(extraKey);
     values.push(extraValue);
   }
-  sendLocalReply(status, details, body, serializePairs(keys, values));
+  if (ops === null) {
+    sendLocalReply(status, details, body, serializePairs(keys, values));
+    return;
+  }
+  let pairs = withResponseOps(keys, values, ops);
+  sendLocalReply(status, details, body, serializePairs(pairs.keys, pairs.values));
+}
+
+class Pairs {
+  keys: Array<ArrayBuffer> = new Array<ArrayBuffer>();
+  values: Array<ArrayBuffer> = new Array<ArrayBuffer>();
+}
+
+function sameBytes(a: ArrayBuffer, b: ArrayBuffer): bool {
+  let n = a.byteLength;
+  if (n != b.byteLength) return false;
+  return memory.compare(changetype<usize>(a), changetype<usize>(b), <usize>n) == 0;
+}
+
+function listed(list: Array<ArrayBuffer>, key: ArrayBuffer): bool {
+  for (let i = 0; i < list.length; i++) if (sameBytes(list[i], key)) return true;
+  return false;
+}
+
+/**
+ * A route's response header operations on a local reply's headers, in Envoy's order (remove,
+ * set, add): Envoy applies the route's response_headers_to_add/remove to the replies the fault
+ * filter sends for it, so an aborted request carries them (found by the Istio oracle). New
+ * arrays, never splice: removing objects from an AS 0.17 array leaks.
+ */
+function withResponseOps(keys: Array<ArrayBuffer>, values: Array<ArrayBuffer>, ops: HeaderOps): Pairs {
+  let out = new Pairs();
+  for (let i = 0; i < keys.length; i++) {
+    if (listed(ops.remove, keys[i]) || listed(ops.setKeys, keys[i])) continue;
+    out.keys.push(keys[i]);
+    out.values.push(values[i]);
+  }
+  for (let i = 0; i < ops.setKeys.length; i++) {
+    out.keys.push(ops.setKeys[i]);
+    out.values.push(ops.setValues[i]);
+  }
+  for (let i = 0; i < ops.addKeys.length; i++) {
+    out.keys.push(ops.addKeys[i]);
+    out.values.push(ops.addValues[i]);
+  }
+  return out;
 }
 
 export function replyNoRoute(table: RouteTable, req: RequestView): void {
@@ -91,8 +136,9 @@ export function replyDirect(table: RouteTable, status: u32, body: ArrayBuffer): 
   reply(table, status, DETAILS_DIRECT, body, EMPTY, EMPTY);
 }
 
-export function replyAbort(table: RouteTable, status: u32): void {
-  reply(table, status, DETAILS_ABORT, FAULT_BODY, EMPTY, EMPTY);
+/** The fault filter's abort, with the route's response header operations (`ops`) as Envoy applies them. */
+export function replyAbort(table: RouteTable, status: u32, ops: HeaderOps | null = null): void {
+  reply(table, status, DETAILS_ABORT, FAULT_BODY, EMPTY, EMPTY, ops);
 }
 
 /** End of the host part of an authority (before ":port"; "[v6]" kept whole). */
