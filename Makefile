@@ -54,12 +54,14 @@ test: build tools typecheck ## run every test suite
 	npm run --silent test:charts
 	npm run --silent test:cli
 	npm run --silent test:istio
+	npm run --silent test:oracle
 
 bench: build tools ## benchmarks (results go to docs/benchmarks.md)
 	npm run --silent bench:filter
 	npm run --silent bench:controller
 	npm run --silent bench:filter-config
 	npm run --silent bench:dns
+	npm run --silent bench:istio
 
 VERSION ?= $(shell node -p "require('./package.json').version")
 IMAGE ?= canal:$(VERSION)
