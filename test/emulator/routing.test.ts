@@ -52,6 +52,13 @@ const table = {
         { name: "retry-grpc", match: [{ uri: { prefix: "/rgrpc" } }], route: [{ cluster: C("retry") }], retries: { attempts: 1, retryOn: "5xx,unavailable,503,deadline-exceeded" } },
         { name: "retry-grpc-only", match: [{ uri: { prefix: "/rgonly" } }], route: [{ cluster: C("retry") }], retries: { attempts: 1, retryOn: "cancelled" } },
         { name: "abort", match: [{ uri: { prefix: "/abort" } }], route: [{ cluster: C("never") }], fault: { abort: { httpStatus: 503, percentage: 100 } } },
+        {
+          name: "abort-ops",
+          match: [{ uri: { prefix: "/fopsabort" } }],
+          route: [{ cluster: C("never") }],
+          fault: { abort: { httpStatus: 400, percentage: 100 } },
+          headers: { response: { set: { "x-resp": "r1", "content-type": "text/x-fault" }, add: { "x-more": "1" }, remove: ["x-canal-table"] } },
+        },
         { name: "redirect", match: [{ uri: { prefix: "/redir" } }], redirect: { uri: "/there", scheme: "https", port: 8443, redirectCode: 302 } },
         { name: "redirect-q", match: [{ uri: { prefix: "/rq" } }], redirect: { uri: "/there?fixed=1" } },
         { name: "direct", match: [{ uri: { exact: "/direct" } }], directResponse: { status: 418, body: "short and stout" } },
@@ -229,6 +236,19 @@ describe("actions", () => {
     expect(out.local?.status).toBe(503);
     expect(out.local?.bodyText).toBe("fault filter abort");
     expect(host.getMetricValue("canal_requests_total.ns/a.fault")).toBeGreaterThan(0n);
+  });
+
+  it("an abort carries the route's response header operations, as Envoy applies them to the fault filter's reply", () => {
+    const out = send(host, "/fopsabort");
+    expect(out.local?.status).toBe(400);
+    expect(out.local?.bodyText).toBe("fault filter abort");
+    const headers = out.local?.headers ?? [];
+    expect(headers.filter(([k]) => k === "x-resp")).toEqual([["x-resp", "r1"]]);
+    expect(headers.filter(([k]) => k === "content-type")).toEqual([["content-type", "text/x-fault"]]);
+    expect(headers.filter(([k]) => k === "x-more")).toEqual([["x-more", "1"]]);
+    expect(headers.some(([k]) => k === "x-canal-table")).toBe(false);
+    // Other routes' aborts keep the plain reply.
+    expect((send(host, "/abort").local?.headers ?? []).some(([k]) => k === "x-resp")).toBe(false);
   });
 
   it("redirect: scheme, port, code, path replaced and query kept", () => {
