@@ -33,7 +33,7 @@ ${http}`;
 }
 
 async function runningVersion(): Promise<string | undefined> {
-  return headerValues(await world.send(gw, { host: "nobody.invalid" }), "x-canal-table")[0];
+  return headerValues(await world.send({ host: "nobody.invalid" }), "x-canal-table")[0];
 }
 
 beforeAll(async () => {
@@ -56,7 +56,7 @@ beforeAll(async () => {
 `),
     );
   gw = await world.startGateway("canal-gateway-0", { dnsPort: dns.port });
-  await pollUntil("the gateway to route productpage", async () => (echoOf(await world.send(gw, { host: "productpage.bookinfo.svc.cluster.local" }))?.upstream === "productpage.bookinfo" ? true : undefined), {
+  await pollUntil("the gateway to route productpage", async () => (echoOf(await world.send({ host: "productpage.bookinfo.svc.cluster.local" }))?.upstream === "productpage.bookinfo" ? true : undefined), {
     timeoutMs: 60_000,
     intervalMs: 200,
     onTimeout: () => `${gw.envoy.logTail(20)}\n${world.controllers[0]?.tail(10)}`,
@@ -99,7 +99,7 @@ describe("EnvoyFilter mode through istiod", () => {
     ["ratings.bookinfo", "/ratings/1", "ratings.bookinfo"],
     ["productpage.bookinfo.svc", "/ratings/1", "ratings.bookinfo"],
   ])("Host %s path %s reaches %s", async (host, path, upstream) => {
-    const res = await world.send(gw, { host, path });
+    const res = await world.send({ host, path });
     expect(res.status, res.body).toBe(200);
     expect(echoOf(res)?.upstream).toBe(upstream);
   });
@@ -111,7 +111,7 @@ describe("EnvoyFilter mode through istiod", () => {
   - route: [{destination: {host: productpage.bookinfo.svc.cluster.local}}]
 `),
     );
-    await pollUntil("/stars to reach ratings", async () => (echoOf(await world.send(gw, { host: "productpage", path: "/stars" }))?.upstream === "ratings.bookinfo" ? true : undefined), {
+    await pollUntil("/stars to reach ratings", async () => (echoOf(await world.send({ host: "productpage", path: "/stars" }))?.upstream === "ratings.bookinfo" ? true : undefined), {
       timeoutMs: 30_000,
       intervalMs: 100,
     });
@@ -127,7 +127,7 @@ describe("EnvoyFilter mode through istiod", () => {
       const deadline = Date.now() + 60_000;
       while (sent < 5000 && Date.now() < deadline && (restartedAt < 0 || sent < restartedAt + 200)) {
         sent++;
-        const res = await world.send(gw, { host: "productpage", path: "/stars" }).catch((e: Error) => ({ status: 0, body: e.message }));
+        const res = await world.send({ host: "productpage", path: "/stars" }).catch((e: Error) => ({ status: 0, body: e.message }));
         if (res.status !== 200) failures.push(`${res.status} ${res.body.slice(0, 100)}`);
       }
     })();
@@ -142,7 +142,7 @@ describe("EnvoyFilter mode through istiod", () => {
       bookinfoVs(`  - route: [{destination: {host: ratings.bookinfo.svc.cluster.local}}]
 `),
     );
-    await pollUntil("the restarted controller's change", async () => (echoOf(await world.send(gw, { host: "productpage", path: "/" }))?.upstream === "ratings.bookinfo" ? true : undefined), {
+    await pollUntil("the restarted controller's change", async () => (echoOf(await world.send({ host: "productpage", path: "/" }))?.upstream === "ratings.bookinfo" ? true : undefined), {
       timeoutMs: 60_000,
       intervalMs: 200,
       onTimeout: () => world.controllers[world.controllers.length - 1].tail(20),

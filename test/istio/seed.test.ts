@@ -40,7 +40,7 @@ spec:
 }
 
 async function untilUpstream(host: string, path: string, expected: string, headers: Record<string, string> = {}): Promise<void> {
-  await pollUntil(`${host}${path} -> ${expected}`, async () => (echoOf(await world.send(gw, { host, path, headers }))?.upstream === expected ? true : undefined), {
+  await pollUntil(`${host}${path} -> ${expected}`, async () => (echoOf(await world.send({ host, path, headers }))?.upstream === expected ? true : undefined), {
     timeoutMs: 60_000,
     intervalMs: 200,
     onTimeout: () => `${gw.envoy.logTail(15)}\n${world.controllers[0]?.tail(10) ?? ""}`,
@@ -73,14 +73,14 @@ describe("the seed's README, through istiod", () => {
   it.each(["helloworld.default.svc.cluster.local:5000", "helloworld:5000", "helloworld.default", "anything.example:5000"])(
     "GET /hello with Host %s reaches helloworld (the seed's VirtualService serves every host)",
     async (host) => {
-      const res = await world.send(gw, { host, path: "/hello" });
+      const res = await world.send({ host, path: "/hello" });
       expect(res.status, res.body).toBe(200);
       expect(echoOf(res)?.upstream).toMatch(/^helloworld\.default\/v[12]$/);
     },
   );
 
   it("a path the VirtualService does not match gets the filter's 404", async () => {
-    const res = await world.send(gw, { host: "helloworld:5000", path: "/hello/more" });
+    const res = await world.send({ host: "helloworld:5000", path: "/hello/more" });
     expect(res.status).toBe(404);
     expect(res.body).toContain("canal: no route for host");
   });
@@ -94,7 +94,7 @@ describe("examples/helloworld (what `make run` serves), through istiod", () => {
 
   it("x-canary: true reaches v2 on any path", async () => {
     for (const path of ["/", "/hello", "/x/y"]) {
-      expect(echoOf(await world.send(gw, { host: "helloworld.default.svc.cluster.local:5000", path, headers: { "x-canary": "true" } }))?.upstream).toBe("helloworld.default/v2");
+      expect(echoOf(await world.send({ host: "helloworld.default.svc.cluster.local:5000", path, headers: { "x-canary": "true" } }))?.upstream).toBe("helloworld.default/v2");
     }
   });
 
@@ -102,7 +102,7 @@ describe("examples/helloworld (what `make run` serves), through istiod", () => {
     let v1 = 0;
     let v2 = 0;
     for (let i = 0; i < 300; i++) {
-      const u = echoOf(await world.send(gw, { host: "helloworld:5000", path: "/hello" }))?.upstream;
+      const u = echoOf(await world.send({ host: "helloworld:5000", path: "/hello" }))?.upstream;
       if (u === "helloworld.default/v1") v1++;
       if (u === "helloworld.default/v2") v2++;
     }
@@ -118,6 +118,6 @@ describe("the seed's replacement-Service migration, through istiod", () => {
     await world.addBackend("helloworld-on-canal", "default", 5000);
     await world.api.applyYaml(seedVirtualService("helloworld-on-canal", "helloworld-on-canal").replace("exact: /hello", "exact: /hello-canal"));
     await untilUpstream("helloworld-on-canal:5000", "/hello-canal", "helloworld-on-canal.default");
-    expect(echoOf(await world.send(gw, { host: "helloworld:5000", path: "/", headers: { "x-canary": "true" } }))?.upstream).toBe("helloworld.default/v2");
+    expect(echoOf(await world.send({ host: "helloworld:5000", path: "/", headers: { "x-canary": "true" } }))?.upstream).toBe("helloworld.default/v2");
   });
 });

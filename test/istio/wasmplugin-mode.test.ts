@@ -32,7 +32,7 @@ async function pluginTable(): Promise<RouteTable | undefined> {
 
 /** The table version the gateway runs: the filter stamps it on its local replies. */
 async function runningVersion(): Promise<string | undefined> {
-  const res = await world.send(gw, { host: "nobody.invalid", path: "/" });
+  const res = await world.send({ host: "nobody.invalid", path: "/" });
   return headerValues(res, "x-canal-table")[0];
 }
 
@@ -53,7 +53,7 @@ async function untilDelivered(what: string, pred: (t: RouteTable) => boolean): P
 async function untilRoutedTo(host: string, path: string, expected: string, headers: Record<string, string> = {}): Promise<void> {
   await pollUntil(
     `${host}${path} to reach ${expected}`,
-    async () => (echoOf(await world.send(gw, { host, path, headers }))?.upstream === expected ? true : undefined),
+    async () => (echoOf(await world.send({ host, path, headers }))?.upstream === expected ? true : undefined),
     { timeoutMs: 60_000, intervalMs: 200, onTimeout: () => gw.envoy.logTail(15) },
   );
 }
@@ -152,7 +152,7 @@ describe("the charts as rendered, through istiod", () => {
 
 describe("routing through the delivered table", () => {
   it("the full name reaches the backend", async () => {
-    const res = await world.send(gw, { host: "ratings.default.svc.cluster.local", path: "/ratings/0" });
+    const res = await world.send({ host: "ratings.default.svc.cluster.local", path: "/ratings/0" });
     expect(res.status).toBe(200);
     expect(echoOf(res)?.upstream).toBe("ratings.default");
   });
@@ -160,7 +160,7 @@ describe("routing through the delivered table", () => {
   it.each(["ratings", "ratings:9080", "ratings.default", "ratings.default:9080", "ratings.default.svc", "ratings.default.svc.cluster.local:9080"])(
     "the short form %s reaches the backend (no Envoy 404 for names istiod has no virtual host for)",
     async (host) => {
-      const res = await world.send(gw, { host, path: "/ratings/0" });
+      const res = await world.send({ host, path: "/ratings/0" });
       expect(res.status, res.body).toBe(200);
       expect(echoOf(res)?.upstream).toBe("ratings.default");
     },
@@ -168,7 +168,7 @@ describe("routing through the delivered table", () => {
 
   it("a header match picks the subset (end-user: jason -> reviews v2)", async () => {
     for (let i = 0; i < 10; i++) {
-      const res = await world.send(gw, { host: "reviews.default.svc.cluster.local", path: "/reviews/1", headers: { "end-user": "jason" } });
+      const res = await world.send({ host: "reviews.default.svc.cluster.local", path: "/reviews/1", headers: { "end-user": "jason" } });
       expect(echoOf(res)?.upstream).toBe("reviews.default/v2");
     }
   });
@@ -176,7 +176,7 @@ describe("routing through the delivered table", () => {
   it("a 50/50 split reaches both subsets in proportion (400 requests, binomial bound)", async () => {
     const counts = new Map<string, number>();
     for (let i = 0; i < 400; i++) {
-      const e = echoOf(await world.send(gw, { host: "reviews.default.svc.cluster.local", path: "/reviews/1" }));
+      const e = echoOf(await world.send({ host: "reviews.default.svc.cluster.local", path: "/reviews/1" }));
       counts.set(e?.upstream ?? "none", (counts.get(e?.upstream ?? "none") ?? 0) + 1);
     }
     // 400 draws at p = 0.5: sd 10; 5 sd either side.
@@ -186,7 +186,7 @@ describe("routing through the delivered table", () => {
   });
 
   it("a path + authority rewrite reaches the backend with the new path and Host, and no Canal-internal header", async () => {
-    const res = await world.send(gw, { host: "details.bookinfo.svc.cluster.local", path: "/old/x?q=1" });
+    const res = await world.send({ host: "details.bookinfo.svc.cluster.local", path: "/old/x?q=1" });
     const e = echoOf(res);
     expect(e?.upstream).toBe("details.bookinfo");
     expect(e?.path).toBe("/new/x?q=1");
@@ -195,7 +195,7 @@ describe("routing through the delivered table", () => {
   });
 
   it("a client-sent x-canal-cluster cannot pick another cluster", async () => {
-    const res = await world.send(gw, {
+    const res = await world.send({
       host: "ratings.default.svc.cluster.local",
       path: "/",
       headers: { "x-canal-cluster": "outbound|9080||details.bookinfo.svc.cluster.local" },
@@ -204,7 +204,7 @@ describe("routing through the delivered table", () => {
   });
 
   it("an unknown host gets the filter's own 404 with the running table version", async () => {
-    const res = await world.send(gw, { host: "unknown.example", path: "/x" });
+    const res = await world.send({ host: "unknown.example", path: "/x" });
     expect(res.status).toBe(404);
     expect(res.body).toContain("canal: no route for host");
     expect(headerValues(res, "x-canal-table")[0]).toBe((await pluginTable())?.version);
@@ -220,7 +220,7 @@ http:
   route: [{destination: {host: details.bookinfo.svc.cluster.local}}]
 - route: [{destination: {host: ratings.default.svc.cluster.local}}]`));
     await untilRoutedTo("ratings", "/moved/1", "details.bookinfo");
-    expect(echoOf(await world.send(gw, { host: "ratings", path: "/other" }))?.upstream).toBe("ratings.default");
+    expect(echoOf(await world.send({ host: "ratings", path: "/other" }))?.upstream).toBe("ratings.default");
   });
 
   it("a table the filter rejects is NACKed and the gateway keeps serving the last good one", async () => {
@@ -240,14 +240,14 @@ http:
       return sum(after) > sum(rejectedBefore) ? true : undefined;
     }, { timeoutMs: 30_000, intervalMs: 200, onTimeout: () => gw.envoy.logTail(20) });
     expect(await runningVersion()).toBe(good);
-    expect(echoOf(await world.send(gw, { host: "ratings", path: "/" }))?.upstream).toBe("ratings.default");
+    expect(echoOf(await world.send({ host: "ratings", path: "/" }))?.upstream).toBe("ratings.default");
     expect(await gw.envoy.stat("extension_config_discovery.http_filter.canal.config_reload")).toBe(before);
   });
 
   it("removing a VirtualService removes its routes", async () => {
     await world.api.delete(await world.api.resourcePath("networking.istio.io/v1", "VirtualService", SYSTEM_NS, "details"));
     await untilDelivered("the table without details", (t) => t.virtualHosts.every((v) => !v.name.endsWith("/details")));
-    const res = await world.send(gw, { host: "details.bookinfo.svc.cluster.local", path: "/" });
+    const res = await world.send({ host: "details.bookinfo.svc.cluster.local", path: "/" });
     expect(res.status).toBe(404);
     expect(res.body).toContain("canal: no route for host");
   });

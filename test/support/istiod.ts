@@ -2,7 +2,7 @@
 // running against the test kube-apiserver (test/support/k8s.ts) the way ../shared/FACTS.md
 // ("istiod") describes: plaintext xDS on an ephemeral loopback port, no CA, no webhooks, and the
 // features upstream Envoy lacks turned off. Readiness is polled on /ready; /debug/syncz tells what
-// each connected proxy was sent and acknowledged. Proxies bootstrap to it as pilot-agent would
+// each connected proxy was sent and acknowledged (bench/istio-support.ts reads it). Proxies bootstrap to it as pilot-agent would
 // bootstrap them (`renderIstioProxyBootstrap`): node id `<type>~<ip>~<pod>.<ns>~<ns>.svc.<domain>`
 // and the ISTIO_META_* metadata, so istiod programs them as Istio gateways or sidecars.
 //
@@ -100,14 +100,6 @@ export interface StartIstiodOptions {
   readyTimeoutMs?: number;
 }
 
-/** What /debug/syncz says of one connected proxy. */
-export interface SyncStatus {
-  proxy: string;
-  /** Per type (cds, lds, rds, eds, ecds): the nonce sent and the nonce acknowledged. */
-  sent: Record<string, string>;
-  acked: Record<string, string>;
-}
-
 export class Istiod {
   constructor(
     readonly name: string,
@@ -131,26 +123,6 @@ export class Istiod {
     const text = await r.text();
     if (r.status !== 200) throw new Error(`${this.name}: ${path} answered ${r.status}: ${text.slice(0, 300)}`);
     return text;
-  }
-
-  /** Push state per connected proxy (/debug/syncz, parsed from its discovery responses). */
-  async syncz(): Promise<SyncStatus[]> {
-    const parsed = JSON.parse(await this.debug("/debug/syncz")) as { resources?: Json[] } | Json[];
-    const list = (Array.isArray(parsed) ? parsed : (parsed.resources ?? [])) as { [k: string]: Json }[];
-    const out: SyncStatus[] = [];
-    for (const entry of list) {
-      const node = (entry.node ?? {}) as { id?: string };
-      const status = (entry.xdsConfig ?? entry.config_status ?? entry.generic_xds_configs ?? []) as { [k: string]: Json }[];
-      const sent: Record<string, string> = {};
-      const acked: Record<string, string> = {};
-      for (const s of status) {
-        const type = String(s.type_url ?? s.typeUrl ?? "");
-        if (typeof s.version_info === "string") sent[type] = s.version_info;
-        if (s.config_status === "SYNCED" || s.configStatus === "SYNCED") acked[type] = sent[type] ?? "";
-      }
-      out.push({ proxy: node.id ?? "", sent, acked });
-    }
-    return out;
   }
 
   /** The ids of the proxies connected to this istiod (/debug/connections). */
