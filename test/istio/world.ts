@@ -264,15 +264,7 @@ current-context: test
    */
   async startNativeGateway(port?: number): Promise<NativeProxy> {
     const p = port ?? (await freePort());
-    await this.api.applyYaml(`apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: native, namespace: ${SYSTEM_NS}}
-spec:
-  selector: {app: native-gateway}
-  servers:
-  - port: {number: ${p}, name: http, protocol: HTTP}
-    hosts: ["*"]
-`);
+    await this.api.applyYaml(nativeGatewayYaml(p));
     const ip = proxyIp();
     const envoy = await startEnvoy({
       name: `${this.name}-native-gateway`,
@@ -334,11 +326,11 @@ ${ports.map((p) => `  - port: {number: ${p}, protocol: HTTP, name: http-${p}}\n 
 
 
   /**
-   * One request to the gateway's listener (the chart's port). Istio's listener binds 0.0.0.0 with
-   * SO_REUSEPORT, so with several gateway pods the kernel picks the pod; `pod` names the one
-   * the caller expects to answer (a single-pod world).
+   * One request to the Canal gateway's listener (the chart's port). Istio's listener binds
+   * 0.0.0.0 with SO_REUSEPORT, so with several gateway pods the kernel, not the caller, picks the
+   * pod that answers.
    */
-  send(_pod: GatewayPod, opts: Omit<RequestOptions, "port">): Promise<HttpResponse> {
+  send(opts: Omit<RequestOptions, "port">): Promise<HttpResponse> {
     return request({ ...opts, port: this.requireInstall().port });
   }
 
@@ -350,6 +342,23 @@ ${ports.map((p) => `  - port: {number: ${p}, protocol: HTTP, name: http-${p}}\n 
     await this.istiod.stop().catch(() => undefined);
     await this.api.stop();
   }
+}
+
+/**
+ * The Gateway istio-system/native that startNativeGateway() applies: pods labelled
+ * app=native-gateway, HTTP on `port`, every host. Applying it earlier (the same object) lets
+ * VirtualServices name it before its pods exist.
+ */
+export function nativeGatewayYaml(port: number): string {
+  return `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: native, namespace: ${SYSTEM_NS}}
+spec:
+  selector: {app: native-gateway}
+  servers:
+  - port: {number: ${port}, name: http, protocol: HTTP}
+    hosts: ["*"]
+`;
 }
 
 /** The ports of an Envoy's active listeners (admin /listeners). */
