@@ -1,12 +1,13 @@
 // The Istio oracle as a long seeded run (issue 11): the same generator and comparison as
 // `npm run test:oracle` (test/oracle/), over many more configurations. Prints the summary and
-// every unexplained divergence; exits 1 when there is one. Results go to docs/istio-compat.md
+// every unexplained divergence and every split whose draws do not fit its weights; exits 1 when
+// there is one. Results go to docs/istio-compat.md
 // by hand (the figures are the printed summary).
 //
 //   npm run bench:oracle [-- --configs 500 --seed 1 --draws 200]
 
 import { parseArgs } from "node:util";
-import { describeDivergence, Oracle, runOracle, summarize } from "../test/oracle/run.ts";
+import { describeDivergence, misfits, Oracle, runOracle, summarize } from "../test/oracle/run.ts";
 import { SAMPLES } from "../test/oracle/samples.ts";
 
 const USAGE = `usage: npm run bench:oracle [-- --configs N --seed S --draws D]
@@ -49,7 +50,8 @@ async function main(): Promise<number> {
     });
     console.log(`seed ${seed}\n${summarize(report)}`);
     for (const d of report.unexplained) console.log(`\n${describeDivergence(d)}`);
-    return report.unexplained.length === 0 ? 0 : 1;
+    for (const d of misfits(report)) console.log(`\nweights not met: ${JSON.stringify(d)}`);
+    return report.unexplained.length === 0 && misfits(report).length === 0 ? 0 : 1;
   } finally {
     await oracle.stop();
   }

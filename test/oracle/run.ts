@@ -234,13 +234,18 @@ export async function runOracle(oracle: Oracle, opts: OracleOptions): Promise<Or
   return report;
 }
 
+/** The weighted routes where a side's draws do not fit the configured weights. */
+export function misfits(r: OracleReport): DistributionCheck[] {
+  return r.distributions.filter((d) => d.chiNative > CHI2_CRITICAL_1DF || d.chiCanal > CHI2_CRITICAL_1DF);
+}
+
 /** One line per figure, for logs and docs/istio-compat.md. */
 export function summarize(r: OracleReport): string {
   const explained = [...r.explained].map(([reason, n]) => `  ${n} explained: ${reason}`).join("\n");
   return [
     `${r.configs} configurations, ${r.compared} compared requests: ${r.equal} equal, ${[...r.explained.values()].reduce((a, b) => a + b, 0)} explained, ${r.unexplained.length} unexplained (${(r.ms / 1000).toFixed(0)} s)`,
     explained,
-    `${r.distributions.length} weighted routes checked by distribution (chi-square, ${r.distributions.length * 2} samples)`,
+    `${r.distributions.length} weighted routes checked by distribution: ${misfits(r).length} where a side does not fit the weights (chi-square > ${CHI2_CRITICAL_1DF})`,
   ].filter((l) => l !== "").join("\n");
 }
 
