@@ -1,8 +1,7 @@
 // The Istio oracle as a long seeded run (issue 11): the same generator and comparison as
 // `npm run test:oracle` (test/oracle/), over many more configurations. Prints the summary and
 // every unexplained divergence and every split whose draws do not fit its weights; exits 1 when
-// there is one. Results go to docs/istio-compat.md
-// by hand (the figures are the printed summary).
+// there is one. The printed summary goes into docs/istio-compat.md by hand.
 //
 //   npm run bench:oracle [-- --configs 500 --seed 1 --draws 200]
 
