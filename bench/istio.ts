@@ -38,7 +38,7 @@ import { K8S_VERSION } from "../test/support/k8s.ts";
 import { startCoreDns, type CoreDns } from "../test/support/coredns.ts";
 import { freePort } from "../test/support/ports.ts";
 import { ensureCanalWasm, REPO_ROOT } from "../test/support/wasm.ts";
-import { nativeGatewayYaml, startIstioWorld, SYSTEM_NS, type DeliveryMode, type GatewayPod, type IstioWorld, type NativeProxy } from "../test/istio/world.ts";
+import { nativeGatewayYaml, PILOT_AGENT_LOGGING, startIstioWorld, SYSTEM_NS, type DeliveryMode, type GatewayPod, type IstioWorld, type NativeProxy } from "../test/istio/world.ts";
 import { loadRegexValidator } from "../controller/src/translate/regex-validator.ts";
 import { writeBenchmarkSection } from "./benchmarks-doc.ts";
 import { Applier, fmt, httpGet, median, parsePrometheus, percentile, sleep, withDeadline } from "./controller-support.ts";
@@ -270,7 +270,13 @@ async function runWorld(mode: DeliveryMode, n: number, opts: Options, wasm: stri
   const started = performance.now();
   note(`${label} starting kube-apiserver + etcd and istiod`);
   const world = await startIstioWorld(`bench-istio-${mode}-${n}`);
-  const cleanups: (() => Promise<void> | void)[] = [() => world.stop()];
+  let ok = false;
+  // The Envoys' work dirs (config, log) go after a good run; after a failure their logs stay.
+  const dropEnvoyDirs = (): void => {
+    if (!ok) return;
+    for (const p of [...world.gateways, ...world.natives]) rmSync(p.envoy.workDir, { recursive: true, force: true });
+  };
+  const cleanups: (() => Promise<void> | void)[] = [dropEnvoyDirs, () => world.stop()];
   try {
     // The filter from the bench's own copy (filterCopy), so a rebuild of build/canal.wasm during the run changes nothing.
     const install = await world.installCharts(mode, {
@@ -347,11 +353,13 @@ async function runWorld(mode: DeliveryMode, n: number, opts: Options, wasm: stri
     const listenerAt = { canal: Number.NaN, native: Number.NaN };
     const pods: { gw?: GatewayPod; native?: NativeProxy } = {};
     const podsUp = Promise.all([
-      world.startGateway("canal-gateway-0", { dnsPort: dns?.port }).then((g) => {
+      // Both pods log as pilot-agent starts Envoy with Istio's defaults: at info, the native one
+      // would write a deprecation warning per route (istiod sets max_grpc_timeout) on every RDS update.
+      world.startGateway("canal-gateway-0", { dnsPort: dns?.port, ...PILOT_AGENT_LOGGING }).then((g) => {
         listenerAt.canal = performance.now();
         pods.gw = g;
       }),
-      world.startNativeGateway(nativePort).then((p) => {
+      world.startNativeGateway(nativePort, PILOT_AGENT_LOGGING).then((p) => {
         listenerAt.native = performance.now();
         pods.native = p;
       }),
@@ -423,6 +431,7 @@ async function runWorld(mode: DeliveryMode, n: number, opts: Options, wasm: stri
       note(`${label} the WasmPlugin wall: binary search over N up to ${fmt(wallMax)} (translate in this process, real server-side applies)`);
       wall = await measureWall(world.api, sizer, `file://${wasm}`, wallMax);
     }
+    ok = true;
     return {
       mode,
       n,
@@ -696,7 +705,10 @@ function report(run: SavedRun): { section: string; figures: string[] } {
   L.push(
     `- a fresh world per delivery mode and size (test/istio/world.ts): both charts applied as \`helm template\` renders them (\`delivery.mode\` wasmplugin or envoyfilter), ` +
       "the controller as a process with the chart's Deployment args and ServiceAccount, the Canal gateway pod (upstream Envoy bootstrapped to istiod as pilot-agent would, " +
-      "from the chart's Deployment) and a native gateway pod (`startNativeGateway`: the Gateway `istio-system/native`, istiod's own routes, no Canal); in ECDS mode a CoreDNS answers the chart's ECDS Service name",
+      "from the chart's Deployment) and a native gateway pod (`startNativeGateway`: the Gateway `istio-system/native`, istiod's own routes, no Canal); in ECDS mode a CoreDNS answers the chart's ECDS Service name. " +
+      `Both gateway Envoys log as pilot-agent starts them with Istio's default values (\`-l ${PILOT_AGENT_LOGGING.logLevel} --component-log-level ${PILOT_AGENT_LOGGING.componentLogLevel}\`): ` +
+      "at the harness's default (info) the native one logs Envoy's deprecation warning for every route on every RDS update (istiod sets the deprecated `max_grpc_timeout` on each route: " +
+      "2 × N lines of ~670 bytes per update), which slows its updates down and is not what a real gateway pod does",
   );
   L.push(
     `- objects: N Services (no endpoints) and N VirtualServices in ${opts.namespaces} namespaces, each VirtualService with its own FQDN host, ` +

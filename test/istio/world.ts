@@ -81,6 +81,19 @@ function proxyIp(): string {
   return `${PROXY_NET}.${nextIp}`;
 }
 
+/**
+ * Envoy's log levels for a gateway pod; default: the harness's (info). Istio's injection
+ * template starts proxies with `-l warning --component-log-level misc:error`
+ * (PILOT_AGENT_LOGGING below), which also silences Envoy's per-route deprecation warnings.
+ */
+export interface ProxyLogging {
+  logLevel?: "trace" | "debug" | "info" | "warning" | "error";
+  componentLogLevel?: string;
+}
+
+/** The log levels pilot-agent gives Envoy with Istio's default values (global.proxy.logLevel, componentLogLevel). */
+export const PILOT_AGENT_LOGGING: ProxyLogging = { logLevel: "warning", componentLogLevel: "misc:error" };
+
 /** A proxy that istiod programs natively, without Canal: a gateway or a client pod's sidecar. */
 export interface NativeProxy {
   name: string;
@@ -224,7 +237,7 @@ current-context: test
   }
 
   /** A gateway pod of the chart's Deployment: Envoy bootstrapped to istiod as pilot-agent would. */
-  async startGateway(podName = `canal-gateway-${this.gateways.length}`, opts: { dnsPort?: number } = {}): Promise<GatewayPod> {
+  async startGateway(podName = `canal-gateway-${this.gateways.length}`, opts: { dnsPort?: number } & ProxyLogging = {}): Promise<GatewayPod> {
     const inst = this.requireInstall();
     const facts = podTemplateFacts(find(inst.gatewayObjects, "Deployment"), inst.gatewayObjects);
     const ip = proxyIp();
@@ -245,6 +258,8 @@ current-context: test
       // What pilot-agent does with ISTIO_BOOTSTRAP_OVERRIDE (the chart's ECDS cluster).
       extraArgs: facts.bootstrapOverride === undefined ? [] : ["--config-yaml", facts.bootstrapOverride],
       readyTimeoutMs: 60_000,
+      logLevel: opts.logLevel,
+      componentLogLevel: opts.componentLogLevel,
     });
     const pod: GatewayPod = { name: podName, ip, envoy };
     this.gateways.push(pod);
@@ -262,7 +277,7 @@ current-context: test
    * VirtualService that lists both `canal` and `istio-system/native` in `gateways` is served by
    * both, so the same request can be compared.
    */
-  async startNativeGateway(port?: number): Promise<NativeProxy> {
+  async startNativeGateway(port?: number, logging: ProxyLogging = {}): Promise<NativeProxy> {
     const p = port ?? (await freePort());
     await this.api.applyYaml(nativeGatewayYaml(p));
     const ip = proxyIp();
@@ -270,6 +285,8 @@ current-context: test
       name: `${this.name}-native-gateway`,
       config: renderIstioProxyBootstrap({ istiod: this.istiod, type: "router", ip, podName: "native-gateway-0", namespace: SYSTEM_NS, labels: { app: "native-gateway", istio: "gateway" } }),
       readyTimeoutMs: 60_000,
+      logLevel: logging.logLevel,
+      componentLogLevel: logging.componentLogLevel,
     });
     const proxy: NativeProxy = { name: "native-gateway", ip, envoy, address: LOOPBACK, port: p };
     this.natives.push(proxy);
