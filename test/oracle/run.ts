@@ -47,6 +47,8 @@ export interface OracleReport {
   explained: Map<string, number>;
   unexplained: Divergence[];
   distributions: DistributionCheck[];
+  /** Weighted routes whose draws reached no backend on either side. */
+  unreachedSplits: number;
   ms: number;
 }
 
@@ -191,6 +193,13 @@ export class Oracle {
       };
       const native = await count(this.nativeGateway.port);
       const canal = await count(this.canalPort);
+      // Neither side reached the split (an abort on the route, or an earlier route took the
+      // request): there is no distribution to check; the per-request comparison covers it.
+      const reached = (o: Record<string, number>): boolean => shape.weights?.some((w) => (o[w.upstream] ?? 0) > 0) ?? false;
+      if (!reached(native) && !reached(canal)) {
+        report.unreachedSplits += 1;
+        continue;
+      }
       report.distributions.push({
         config: config.name,
         route: shape.intent,
@@ -220,7 +229,7 @@ export function chiSquare(observed: Record<string, number>, weights: { upstream:
 /** Runs the samples and `configs` random configurations of `seed`. */
 export async function runOracle(oracle: Oracle, opts: OracleOptions): Promise<OracleReport> {
   const t0 = Date.now();
-  const report: OracleReport = { configs: 0, compared: 0, equal: 0, explained: new Map(), unexplained: [], distributions: [], ms: 0 };
+  const report: OracleReport = { configs: 0, compared: 0, equal: 0, explained: new Map(), unexplained: [], distributions: [], unreachedSplits: 0, ms: 0 };
   const rng = new Rng(opts.seed);
   const all = [...(opts.samples ?? []), ...Array.from({ length: opts.configs }, (_, i) => generateConfig(opts.seed, i))];
   for (const config of all) {
@@ -245,7 +254,7 @@ export function summarize(r: OracleReport): string {
   return [
     `${r.configs} configurations, ${r.compared} compared requests: ${r.equal} equal, ${[...r.explained.values()].reduce((a, b) => a + b, 0)} explained, ${r.unexplained.length} unexplained (${(r.ms / 1000).toFixed(0)} s)`,
     explained,
-    `${r.distributions.length} weighted routes checked by distribution: ${misfits(r).length} where a side does not fit the weights (chi-square > ${CHI2_CRITICAL_1DF})`,
+    `${r.distributions.length} weighted routes checked by distribution: ${misfits(r).length} where a side does not fit the weights (chi-square > ${CHI2_CRITICAL_1DF}); ${r.unreachedSplits} more reached no backend on either side (an abort, an earlier route)`,
   ].filter((l) => l !== "").join("\n");
 }
 
