@@ -25,6 +25,8 @@ export class LeaderElector {
   private leading = false;
   private lastRenew = 0;
   private stopped = false;
+  /** The acquire/renew round in flight, if any: stop() waits for it before releasing. */
+  private round: Promise<void> | undefined;
 
   constructor(private readonly o: LeaderElectionOptions) {
     this.api = o.kc.makeApiClient(k8s.CoordinationV1Api);
@@ -41,7 +43,7 @@ export class LeaderElector {
   start(): void {
     const loop = (): void => {
       if (this.stopped) return;
-      this.tryAcquireOrRenew().then(
+      this.round = this.tryAcquireOrRenew().then(
         () => undefined,
         (err: unknown) => this.o.log.warn("lease update failed", { lease: `${this.o.namespace}/${this.o.name}`, error: errorText(err) }),
       ).finally(() => {
@@ -53,21 +55,32 @@ export class LeaderElector {
     loop();
   }
 
-  /** Stops campaigning; a leader releases the lease so a standby takes over immediately. */
+  /**
+   * Stops campaigning and releases the lease if the API server says this replica holds it, so a
+   * standby takes over at once. It waits for a round in flight first (whose write would otherwise
+   * conflict with the release), releases even when this replica had stepped down locally (a renew
+   * that failed for a lease duration, e.g. across an API server restart, while the lease still
+   * names it), and retries a release that lost a compare-and-swap race.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    if (!this.leading) return;
+    await this.round?.catch(() => undefined);
     this.setLeading(false);
-    try {
-      const lease = await this.api.readNamespacedLease({ name: this.o.name, namespace: this.o.namespace });
-      if (lease.spec?.holderIdentity === this.o.identity) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const lease = await this.api.readNamespacedLease({ name: this.o.name, namespace: this.o.namespace });
+        if (lease.spec?.holderIdentity !== this.o.identity) return;
         lease.spec.holderIdentity = undefined;
         lease.spec.renewTime = new k8s.V1MicroTime(0);
         await this.api.replaceNamespacedLease({ name: this.o.name, namespace: this.o.namespace, body: lease });
+        return;
+      } catch (err) {
+        if ((err as { code?: unknown }).code === 409 && attempt < 3) continue;
+        if ((err as { code?: unknown }).code === 404) return;
+        this.o.log.warn("could not release the lease", { error: errorText(err) });
+        return;
       }
-    } catch (err) {
-      this.o.log.warn("could not release the lease", { error: errorText(err) });
     }
   }
 
