@@ -38,6 +38,7 @@ import { LOOPBACK } from "../test/support/ports.ts";
 import { startUpstream, type Echo, type Upstream } from "../test/support/upstream.ts";
 import { ensureCanalWasm, REPO_ROOT } from "../test/support/wasm.ts";
 import { writeBenchmarkSection } from "./benchmarks-doc.ts";
+import { runBench } from "./run-main.ts";
 import {
   Applier,
   ControllerProcess,
@@ -1296,19 +1297,4 @@ async function main(): Promise<void> {
   }
 }
 
-// Ctrl-C / SIGTERM: exit through process.exit so test/support's exit hooks kill every child
-// process group (API server, etcd, controller, Envoy) and remove the API server's work dir.
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.once(sig, () => {
-    process.stderr.write(`\n${sig}: stopping every process this bench started\n`);
-    process.exit(130);
-  });
-}
-
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -41,6 +41,7 @@ import { ensureCanalWasm, REPO_ROOT } from "../test/support/wasm.ts";
 import { nativeGatewayYaml, PILOT_AGENT_LOGGING, startIstioWorld, SYSTEM_NS, type DeliveryMode, type GatewayPod, type IstioWorld, type NativeProxy } from "../test/istio/world.ts";
 import { loadRegexValidator } from "../controller/src/translate/regex-validator.ts";
 import { writeBenchmarkSection } from "./benchmarks-doc.ts";
+import { runBench } from "./run-main.ts";
 import { report, xdsText, type ChangeSample, type Options, type SavedRun, type WorldResult, type XdsCounts } from "./istio-report.ts";
 import { Applier, fmt, httpGet, median, parsePrometheus, percentile, sleep, withDeadline } from "./controller-support.ts";
 import {
@@ -590,19 +591,4 @@ async function main(): Promise<void> {
   publish(run, opts.write);
 }
 
-// Ctrl-C / SIGTERM: exit through process.exit so test/support's exit hooks kill every child
-// process group (API server, etcd, istiod, controller, Envoys, CoreDNS).
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.once(sig, () => {
-    process.stderr.write(`\n${sig}: stopping every process this bench started\n`);
-    process.exit(130);
-  });
-}
-
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-    process.exit(1);
-  },
-);
+runBench(main);

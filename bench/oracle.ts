@@ -8,6 +8,7 @@
 import { parseArgs } from "node:util";
 import { describeDivergence, misfits, Oracle, runOracle, summarize } from "../test/oracle/run.ts";
 import { SAMPLES } from "../test/oracle/samples.ts";
+import { runBench } from "./run-main.ts";
 
 const USAGE = `usage: npm run bench:oracle [-- --configs N --seed S --draws D]
 
@@ -56,10 +57,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.stack ?? err.message : String(err));
-    process.exit(2);
-  },
-);
+runBench(main);
