@@ -12,7 +12,7 @@ import { request, type HttpResponse } from "../support/http.ts";
 import { pollUntil } from "../support/processes.ts";
 import { LOOPBACK } from "../support/ports.ts";
 import { startIstioWorld, SYSTEM_NS, type IstioWorld, type NativeProxy } from "../istio/world.ts";
-import { differences, explain, observe, type Divergence, type RequestFacts } from "./compare.ts";
+import { differences, explain, observe, type Divergence, type Observation, type RequestFacts } from "./compare.ts";
 import {
   CLIENT_NAMESPACES, fqdn, generateConfig, hostForms, POOL, PROBE_HEADER, poolDestinationRules, Rng,
   type GeneratedVs, type OracleConfig, type RequestShape,
@@ -27,6 +27,8 @@ export interface OracleOptions {
   /** Draws per side for each weighted route's distribution check. */
   draws?: number;
   log?: (line: string) => void;
+  /** Adds to this report (e.g. one the golden cases started) instead of a new one. */
+  report?: OracleReport;
 }
 
 export interface DistributionCheck {
@@ -68,27 +70,26 @@ interface Target {
 export class Oracle {
   private keyCounter = 0;
   private applied: KubeObject[] = [];
+  private poolAdded = false;
 
   constructor(
     readonly world: IstioWorld,
-    private readonly canalPort: number,
-    private readonly nativeGateway: NativeProxy,
-    private readonly sidecars: Map<string, NativeProxy>,
+    readonly canalPort: number,
+    readonly nativeGateway: NativeProxy,
   ) {}
 
+  /** Client sidecars per namespace; started with the pool (istiod binds listeners only for ports some Service has). */
+  private readonly sidecars = new Map<string, NativeProxy>();
+
+  /** The world with its proxies, without the pool's Services (runOracle adds them; the golden cases run before). */
   static async start(name = "oracle"): Promise<Oracle> {
     const world = await startIstioWorld(name);
     try {
-      for (const s of POOL) await world.addBackend(s.name, s.namespace, s.port, s.versions);
-      await world.api.apply(poolDestinationRules() as KubeObject[]);
       const install = await world.installCharts("wasmplugin");
       await world.startController();
       await world.startGateway();
       const native = await world.startNativeGateway();
-      const ports = [...new Set(POOL.map((s) => s.port))];
-      const sidecars = new Map<string, NativeProxy>();
-      for (const ns of CLIENT_NAMESPACES) sidecars.set(ns, await world.startSidecar(ns, ports));
-      return new Oracle(world, install.port, native, sidecars);
+      return new Oracle(world, install.port, native);
     } catch (err) {
       await world.stop();
       throw err;
@@ -99,7 +100,17 @@ export class Oracle {
     await this.world.stop();
   }
 
-  private send(address: string, port: number, host: string, shape: RequestShape, extra: Record<string, string> = {}): Promise<HttpResponse> {
+  /** The pool's Services, backends and DestinationRules (once). */
+  async addPool(): Promise<void> {
+    if (this.poolAdded) return;
+    for (const s of POOL) await this.world.addBackend(s.name, s.namespace, s.port, s.versions);
+    await this.world.api.apply(poolDestinationRules() as KubeObject[]);
+    const ports = [...new Set(POOL.map((s) => s.port))];
+    for (const ns of CLIENT_NAMESPACES) this.sidecars.set(ns, await this.world.startSidecar(ns, ports));
+    this.poolAdded = true;
+  }
+
+  send(address: string, port: number, host: string, shape: RequestShape, extra: Record<string, string> = {}): Promise<HttpResponse> {
     this.keyCounter += 1;
     return request({
       address,
@@ -147,6 +158,17 @@ export class Oracle {
     ];
   }
 
+  /** One request through a native proxy and through Canal, counted in `report`: both observations and where they differ. */
+  async sendBoth(address: string, port: number, host: string, shape: RequestShape, splits: string[][], report: OracleReport): Promise<{ native: Observation; canal: Observation; fields: string[] }> {
+    const [nativeRes, canalRes] = await Promise.all([this.send(address, port, host, shape), this.send(LOOPBACK, this.canalPort, host, shape)]);
+    const native = observe(nativeRes);
+    const canal = observe(canalRes);
+    report.compared += 1;
+    const fields = differences(native, canal, splits);
+    if (fields.length === 0) report.equal += 1;
+    return { native, canal, fields };
+  }
+
   /** Sends the matrix of `config` through each native proxy and through Canal; returns the divergences. */
   async compare(config: OracleConfig, rng: Rng, report: OracleReport): Promise<void> {
     const ambiguousNames = new Set(POOL.filter((s) => POOL.some((o) => o !== s && o.name === s.name)).map((s) => s.name));
@@ -155,18 +177,8 @@ export class Oracle {
         for (const t of this.targets()) {
           const via = t.name === "gateway" ? "gateway" : { sidecar: t.name.slice("sidecar ".length) };
           const host = rng.pick(hostForms(vs.service, via));
-          const [nativeRes, canalRes] = await Promise.all([
-            this.send(t.address, t.port(vs), host, shape),
-            this.send(LOOPBACK, this.canalPort, host, shape),
-          ]);
-          const native = observe(nativeRes);
-          const canal = observe(canalRes);
-          report.compared += 1;
-          const fields = differences(native, canal, vs.splits);
-          if (fields.length === 0) {
-            report.equal += 1;
-            continue;
-          }
+          const { native, canal, fields } = await this.sendBoth(t.address, t.port(vs), host, shape, vs.splits, report);
+          if (fields.length === 0) continue;
           const d: Divergence = { config: config.name, intent: shape.intent, via: t.name, host, method: shape.method, path: shape.path, fields, native, canal };
           const facts: RequestFacts = { host, ambiguousNames };
           const reason = explain(d, facts);
@@ -226,10 +238,15 @@ export function chiSquare(observed: Record<string, number>, weights: { upstream:
   return outside > 0 ? Number.POSITIVE_INFINITY : chi;
 }
 
+export function emptyReport(): OracleReport {
+  return { configs: 0, compared: 0, equal: 0, explained: new Map(), unexplained: [], distributions: [], unreachedSplits: 0, ms: 0 };
+}
+
 /** Runs the samples and `configs` random configurations of `seed`. */
 export async function runOracle(oracle: Oracle, opts: OracleOptions): Promise<OracleReport> {
   const t0 = Date.now();
-  const report: OracleReport = { configs: 0, compared: 0, equal: 0, explained: new Map(), unexplained: [], distributions: [], unreachedSplits: 0, ms: 0 };
+  const report: OracleReport = opts.report ?? emptyReport();
+  await oracle.addPool();
   const rng = new Rng(opts.seed);
   const all = [...(opts.samples ?? []), ...Array.from({ length: opts.configs }, (_, i) => generateConfig(opts.seed, i))];
   for (const config of all) {
@@ -239,7 +256,7 @@ export async function runOracle(oracle: Oracle, opts: OracleOptions): Promise<Or
     report.configs += 1;
     opts.log?.(`${config.name}: ${report.compared} compared, ${report.unexplained.length} unexplained so far`);
   }
-  report.ms = Date.now() - t0;
+  report.ms += Date.now() - t0;
   return report;
 }
 
