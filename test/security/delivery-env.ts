@@ -61,6 +61,18 @@ export class Link {
   }
 }
 
+/** helloworld's VirtualService, in its own namespace, bound to the gateway istio-system/canal. */
+export function helloworldVsYaml(): string {
+  return `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: helloworld, namespace: default}
+spec:
+  hosts: ["${FQDN}"]
+  gateways: [istio-system/canal]
+  http: [{route: [{destination: {host: ${FQDN}}}]}]
+`;
+}
+
 export interface Pod {
   name: string;
   /** The endpoint address published in the EndpointSlice. */
@@ -131,14 +143,7 @@ export class DeliveryWorld {
 
   /** helloworld's VirtualService, in its own namespace, bound to the gateway. */
   vsYaml(): string {
-    return `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: helloworld, namespace: default}
-spec:
-  hosts: ["${FQDN}"]
-  gateways: [istio-system/canal]
-  http: [{route: [{destination: {host: ${FQDN}}}]}]
-`;
+    return helloworldVsYaml();
   }
 
   readonly vsPath = "/apis/networking.istio.io/v1/namespaces/default/virtualservices";

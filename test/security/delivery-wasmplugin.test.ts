@@ -18,9 +18,8 @@ import { pollUntil } from "../support/processes.ts";
 import { ensureCanalWasm } from "../support/wasm.ts";
 import { igStatus } from "../dns/env.ts";
 import { startIstioWorld, SYSTEM_NS, type IstioWorld } from "../istio/world.ts";
-import { PROBE_HOST, readinessProbe } from "./delivery-env.ts";
+import { FQDN, helloworldVsYaml, PROBE_HOST, readinessProbe } from "./delivery-env.ts";
 
-const FQDN = "helloworld.default.svc.cluster.local";
 const PLUGIN_PATH = `/apis/extensions.istio.io/v1alpha1/namespaces/${SYSTEM_NS}/wasmplugins/canal-canal`;
 
 let world: IstioWorld;
@@ -107,14 +106,7 @@ it("a written WasmPlugin the pod does not run yet moves no DNS; the name flips o
 
   world.istiod.child.kill("SIGSTOP");
   paused = true;
-  await world.api.applyYaml(`apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: helloworld, namespace: default}
-spec:
-  hosts: ["${FQDN}"]
-  gateways: [istio-system/canal]
-  http: [{route: [{destination: {host: ${FQDN}}}]}]
-`);
+  await world.api.applyYaml(helloworldVsYaml());
   const v1 = await pollUntil("the WasmPlugin to carry the new table", async () => {
     const v = await pluginVersion();
     return v !== undefined && v !== v0 ? v : undefined;
