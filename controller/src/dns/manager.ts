@@ -147,6 +147,8 @@ export class DnsManager {
       this.pollTimer = setTimeout(() => {
         if (this.stopped) return;
         const before = serializeState(this.state);
+        // Only the leader probes the gateway pods: a replica that lost the lease stops.
+        if (this.hooks?.isLeader() === false) this.prober.setTargets([]);
         (this.hooks?.isLeader() ? Promise.resolve() : this.refresh()).then(
           () => {
             if (serializeState(this.state) !== before) this.hooks?.retranslate();
