@@ -4,6 +4,7 @@
 // a table that routes the name; an ACK on a self-named ECDS stream proves nothing; a pod without a
 // table is never Ready.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Controller } from "../../controller/src/runner/controller.ts";
 import { AdsTestClient } from "../../controller/src/sinks/ecds/testing/ads-client.ts";
 import { pollUntil } from "../support/processes.ts";
 import { igStatus, waitA, waitEntry } from "../dns/env.ts";
@@ -15,6 +16,7 @@ let gw2: Pod;
 let link1: Link;
 let link2: Link;
 let rogue: AdsTestClient | undefined;
+let controller: Controller;
 
 /** The table version the controller computed for the InternalGateway. */
 async function currentVersion(): Promise<string> {
@@ -33,7 +35,7 @@ async function holdsFor(ms: number, what: string, check: () => Promise<boolean>)
 beforeAll(async () => {
   w = await DeliveryWorld.start("delivery-ecds");
   w.startKubelet();
-  await w.startController("leader");
+  controller = await w.startController("leader");
 }, 240_000);
 
 afterAll(async () => {
@@ -126,6 +128,9 @@ describe("delivery proof (ECDS mode)", () => {
     expect(entry).toMatchObject({ state: "Pending", reason: "RoutesNotServed" });
     expect(entry.message).toContain(`pod istio-system/gw-2 (10.77.0.2) runs table ${old}, which does not route ${FQDN}`);
     expect(gw2.ready).toBe(true);
+    const metrics = controller.metrics.render();
+    expect(metrics).toMatch(/canal_dns_gateway_pods\{state="Current"\} 1\b/);
+    expect(metrics).toMatch(/canal_dns_gateway_pods\{state="Behind"\} 1\b/);
     await holdsFor(1500, "DNS unchanged", async () => JSON.stringify(await w.env.dns.query(FQDN, "A")) === JSON.stringify([w.serviceIp]));
   }, 60_000);
 

@@ -231,14 +231,22 @@ export class DnsManager {
       for (const p of ready) if (p.port !== undefined && p.addressType !== "FQDN") targets.push({ pod: p.pod, address: p.address, port: p.port, wanted: g.table.version });
     }
     this.prober.setTargets(targets);
+    const podStates = new Map<string, number>();
     const inputs = result.gateways.map((g) => {
       const key = `${g.ref.namespace}/${g.ref.name}`;
       const ready = pods.get(key) ?? [];
       const tableNames = this.history.names(key);
       const proofs = ready.map((p) => this.proofOf(p, tableNames));
       const readyEndpoints = g.service === undefined ? 0 : this.endpoints.ready(g.service.namespace, g.service.name);
+      for (const p of proofs) {
+        const state = podState(p, g.table.version, tableNames);
+        podStates.set(state, (podStates.get(state) ?? 0) + 1);
+      }
       return gatewayInput(g, snapshot, readyEndpoints, deliveries.get(key), { pods: proofs, tableNames });
     });
+    for (const state of ["Current", "Behind", "Unknown", "NoAnswer"] as const) {
+      this.hooks?.metrics?.gauge("canal_dns_gateway_pods", "Ready gateway pods by what they answered the delivery probe (all InternalGateways).", podStates.get(state) ?? 0, { state });
+    }
     const optedOut = optedOutNames(snapshot, this.o.clusterDomain);
     let decision: Decision | undefined;
     const decideFrom = (stored: string | undefined): Decision => {
@@ -323,4 +331,11 @@ export class DnsManager {
       this.hooks?.retranslate();
     }, Math.max(0, t - Date.now()) + 50);
   }
+}
+
+/** A ready pod for canal_dns_gateway_pods: runs the latest table, an older one it built, an unknown one, or none. */
+function podState(p: PodProof, latest: string, tableNames: ReadonlyMap<string, ReadonlySet<string>>): "Current" | "Behind" | "Unknown" | "NoAnswer" {
+  if (p.version === undefined) return "NoAnswer";
+  if (p.version === latest) return "Current";
+  return tableNames.has(p.version) ? "Behind" : "Unknown";
 }
