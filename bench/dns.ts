@@ -126,6 +126,9 @@ async function main(): Promise<number> {
     const G = `${env.prefix}.0.50`;
     const S = `${env.prefix}.12.7`;
     await env.api.applyYaml(`${gatewayYaml({ addresses: [G], ports: [5000] })}---\n${serviceYaml("flip", S, [5000])}`);
+    // A real gateway pod serving the WasmPlugin's table: DNS flips only once it is probed to serve
+    // it (docs/adr/0004-delivery-proof.md), so the measured latency includes the delivery proof.
+    await env.startGateway();
     await env.startController({ identity: "bench-dns" });
     await waitA(env.dns, FQDN, [S], 30_000);
 

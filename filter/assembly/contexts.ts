@@ -16,6 +16,7 @@ import { chance, nextRandom, seedRandom } from "./random";
 import { replyAbort, replyAmbiguous, replyDirect, replyNoRoute, replyRedirect } from "./replies";
 import { KEY_AUTHORITY, KEY_PATH, RequestView } from "./request";
 import { findVirtualHost, selectRoute, Selection } from "./router";
+import { isProbe, replyProbe } from "./probe";
 import {
   RouteTable, Route, Destination, HeaderOps, MatchBlock,
   ACTION_REDIRECT, ACTION_DIRECT, OUTCOME_ROUTED, OUTCOME_NO_ROUTE, OUTCOME_LOCAL_REPLY, OUTCOME_FAULT,
@@ -228,6 +229,11 @@ export class CanalStream extends Context {
     if (canal.table.lazy !== null) canal.complete("request");
     let table = canal.table;
     let req = new RequestView();
+    // The delivery probe (probe.ts) is answered before routing, whatever the table routes.
+    if (isProbe(req.host)) {
+      replyProbe(table);
+      return FilterHeadersStatusValues.StopIteration;
+    }
     let vh = findVirtualHost(table, req.host);
     if (vh === null) {
       if (req.host.length && table.ambiguous.has(req.host)) {

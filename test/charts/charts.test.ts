@@ -81,6 +81,10 @@ describe("canal (gateway)", () => {
     expect(at(svc, "metadata", "labels")).toMatchObject({ app: "canal-gateway", istio: "gateway" });
     expect(at(svc, "spec", "ports")).toEqual([{ name: "http-5000", port: 5000, targetPort: 5000, protocol: "TCP", appProtocol: "http" }]);
     expect(gatewayDefault.some((o) => o.kind === "Gateway" || o.kind === "EnvoyFilter")).toBe(false);
+    // Ready only while the filter serves a table (docs/adr/0004-delivery-proof.md): its reserved
+    // probe on the first HTTP port, not Envoy's /healthz/ready (which is ready with no table).
+    expect(proxy.readinessProbe).toMatchObject({ httpGet: { path: "/", port: 5000, httpHeaders: [{ name: "Host", value: "canal-probe.invalid" }] } });
+    expect(proxy.startupProbe).toMatchObject({ httpGet: { path: "/healthz/ready", port: 15021 } });
   });
 
   it("non-default values: Gateway servers equal the Service ports, hard anti-affinity, fixed replicas, ECDS node.cluster and filter copy", () => {
@@ -106,6 +110,7 @@ describe("canal (gateway)", () => {
     expect(init.image).toBe("registry.example/canal/canal:0.1.0");
     expect(init.command).toEqual(["cp", "/app/build/canal.wasm", "/var/lib/canal/filter.wasm"]);
     expect((container(d, "istio-proxy").volumeMounts as Json[]).find((m) => m.name === "canal-filter")).toMatchObject({ mountPath: "/var/lib/canal", readOnly: true });
+    expect(container(d, "istio-proxy").readinessProbe).toMatchObject({ httpGet: { port: 5000, httpHeaders: [{ name: "Host", value: "canal-probe.invalid" }] } });
   });
 
   it.each([

@@ -36,6 +36,8 @@ beforeAll(async () => {
   G = `${env.prefix}.0.50`;
   S = `${env.prefix}.12.7`;
   G6 = `fd00:${Number(env.prefix.split(".")[1]).toString(16)}::50`;
+  // DNS flips only once a gateway pod behind the gateway Service serves the table (probed).
+  await env.startGateway();
   controller = await env.startController({ identity: "first" });
 }, 240_000);
 
@@ -229,7 +231,7 @@ describe("canal controller --dns with a real CoreDNS", () => {
       execFile(process.execPath, [join(import.meta.dirname, "..", "..", "bin", "canal.mjs"), "plan", "--kubeconfig", env.api.kubeconfigPath], { timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
     });
     expect(out, out).toContain(`- ${FQDN} (istio-system/canal): Draining: DNS no longer points ${FQDN} at the gateway; its routes stay until `);
-    expect(out).toMatch(/~ planned\.default\.svc\.cluster\.local \(istio-system\/canal\): RoutesNotAcknowledged: .*NotProgrammed/);
+    expect(out).toMatch(/~ planned\.default\.svc\.cluster\.local \(istio-system\/canal\): RoutesNotServed: .*NotProgrammed/);
     expect(out).toMatch(/0 to add, 1 to remove, 1 waiting, 0 unchanged in kube-system\/canal-dns \(nothing was changed\)/);
     expect((await env.canalDns()).metadata.resourceVersion).toBe(before.metadata.resourceVersion);
     controller = await env.startController({ identity: "after-plan" });
@@ -237,7 +239,10 @@ describe("canal controller --dns with a real CoreDNS", () => {
     await waitA(env.dns, FQDN, [S]);
   }, 120_000);
 
-  it("`canal controller --dns` as a process: the flags wire the same DNS step (a new VirtualService moves its Service)", async () => {
+  // The process probes the gateway pod at its EndpointSlice address (10.1.0.5), which nothing
+  // answers here (only in-process controllers get the test's address map): the new name waits,
+  // and the status the process writes names the pod and why.
+  it("`canal controller --dns` as a process: the flags wire the same DNS step and the delivery prober (a new name waits on the unanswered pod)", async () => {
     await controller.stop();
     const log: string[] = [];
     const child = spawnTracked(process.execPath, [
@@ -251,17 +256,18 @@ describe("canal controller --dns with a real CoreDNS", () => {
       const ip = `${env.prefix}.12.40`;
       await env.api.applyYaml(serviceYaml("viacli", ip, [5000]));
       await env.api.applyYaml(vsYaml("viacli", "viacli"));
-      await waitA(env.dns, "viacli.default.svc.cluster.local", [G], 60_000).catch((err: unknown) => {
+      const e = await waitEntry(env.api, "viacli.default.svc.cluster.local", "Pending", "RoutesNotServed", 60_000).catch((err: unknown) => {
         throw new Error(`${(err as Error).message}\ncontroller log:\n${log.join("").split("\n").slice(-20).join("\n")}`);
       });
-      expect(log.join("")).toContain('"DNS ConfigMap written"');
+      expect(e.message).toMatch(/pod 10\.1\.0\.5 \(10\.1\.0\.5\) (has not answered|did not answer|answered \d+ to) the probe/);
+      expect(await env.dns.query("viacli.default.svc.cluster.local", "A")).toEqual([ip]);
       const url = /"metrics":"(http:\/\/[^"]+)"/.exec(log.join(""))?.[1];
       expect(url, "the controller logs its metrics URL").toBeDefined();
       const metrics = await (await fetch(url!)).text();
       expect(metrics).toMatch(/canal_dns_names\{state="Redirected"\} [1-9]/);
-      expect(metrics).toMatch(/canal_dns_writes_total\{outcome="written"\} [1-9]/);
+      expect(metrics).toMatch(/canal_dns_names\{state="Pending"\} [1-9]/);
+      expect(metrics).toMatch(/canal_dns_writes_total\{outcome="(written|unchanged)"\} [1-9]/);
       await env.api.delete(`${VS_PATH}/viacli`);
-      await waitA(env.dns, "viacli.default.svc.cluster.local", [ip], 60_000);
     } finally {
       await stopTracked(child, 5000);
     }

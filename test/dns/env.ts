@@ -10,7 +10,12 @@ import { resolveKinds, type ResolvedKind } from "../../controller/src/kube/resou
 import { Controller, type TablePublisher } from "../../controller/src/runner/controller.ts";
 import { jsonLogger } from "../../controller/src/runner/log.ts";
 import { loadRegexValidator } from "../../controller/src/translate/regex-validator.ts";
+import { renderCanalBootstrap } from "../../envoy/bootstrap.ts";
+import { EcdsPublisher } from "../../controller/src/sinks/ecds-publisher.ts";
 import { defaultCorefile, startCoreDns, type CoreDns } from "../support/coredns.ts";
+import { startEnvoy, type EnvoyProcess } from "../support/envoy.ts";
+import { LOOPBACK } from "../support/ports.ts";
+import { ensureCanalWasm } from "../support/wasm.ts";
 import { startKubeApi, type KubeApi, type KubeObject } from "../support/k8s.ts";
 import { pollUntil } from "../support/processes.ts";
 import { ConfigMapProjector } from "./projector.ts";
@@ -39,7 +44,30 @@ export interface DnsEnv {
   /** The canal-dns ConfigMap as stored. */
   canalDns(): Promise<KubeObject & { data?: Record<string, string> }>;
   startController(opts?: { identity?: string; publisher?: TablePublisher; dns?: Partial<DnsOptions>; wasmPlugin?: boolean }): Promise<Controller>;
+  /**
+   * A real gateway pod behind the gateway Service's endpoint (10.1.0.5 in gatewayYaml): Envoy with
+   * the filter, fed the table of the WasmPlugin the controller writes (the harness plays istiod).
+   * Controllers started afterwards probe it there (DnsOptions.probe.dial), as they would probe
+   * the pod IP in a cluster: DNS flips only once it serves the table (gating condition 3).
+   */
+  startGateway(): Promise<EnvoyProcess>;
   stop(): Promise<void>;
+}
+
+/** Plays istiod for one WasmPlugin: polls it and publishes its pluginConfig to an ECDS group. */
+async function wasmPluginFeeder(api: KubeApi, publisher: EcdsPublisher, isStopped: () => boolean): Promise<void> {
+  let last = "";
+  for (let i = 0; i < 1_000_000 && !isStopped(); i++) {
+    const p = await api
+      .get<KubeObject & { metadata: { annotations?: Record<string, string> }; spec?: { pluginConfig?: { version?: string } } }>("/apis/extensions.istio.io/v1alpha1/namespaces/istio-system/wasmplugins/canal-canal")
+      .catch(() => undefined);
+    const cfg = p?.spec?.pluginConfig;
+    if (cfg?.version !== undefined && cfg.version !== last) {
+      publisher.server.publish({ version: cfg.version, json: JSON.stringify(cfg) }, { group: "istio-system/canal" });
+      last = cfg.version;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 export async function startDnsEnv(name: string): Promise<DnsEnv> {
@@ -70,6 +98,9 @@ export async function startDnsEnv(name: string): Promise<DnsEnv> {
     const logs: string[] = [];
     const controllers: Controller[] = [];
     const validateRegex = loadRegexValidator();
+    let gateway: { host: string; envoy: EnvoyProcess } | undefined;
+    let stopped = false;
+    const dial = (): { host: string; port: number } => ({ host: gateway!.host, port: gateway!.envoy.port("canal") });
     const env: DnsEnv = {
       api,
       dns,
@@ -88,7 +119,11 @@ export async function startDnsEnv(name: string): Promise<DnsEnv> {
         });
         const dnsManager = new DnsManager(
           kc,
-          { configMap: { namespace: "kube-system", name: "canal-dns" }, ttlSeconds: 5, drainSeconds: 7, dryRun: false, mountPath: mount, clusterDomain: "cluster.local", pollMs: 1000, ...opts.dns },
+          {
+            configMap: { namespace: "kube-system", name: "canal-dns" }, ttlSeconds: 5, drainSeconds: 7, dryRun: false, mountPath: mount, clusterDomain: "cluster.local", pollMs: 1000,
+            ...(gateway === undefined ? {} : { probe: { dial, fastMs: 100 } }),
+            ...opts.dns,
+          },
           log,
         );
         const c = new Controller({
@@ -107,7 +142,36 @@ export async function startDnsEnv(name: string): Promise<DnsEnv> {
         controllers.push(c);
         return c;
       },
+      async startGateway() {
+        const publisher = new EcdsPublisher({ code: { local: ensureCanalWasm() } });
+        const { port } = await publisher.server.start(`${LOOPBACK}:0`);
+        stops.unshift(() => publisher.server.stop());
+        const host = `${prefix}.250.5`;
+        const envoy = await startEnvoy({
+          name: `${name}-gateway`,
+          concurrency: 1,
+          config: renderCanalBootstrap({
+            listenerPort: 0,
+            listenerAddress: host,
+            adminPort: 0,
+            wasmPath: ensureCanalWasm(),
+            nodeId: "gw-dns",
+            nodeCluster: "istio-system/canal",
+            table: { kind: "ads", adsCluster: { name: "canal-controller", host: LOOPBACK, port } },
+            clusters: [],
+          }),
+        });
+        stops.unshift(() => envoy.stop());
+        gateway = { host, envoy };
+        const feeding = wasmPluginFeeder(api, publisher, () => stopped);
+        stops.unshift(async () => {
+          stopped = true;
+          await feeding;
+        });
+        return envoy;
+      },
       async stop() {
+        stopped = true;
         for (const c of controllers) await c.stop().catch(() => undefined);
         for (const s of stops) await s().catch(() => undefined);
       },
@@ -166,6 +230,8 @@ export interface GatewayYamlOptions {
   serverPorts?: number[];
   /** Whether the gateway's one endpoint is ready; default true. */
   ready?: boolean;
+  /** Leave out the EndpointSlice (the caller publishes its own pods' endpoints). */
+  withoutEndpoints?: boolean;
 }
 
 /** The gateway side of the seed's setup: gateway Service + EndpointSlice, Istio Gateway, InternalGateway. */
@@ -180,13 +246,14 @@ spec:
 ${ips}  selector: {app: canal-gateway}
   ports: ${portList(o.ports)}
 ---
-apiVersion: discovery.k8s.io/v1
+${o.withoutEndpoints ? "" : `apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata: {name: canal-gateway-a, namespace: istio-system, labels: {kubernetes.io/service-name: canal-gateway}}
 addressType: IPv4
 endpoints: [{addresses: ["10.1.0.5"], conditions: {ready: ${o.ready ?? true}}}]
 ports: ${portList(o.ports)}
 ---
+`}
 apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: canal, namespace: istio-system}

@@ -71,7 +71,8 @@ beforeAll(async () => {
   publisher = new EcdsPublisher({ code: { local: ensureCanalWasm() } });
   const { port: adsPort } = await publisher.server.start(`${LOOPBACK}:0`);
   await env.api.applyYaml(`${gatewayYaml({ addresses: [G], ports: [P] })}---\n${serviceYaml("helloworld", S, [P])}`);
-  await env.startController({ identity: "migration", publisher, wasmPlugin: false });
+  // The gateway Service's endpoint (10.1.0.5) is this Envoy: the controller probes it at G:P.
+  await env.startController({ identity: "migration", publisher, wasmPlugin: false, dns: { probe: { dial: () => ({ host: G, port: P }), fastMs: 100 } } });
   envoyConfig = renderCanalBootstrap({
     listenerPort: P,
     listenerAddress: G,
@@ -114,10 +115,11 @@ function send(ip: string): Promise<Outcome> {
   });
 }
 
-it("moving a Service onto the gateway and back under continuous load fails no request; gating waits for the gateway's ACK", async () => {
-  // Without a gateway connected, the table is not acknowledged: DNS must not move.
+it("moving a Service onto the gateway and back under continuous load fails no request; gating waits until the gateway serves the table", async () => {
+  // Without a gateway, nothing answers the delivery probe: DNS must not move.
   await env.api.applyYaml(VS);
-  const pending = await waitEntry(env.api, FQDN, "Pending", "RoutesNotAcknowledged");
+  const pending = await waitEntry(env.api, FQDN, "Pending", "RoutesNotServed");
+  expect(pending.message).toContain("10.1.0.5");
   expect(pending.message).toContain("NoGateways");
   expect(await env.dns.query(FQDN, "A")).toEqual([S]);
   await env.api.delete(`${VS_PATH}/helloworld`);

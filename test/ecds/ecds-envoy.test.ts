@@ -94,7 +94,11 @@ describe("ECDS with one real Envoy", () => {
     await upstreams?.close();
   });
 
-  it("(a) before the first table: connected, nothing sent, every request is the filter's empty-table 404", async () => {
+  // Was "every request is the filter's empty-table 404" as the intended state of a new gateway
+  // (issue 12, finding 7). The listener still serves the default config without warming, but the
+  // filter's reserved probe now answers 503, so the chart's readinessProbe keeps the pod out of
+  // the Service until its first table: only a request sent to the pod directly sees the 404.
+  it("(a) before the first table: connected, nothing sent; the readiness probe answers 503 (not Ready) and a request sent anyway gets the empty-table 404", async () => {
     const g = await gatewayStatus(server, "gw-solo", "connected", (x) => x.connected, () => gw.envoy.logTail());
     expect(g).toMatchObject({ cluster: "canal", streams: 1, reportedVersion: "" });
     expect(g.userAgent).toMatch(/^envoy\/1\.40\./);
@@ -104,6 +108,9 @@ describe("ECDS with one real Envoy", () => {
     expect(res.body).toBe('canal: no route for host "app.test" path "/api/x"\n');
     expect(res.ms).toBeLessThan(5000);
     expect(await gw.servingVersion()).toBe("empty");
+    const probe = await gw.send("canal-probe.invalid", "/");
+    expect(probe.status).toBe(503);
+    expect(probe.body).toBe("canal: no route table yet\n");
     expect(await gw.adsConnected()).toBe(true);
   });
 
@@ -114,6 +121,10 @@ describe("ECDS with one real Envoy", () => {
     expect(g.reportedVersion).toBe(V1.version);
     expect(g.lastNack).toBeUndefined();
     await gw.waitServing(V1.version);
+    // Ready now: the probe answers 200 with the version, before routing.
+    const probe = await gw.send("canal-probe.invalid:8080", "/anything");
+    expect(probe).toMatchObject({ status: 200, body: `${V1.version}\n` });
+    expect(probe.headers["x-canal-table"]).toBe(V1.version);
     expect(await gw.upstreamOf("app.test", "/api/x")).toBe("alpha");
     expect(await gw.upstreamOf("app.test", "/other")).toBe("beta");
     expect(await gw.upstreamOf("new.test", "/")).toBe("404");

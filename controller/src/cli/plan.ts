@@ -3,7 +3,7 @@
 // InternalGateways and their status, EndpointSlices, the ConfigMap); writes nothing.
 import * as k8s from "@kubernetes/client-node";
 import { parseObjects } from "../api/index.ts";
-import { gatewayInput } from "../dns/manager.ts";
+import { gatewayInput, type DeliveryProof } from "../dns/manager.ts";
 import { decide } from "../dns/gating.ts";
 import { optedOutNames } from "../dns/optout.ts";
 import { formatPlan, planLines } from "../dns/plan-report.ts";
@@ -79,6 +79,17 @@ function deliveryFromStatus(g: GatewayResult, status: IgStatus | undefined): Del
   return { programmed: false, reason: "NotProgrammed", message: why, gateways: [] };
 }
 
+/**
+ * canal plan cannot probe the gateway pods (it runs outside the cluster network): it predicts that
+ * every ready pod serves the computed table when status says Programmed for it, and none otherwise.
+ */
+function plannedProof(g: GatewayResult, readyEndpoints: number, delivery: DeliveryState): DeliveryProof {
+  const pods = Array.from({ length: readyEndpoints }, (_, i) =>
+    delivery.programmed ? { pod: `endpoint ${i + 1}`, address: "-", version: g.table.version } : { pod: `endpoint ${i + 1}`, address: "-", error: `is not known to run table ${g.table.version} (${delivery.message})` },
+  );
+  return { pods, tableNames: new Map([[g.table.version, new Set(g.dnsPlan.map((e) => e.fqdn))]]) };
+}
+
 export async function runPlan(flags: PlanFlags): Promise<string> {
   const kc = new k8s.KubeConfig();
   if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
@@ -104,7 +115,11 @@ export async function runPlan(flags: PlanFlags): Promise<string> {
   const cm = await new CorednsConfigMapWriter(kc, flags.configMap).read();
   const current = parseState(cm?.data[STATE_KEY]).state;
   const decision = decide({
-    gateways: result.gateways.map((g) => gatewayInput(g, parsed.snapshot, g.service === undefined ? 0 : ready(g.service.namespace, g.service.name), deliveryFromStatus(g, statuses.get(`${g.ref.namespace}/${g.ref.name}`)))),
+    gateways: result.gateways.map((g) => {
+      const n = g.service === undefined ? 0 : ready(g.service.namespace, g.service.name);
+      const delivery = deliveryFromStatus(g, statuses.get(`${g.ref.namespace}/${g.ref.name}`));
+      return gatewayInput(g, parsed.snapshot, n, delivery, plannedProof(g, n, delivery));
+    }),
     optedOut: optedOutNames(parsed.snapshot, flags.clusterDomain),
     current,
     leavingVirtualHosts: new Map(),

@@ -19,7 +19,11 @@ function gw(over: Partial<GatewayDnsInput> = {}): GatewayDnsInput {
     gatewayName: "istio-system/canal",
     service: { namespace: "istio-system", name: "canal-gateway", ports: [80], addresses: ["10.96.9.9", "fd00::9"] },
     readyEndpoints: 2,
-    programmed: true,
+    pods: [
+      { pod: "istio-system/gw-a", address: "10.1.0.1", version: "v1" },
+      { pod: "istio-system/gw-b", address: "10.1.0.2", version: "v1" },
+    ],
+    tableNames: new Map([["v0", new Set<string>()], ["v1", new Set([WEB.fqdn])]]),
     deliveryReason: "Acknowledged",
     deliveryMessage: "all 1 gateways run table v1",
     ...over,
@@ -42,7 +46,7 @@ describe("gating", () => {
     ["GatewayNotReady", { readyEndpoints: 0 }],
     ["PortsNotExposed", { serverPorts: [8080] }],
     ["PortsNotExposed", { service: { namespace: "istio-system", name: "canal-gateway", ports: [8080], addresses: ["10.96.9.9"] } }],
-    ["RoutesNotAcknowledged", { programmed: false, deliveryReason: "Pending" }],
+    ["RoutesNotServed", { pods: [{ pod: "istio-system/gw-a", address: "10.1.0.1", version: "v0" }, { pod: "istio-system/gw-b", address: "10.1.0.2", version: "v1" }] }],
     ["GatewayNoAddress", { service: { namespace: "istio-system", name: "canal-gateway", ports: [80], addresses: [] } }],
   ] as const)("keeps DNS unchanged and says %s when that condition is unmet", (reason, over) => {
     const d = decide(input({ gateways: [gw(over as Partial<GatewayDnsInput>)] }));
@@ -50,6 +54,26 @@ describe("gating", () => {
     const s = d.statuses.get("istio-system/canal")?.[0];
     expect(s?.state).toBe("Pending");
     expect(s?.reason).toBe(reason);
+  });
+
+  it.each([
+    ["an old table", { version: "v0" }, "runs table v0, which does not route web.shop.svc.cluster.local"],
+    ["a version this controller did not build", { version: "forged" }, "runs table forged, which is not one this controller built recently"],
+    ["no table", { error: "has no route table yet (the probe answered 503)" }, "has no route table yet"],
+    ["no answer", {}, "has not answered the probe yet"],
+  ] as const)("keeps a name pending while one ready pod serves %s, naming that pod", (_what, b, text) => {
+    const d = decide(input({ gateways: [gw({ pods: [{ pod: "istio-system/gw-a", address: "10.1.0.1", version: "v1" }, { pod: "istio-system/gw-b", address: "10.1.0.2", ...b }] })] }));
+    expect(d.state.entries).toEqual([]);
+    const s = d.statuses.get("istio-system/canal")?.[0];
+    expect(s?.reason).toBe("RoutesNotServed");
+    expect(s?.message).toContain(`pod istio-system/gw-b (10.1.0.2) ${text}`);
+    expect(s?.message).not.toContain("gw-a");
+  });
+
+  it("a ready endpoint without a probe result keeps names pending", () => {
+    const d = decide(input({ gateways: [gw({ readyEndpoints: 3 })] }));
+    expect(d.state.entries).toEqual([]);
+    expect(d.statuses.get("istio-system/canal")?.[0]?.message).toContain("1 ready endpoints have no probe result");
   });
 
   it("names both the Gateway and the gateway Service when ports are missing on each", () => {
@@ -61,7 +85,7 @@ describe("gating", () => {
 
   it("keeps a redirected name while a newer table is pending, but drops it when the gateway has no endpoints", () => {
     const current = decide(input()).state;
-    expect(decide(input({ current, gateways: [gw({ programmed: false })] })).state.entries).toHaveLength(1);
+    expect(decide(input({ current, gateways: [gw({ pods: [{ pod: "istio-system/gw-a", address: "10.1.0.1", version: "v0" }] })] })).state.entries).toHaveLength(1);
     const down = decide(input({ current, gateways: [gw({ readyEndpoints: 0 })] }));
     expect(down.state.entries).toEqual([]);
     expect(down.removed).toEqual([WEB.fqdn]);

@@ -2,7 +2,9 @@
 // no clock — `now` is an input). A name is redirected only when
 //   1. the gateway Service has ready endpoints,
 //   2. the Gateway's servers and the gateway Service expose every port of the Service,
-//   3. the gateways acknowledged a table that routes the name (checked when the name is added; a
+//   3. every ready gateway pod answered the delivery probe with a table version that routes the
+//      name (the prober's results and the controller's version → names history are inputs; an
+//      ECDS ACK or a written WasmPlugin proves nothing here; checked when the name is added: a
 //      name already redirected stays while 1 and 2 hold and it is in the plan),
 // and it is not opted out. A name that stops pointing at a gateway gets a drain record: its routes
 // stay in that gateway's table until the record's deadline (≥ the DNS TTL).
@@ -29,10 +31,43 @@ export interface GatewayDnsInput {
   service?: { namespace: string; name: string; ports: readonly number[]; addresses: readonly string[] };
   /** Ready endpoints of the gateway Service (EndpointSlices). */
   readyEndpoints: number;
-  /** The current table reached every gateway (ECDS ACK / WasmPlugin applied). */
-  programmed: boolean;
+  /** The probe result of every ready gateway pod (prober.ts), one per ready endpoint. */
+  pods: readonly PodProof[];
+  /** Table version → the planned names its table routes (the controller's bounded history). */
+  tableNames: ReadonlyMap<string, ReadonlySet<string>>;
+  /** The sink's delivery state: status information, quoted in messages, never proof. */
   deliveryReason: string;
   deliveryMessage: string;
+}
+
+export interface PodProof {
+  /** "namespace/pod" (or the address when the endpoint names no pod). */
+  pod: string;
+  address: string;
+  /** The table version the pod's filter answered the probe with. */
+  version?: string;
+  /** Why there is no version: not probed yet, no answer, no table, not the filter. */
+  error?: string;
+}
+
+/** Pods listed by name in a message; the rest are counted. */
+const LISTED_PODS = 3;
+
+/** Why not every ready pod is proven to serve `fqdn`; undefined when all are. */
+export function unprovenPods(g: GatewayDnsInput, fqdn: string): string | undefined {
+  const behind: string[] = [];
+  for (const p of g.pods) {
+    if (p.version === undefined) behind.push(`pod ${p.pod} (${p.address}) ${p.error ?? "has not answered the probe yet"}`);
+    else {
+      const names = g.tableNames.get(p.version);
+      if (names === undefined) behind.push(`pod ${p.pod} (${p.address}) runs table ${p.version}, which is not one this controller built recently (it proves nothing)`);
+      else if (!names.has(fqdn)) behind.push(`pod ${p.pod} (${p.address}) runs table ${p.version}, which does not route ${fqdn}`);
+    }
+  }
+  if (g.pods.length < g.readyEndpoints) behind.push(`${g.readyEndpoints - g.pods.length} ready endpoints have no probe result`);
+  if (behind.length === 0) return undefined;
+  const more = behind.length > LISTED_PODS ? ` (and ${behind.length - LISTED_PODS} more)` : "";
+  return `${behind.length} of ${Math.max(g.readyEndpoints, g.pods.length)} ready gateway pods do not serve ${fqdn} yet: ${behind.slice(0, LISTED_PODS).join("; ")}${more}; delivery: ${g.deliveryReason}: ${g.deliveryMessage}`;
 }
 
 export type EntryState = "Redirected" | "Pending" | "Draining" | "OptedOut";
@@ -127,9 +162,8 @@ export function decide(input: DecideInput): Decision {
       const unmet = unmetConditions(g, e);
       const was = current.get(e.fqdn);
       const already = was !== undefined && was.gateway === g.key;
-      if (unmet.length === 0 && !already && !g.programmed) {
-        unmet.push({ reason: "RoutesNotAcknowledged", message: `the gateways have not acknowledged a table that routes ${e.fqdn}: ${g.deliveryReason}: ${g.deliveryMessage}` });
-      }
+      const unproven = unmet.length === 0 && !already ? unprovenPods(g, e.fqdn) : undefined;
+      if (unproven !== undefined) unmet.push({ reason: "RoutesNotServed", message: unproven });
       if (unmet.length > 0) {
         status("Pending", unmet[0]!.reason, unmet.map((u) => u.message).join("; "));
         continue;

@@ -1,7 +1,8 @@
 // Runs DNS redirection for the controller: reads the canal-dns ConfigMap (the only state, so a
 // restarted or second controller continues from it), decides with gating.ts, writes through the
 // CoreDNS ConfigMap sink, keeps draining names' routes in the tables (drain.ts), and wakes the
-// controller when EndpointSlices change or a drain deadline passes.
+// controller when EndpointSlices change, a gateway pod's probe answer changes (prober.ts) or a
+// drain deadline passes.
 import type * as k8s from "@kubernetes/client-node";
 import type { ParsedObjects, Problem, Snapshot } from "../api/index.ts";
 import type { Logger } from "../runner/log.ts";
@@ -12,8 +13,10 @@ import type { DeliveryState } from "../status/status-writer.ts";
 import type { GatewayResult, TranslateResult } from "../translate/index.ts";
 import type { RouteTable, VirtualHost } from "../../../schema/route-table.ts";
 import { drainVirtualHost, withDraining } from "./drain.ts";
-import { EndpointReadiness } from "./endpoints.ts";
-import { decide, nextDeadline, type Decision, type GatewayDnsInput } from "./gating.ts";
+import { EndpointReadiness, type ReadyPod } from "./endpoints.ts";
+import { decide, nextDeadline, type Decision, type GatewayDnsInput, type PodProof } from "./gating.ts";
+import { TableHistory } from "./history.ts";
+import { DEFAULT_PROBER, TableProber, type ProbeTarget, type ProberOptions } from "./prober.ts";
 import { addressError } from "./names.ts";
 import { optedOutNames } from "./optout.ts";
 import { renderHosts, renderSnippet } from "./render.ts";
@@ -32,6 +35,8 @@ export interface DnsOptions {
   hostsReloadSeconds?: number;
   /** How often a standby replica re-reads the ConfigMap (drain records), ms. Default 5000. */
   pollMs?: number;
+  /** The delivery prober's limits (prober.ts DEFAULT_PROBER) and, in tests, its address map. */
+  probe?: Partial<Omit<ProberOptions, "onChange">>;
 }
 
 export interface DnsHooks {
@@ -58,7 +63,26 @@ export function gatewayAddresses(snapshot: Snapshot, svc: { namespace: string; n
   return [...new Set(ips.filter((ip) => ip !== "None" && addressError(ip) === null))].sort();
 }
 
-export function gatewayInput(g: GatewayResult, snapshot: Snapshot, readyEndpoints: number, delivery: DeliveryState | undefined): GatewayDnsInput {
+/** What gating learns about delivery: each ready pod's probe answer and what each version routes. */
+export interface DeliveryProof {
+  pods: readonly PodProof[];
+  tableNames: ReadonlyMap<string, ReadonlySet<string>>;
+}
+
+/**
+ * The name of the gateway Service port the prober uses: the lowest port that is both an HTTP
+ * server port of the Gateway and a port of the Service ("" for an unnamed port, as in slices).
+ */
+export function probePortName(snapshot: Snapshot, g: GatewayResult): string | undefined {
+  const svc = g.service;
+  if (svc === undefined) return undefined;
+  const s = snapshot.services.find((x) => x.metadata.namespace === svc.namespace && x.metadata.name === svc.name);
+  const servers = new Set(g.servers.map((x) => x.port));
+  const ports = (s?.spec.ports ?? []).filter((p) => servers.has(p.port)).sort((a, b) => a.port - b.port);
+  return ports[0] === undefined ? undefined : (ports[0].name ?? "");
+}
+
+export function gatewayInput(g: GatewayResult, snapshot: Snapshot, readyEndpoints: number, delivery: DeliveryState | undefined, proof: DeliveryProof): GatewayDnsInput {
   return {
     key: `${g.ref.namespace}/${g.ref.name}`,
     accepted: g.accepted,
@@ -67,7 +91,8 @@ export function gatewayInput(g: GatewayResult, snapshot: Snapshot, readyEndpoint
     gatewayName: `${g.gatewayRef.namespace}/${g.gatewayRef.name}`,
     ...(g.service === undefined ? {} : { service: { namespace: g.service.namespace, name: g.service.name, ports: g.service.ports, addresses: gatewayAddresses(snapshot, g.service) } }),
     readyEndpoints,
-    programmed: delivery?.programmed ?? false,
+    pods: proof.pods,
+    tableNames: proof.tableNames,
     deliveryReason: delivery?.reason ?? "Unknown",
     deliveryMessage: delivery?.message ?? "no delivery state yet",
   };
@@ -86,6 +111,10 @@ export function renderConfigMap(state: DnsState, o: DnsOptions): Record<string, 
 export class DnsManager {
   readonly writer: CorednsConfigMapWriter;
   private readonly endpoints: EndpointReadiness;
+  private readonly prober: TableProber;
+  private readonly history = new TableHistory();
+  /** "pod version" pairs already logged as unknown (bounded; cleared when full). */
+  private readonly warned = new Set<string>();
   private hooks?: DnsHooks;
   /** The last state read from or written to the ConfigMap. */
   private state: DnsState = emptyState();
@@ -103,6 +132,7 @@ export class DnsManager {
     renderSnippet({ mountPath: o.mountPath, zone: o.clusterDomain, ttlSeconds: o.ttlSeconds, reloadSeconds: o.hostsReloadSeconds ?? 1, configMap: "x/y" });
     this.writer = new CorednsConfigMapWriter(kc, o.configMap);
     this.endpoints = new EndpointReadiness(kc, log);
+    this.prober = new TableProber({ ...DEFAULT_PROBER, ...o.probe, onChange: () => this.hooks?.resync() });
   }
 
   attach(hooks: DnsHooks): void {
@@ -117,6 +147,8 @@ export class DnsManager {
       this.pollTimer = setTimeout(() => {
         if (this.stopped) return;
         const before = serializeState(this.state);
+        // Only the leader probes the gateway pods: a replica that lost the lease stops.
+        if (this.hooks?.isLeader() === false) this.prober.setTargets([]);
         (this.hooks?.isLeader() ? Promise.resolve() : this.refresh()).then(
           () => {
             if (serializeState(this.state) !== before) this.hooks?.retranslate();
@@ -131,6 +163,7 @@ export class DnsManager {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of [this.deadlineTimer, this.pollTimer, this.retryTimer]) if (t) clearTimeout(t);
+    this.prober.stop();
     await this.endpoints.stop();
   }
 
@@ -177,6 +210,8 @@ export class DnsManager {
       }
       const table = g.accepted ? withDraining(g.table, key, records, now.getTime(), plan) : g.table;
       this.lastTables.set(key, table);
+      // Every replica records (a new leader knows what the pods' versions route).
+      if (g.accepted) this.history.record(key, table, g.dnsPlan);
       return table === g.table ? g : { ...g, table };
     });
     return { ...result, gateways };
@@ -185,9 +220,33 @@ export class DnsManager {
   /** Decides and (leader, not dry-run) writes the ConfigMap; returns each gateway's DNS status. */
   async sync(parsed: ParsedObjects, result: TranslateResult, deliveries: ReadonlyMap<string, DeliveryState>, now = new Date()): Promise<DnsSyncResult> {
     const snapshot = parsed.snapshot;
-    const inputs = result.gateways.map((g) =>
-      gatewayInput(g, snapshot, g.service === undefined ? 0 : this.endpoints.ready(g.service.namespace, g.service.name), deliveries.get(`${g.ref.namespace}/${g.ref.name}`)),
-    );
+    this.history.retain(new Set(result.gateways.map((g) => `${g.ref.namespace}/${g.ref.name}`)));
+    const pods = new Map<string, ReadyPod[]>();
+    const targets: ProbeTarget[] = [];
+    for (const g of result.gateways) {
+      const key = `${g.ref.namespace}/${g.ref.name}`;
+      const portName = probePortName(snapshot, g);
+      const ready = g.service === undefined || portName === undefined ? [] : this.endpoints.readyPods(g.service.namespace, g.service.name, portName);
+      pods.set(key, ready);
+      for (const p of ready) if (p.port !== undefined && p.addressType !== "FQDN") targets.push({ pod: p.pod, address: p.address, port: p.port, wanted: g.table.version });
+    }
+    this.prober.setTargets(targets);
+    const podStates = new Map<string, number>();
+    const inputs = result.gateways.map((g) => {
+      const key = `${g.ref.namespace}/${g.ref.name}`;
+      const ready = pods.get(key) ?? [];
+      const tableNames = this.history.names(key);
+      const proofs = ready.map((p) => this.proofOf(p, tableNames));
+      const readyEndpoints = g.service === undefined ? 0 : this.endpoints.ready(g.service.namespace, g.service.name);
+      for (const p of proofs) {
+        const state = podState(p, g.table.version, tableNames);
+        podStates.set(state, (podStates.get(state) ?? 0) + 1);
+      }
+      return gatewayInput(g, snapshot, readyEndpoints, deliveries.get(key), { pods: proofs, tableNames });
+    });
+    for (const state of ["Current", "Behind", "Unknown", "NoAnswer"] as const) {
+      this.hooks?.metrics?.gauge("canal_dns_gateway_pods", "Ready gateway pods by what they answered the delivery probe (all InternalGateways).", podStates.get(state) ?? 0, { state });
+    }
     const optedOut = optedOutNames(snapshot, this.o.clusterDomain);
     let decision: Decision | undefined;
     const decideFrom = (stored: string | undefined): Decision => {
@@ -245,6 +304,23 @@ export class DnsManager {
     return { statuses, problems };
   }
 
+  /** A ready pod's probe answer as gating sees it; an unknown version is logged once. */
+  private proofOf(p: ReadyPod, tableNames: ReadonlyMap<string, ReadonlySet<string>>): PodProof {
+    if (p.addressType === "FQDN") return { pod: p.pod, address: p.address, error: "is an FQDN endpoint, which cannot be probed" };
+    if (p.port === undefined) return { pod: p.pod, address: p.address, error: "has no port in its EndpointSlice for the Gateway's HTTP server" };
+    const r = this.prober.result({ address: p.address, port: p.port });
+    if (r === undefined) return { pod: p.pod, address: p.address, error: "has not answered the probe yet" };
+    if (r.version !== undefined && !tableNames.has(r.version)) {
+      const k = `${p.pod} ${r.version}`;
+      if (!this.warned.has(k)) {
+        if (this.warned.size >= 1024) this.warned.clear();
+        this.warned.add(k);
+        this.log.warn("gateway pod runs a table version this controller did not build recently; it proves no delivery", { pod: p.pod, address: p.address, tableVersion: r.version.slice(0, 128) });
+      }
+    }
+    return { pod: p.pod, address: p.address, ...(r.version === undefined ? {} : { version: r.version }), ...(r.error === undefined ? {} : { error: r.error }) };
+  }
+
   /** Wakes the controller when the earliest drain deadline passes. */
   private armDeadline(): void {
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
@@ -255,4 +331,11 @@ export class DnsManager {
       this.hooks?.retranslate();
     }, Math.max(0, t - Date.now()) + 50);
   }
+}
+
+/** A ready pod for canal_dns_gateway_pods: runs the latest table, an older one it built, an unknown one, or none. */
+function podState(p: PodProof, latest: string, tableNames: ReadonlyMap<string, ReadonlySet<string>>): "Current" | "Behind" | "Unknown" | "NoAnswer" {
+  if (p.version === undefined) return "NoAnswer";
+  if (p.version === latest) return "Current";
+  return tableNames.has(p.version) ? "Behind" : "Unknown";
 }
