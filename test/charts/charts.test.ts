@@ -181,7 +181,7 @@ describe("canal-control", () => {
     const config = parseControllerFlags(controllerArgs(controlCustom));
     if (config === "help") throw new Error("unexpected --help");
     expect(config.wasmPlugin).toBeUndefined();
-    expect(config.ecds).toEqual({ address: "0.0.0.0:18080", wasmPath: "/var/lib/canal/filter.wasm", maxStreams: 1024 });
+    expect(config.ecds).toEqual({ address: "0.0.0.0:18080", wasmPath: "/var/lib/canal/filter.wasm", maxStreams: 1024, maxStreamsPerIp: 64 });
     expect(config).toMatchObject({ leaseName: "canal-leader", leaseDurationSeconds: 10, clusterDomain: "corp.local", logLevel: "debug", metricsAddress: "0.0.0.0:9191" });
     const ef = find(controlCustom, "EnvoyFilter", "canal-ecds");
     const patches = at(ef, "spec", "configPatches") as Json[];

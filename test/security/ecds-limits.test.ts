@@ -20,7 +20,9 @@ beforeAll(async () => {
   api = await startKubeApi({ name: "security-ecds" });
   await api.prepareForCanal();
   await api.applyYaml(SEED);
-  ctl = await ControllerProcess.start(api, ["--ecds-max-streams", String(MAX_STREAMS)]);
+  // Every test client is 127.0.0.1: the per-IP cap (tested in ecds-server-limits.test.ts) is
+  // raised here so the overall cap is what the 10,000-stream flood meets.
+  ctl = await ControllerProcess.start(api, ["--ecds-max-streams", String(MAX_STREAMS), "--ecds-max-streams-per-ip", "100000"]);
   await pollUntil("the seed's status", async () => ((await internalGatewayStatus(api)).tableVersion ? true : undefined), { timeoutMs: 30_000, intervalMs: 100, onTimeout: () => ctl.tail() });
 }, 240_000);
 

@@ -48,6 +48,16 @@ describe("ECDS server limits", () => {
     expect(server.openStreams).toBe(3);
   });
 
+  it("refuses streams beyond maxStreamsPerClientIp over separate connections from one IP", async () => {
+    const { server, port } = await start({ maxStreamsPerClientIp: 4 });
+    const cs = Array.from({ length: 7 }, (_, i) => client(port, `ip-${i}`, { channelOptions: { "grpc.use_local_subchannel_pool": 1 } }));
+    for (const c of cs) c.subscribe();
+    const outcomes = await Promise.all(cs.map(async (c) => c.next(5000).then(() => "admitted", () => `ended ${c.ended?.code}`)));
+    expect(outcomes.filter((o) => o === "admitted")).toHaveLength(4);
+    expect(outcomes.filter((o) => o === `ended ${grpc.status.RESOURCE_EXHAUSTED}`)).toHaveLength(3);
+    expect(server.openStreams).toBe(4);
+  });
+
   it("closes a stream that sends no first request within firstRequestTimeoutMs, freeing its slot", async () => {
     const { server, port } = await start({ firstRequestTimeoutMs: 300, maxStreams: 1 });
     const silent = client(port, "silent");

@@ -12,7 +12,7 @@ import { processEnvReport } from "../runner/process-env.ts";
 import { DnsManager } from "../dns/manager.ts";
 import { DNS_USAGE, parseDnsFlags, DNS_FLAG_OPTIONS, type DnsConfig } from "../dns/flags.ts";
 import { EcdsPublisher } from "../sinks/ecds-publisher.ts";
-import { DEFAULT_MAX_STREAMS } from "../sinks/ecds/limits.ts";
+import { DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT_IP } from "../sinks/ecds/limits.ts";
 import { startHttp } from "../runner/http.ts";
 import { jsonLogger, type Level } from "../runner/log.ts";
 import { loadRegexValidator } from "../translate/regex-validator.ts";
@@ -41,6 +41,9 @@ flags:
                            (default: /etc/canal/canal.wasm)
   --ecds-max-streams N     with --ecds-address: ECDS streams open at once, all clients together;
                            more are refused with RESOURCE_EXHAUSTED (default: 1024; docs/ecds.md)
+  --ecds-max-streams-per-ip N
+                           with --ecds-address: ECDS streams open at once from one client IP
+                           (default: 64), so one pod cannot take every slot
   --ecds-tls-cert PATH     with --ecds-address: serve ECDS over TLS with this PEM certificate
                            chain (and --ecds-tls-key); default: plaintext (docs/ecds.md, "TLS")
   --ecds-tls-key PATH      the PEM private key of --ecds-tls-cert
@@ -71,7 +74,7 @@ export interface ControllerConfig {
   leaseName: string;
   leaseDurationSeconds: number;
   wasmPlugin?: { url: string; sha256?: string; pullSecret?: string };
-  ecds?: { address: string; wasmPath: string; maxStreams: number; tls?: EcdsTlsFiles };
+  ecds?: { address: string; wasmPath: string; maxStreams: number; maxStreamsPerIp: number; tls?: EcdsTlsFiles };
   clusterDomain: string;
   metricsAddress: string;
   logLevel: Level;
@@ -117,6 +120,7 @@ export function parseControllerFlags(args: string[]): ControllerConfig | "help" 
         "ecds-address": { type: "string" },
         "wasm-path": { type: "string", default: "/etc/canal/canal.wasm" },
         "ecds-max-streams": { type: "string", default: String(DEFAULT_MAX_STREAMS) },
+        "ecds-max-streams-per-ip": { type: "string", default: String(DEFAULT_MAX_STREAMS_PER_CLIENT_IP) },
         "ecds-tls-cert": { type: "string" },
         "ecds-tls-key": { type: "string" },
         "ecds-tls-client-ca": { type: "string" },
@@ -159,12 +163,10 @@ export function parseControllerFlags(args: string[]): ControllerConfig | "help" 
   const ecdsAddress = values["ecds-address"];
   if (ecdsAddress !== undefined) {
     if (!/^[^\s:]+:\d+$/.test(ecdsAddress)) throw new UsageError(`canal controller: --ecds-address must be host:port, got "${ecdsAddress}"`);
-    const maxStreams = Number(values["ecds-max-streams"]);
-    if (!Number.isInteger(maxStreams) || maxStreams < 1 || maxStreams > 100_000) {
-      throw new UsageError(`canal controller: --ecds-max-streams must be a whole number between 1 and 100000, got "${values["ecds-max-streams"]}"`);
-    }
+    const maxStreams = streamCount(values["ecds-max-streams"] as string, "--ecds-max-streams");
+    const maxStreamsPerIp = streamCount(values["ecds-max-streams-per-ip"] as string, "--ecds-max-streams-per-ip");
     const tls = ecdsTlsFlags(values["ecds-tls-cert"], values["ecds-tls-key"], values["ecds-tls-client-ca"]);
-    ecds = { address: ecdsAddress, wasmPath: values["wasm-path"] as string, maxStreams, ...(tls === undefined ? {} : { tls }) };
+    ecds = { address: ecdsAddress, wasmPath: values["wasm-path"] as string, maxStreams, maxStreamsPerIp, ...(tls === undefined ? {} : { tls }) };
   } else if (values["ecds-tls-cert"] !== undefined || values["ecds-tls-key"] !== undefined || values["ecds-tls-client-ca"] !== undefined) {
     throw new UsageError("canal controller: --ecds-tls-cert, --ecds-tls-key and --ecds-tls-client-ca need --ecds-address");
   }
@@ -184,6 +186,12 @@ export function parseControllerFlags(args: string[]): ControllerConfig | "help" 
     idleGcMs: idleGc,
     dns: parseDnsFlags(values),
   };
+}
+
+function streamCount(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new UsageError(`canal controller: ${flag} must be a whole number between 1 and 100000, got "${text}"`);
+  return n;
 }
 
 function ecdsTlsFlags(cert: string | undefined, key: string | undefined, clientCa: string | undefined): EcdsTlsFiles | undefined {
@@ -234,6 +242,7 @@ export async function runController(config: ControllerConfig): Promise<() => Pro
     publisher = new EcdsPublisher({
       code: { local: config.ecds.wasmPath },
       maxStreams: config.ecds.maxStreams,
+      maxStreamsPerClientIp: config.ecds.maxStreamsPerIp,
       ...(credentials === undefined ? {} : { credentials }),
       log: (e) => log[e.level](e.message, { component: "ecds" }),
     });

@@ -6,6 +6,11 @@ import type { NodeInfo } from "./proto.ts";
 /** Streams open at once, all clients together (`--ecds-max-streams`): a pool is one stream per gateway pod. */
 export const DEFAULT_MAX_STREAMS = 1024;
 /**
+ * Streams from one client IP (a gateway pod has one; a node-local proxy or NAT in front of several
+ * gateways would need more): one rogue pod cannot take every slot of DEFAULT_MAX_STREAMS.
+ */
+export const DEFAULT_MAX_STREAMS_PER_CLIENT_IP = 64;
+/**
  * Streams on one HTTP/2 connection: Envoy opens one ADS (or ECDS) stream per connection, so a
  * handful allows overlapping reconnects; more is a client multiplexing streams to fill the cap.
  */

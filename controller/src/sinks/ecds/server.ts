@@ -26,6 +26,7 @@ import {
   DEFAULT_MAX_DISCONNECTED_GATEWAYS,
   DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
   DEFAULT_MAX_STREAMS,
+  DEFAULT_MAX_STREAMS_PER_CLIENT_IP,
   DEFAULT_MAX_STREAMS_PER_CONNECTION,
   HTTP2_MAX_CONCURRENT_STREAMS,
   loggable,
@@ -75,6 +76,8 @@ export interface EcdsServerOptions {
   maxReceiveMessageBytes?: number;
   /** Streams open at once over all clients; more are refused with RESOURCE_EXHAUSTED; default 1024. */
   maxStreams?: number;
+  /** Streams open at once from one client IP; more are refused; default 64. */
+  maxStreamsPerClientIp?: number;
   /** Streams open at once on one HTTP/2 connection; more are refused; default 8. */
   maxStreamsPerConnection?: number;
   /** A stream whose first request (with the node) does not come within this time is closed; default 10 s. */
@@ -204,6 +207,7 @@ export class EcdsServer {
       controlPlaneId: options.controlPlaneId ?? "canal-controller",
       disconnectedRetentionMs: options.disconnectedRetentionMs ?? DEFAULT_DISCONNECTED_RETENTION_MS,
       maxStreams: positive(options.maxStreams, DEFAULT_MAX_STREAMS, "maxStreams"),
+      maxStreamsPerClientIp: positive(options.maxStreamsPerClientIp, DEFAULT_MAX_STREAMS_PER_CLIENT_IP, "maxStreamsPerClientIp"),
       maxStreamsPerConnection: positive(options.maxStreamsPerConnection, DEFAULT_MAX_STREAMS_PER_CONNECTION, "maxStreamsPerConnection"),
       firstRequestTimeoutMs: positive(options.firstRequestTimeoutMs, DEFAULT_FIRST_REQUEST_TIMEOUT_MS, "firstRequestTimeoutMs"),
       maxConnectionIdleMs: positive(options.maxConnectionIdleMs, DEFAULT_MAX_CONNECTION_IDLE_MS, "maxConnectionIdleMs"),
@@ -211,7 +215,11 @@ export class EcdsServer {
       credentials: options.credentials,
       log: options.log ?? (() => {}),
     };
-    this.admission = new StreamAdmission({ maxStreams: this.opts.maxStreams, maxStreamsPerConnection: this.opts.maxStreamsPerConnection });
+    this.admission = new StreamAdmission({
+      maxStreams: this.opts.maxStreams,
+      maxStreamsPerClientIp: this.opts.maxStreamsPerClientIp,
+      maxStreamsPerConnection: this.opts.maxStreamsPerConnection,
+    });
     if ("remote" in options.code && options.unsafeAllowRemoteCode !== true) {
       throw new Error(
         "EcdsServer: remote Wasm code is refused: Envoy 1.40 ACKs an ECDS update with remote code but never fetches it, " +
