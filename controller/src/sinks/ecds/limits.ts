@@ -111,3 +111,10 @@ export function rememberNack(nacked: Set<string>, version: string): void {
   }
 }
 
+
+/** `v` if it is a positive integer, `fallback` if undefined; throws otherwise. */
+export function positive(v: number | undefined, fallback: number, name: string): number {
+  if (v === undefined) return fallback;
+  if (!Number.isInteger(v) || v < 1) throw new Error(`EcdsServer: ${name} must be a positive integer, got ${v}`);
+  return v;
+}

@@ -12,6 +12,8 @@
 //   (version_info ""), the group's last ACKed table is sent instead (fallbackToLastAcked).
 // - publish() pushes the new table at once to every subscribed stream of its group. At most one
 //   response per stream is in flight; later publishes coalesce to the newest table.
+// - Every client is untrusted: streams, message sizes, node ids, what is kept per gateway and
+//   what is logged are capped (limits.ts, admission.ts; docs/ecds.md, "Untrusted clients").
 
 import { randomBytes } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
@@ -35,6 +37,7 @@ import {
   MAX_USER_AGENT_LENGTH,
   MAX_VERSION_LENGTH,
   nodeRefusal,
+  positive,
   rememberNack,
   truncate,
 } from "./limits.ts";
@@ -598,12 +601,6 @@ export class EcdsServer {
     );
     if (g !== undefined) this.emit("sent", g);
   }
-}
-
-function positive(v: number | undefined, fallback: number, name: string): number {
-  if (v === undefined) return fallback;
-  if (!Number.isInteger(v) || v < 1) throw new Error(`EcdsServer: ${name} must be a positive integer, got ${v}`);
-  return v;
 }
 
 function cmp(a: string, b: string): number {
