@@ -184,6 +184,18 @@ spec:
     expect(b.stderr).toContain(`${join(sub, "other.yaml")}:8: spec.http[0].match[0].headers[x-a].regex: `);
   }, 60_000);
 
+  it("two Gateways and no InternalGateway: each Gateway's own errors, then the note", async () => {
+    const gws = write("two-gateways.yaml", 'apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: a, namespace: default}\nspec:\n  selector: {app: x}\n  servers:\n    - port: {number: 443, protocol: HTTPS, name: https}\n      hosts: ["*"]\n---\napiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: b, namespace: default}\nspec:\n  selector: {app: x}\n  servers:\n    - port: {number: 80, protocol: HTTP, name: http}\n      hosts: ["bad_host!"]\n');
+    const r = await canal(["compile", gws]);
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trimEnd().split("\n");
+    expect(lines[0]).toBe(`${gws}:7: spec.servers[0].port.protocol: HTTPS is not served by Canal (HTTP, HTTP2 and GRPC are); this server's hosts are not exposed. Use protocol HTTP. (UnsupportedField)`);
+    expect(lines[1]).toMatch(/:17: spec\.servers\[0\]\.hosts\[0\]: "bad_host!" is not a valid server host .*\(InvalidHost\)$/);
+    expect(lines[2]).toBe("canal compile: no InternalGateway in the files and 2 Gateways: add an InternalGateway naming one (see examples/helloworld)");
+    // The synthetic InternalGateway's workload labels follow each Gateway's selector: no SelectorMismatch artefact.
+    expect(r.stderr).not.toContain("SelectorMismatch");
+  }, 60_000);
+
   it("a missing file and no files: one line", async () => {
     const r = await canal(["compile", join(dir, "nope.yaml")]);
     expect([r.code, r.stderr]).toEqual([1, `canal compile: ${join(dir, "nope.yaml")}: no such file or directory\n`]);

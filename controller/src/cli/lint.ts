@@ -5,7 +5,8 @@
 // catch-all Gateway (port 80, hosts "*/*") and InternalGateway; only its own problems are kept,
 // minus those about spec.gateways (which the synthetic binding rewrote). The translator skips the
 // routes of a VirtualService without one valid host, so when only its hosts were reported, its
-// routes are checked again under a placeholder host.
+// routes are checked again under a placeholder host. A Gateway no InternalGateway serves (there
+// are several and no InternalGateway) is translated alone behind a synthetic InternalGateway.
 import type { Problem } from "../api/problem.ts";
 import type { Snapshot } from "../api/snapshot.ts";
 import type { Gateway, VirtualService } from "../api/istio.ts";
@@ -27,9 +28,20 @@ export function unboundVirtualServices(snapshot: Snapshot, result: TranslateResu
   return snapshot.virtualServices.filter((vs) => !keys.some((k) => namesGateway(vs, k)));
 }
 
-/** Problems of each VirtualService no table uses, found by translating it on its own. */
+/** Problems of each VirtualService and Gateway no table uses, found by translating it on its own. */
 export function standaloneProblems(snapshot: Snapshot, result: TranslateResult, options: LintOptions): Problem[] {
   const out: Problem[] = [];
+  const served = new Set(result.gateways.filter((g) => g.accepted).map((g) => `${g.gatewayRef.namespace}/${g.gatewayRef.name}`));
+  for (const gw of snapshot.gateways) {
+    const { namespace, name } = gw.metadata;
+    if (served.has(`${namespace}/${name}`)) continue;
+    // Workload labels = the Gateway's selector, as for an implied InternalGateway: which pods
+    // it selects is only a problem relative to a real InternalGateway.
+    const ig = lintInternalGateway(namespace, name);
+    if (Object.keys(gw.spec.selector).length > 0) ig.spec.workloadSelector = { matchLabels: { ...gw.spec.selector } };
+    const lone: Snapshot = { internalGateways: [ig], gateways: [gw], virtualServices: [], destinationRules: [], services: snapshot.services };
+    out.push(...translateWith(lone, options).problems.filter((p) => p.kind === "Gateway" && p.namespace === namespace && p.name === name));
+  }
   for (const vs of unboundVirtualServices(snapshot, result)) {
     const own = alone(vs, snapshot, options);
     out.push(...own);
@@ -56,8 +68,7 @@ function alone(vs: VirtualService, snapshot: Snapshot, options: LintOptions): Pr
     destinationRules: snapshot.destinationRules,
     services: snapshot.services,
   };
-  const r = translate(lone, options.clusterDomain === undefined ? { validateRegex: options.validateRegex } : { validateRegex: options.validateRegex, clusterDomain: options.clusterDomain });
-  return r.problems.filter((p) => p.kind === "VirtualService" && p.namespace === ns && p.name === vs.metadata.name && !isField(p, "spec.gateways"));
+  return translateWith(lone, options).problems.filter((p) => p.kind === "VirtualService" && p.namespace === ns && p.name === vs.metadata.name && !isField(p, "spec.gateways"));
 }
 
 function lintGateway(namespace: string): Gateway {
@@ -69,11 +80,15 @@ function lintGateway(namespace: string): Gateway {
   };
 }
 
-function lintInternalGateway(namespace: string): InternalGateway {
+function lintInternalGateway(namespace: string, gateway = LINT_GATEWAY_NAME): InternalGateway {
   return {
     apiVersion: "canal.io/v1alpha1",
     kind: "InternalGateway",
     metadata: { name: LINT_GATEWAY_NAME, namespace },
-    spec: { gatewayRef: { name: LINT_GATEWAY_NAME }, serviceRef: { name: LINT_GATEWAY_NAME } },
+    spec: { gatewayRef: { name: gateway }, serviceRef: { name: LINT_GATEWAY_NAME } },
   };
+}
+
+function translateWith(snapshot: Snapshot, options: LintOptions): TranslateResult {
+  return translate(snapshot, options.clusterDomain === undefined ? { validateRegex: options.validateRegex } : { validateRegex: options.validateRegex, clusterDomain: options.clusterDomain });
 }
