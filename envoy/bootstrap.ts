@@ -45,8 +45,42 @@ export interface UpstreamCluster {
  */
 export type TableSource =
   | { kind: "file"; path: string; watchedDirectory?: string }
-  | { kind: "ads"; adsCluster: UpstreamCluster }
+  | { kind: "ads"; adsCluster: UpstreamCluster; tls?: AdsTls }
   | { kind: "inline"; table: RouteTable | string };
+
+/**
+ * TLS to the controller's ECDS port (the controller's --ecds-tls-cert): the gateway checks the
+ * server's certificate against `caFile` and its DNS SAN against `serverName`; with `certFile` and
+ * `keyFile` it also shows a client certificate (for --ecds-tls-client-ca). docs/ecds.md, "TLS".
+ */
+export interface AdsTls {
+  caFile: string;
+  /** SNI and the DNS SAN the server certificate must carry, e.g. "canal-controller.istio-system.svc". */
+  serverName: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
+/** The UpstreamTlsContext transport socket of the ADS cluster; gRPC needs ALPN h2. */
+export function renderAdsTransportSocket(tls: AdsTls): EnvoyConfig {
+  return {
+    name: "envoy.transport_sockets.tls",
+    typed_config: {
+      "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+      sni: tls.serverName,
+      common_tls_context: {
+        alpn_protocols: ["h2"],
+        validation_context: {
+          trusted_ca: { filename: tls.caFile },
+          match_typed_subject_alt_names: [{ san_type: "DNS", matcher: { exact: tls.serverName } }],
+        },
+        ...(tls.certFile !== undefined && tls.keyFile !== undefined
+          ? { tls_certificates: [{ certificate_chain: { filename: tls.certFile }, private_key: { filename: tls.keyFile } }] }
+          : {}),
+      },
+    },
+  };
+}
 
 export interface AdminOptions {
   /** Admin port on `adminAddress`; 0 lets the kernel pick one (read it with --admin-address-path). */
@@ -308,7 +342,9 @@ export function renderCanalBootstrap(opts: CanalBootstrapOptions): EnvoyConfig {
     },
   };
   if (opts.table.kind === "ads") {
-    clusters.push(renderCluster(opts.table.adsCluster, true));
+    const ads = renderCluster(opts.table.adsCluster, true);
+    if (opts.table.tls !== undefined) ads.transport_socket = renderAdsTransportSocket(opts.table.tls);
+    clusters.push(ads);
     bootstrap.dynamic_resources = {
       ads_config: {
         api_type: "GRPC",

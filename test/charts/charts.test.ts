@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseControllerFlags } from "../../controller/src/cli.ts";
 import { CONTROLLER_PROCESS_ENV, processEnvReport } from "../../controller/src/runner/process-env.ts";
 import { groupKey } from "../../controller/src/sinks/ecds-publisher.ts";
-import { renderWasmFilterConfig } from "../../envoy/bootstrap.ts";
+import { renderAdsTransportSocket, renderWasmFilterConfig } from "../../envoy/bootstrap.ts";
 import { parseManifests, startKubeApi, type KubeApi, type KubeObject } from "../support/k8s.ts";
 import { pollUntil } from "../support/processes.ts";
 import { applyAll, CONTROL_CHART, find, GATEWAY_CHART, helm, REPO, SEED_CONTROL_SETS, sets, template } from "./helm.ts";
@@ -85,6 +85,17 @@ describe("canal (gateway)", () => {
     // probe on the first HTTP port, not Envoy's /healthz/ready (which is ready with no table).
     expect(proxy.readinessProbe).toMatchObject({ httpGet: { path: "/", port: 5000, httpHeaders: [{ name: "Host", value: "canal-probe.invalid" }] } });
     expect(proxy.startupProbe).toMatchObject({ httpGet: { path: "/healthz/ready", port: 15021 } });
+  });
+
+  it("gateway pods get no ServiceAccount token: only the projected istio-token (audience istio-ca) pilot-agent uses for istiod", () => {
+    for (const objects of [gatewayDefault, gatewayCustom]) {
+      const d = objects.find((o) => o.kind === "Deployment") as KubeObject;
+      expect(podSpec(d).automountServiceAccountToken).toBe(false);
+      expect((objects.find((o) => o.kind === "ServiceAccount") as KubeObject & { automountServiceAccountToken?: boolean }).automountServiceAccountToken).toBe(false);
+      const token = (podSpec(d).volumes as Json[]).find((v) => v.name === "istio-token");
+      expect(at(token, "projected", "sources", 0, "serviceAccountToken")).toMatchObject({ audience: "istio-ca", path: "istio-token" });
+      expect((container(d, "istio-proxy").volumeMounts as Json[]).find((m) => m.name === "istio-token")).toMatchObject({ mountPath: "/var/run/secrets/tokens" });
+    }
   });
 
   it("non-default values: Gateway servers equal the Service ports, hard anti-affinity, fixed replicas, ECDS node.cluster and filter copy", () => {
@@ -175,7 +186,7 @@ describe("canal-control", () => {
     const config = parseControllerFlags(controllerArgs(controlCustom));
     if (config === "help") throw new Error("unexpected --help");
     expect(config.wasmPlugin).toBeUndefined();
-    expect(config.ecds).toEqual({ address: "0.0.0.0:18080", wasmPath: "/var/lib/canal/filter.wasm" });
+    expect(config.ecds).toEqual({ address: "0.0.0.0:18080", wasmPath: "/var/lib/canal/filter.wasm", maxStreams: 1024, maxStreamsPerIp: 64 });
     expect(config).toMatchObject({ leaseName: "canal-leader", leaseDurationSeconds: 10, clusterDomain: "corp.local", logLevel: "debug", metricsAddress: "0.0.0.0:9191" });
     const ef = find(controlCustom, "EnvoyFilter", "canal-ecds");
     const patches = at(ef, "spec", "configPatches") as Json[];
@@ -200,7 +211,7 @@ describe("canal-control", () => {
     expect(at(cluster, "load_assignment", "endpoints", 0, "lb_endpoints", 0, "endpoint", "address", "socket_address")).toEqual({ address: "canal-xds.istio-system.svc.cluster.local", port_value: 18080 });
   });
 
-  it("DNS on: the flags parse into the controller's DNS config; the empty canal-dns ConfigMap; a Role limited to the two ConfigMaps by name", () => {
+  it("DNS on: the flags parse into the controller's DNS config; the empty canal-dns ConfigMap; a Role limited to canal-dns by name", () => {
     const config = parseControllerFlags(controllerArgs(controlCustom));
     if (config === "help") throw new Error("unexpected --help");
     expect(config.dns).toEqual({ configMap: { namespace: "kube-system", name: "canal-dns" }, mountPath: "/etc/coredns/custom-canal", ttlSeconds: 30, drainSeconds: 120, dryRun: true });
@@ -210,7 +221,47 @@ describe("canal-control", () => {
     const cm = find(controlCustom, "ConfigMap", "canal-dns");
     expect(cm.metadata.namespace).toBe("kube-system");
     const role = controlCustom.find((o) => o.kind === "Role" && o.metadata.namespace === "kube-system") as KubeObject;
-    expect((role as unknown as { rules: Json[] }).rules).toEqual([{ apiGroups: [""], resources: ["configmaps"], resourceNames: ["canal-dns", "coredns"], verbs: ["get", "update", "patch"] }]);
+    // CoreDNS's own ConfigMap is not granted unless dns.corefileAccess opts in (test/charts/rbac.test.ts).
+    expect((role as unknown as { rules: Json[] }).rules).toEqual([{ apiGroups: [""], resources: ["configmaps"], resourceNames: ["canal-dns"], verbs: ["get", "update", "patch"] }]);
+  });
+
+  it("EnvoyFilter mode: a NetworkPolicy admits only gateway pods of the gateway namespaces to the ECDS port; the metrics port stays open", async () => {
+    const np = find(controlCustom, "NetworkPolicy", "canal-xds") as KubeObject & { spec: Json };
+    expect(at(np, "spec", "podSelector", "matchLabels")).toEqual(at(find(controlCustom, "Deployment", "canal-controller"), "spec", "selector", "matchLabels"));
+    const [ecds, metrics] = at(np, "spec", "ingress") as Json[];
+    expect(at(ecds, "from")).toEqual([{ namespaceSelector: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: [NS] }] }, podSelector: { matchLabels: { app: "east-west" } } }]);
+    expect(at(ecds, "ports")).toEqual([{ port: "grpc-ecds", protocol: "TCP" }]);
+    expect(metrics).toEqual({ ports: [{ port: "metrics", protocol: "TCP" }] });
+    const extended = await template(CONTROL_CHART, "canal-control", NS, ["-f", CONTROL_VALUES, "--set", "ecds.networkPolicy.gatewayNamespaces={gw-a,gw-b}", "--set-json", 'ecds.networkPolicy.extraFrom=[{"ipBlock":{"cidr":"10.0.0.0/8"}}]']);
+    const from = at(find(extended, "NetworkPolicy", "canal-xds"), "spec", "ingress", 0, "from") as Json[];
+    expect(at(from[0], "namespaceSelector", "matchExpressions", 0, "values")).toEqual(["gw-a", "gw-b"]);
+    expect(from[1]).toEqual({ ipBlock: { cidr: "10.0.0.0/8" } });
+    const off = await template(CONTROL_CHART, "canal-control", NS, ["-f", CONTROL_VALUES, "--set", "ecds.networkPolicy.enabled=false"]);
+    expect(off.some((o) => o.kind === "NetworkPolicy")).toBe(false);
+    expect(controlDefault.some((o) => o.kind === "NetworkPolicy")).toBe(false); // WasmPlugin mode: no ECDS port
+  });
+
+  it("ECDS TLS: the controller's flags and Secret mount; the gateways' canal-ecds cluster has the UpstreamTlsContext envoy/bootstrap.ts renders", async () => {
+    const control = await template(CONTROL_CHART, "canal-control", NS, ["-f", CONTROL_VALUES, "--set", "ecds.tls.secretName=canal-ecds-tls", "--set", "ecds.tls.requireClientCert=true"]);
+    const config = parseControllerFlags(controllerArgs(control));
+    if (config === "help") throw new Error("unexpected --help");
+    expect(config.ecds?.tls).toEqual({ cert: "/etc/canal/ecds-tls/tls.crt", key: "/etc/canal/ecds-tls/tls.key", clientCa: "/etc/canal/ecds-tls/ca.crt" });
+    const d = find(control, "Deployment", "canal-controller");
+    expect((podSpec(d).volumes as Json[]).find((v) => v.name === "ecds-tls")).toEqual({ name: "ecds-tls", secret: { secretName: "canal-ecds-tls" } });
+    expect((container(d, "controller").volumeMounts as Json[]).find((m) => m.name === "ecds-tls")).toEqual({ name: "ecds-tls", mountPath: "/etc/canal/ecds-tls", readOnly: true });
+    expect(config.ecds?.tls).toBeDefined();
+    expect((parseControllerFlags(controllerArgs(controlCustom)) as { ecds?: { tls?: unknown } }).ecds?.tls).toBeUndefined(); // plaintext by default
+
+    const gateway = await template(GATEWAY_CHART, "canal-gateway", NS, ["-f", GATEWAY_VALUES, "--set", "ecds.tls.enabled=true", "--set", "ecds.tls.clientCert=true"]);
+    const bootstrap = parseYaml(at(find(gateway, "ConfigMap", "east-west-bootstrap"), "data", "custom_bootstrap.yaml") as string) as Json;
+    expect(at(bootstrap, "static_resources", "clusters", 0, "transport_socket")).toEqual(
+      renderAdsTransportSocket({ caFile: "/etc/canal/ecds-tls/ca.crt", serverName: "canal-xds.istio-system.svc", certFile: "/etc/canal/ecds-tls/tls.crt", keyFile: "/etc/canal/ecds-tls/tls.key" }),
+    );
+    const gw = find(gateway, "Deployment", "east-west");
+    expect((podSpec(gw).volumes as Json[]).find((v) => v.name === "canal-ecds-tls")).toEqual({ name: "canal-ecds-tls", secret: { secretName: "canal-ecds-tls" } });
+    expect((container(gw, "istio-proxy").volumeMounts as Json[]).some((m) => m.name === "canal-ecds-tls" && m.mountPath === "/etc/canal/ecds-tls")).toBe(true);
+    const plain = parseYaml(at(find(gatewayCustom, "ConfigMap", "east-west-bootstrap"), "data", "custom_bootstrap.yaml") as string) as Json;
+    expect(at(plain, "static_resources", "clusters", 0, "transport_socket")).toBeUndefined();
   });
 
   it.each([

@@ -188,7 +188,7 @@ it("the same token is refused what the controller does not own", async () => {
   expect(await asSa("GET", "/apis/discovery.k8s.io/v1/endpointslices")).toBe(403); // DNS off: no endpoint reads
 });
 
-it("with dns.enabled, the controller writes canal-dns without a refusal, and the token may touch exactly the two named ConfigMaps in kube-system", async () => {
+it("with dns.enabled, the controller writes canal-dns without a refusal, and the token may touch exactly that one ConfigMap in kube-system", async () => {
   const objects = await template(CONTROL_CHART, "canal-control", NS, [...sets(SEED_CONTROL_SETS), "--set", "dns.enabled=true"]);
   expect(await applyAll(api, objects, { dryRun: false })).toEqual([]); // also brings the InternalGateway back
   // A VirtualService for helloworld's own name, and a ready gateway endpoint: DNS points a name
@@ -230,12 +230,31 @@ ports: [{port: 5000, name: http-5000}]
   await api.applyYaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: coredns, namespace: kube-system}\ndata: {Corefile: '.:53 {}'}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: kube-proxy, namespace: kube-system}\ndata: {}\n");
   const merge = "application/merge-patch+json";
   expect(await asSa("PATCH", "/api/v1/namespaces/kube-system/configmaps/canal-dns", { data: { probe: "written with the token" } }, merge)).toBe(200);
-  expect(await asSa("GET", "/api/v1/namespaces/kube-system/configmaps/coredns")).toBe(200);
-  expect(await asSa("PATCH", "/api/v1/namespaces/kube-system/configmaps/coredns", { data: { Corefile: ".:53 {\n  # canal begin\n  # canal end\n}" } }, merge)).toBe(200);
+  // CoreDNS's own ConfigMap: the controller never reads or writes it (docs/dns.md), so by default
+  // the chart grants nothing on it (it used to grant get/update/patch).
+  expect(await asSa("GET", "/api/v1/namespaces/kube-system/configmaps/coredns")).toBe(403);
+  expect(await asSa("PATCH", "/api/v1/namespaces/kube-system/configmaps/coredns", { data: { Corefile: ".:53 {\n  # canal begin\n  # canal end\n}" } }, merge)).toBe(403);
   expect(await asSa("GET", "/api/v1/namespaces/kube-system/configmaps/kube-proxy")).toBe(403);
   expect(await asSa("GET", "/api/v1/namespaces/kube-system/configmaps")).toBe(403);
   expect(await asSa("POST", "/api/v1/namespaces/kube-system/configmaps", { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "canal-dns-2" } })).toBe(403);
   expect(await asSa("DELETE", "/api/v1/namespaces/kube-system/configmaps/canal-dns")).toBe(403);
   expect(await asSa("GET", "/apis/discovery.k8s.io/v1/endpointslices")).toBe(200);
-  expect(await asSa("GET", "/api/v1/endpoints")).toBe(200);
+  // DNS gating reads EndpointSlices only; core Endpoints are refused (the chart used to grant them).
+  expect(await asSa("GET", "/api/v1/endpoints")).toBe(403);
 }, 120_000);
+
+it("dns.corefileAccess is an explicit opt-in: read grants get on the coredns ConfigMap only, readWrite adds update and patch", async () => {
+  const merge = "application/merge-patch+json";
+  const corefile = { data: { Corefile: ".:53 {}" } };
+  const dns = [...sets(SEED_CONTROL_SETS), "--set", "dns.enabled=true"];
+  expect(await applyAll(api, await template(CONTROL_CHART, "canal-control", NS, [...dns, "--set", "dns.corefileAccess=read"]), { dryRun: false })).toEqual([]);
+  await until("get on coredns", async () => ((await asSa("GET", "/api/v1/namespaces/kube-system/configmaps/coredns")) === 200 ? true : undefined), 10_000);
+  expect(await asSa("PATCH", "/api/v1/namespaces/kube-system/configmaps/coredns", corefile, merge)).toBe(403);
+  expect(await applyAll(api, await template(CONTROL_CHART, "canal-control", NS, [...dns, "--set", "dns.corefileAccess=readWrite"]), { dryRun: false })).toEqual([]);
+  await until("patch on coredns", async () => ((await asSa("PATCH", "/api/v1/namespaces/kube-system/configmaps/coredns", corefile, merge)) === 200 ? true : undefined), 10_000);
+  expect(await asSa("GET", "/api/v1/namespaces/kube-system/configmaps/kube-proxy")).toBe(403);
+  expect(await asSa("DELETE", "/api/v1/namespaces/kube-system/configmaps/coredns")).toBe(403);
+  // Back to the default: nothing on coredns again.
+  expect(await applyAll(api, await template(CONTROL_CHART, "canal-control", NS, dns), { dryRun: false })).toEqual([]);
+  await until("coredns refused again", async () => ((await asSa("GET", "/api/v1/namespaces/kube-system/configmaps/coredns")) === 403 ? true : undefined), 10_000);
+}, 60_000);

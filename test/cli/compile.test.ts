@@ -139,6 +139,63 @@ spec:
     expect(lines).toHaveLength(2);
   }, 60_000);
 
+  it("a lone VirtualService (no Gateway): its own errors as file:line lines, then the note that no table can be built", async () => {
+    const vs = write("lone-vs.yaml", `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: reviews
+  namespace: default
+spec:
+  hosts:
+    - "bad_host!.example.com"
+  http:
+    - match:
+        - uri:
+            regex: "/api/(unclosed"
+      route:
+        - destination:
+            host: reviews.default.svc.cluster.local
+`);
+    const r = await canal(["compile", vs]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    const lines = r.stderr.trimEnd().split("\n");
+    expect(lines[0]).toMatch(new RegExp(`^${vs.replace(/[.*+?^\${}()|[\]\\/]/g, "\\$&")}:8: spec\\.hosts\\[0\\]: "bad_host!\\.example\\.com" is not a valid host: .*\\(InvalidHost\\)$`));
+    expect(lines).toContain(`${vs}:12: spec.http[0].match[0].uri.regex: regex "/api/(unclosed" does not compile in the gateway's RE2-syntax engine (missing closing ): at offset 14). This match block is dropped; fix the pattern (RE2 syntax, no backreferences or lookaround). (InvalidRegex)`);
+    // The objects' errors come first, then what they mean: no table.
+    const note = lines.indexOf("canal compile: no InternalGateway and no Gateway in the files: there is no table to build");
+    expect(note).toBeGreaterThan(lines.findIndex((l) => l.includes("(InvalidRegex)")));
+    // The synthetic binding used for the check never shows.
+    expect(r.stderr).not.toMatch(/canal-lint|spec\.gateways|placeholder/);
+  }, 60_000);
+
+  it("a valid lone VirtualService: no object errors, only the note; one bound to a Gateway no InternalGateway serves is checked too", async () => {
+    // (A destination needs its Service in the files, as with a Gateway: DestinationNotFound otherwise.)
+    const ok = write("lone-ok.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: ok, namespace: default}\nspec: {ports: [{port: 80, name: http}]}\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: ok, namespace: default}\nspec:\n  hosts: [ok.example.com]\n  http: [{route: [{destination: {host: ok.default.svc.cluster.local}}]}]\n");
+    const r = await canal(["compile", ok]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("canal compile: no InternalGateway and no Gateway in the files: there is no table to build\n");
+    // With the example's InternalGateway present, a VirtualService naming another Gateway is still validated.
+    const sub = mkdtempSync(join(dir, "unbound-"));
+    cpSync(join(REPO, "examples/helloworld"), sub, { recursive: true });
+    writeFileSync(join(sub, "other.yaml"), "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: other, namespace: default}\nspec:\n  hosts: [other.example.com]\n  gateways: [elsewhere]\n  http:\n    - match: [{headers: {x-a: {regex: \"(\"}}}]\n      route: [{destination: {host: other.default.svc.cluster.local}}]\n");
+    const b = await canal(["compile", "-q", sub]);
+    expect(b.code).toBe(1);
+    expect(b.stderr).toContain(`${join(sub, "other.yaml")}:8: spec.http[0].match[0].headers[x-a].regex: `);
+  }, 60_000);
+
+  it("two Gateways and no InternalGateway: each Gateway's own errors, then the note", async () => {
+    const gws = write("two-gateways.yaml", 'apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: a, namespace: default}\nspec:\n  selector: {app: x}\n  servers:\n    - port: {number: 443, protocol: HTTPS, name: https}\n      hosts: ["*"]\n---\napiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: b, namespace: default}\nspec:\n  selector: {app: x}\n  servers:\n    - port: {number: 80, protocol: HTTP, name: http}\n      hosts: ["bad_host!"]\n');
+    const r = await canal(["compile", gws]);
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trimEnd().split("\n");
+    expect(lines[0]).toBe(`${gws}:7: spec.servers[0].port.protocol: HTTPS is not served by Canal (HTTP, HTTP2 and GRPC are); this server's hosts are not exposed. Use protocol HTTP. (UnsupportedField)`);
+    expect(lines[1]).toMatch(/:17: spec\.servers\[0\]\.hosts\[0\]: "bad_host!" is not a valid server host .*\(InvalidHost\)$/);
+    expect(lines[2]).toBe("canal compile: no InternalGateway in the files and 2 Gateways: add an InternalGateway naming one (see examples/helloworld)");
+    // The synthetic InternalGateway's workload labels follow each Gateway's selector: no SelectorMismatch artefact.
+    expect(r.stderr).not.toContain("SelectorMismatch");
+  }, 60_000);
+
   it("a missing file and no files: one line", async () => {
     const r = await canal(["compile", join(dir, "nope.yaml")]);
     expect([r.code, r.stderr]).toEqual([1, `canal compile: ${join(dir, "nope.yaml")}: no such file or directory\n`]);

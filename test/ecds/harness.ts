@@ -3,7 +3,7 @@
 // `table: {kind: "ads"}` pointing at that port. Everything is polled, nothing sleeps.
 
 import type { RouteTable } from "../../schema/route-table.ts";
-import { renderCanalBootstrap } from "../../envoy/bootstrap.ts";
+import { renderCanalBootstrap, type AdsTls } from "../../envoy/bootstrap.ts";
 import { EcdsServer, type EcdsServerOptions, type GatewayStatus } from "../../controller/src/sinks/ecds/index.ts";
 import { startEnvoy, type EnvoyProcess } from "../support/envoy.ts";
 import { clusterName, PROBE_HOST, PROBE_PATH } from "../support/gateway.ts";
@@ -106,6 +106,8 @@ export async function startAdsGateway(opts: {
   nodeCluster?: string;
   /** Envoy's --component-log-level, e.g. "wasm:debug" to see the filter's debug lines. */
   componentLogLevel?: string;
+  /** TLS to the ECDS port (default: plaintext). */
+  adsTls?: AdsTls;
 }): Promise<AdsGateway> {
   const config = renderCanalBootstrap({
     listenerPort: 0,
@@ -113,7 +115,7 @@ export async function startAdsGateway(opts: {
     wasmPath: opts.wasmPath,
     nodeId: opts.nodeId,
     nodeCluster: opts.nodeCluster,
-    table: { kind: "ads", adsCluster: { name: ADS_CLUSTER, host: LOOPBACK, port: opts.adsPort } },
+    table: { kind: "ads", adsCluster: { name: ADS_CLUSTER, host: LOOPBACK, port: opts.adsPort }, ...(opts.adsTls === undefined ? {} : { tls: opts.adsTls }) },
     clusters: [...opts.upstreams.clusters(), ...(opts.extraClusters ?? [])],
   });
   const envoy = await startEnvoy({ name: `ecds-${opts.nodeId}`, config, concurrency: opts.concurrency ?? 2, componentLogLevel: opts.componentLogLevel });

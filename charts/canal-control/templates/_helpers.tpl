@@ -58,6 +58,14 @@ app: canal-controller
 - --no-wasmplugin
 - {{ printf "--ecds-address=0.0.0.0:%v" .Values.ecds.port | quote }}
 - {{ printf "--wasm-path=%s" (.Values.ecds.wasmPath | toString) | quote }}
+- {{ printf "--ecds-max-streams=%v" .Values.ecds.maxStreams | quote }}
+{{- if .Values.ecds.tls.secretName }}
+- "--ecds-tls-cert=/etc/canal/ecds-tls/tls.crt"
+- "--ecds-tls-key=/etc/canal/ecds-tls/tls.key"
+{{- if .Values.ecds.tls.requireClientCert }}
+- "--ecds-tls-client-ca=/etc/canal/ecds-tls/ca.crt"
+{{- end }}
+{{- end }}
 {{- end }}
 - {{ printf "--cluster-domain=%s" (.Values.controller.clusterDomain | toString) | quote }}
 - {{ printf "--metrics-address=0.0.0.0:%v" .Values.controller.metricsPort | quote }}

@@ -12,7 +12,8 @@ const COMPILE_USAGE = `usage: canal compile [flags] <file|dir>...
 Reads Kubernetes YAML (multi-document; Services, Gateways, VirtualServices, DestinationRules,
 InternalGateways; other kinds are ignored) and prints each InternalGateway's route table as JSON:
 {"<namespace>/<name>": <table>, ...}. A directory stands for its *.yaml/*.yml files. With no
-InternalGateway and exactly one Gateway, an implied InternalGateway serves that Gateway.
+InternalGateway and exactly one Gateway, an implied InternalGateway serves that Gateway. A
+VirtualService that no table uses (a lone Istio file, no Gateway) is still validated on its own.
 
 Every problem is printed to stderr as 'file:line: field: message (Reason)'. Any problem makes
 the exit status 1 and nothing is printed on stdout, unless --allow-rejected.
@@ -97,8 +98,9 @@ export const compileCommand: Command = {
       return 1;
     }
     const out = compileFiles(files, { validateRegex: loadRegexValidator(), clusterDomain: flags.clusterDomain, defaultNamespace: flags.namespace });
-    if (!flags.quiet) for (const n of out.notes) process.stderr.write(`canal compile: ${n}\n`);
+    // Each object's own errors first, then what they mean for the tables.
     for (const e of out.errors) process.stderr.write(`${e}\n`);
+    if (!flags.quiet) for (const n of out.notes) process.stderr.write(`canal compile: ${n}\n`);
     const key = (g: GatewayResult): string => `${g.ref.namespace}/${g.ref.name}`;
     const gateways = out.result.gateways.filter((g) => flags.gateway === undefined || key(g) === flags.gateway);
     if (flags.gateway !== undefined && gateways.length === 0) {

@@ -1,6 +1,8 @@
 // `canal controller`: flags are parsed once into a typed config here; nothing below reads
 // process.argv or process.env.
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
+import * as grpc from "@grpc/grpc-js";
 import { setFlagsFromString } from "node:v8";
 import { parseArgs } from "node:util";
 import * as k8s from "@kubernetes/client-node";
@@ -10,6 +12,7 @@ import { processEnvReport } from "../runner/process-env.ts";
 import { DnsManager } from "../dns/manager.ts";
 import { DNS_USAGE, parseDnsFlags, DNS_FLAG_OPTIONS, type DnsConfig } from "../dns/flags.ts";
 import { EcdsPublisher } from "../sinks/ecds-publisher.ts";
+import { DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT_IP } from "../sinks/ecds/limits.ts";
 import { startHttp } from "../runner/http.ts";
 import { jsonLogger, type Level } from "../runner/log.ts";
 import { loadRegexValidator } from "../translate/regex-validator.ts";
@@ -36,6 +39,16 @@ flags:
                            0.0.0.0:18000; gateways set node.cluster to "<namespace>/<name>"
   --wasm-path PATH         with --ecds-address: the filter's path inside the gateways
                            (default: /etc/canal/canal.wasm)
+  --ecds-max-streams N     with --ecds-address: ECDS streams open at once, all clients together;
+                           more are refused with RESOURCE_EXHAUSTED (default: 1024; docs/ecds.md)
+  --ecds-max-streams-per-ip N
+                           with --ecds-address: ECDS streams open at once from one client IP
+                           (default: 64), so one pod cannot take every slot
+  --ecds-tls-cert PATH     with --ecds-address: serve ECDS over TLS with this PEM certificate
+                           chain (and --ecds-tls-key); default: plaintext (docs/ecds.md, "TLS")
+  --ecds-tls-key PATH      the PEM private key of --ecds-tls-cert
+  --ecds-tls-client-ca PATH
+                           with --ecds-tls-cert: require a client certificate signed by this CA
   --cluster-domain DOMAIN  Kubernetes cluster domain (default: cluster.local)
 ${DNS_USAGE}  --metrics-address ADDR   serve /metrics, /healthz, /readyz here (default: 127.0.0.1:9090)
   --log-level LEVEL        debug | info | warn | error (default: info)
@@ -48,6 +61,12 @@ ${DNS_USAGE}  --metrics-address ADDR   serve /metrics, /healthz, /readyz here (d
   -h, --help               this help
 `;
 
+export interface EcdsTlsFiles {
+  cert: string;
+  key: string;
+  clientCa?: string;
+}
+
 export interface ControllerConfig {
   kubeconfig?: string;
   namespace: string;
@@ -55,7 +74,7 @@ export interface ControllerConfig {
   leaseName: string;
   leaseDurationSeconds: number;
   wasmPlugin?: { url: string; sha256?: string; pullSecret?: string };
-  ecds?: { address: string; wasmPath: string };
+  ecds?: { address: string; wasmPath: string; maxStreams: number; maxStreamsPerIp: number; tls?: EcdsTlsFiles };
   clusterDomain: string;
   metricsAddress: string;
   logLevel: Level;
@@ -100,6 +119,11 @@ export function parseControllerFlags(args: string[]): ControllerConfig | "help" 
         "no-wasmplugin": { type: "boolean", default: false },
         "ecds-address": { type: "string" },
         "wasm-path": { type: "string", default: "/etc/canal/canal.wasm" },
+        "ecds-max-streams": { type: "string", default: String(DEFAULT_MAX_STREAMS) },
+        "ecds-max-streams-per-ip": { type: "string", default: String(DEFAULT_MAX_STREAMS_PER_CLIENT_IP) },
+        "ecds-tls-cert": { type: "string" },
+        "ecds-tls-key": { type: "string" },
+        "ecds-tls-client-ca": { type: "string" },
         "cluster-domain": { type: "string", default: "cluster.local" },
         "metrics-address": { type: "string", default: "127.0.0.1:9090" },
         "log-level": { type: "string", default: "info" },
@@ -139,7 +163,12 @@ export function parseControllerFlags(args: string[]): ControllerConfig | "help" 
   const ecdsAddress = values["ecds-address"];
   if (ecdsAddress !== undefined) {
     if (!/^[^\s:]+:\d+$/.test(ecdsAddress)) throw new UsageError(`canal controller: --ecds-address must be host:port, got "${ecdsAddress}"`);
-    ecds = { address: ecdsAddress, wasmPath: values["wasm-path"] as string };
+    const maxStreams = streamCount(values["ecds-max-streams"] as string, "--ecds-max-streams");
+    const maxStreamsPerIp = streamCount(values["ecds-max-streams-per-ip"] as string, "--ecds-max-streams-per-ip");
+    const tls = ecdsTlsFlags(values["ecds-tls-cert"], values["ecds-tls-key"], values["ecds-tls-client-ca"]);
+    ecds = { address: ecdsAddress, wasmPath: values["wasm-path"] as string, maxStreams, maxStreamsPerIp, ...(tls === undefined ? {} : { tls }) };
+  } else if (values["ecds-tls-cert"] !== undefined || values["ecds-tls-key"] !== undefined || values["ecds-tls-client-ca"] !== undefined) {
+    throw new UsageError("canal controller: --ecds-tls-cert, --ecds-tls-key and --ecds-tls-client-ca need --ecds-address");
   }
   if (wasmPlugin === undefined && ecds === undefined) throw new UsageError("canal controller: with --no-wasmplugin, --ecds-address is required: otherwise no gateway would receive a table");
   return {
@@ -157,6 +186,35 @@ export function parseControllerFlags(args: string[]): ControllerConfig | "help" 
     idleGcMs: idleGc,
     dns: parseDnsFlags(values),
   };
+}
+
+function streamCount(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new UsageError(`canal controller: ${flag} must be a whole number between 1 and 100000, got "${text}"`);
+  return n;
+}
+
+function ecdsTlsFlags(cert: string | undefined, key: string | undefined, clientCa: string | undefined): EcdsTlsFiles | undefined {
+  if (cert === undefined && key === undefined) {
+    if (clientCa !== undefined) throw new UsageError("canal controller: --ecds-tls-client-ca needs --ecds-tls-cert and --ecds-tls-key");
+    return undefined;
+  }
+  if (cert === undefined || key === undefined) throw new UsageError("canal controller: --ecds-tls-cert and --ecds-tls-key go together");
+  return { cert, key, ...(clientCa === undefined ? {} : { clientCa }) };
+}
+
+/** Server credentials for the ECDS port from PEM files; read once at start (rotate by restarting). */
+function ecdsCredentials(tls: EcdsTlsFiles | undefined): grpc.ServerCredentials | undefined {
+  if (tls === undefined) return undefined;
+  const read = (path: string, flag: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new UsageError(`canal controller: ${flag} ${path}: ${(err as Error).message}`);
+    }
+  };
+  const ca = tls.clientCa === undefined ? null : read(tls.clientCa, "--ecds-tls-client-ca");
+  return grpc.ServerCredentials.createSsl(ca, [{ cert_chain: read(tls.cert, "--ecds-tls-cert"), private_key: read(tls.key, "--ecds-tls-key") }], ca !== null);
 }
 
 /** A Kubernetes Secret name: a DNS-1123 subdomain. */
@@ -180,9 +238,16 @@ export async function runController(config: ControllerConfig): Promise<() => Pro
   const kinds = await resolveKinds(kc);
   let publisher: EcdsPublisher | undefined;
   if (config.ecds) {
-    publisher = new EcdsPublisher({ code: { local: config.ecds.wasmPath } });
+    const credentials = ecdsCredentials(config.ecds.tls);
+    publisher = new EcdsPublisher({
+      code: { local: config.ecds.wasmPath },
+      maxStreams: config.ecds.maxStreams,
+      maxStreamsPerClientIp: config.ecds.maxStreamsPerIp,
+      ...(credentials === undefined ? {} : { credentials }),
+      log: (e) => log[e.level](e.message, { component: "ecds" }),
+    });
     const { port } = await publisher.server.start(config.ecds.address);
-    log.info("serving ECDS", { address: config.ecds.address.replace(/:\d+$/, `:${port}`), wasmPath: config.ecds.wasmPath });
+    log.info("serving ECDS", { address: config.ecds.address.replace(/:\d+$/, `:${port}`), wasmPath: config.ecds.wasmPath, tls: config.ecds.tls === undefined ? "off" : config.ecds.tls.clientCa === undefined ? "server" : "mutual", maxStreams: config.ecds.maxStreams });
   }
   const controller = new Controller({
     publisher,

@@ -3,6 +3,7 @@
 import { sortProblems, type Problem } from "../api/problem.ts";
 import { formatFileError, formatProblem, readFileSnapshot, type FileSnapshot } from "../sources/file-source.ts";
 import { translate, type RegexValidator, type TranslateResult } from "../translate/index.ts";
+import { standaloneProblems } from "./lint.ts";
 
 export interface CompileOptions {
   validateRegex: RegexValidator;
@@ -21,11 +22,23 @@ export interface Compiled {
   notes: string[];
 }
 
+function dedupe(problems: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = JSON.stringify([p.kind, p.namespace, p.name, p.field, p.reason, p.message]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 export function compileFiles(files: readonly string[], options: CompileOptions): Compiled {
   const source = readFileSnapshot(files, options.defaultNamespace === undefined ? {} : { defaultNamespace: options.defaultNamespace });
   const result = translate(source.parsed.snapshot, options.clusterDomain === undefined ? { validateRegex: options.validateRegex } : { validateRegex: options.validateRegex, clusterDomain: options.clusterDomain });
   const notes: string[] = [];
-  let problems = sortProblems([...source.parsed.problems, ...result.problems]);
+  // Objects no table uses are validated on their own (lint.ts): a lone VirtualService is a normal input.
+  const lint = options.clusterDomain === undefined ? { validateRegex: options.validateRegex } : { validateRegex: options.validateRegex, clusterDomain: options.clusterDomain };
+  let problems = sortProblems(dedupe([...source.parsed.problems, ...result.problems, ...standaloneProblems(source.parsed.snapshot, result, lint)]));
   if (source.implied !== undefined) {
     notes.push(`no InternalGateway in the files: using an implied one, ${source.implied}`);
     // The implied gateway's Service only matters for DNS in a cluster; its absence is not the files' fault.

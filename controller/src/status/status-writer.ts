@@ -6,6 +6,7 @@ import * as k8s from "@kubernetes/client-node";
 import type { Problem } from "../api/index.ts";
 import type { DnsGatewayStatus } from "../dns/status.ts";
 import type { GatewayResult } from "../translate/index.ts";
+import { fitStatusToCrd } from "./crd-limits.ts";
 
 const MAX_LISTED = 256;
 
@@ -39,7 +40,10 @@ export interface InternalGatewayStatus {
   dns?: Omit<DnsGatewayStatus, "condition">;
 }
 
-/** The status an InternalGateway should have; transition times are kept when a condition holds. */
+/**
+ * The status an InternalGateway should have, within the CRD's caps (crd-limits.ts); transition
+ * times are kept when a condition holds.
+ */
 export function desiredStatus(result: GatewayResult, delivery: DeliveryState, previous: Condition[] = [], now = new Date(), dns?: DnsGatewayStatus): InternalGatewayStatus {
   const generation = result.ref.generation;
   const condition = (type: string, ok: boolean, reason: string, message: string): Condition => {
@@ -66,7 +70,7 @@ export function desiredStatus(result: GatewayResult, delivery: DeliveryState, pr
     status.conditions.push(condition("DNSReady", c.ok, c.reason, c.message));
     status.dns = rest;
   }
-  return status;
+  return fitStatusToCrd(status);
 }
 
 function sameIgnoringTimes(a: unknown, b: unknown): boolean {

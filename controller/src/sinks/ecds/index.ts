@@ -2,6 +2,8 @@
 // over ADS and reports per gateway what was sent, ACKed and NACKed. docs/ecds.md.
 export {
   ADS_METHOD_PATH,
+  adsServiceDefinition,
+  ecdsServiceDefinition,
   ECDS_METHOD_PATH,
   DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
   DEFAULT_MAX_SEND_MESSAGE_BYTES,

@@ -12,36 +12,43 @@
 //   (version_info ""), the group's last ACKed table is sent instead (fallbackToLastAcked).
 // - publish() pushes the new table at once to every subscribed stream of its group. At most one
 //   response per stream is in flight; later publishes coalesce to the newest table.
+// - Every client is untrusted: streams, message sizes, node ids, what is kept per gateway and
+//   what is logged are capped (limits.ts, admission.ts; docs/ecds.md, "Untrusted clients").
 
 import { randomBytes } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
-import {
-  decodeDiscoveryRequest,
-  decodeDiscoveryResponse,
-  encodeDiscoveryRequest,
-  encodeDiscoveryResponse,
-  TYPED_EXTENSION_CONFIG,
-  typeUrl,
-  type DiscoveryRequest,
-  type DiscoveryResponse,
-  type NodeInfo,
-} from "./proto.ts";
+import type { DiscoveryRequest, DiscoveryResponse, NodeInfo } from "./proto.ts";
 import { sameJson, type TableJson } from "./nested.ts";
 import { CANAL_RESOURCE_NAME, encodeCanalResource, type WasmCode } from "./resource.ts";
+import { StreamAdmission, type Admission } from "./admission.ts";
+import {
+  DEFAULT_DISCONNECTED_RETENTION_MS,
+  DEFAULT_FIRST_REQUEST_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTION_IDLE_MS,
+  DEFAULT_MAX_DISCONNECTED_GATEWAYS,
+  DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
+  DEFAULT_MAX_STREAMS,
+  DEFAULT_MAX_STREAMS_PER_CLIENT_IP,
+  DEFAULT_MAX_STREAMS_PER_CONNECTION,
+  HTTP2_MAX_CONCURRENT_STREAMS,
+  loggable,
+  LogLimiter,
+  MAX_NACK_MESSAGE_LENGTH,
+  MAX_USER_AGENT_LENGTH,
+  MAX_VERSION_LENGTH,
+  nodeRefusal,
+  positive,
+  rememberNack,
+  truncate,
+} from "./limits.ts";
 import { copyStatus, type GatewayEvent, type GatewayEventKind, type GatewayListener, type GatewayStatus } from "./status.ts";
 
-export const ADS_METHOD_PATH = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
-/**
- * The ECDS-only service: what Envoy opens for a filter whose config_discovery has an
- * api_config_source of type GRPC, i.e. istiod's gateways patched by the chart's EnvoyFilter
- * canal-ecds (their ADS is istiod). Same messages and state machine as ADS.
- */
-export const ECDS_METHOD_PATH = "/envoy.service.extension.v3.ExtensionConfigDiscoveryService/StreamExtensionConfigs";
-export const TYPED_EXTENSION_CONFIG_TYPE_URL = typeUrl(TYPED_EXTENSION_CONFIG);
+import { TYPED_EXTENSION_CONFIG_TYPE_URL, adsServiceDefinition, ecdsServiceDefinition } from "./services.ts";
+
+export { ADS_METHOD_PATH, ECDS_METHOD_PATH, TYPED_EXTENSION_CONFIG_TYPE_URL, adsServiceDefinition, ecdsServiceDefinition } from "./services.ts";
 /** Default gRPC send limit: large enough for a table of tens of MB. */
 export const DEFAULT_MAX_SEND_MESSAGE_BYTES = 64 * 1024 * 1024;
-/** Default gRPC receive limit: Envoy's requests are small (node, names, nonce, an error message). */
-export const DEFAULT_MAX_RECEIVE_MESSAGE_BYTES = 4 * 1024 * 1024;
+export { DEFAULT_MAX_RECEIVE_MESSAGE_BYTES };
 /** Room left in a response for everything but the resource (version, nonce, type URL, framing). */
 const RESPONSE_OVERHEAD_BYTES = 1024;
 
@@ -68,8 +75,20 @@ export interface EcdsServerOptions {
   vmId?: string;
   /** gRPC max send message size (bytes); default 64 MiB. publish() refuses tables that would not fit. */
   maxSendMessageBytes?: number;
-  /** gRPC max receive message size (bytes); default 4 MiB. */
+  /** gRPC max receive message size (bytes); default 256 KiB (limits.ts). */
   maxReceiveMessageBytes?: number;
+  /** Streams open at once over all clients; more are refused with RESOURCE_EXHAUSTED; default 1024. */
+  maxStreams?: number;
+  /** Streams open at once from one client IP; more are refused; default 64. */
+  maxStreamsPerClientIp?: number;
+  /** Streams open at once on one HTTP/2 connection; more are refused; default 8. */
+  maxStreamsPerConnection?: number;
+  /** A stream whose first request (with the node) does not come within this time is closed; default 10 s. */
+  firstRequestTimeoutMs?: number;
+  /** A connection without streams for this long is closed; default 60 s. */
+  maxConnectionIdleMs?: number;
+  /** Disconnected gateways kept in status() at most (the longest disconnected go first); default 256. */
+  maxDisconnectedGateways?: number;
   /** HTTP/2 keepalive pings to each gateway, so a vanished gateway is marked disconnected; default 30 s / 10 s timeout. */
   keepaliveTimeMs?: number;
   keepaliveTimeoutMs?: number;
@@ -129,6 +148,8 @@ interface GroupState {
 interface StreamState {
   id: number;
   call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+  admission: Extract<Admission, { ok: true }>;
+  firstRequestTimer?: NodeJS.Timeout;
   peer: string;
   node?: NodeInfo;
   key?: string;
@@ -136,7 +157,8 @@ interface StreamState {
   subscribed: boolean;
   /** version_info of the latest non-stale request. */
   reported: string;
-  lastSent?: { nonce: string; entry: Entry };
+  /** `answered`: the client ACKed or NACKed this response already. */
+  lastSent?: { nonce: string; entry: Entry; answered: boolean };
   nacked: Set<string>;
   nonces: number;
   writing: boolean;
@@ -167,6 +189,8 @@ export class EcdsServer {
   private readonly streams = new Set<StreamState>();
   private readonly gateways = new Map<string, GatewayStatus>();
   private readonly listeners = new Set<GatewayListener>();
+  private readonly admission: StreamAdmission;
+  private readonly logLimiter = new LogLimiter();
   private seq = 0;
   private streamIds = 0;
   /** Distinguishes this server instance's nonces from an earlier instance's. */
@@ -184,10 +208,21 @@ export class EcdsServer {
       fallbackToLastAcked: options.fallbackToLastAcked ?? true,
       groupOf: options.groupOf ?? (() => ""),
       controlPlaneId: options.controlPlaneId ?? "canal-controller",
-      disconnectedRetentionMs: options.disconnectedRetentionMs ?? 3_600_000,
+      disconnectedRetentionMs: options.disconnectedRetentionMs ?? DEFAULT_DISCONNECTED_RETENTION_MS,
+      maxStreams: positive(options.maxStreams, DEFAULT_MAX_STREAMS, "maxStreams"),
+      maxStreamsPerClientIp: positive(options.maxStreamsPerClientIp, DEFAULT_MAX_STREAMS_PER_CLIENT_IP, "maxStreamsPerClientIp"),
+      maxStreamsPerConnection: positive(options.maxStreamsPerConnection, DEFAULT_MAX_STREAMS_PER_CONNECTION, "maxStreamsPerConnection"),
+      firstRequestTimeoutMs: positive(options.firstRequestTimeoutMs, DEFAULT_FIRST_REQUEST_TIMEOUT_MS, "firstRequestTimeoutMs"),
+      maxConnectionIdleMs: positive(options.maxConnectionIdleMs, DEFAULT_MAX_CONNECTION_IDLE_MS, "maxConnectionIdleMs"),
+      maxDisconnectedGateways: options.maxDisconnectedGateways ?? DEFAULT_MAX_DISCONNECTED_GATEWAYS,
       credentials: options.credentials,
       log: options.log ?? (() => {}),
     };
+    this.admission = new StreamAdmission({
+      maxStreams: this.opts.maxStreams,
+      maxStreamsPerClientIp: this.opts.maxStreamsPerClientIp,
+      maxStreamsPerConnection: this.opts.maxStreamsPerConnection,
+    });
     if ("remote" in options.code && options.unsafeAllowRemoteCode !== true) {
       throw new Error(
         "EcdsServer: remote Wasm code is refused: Envoy 1.40 ACKs an ECDS update with remote code but never fetches it, " +
@@ -211,6 +246,8 @@ export class EcdsServer {
       "grpc.max_receive_message_length": this.opts.maxReceiveMessageBytes,
       "grpc.keepalive_time_ms": this.opts.keepaliveTimeMs,
       "grpc.keepalive_timeout_ms": this.opts.keepaliveTimeoutMs,
+      "grpc.max_concurrent_streams": Math.max(HTTP2_MAX_CONCURRENT_STREAMS, this.opts.maxStreamsPerConnection),
+      "grpc.max_connection_idle_ms": this.opts.maxConnectionIdleMs,
     });
     const onStream = (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void => this.onStream(call);
     server.addService(adsServiceDefinition(), { StreamAggregatedResources: onStream });
@@ -282,6 +319,11 @@ export class EcdsServer {
     return e === undefined ? undefined : { version: e.version, bytes: e.resource.length };
   }
 
+  /** Streams open now (admitted ones). */
+  get openStreams(): number {
+    return this.admission.open;
+  }
+
   /** Every known gateway (connected, or disconnected within disconnectedRetentionMs), sorted by cluster and node id. */
   status(): GatewayStatus[] {
     this.prune();
@@ -330,19 +372,43 @@ export class EcdsServer {
     }
   }
 
+  /** Forgets disconnected gateways past the retention time, then the longest disconnected beyond the count cap. */
   private prune(): void {
     const cutoff = Date.now() - this.opts.disconnectedRetentionMs;
+    const gone: Array<[string, number]> = [];
     for (const [k, g] of this.gateways) {
-      if (!g.connected && g.disconnectedAt !== undefined && Date.parse(g.disconnectedAt) < cutoff) this.gateways.delete(k);
+      if (g.connected || g.disconnectedAt === undefined) continue;
+      const at = Date.parse(g.disconnectedAt);
+      if (at < cutoff) this.gateways.delete(k);
+      else gone.push([k, at]);
     }
+    const excess = gone.length - this.opts.maxDisconnectedGateways;
+    if (excess <= 0) return;
+    gone.sort((a, b) => a[1] - b[1]);
+    for (const [k] of gone.slice(0, excess)) this.gateways.delete(k);
+  }
+
+  /** A log line that a client can trigger over and over: at most one per kind per LOG_WINDOW_MS. */
+  private logLimited(kind: string, level: EcdsLogEntry["level"], message: string): void {
+    const line = this.logLimiter.admit(kind, message);
+    if (line !== undefined) this.opts.log({ level, message: line });
   }
 
   private onStream(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
+    const peer = call.getPeer();
+    const admission = this.admission.admit(peer);
+    if (!admission.ok) {
+      this.logLimited("refused-stream", "warn", `refused a stream from ${peer}: ${admission.reason}`);
+      call.on("error", () => undefined);
+      call.emit("error", Object.assign(new Error(admission.reason), { code: grpc.status.RESOURCE_EXHAUSTED, details: admission.reason }));
+      return;
+    }
     this.streamIds += 1;
     const s: StreamState = {
       id: this.streamIds,
       call,
-      peer: call.getPeer(),
+      admission,
+      peer,
       group: "",
       subscribed: false,
       reported: "",
@@ -353,17 +419,24 @@ export class EcdsServer {
       closed: false,
     };
     this.streams.add(s);
+    s.firstRequestTimer = setTimeout(() => {
+      this.closeStream(s, "no first request", {
+        code: grpc.status.DEADLINE_EXCEEDED,
+        details: `no DiscoveryRequest with a node within ${this.opts.firstRequestTimeoutMs} ms`,
+      });
+    }, this.opts.firstRequestTimeoutMs);
+    s.firstRequestTimer.unref();
     call.on("data", (req: DiscoveryRequest) => {
       try {
         this.onRequest(s, req);
       } catch (err) {
-        this.opts.log({ level: "warn", message: `stream ${s.id}: ${err instanceof Error ? err.message : String(err)}` });
+        this.logLimited("internal-error", "warn", `stream ${s.id}: ${truncate(err instanceof Error ? err.message : String(err), 1024)}`);
         this.closeStream(s, "internal error", { code: grpc.status.INTERNAL, details: "canal ECDS server error" });
       }
     });
     call.on("end", () => this.closeStream(s, "gateway closed the stream"));
     call.on("cancelled", () => this.closeStream(s, "cancelled"));
-    call.on("error", (err: Error) => this.closeStream(s, `error: ${err.message}`));
+    call.on("error", (err: Error) => this.closeStream(s, `error: ${truncate(err.message, 1024)}`));
     call.on("close", () => this.closeStream(s, "closed"));
   }
 
@@ -371,6 +444,8 @@ export class EcdsServer {
     if (s.closed) return;
     s.closed = true;
     this.streams.delete(s);
+    s.admission.release();
+    if (s.firstRequestTimer !== undefined) clearTimeout(s.firstRequestTimer);
     if (withStatus !== undefined) {
       s.call.emit("error", Object.assign(new Error(withStatus.details), { code: withStatus.code, details: withStatus.details }));
     } else if (!s.call.writableEnded && !s.call.destroyed) {
@@ -380,7 +455,7 @@ export class EcdsServer {
         // the call is already gone
       }
     }
-    this.opts.log({ level: "debug", message: `stream ${s.id} (${s.node?.id ?? "no node yet"}): ${why}` });
+    this.logLimited("stream-closed", withStatus === undefined ? "debug" : "warn", `stream ${s.id} from ${s.peer} (${s.node === undefined ? "no node yet" : loggable(s.node.id)}): ${why}`);
     if (s.key === undefined) return;
     const g = this.gateways.get(s.key);
     if (g === undefined) return;
@@ -415,7 +490,7 @@ export class EcdsServer {
     g.streams += 1;
     g.connected = true;
     g.peer = s.peer;
-    g.userAgent = [node.userAgentName, node.userAgentVersion].filter((x) => x !== "").join("/");
+    g.userAgent = [node.userAgentName, node.userAgentVersion].filter((x) => x !== "").map((x) => truncate(x, MAX_USER_AGENT_LENGTH)).join("/");
     g.connectedAt = now();
     delete g.disconnectedAt;
     this.emit("connected", g);
@@ -424,36 +499,49 @@ export class EcdsServer {
   private onRequest(s: StreamState, req: DiscoveryRequest): void {
     if (s.closed) return;
     if (s.node === undefined) {
-      if (req.node === undefined || req.node.id === "") {
-        this.closeStream(s, "first request without node.id", {
-          code: grpc.status.INVALID_ARGUMENT,
-          details: "the first DiscoveryRequest of a stream must carry node.id",
-        });
+      const refusal = nodeRefusal(req.node);
+      if (refusal !== undefined) {
+        this.closeStream(s, refusal, { code: grpc.status.INVALID_ARGUMENT, details: refusal });
         return;
       }
-      this.attachNode(s, req.node);
+      if (s.firstRequestTimer !== undefined) clearTimeout(s.firstRequestTimer);
+      this.attachNode(s, req.node as NodeInfo);
+    }
+    if (req.versionInfo.length > MAX_VERSION_LENGTH) {
+      const why = `version_info of ${req.versionInfo.length} characters, over ${MAX_VERSION_LENGTH}: this server never sent it`;
+      this.closeStream(s, why, { code: grpc.status.INVALID_ARGUMENT, details: why });
+      return;
     }
     const g = s.key === undefined ? undefined : this.gateways.get(s.key);
     if (g === undefined) return;
     if (req.typeUrl !== TYPED_EXTENSION_CONFIG_TYPE_URL) {
-      this.opts.log({ level: "warn", message: `${g.nodeId}: ignoring a request for unsupported type ${req.typeUrl || "<empty>"}` });
+      this.logLimited("unsupported-type", "warn", `${loggable(g.nodeId)}: ignoring a request for unsupported type ${loggable(req.typeUrl || "<empty>")}`);
       return;
     }
     if (req.responseNonce !== "") {
       if (s.lastSent === undefined || req.responseNonce !== s.lastSent.nonce) {
         // Stale: answers a response that a newer one has superseded (or one we never sent).
-        this.opts.log({ level: "debug", message: `${g.nodeId}: stale nonce ${req.responseNonce}` });
+        this.logLimited("stale-nonce", "debug", `${loggable(g.nodeId)}: stale nonce ${loggable(req.responseNonce)}`);
         return;
       }
       const sent = s.lastSent.entry;
       s.reported = req.versionInfo;
       g.reportedVersion = req.versionInfo;
-      if (req.errorDetail !== undefined) {
-        s.nacked.add(sent.version);
-        g.lastNack = { version: sent.version, code: req.errorDetail.code, message: req.errorDetail.message, at: now() };
-        this.opts.log({ level: "warn", message: `${g.nodeId} rejected ${sent.version}: ${req.errorDetail.message}` });
+      if (s.lastSent.answered) {
+        // Envoy answers each response once; a second ACK/NACK of one nonce changes nothing and
+        // must not cost a status write or a log line each (a client repeating it endlessly).
+        this.logLimited("repeated-answer", "debug", `${loggable(g.nodeId)}: repeated answer to nonce ${loggable(req.responseNonce)} ignored`);
+      } else if (req.errorDetail !== undefined) {
+        s.lastSent.answered = true;
+        rememberNack(s.nacked, sent.version);
+        const message = truncate(req.errorDetail.message, MAX_NACK_MESSAGE_LENGTH);
+        g.lastNack = { version: sent.version, code: req.errorDetail.code, message, at: now() };
+        // One line per response at most (a repeated answer is ignored above): not rate-limited,
+        // so every gateway's first NACK of a table is in the log.
+        this.opts.log({ level: "warn", message: `${loggable(g.nodeId)} rejected ${sent.version}: ${loggable(message)}` });
         this.emit("nacked", g);
       } else {
+        s.lastSent.answered = true;
         g.lastAcked = { version: sent.version, at: now() };
         const state = this.groupState(sent.group);
         if (state.lastGood === undefined || state.lastGood.seq < sent.seq) state.lastGood = sent;
@@ -491,7 +579,7 @@ export class EcdsServer {
     s.resend = false;
     s.nonces += 1;
     const nonce = `${this.instance}-${s.id}-${s.nonces}`;
-    s.lastSent = { nonce, entry: want };
+    s.lastSent = { nonce, entry: want, answered: false };
     const g = s.key === undefined ? undefined : this.gateways.get(s.key);
     if (g !== undefined) {
       g.lastSent = { version: want.version, nonce, bytes: want.resource.length, at: now() };
@@ -519,30 +607,3 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function toBuffer(u: Uint8Array): Buffer {
-  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
-}
-
-/** One bidirectional xDS method (DiscoveryRequest in, DiscoveryResponse out) with protobufjs codecs. */
-function discoveryMethod(path: string, originalName: string): grpc.MethodDefinition<DiscoveryRequest, DiscoveryResponse> {
-  return {
-    path,
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: (r: DiscoveryRequest) => toBuffer(encodeDiscoveryRequest(r)),
-    requestDeserialize: (b: Buffer) => decodeDiscoveryRequest(b),
-    responseSerialize: (r: DiscoveryResponse) => toBuffer(encodeDiscoveryResponse(r)),
-    responseDeserialize: (b: Buffer) => decodeDiscoveryResponse(b),
-    originalName,
-  };
-}
-
-/** The ADS service for grpc-js (server side and, for tests, client side). */
-export function adsServiceDefinition(): grpc.ServiceDefinition<grpc.UntypedServiceImplementation> {
-  return { StreamAggregatedResources: discoveryMethod(ADS_METHOD_PATH, "streamAggregatedResources") } as grpc.ServiceDefinition<grpc.UntypedServiceImplementation>;
-}
-
-/** The ExtensionConfigDiscoveryService (SotW) for grpc-js. */
-export function ecdsServiceDefinition(): grpc.ServiceDefinition<grpc.UntypedServiceImplementation> {
-  return { StreamExtensionConfigs: discoveryMethod(ECDS_METHOD_PATH, "streamExtensionConfigs") } as grpc.ServiceDefinition<grpc.UntypedServiceImplementation>;
-}

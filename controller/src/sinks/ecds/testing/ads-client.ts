@@ -49,10 +49,18 @@ export class AdsTestClient {
   constructor(
     port: number,
     readonly node: ClientNode,
-    opts: { maxReceiveMessageBytes?: number; service?: "ads" | "ecds" } = {},
+    opts: {
+      maxReceiveMessageBytes?: number;
+      service?: "ads" | "ecds";
+      /** Default: plaintext. */
+      credentials?: grpc.ChannelCredentials;
+      /** Extra channel options, e.g. {"grpc.use_local_subchannel_pool": 1} for a connection of its own. */
+      channelOptions?: grpc.ChannelOptions;
+    } = {},
   ) {
-    this.client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
+    this.client = new grpc.Client(`127.0.0.1:${port}`, opts.credentials ?? grpc.credentials.createInsecure(), {
       "grpc.max_receive_message_length": opts.maxReceiveMessageBytes ?? 64 * 1024 * 1024,
+      ...opts.channelOptions,
     });
     // Envoy opens ADS when its config source is `ads` (Canal's bootstrap), the ECDS service when
     // it is an api_config_source (istiod's gateways with the chart's EnvoyFilter).
