@@ -17,6 +17,12 @@ export const PROBLEM_REASONS = [
   "HostNotExposed",
   "HostConflict",
   "AmbiguousHost",
+  // host ownership (ADR 0003)
+  "HostNotOwned",
+  "HostNotGranted",
+  "AliasReserved",
+  "SystemNamespace",
+  "OptOutNotOwned",
   // routes and matches
   "UnsupportedField",
   "InvalidMatch",
