@@ -50,6 +50,13 @@ export const PROBLEM_REASONS = [
 
 export type ProblemReason = (typeof PROBLEM_REASONS)[number];
 
+/** The refusals of host ownership (ADR 0003), which `canal plan` lists with the DNS changes. */
+const OWNERSHIP_REASONS: ReadonlySet<ProblemReason> = new Set(["HostNotOwned", "HostNotGranted", "AliasReserved", "SystemNamespace", "OptOutNotOwned"]);
+
+export function isOwnershipReason(reason: ProblemReason): boolean {
+  return OWNERSHIP_REASONS.has(reason);
+}
+
 export type ProblemKind = "InternalGateway" | "Gateway" | "VirtualService" | "DestinationRule" | "Service";
 
 export interface Problem {
