@@ -38,7 +38,7 @@ export interface DnsEnv {
   logs: string[];
   /** The canal-dns ConfigMap as stored. */
   canalDns(): Promise<KubeObject & { data?: Record<string, string> }>;
-  startController(opts?: { identity?: string; publisher?: TablePublisher; dns?: Partial<DnsOptions>; wasmPlugin?: boolean }): Promise<Controller>;
+  startController(opts?: { identity?: string; publisher?: TablePublisher; dns?: Partial<DnsOptions>; wasmPlugin?: boolean; systemNamespaces?: string[] }): Promise<Controller>;
   stop(): Promise<void>;
 }
 
@@ -101,6 +101,7 @@ export async function startDnsEnv(name: string): Promise<DnsEnv> {
           validateRegex,
           dns: dnsManager,
           ...(opts.publisher === undefined ? {} : { publisher: opts.publisher }),
+          ...(opts.systemNamespaces === undefined ? {} : { systemNamespaces: opts.systemNamespaces }),
           ...(opts.wasmPlugin === false ? {} : { wasmPlugin: { url: "file:///etc/canal/canal.wasm" } }),
         });
         await c.start();
@@ -197,7 +198,7 @@ spec:
 apiVersion: canal.io/v1alpha1
 kind: InternalGateway
 metadata: {name: canal, namespace: istio-system}
-spec: {gatewayRef: {name: canal}, serviceRef: {name: canal-gateway}}
+spec: {gatewayRef: {name: canal}, serviceRef: {name: canal-gateway}, hostGrants: [{namespaces: [istio-system], hosts: ["*"]}]}
 `;
 }
 

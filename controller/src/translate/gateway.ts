@@ -10,6 +10,8 @@ import type { RegexValidator } from "./context.ts";
 import type { ClusterRef } from "./destinations.ts";
 import { servedNamespaces, type DnsEntry } from "./dnsplan.ts";
 import { selects } from "./hosts.ts";
+import { serviceFqdn } from "./names.ts";
+import { mayRoute } from "./ownership.ts";
 import { ProblemSink } from "./problems.ts";
 import { reportIgnoredFields } from "./report.ts";
 import { readServers, type ServerPort } from "./servers.ts";
@@ -113,7 +115,10 @@ export function translateGateway(input: GatewayInputs, sink: ProblemSink): Gatew
     if (c.claims.length === 0) return [];
     const r = steps.vsRoutes(c.vs, env);
     sink.list.push(...r.problems);
-    destinations.push(...r.services);
+    // A destination enters the DNS plan only for its owner (or a grantee): a tenant may route to
+    // another namespace's Service, but not move that Service's callers onto the gateway.
+    const ns = c.vs.metadata.namespace;
+    for (const d of r.services) if (mayRoute(serviceFqdn(d.metadata.name, d.metadata.namespace, input.clusterDomain), ns, hostCtx.grants, input.clusterDomain).ok) destinations.push(d);
     for (const ref of r.clusters) if (!clusters.has(ref.cluster)) clusters.set(ref.cluster, ref);
     return r.routes;
   });
