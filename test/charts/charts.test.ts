@@ -150,6 +150,8 @@ describe("canal-control", () => {
       gatewayRef: { name: "canal" },
       serviceRef: { name: "canal-gateway" },
       workloadSelector: { matchLabels: { app: "canal-gateway" } },
+      // grantOwnNamespace: the seed's VirtualServices in istio-system may route any host (ADR 0003).
+      hostGrants: [{ namespaces: ["istio-system"], hosts: ["*"] }],
     });
     // WasmPlugin mode: no canal-ecds EnvoyFilter, no WasmPlugin (the controller writes those), no
     // ConfigMap; the only EnvoyFilter is the cluster_header route (cluster-header-route.test.ts).
@@ -209,6 +211,15 @@ describe("canal-control", () => {
     const cluster = at(bootstrap, "static_resources", "clusters", 0) as Json;
     expect(cluster.name).toBe("canal-ecds");
     expect(at(cluster, "load_assignment", "endpoints", 0, "lb_endpoints", 0, "endpoint", "address", "socket_address")).toEqual({ address: "canal-xds.istio-system.svc.cluster.local", port_value: 18080 });
+  });
+
+  it("host ownership: systemNamespaces reach --system-namespaces, hostGrants the InternalGateway; grantOwnNamespace can be turned off", () => {
+    const config = parseControllerFlags(controllerArgs(controlCustom));
+    if (config === "help") throw new Error("unexpected --help");
+    expect(config.systemNamespaces).toEqual(["kube-system", NS, "monitoring", "cert-manager"]);
+    const seed = parseControllerFlags(controllerArgs(controlDefault));
+    expect(seed === "help" ? "help" : seed.systemNamespaces).toEqual(["kube-system", NS]);
+    expect(at(find(controlCustom, "InternalGateway", "east-west"), "spec", "hostGrants")).toEqual([{ namespaces: ["frontend"], hosts: ["api.example.com"] }]);
   });
 
   it("DNS on: the flags parse into the controller's DNS config; the empty canal-dns ConfigMap; a Role limited to canal-dns by name", () => {

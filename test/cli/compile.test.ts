@@ -59,7 +59,7 @@ describe("canal compile", () => {
     const f = write("seed.yaml", withoutIg);
     const r = await canal(["compile", f]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toBe("canal compile: no InternalGateway in the files: using an implied one, istio-system/canal (gatewayRef canal, serviceRef canal-gateway)\n");
+    expect(r.stderr).toBe("canal compile: no InternalGateway in the files: using an implied one, istio-system/canal (gatewayRef canal, serviceRef canal-gateway, hosts \"*\" granted to istio-system)\n");
     const t = (JSON.parse(r.stdout) as Record<string, RouteTable>)["istio-system/canal"] as RouteTable;
     expect(clusters(t)).toEqual(["outbound|5000||helloworld.default.svc.cluster.local"]);
   }, 60_000);

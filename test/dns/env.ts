@@ -43,7 +43,7 @@ export interface DnsEnv {
   logs: string[];
   /** The canal-dns ConfigMap as stored. */
   canalDns(): Promise<KubeObject & { data?: Record<string, string> }>;
-  startController(opts?: { identity?: string; publisher?: TablePublisher; dns?: Partial<DnsOptions>; wasmPlugin?: boolean }): Promise<Controller>;
+  startController(opts?: { identity?: string; publisher?: TablePublisher; dns?: Partial<DnsOptions>; wasmPlugin?: boolean; systemNamespaces?: string[] }): Promise<Controller>;
   /**
    * A real gateway pod behind the gateway Service's endpoint (10.1.0.5 in gatewayYaml): Envoy with
    * the filter, fed the table of the WasmPlugin the controller writes (the harness plays istiod).
@@ -136,6 +136,7 @@ export async function startDnsEnv(name: string): Promise<DnsEnv> {
           validateRegex,
           dns: dnsManager,
           ...(opts.publisher === undefined ? {} : { publisher: opts.publisher }),
+          ...(opts.systemNamespaces === undefined ? {} : { systemNamespaces: opts.systemNamespaces }),
           ...(opts.wasmPlugin === false ? {} : { wasmPlugin: { url: "file:///etc/canal/canal.wasm" } }),
         });
         await c.start();
@@ -264,7 +265,7 @@ spec:
 apiVersion: canal.io/v1alpha1
 kind: InternalGateway
 metadata: {name: canal, namespace: istio-system}
-spec: {gatewayRef: {name: canal}, serviceRef: {name: canal-gateway}}
+spec: {gatewayRef: {name: canal}, serviceRef: {name: canal-gateway}, hostGrants: [{namespaces: [istio-system], hosts: ["*"]}]}
 `;
 }
 

@@ -70,6 +70,9 @@ app: canal-controller
 - {{ printf "--cluster-domain=%s" (.Values.controller.clusterDomain | toString) | quote }}
 - {{ printf "--metrics-address=0.0.0.0:%v" .Values.controller.metricsPort | quote }}
 - {{ printf "--log-level=%s" (.Values.controller.logLevel | toString) | quote }}
+{{- with .Values.controller.systemNamespaces }}
+- {{ printf "--system-namespaces=%s" (join "," .) | quote }}
+{{- end }}
 {{- if .Values.dns.enabled }}
 - --dns
 - {{ printf "--dns-configmap=%s/%s" .Values.dns.namespace .Values.dns.configMap | quote }}

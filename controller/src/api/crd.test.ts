@@ -72,8 +72,9 @@ describe("the InternalGateway CRD", () => {
   });
 
   it("spec has exactly the fields the parser reads", () => {
-    expect(Object.keys(root.properties?.["spec"]?.properties ?? {}).sort()).toEqual(["gatewayRef", "serviceRef", "workloadSelector"]);
-    const full = igOf({ gatewayRef: { name: "canal", namespace: "istio-system" }, serviceRef: { name: "gw", namespace: "x" }, workloadSelector: { matchLabels: { app: "a" } } });
+    expect(Object.keys(root.properties?.["spec"]?.properties ?? {}).sort()).toEqual(["gatewayRef", "hostGrants", "serviceRef", "workloadSelector"]);
+    const hostGrants = [{ namespaces: ["team-a", "*"], hosts: ["api.example.com", "*.example.com", "*"] }];
+    const full = igOf({ gatewayRef: { name: "canal", namespace: "istio-system" }, serviceRef: { name: "gw", namespace: "x" }, workloadSelector: { matchLabels: { app: "a" } }, hostGrants });
     expect(validate(full)).toBe(true);
     const parsed = parseObject(full);
     expect(parsed.status).toBe("ok");
@@ -95,8 +96,23 @@ describe("the InternalGateway CRD", () => {
     ["service name starting with a digit", { gatewayRef: { name: "canal" }, serviceRef: { name: "1gw" } }],
     ["empty name", { gatewayRef: { name: "" }, serviceRef: { name: "gw" } }],
     ["non-string label", { gatewayRef: { name: "canal" }, serviceRef: { name: "gw" }, workloadSelector: { matchLabels: { app: 1 } } }],
+    ["a grant without namespaces", { gatewayRef: { name: "canal" }, serviceRef: { name: "gw" }, hostGrants: [{ namespaces: [], hosts: ["*"] }] }],
+    ["a grant without hosts", { gatewayRef: { name: "canal" }, serviceRef: { name: "gw" }, hostGrants: [{ namespaces: ["a"] }] }],
+    ["a grant namespace with a dot", { gatewayRef: { name: "canal" }, serviceRef: { name: "gw" }, hostGrants: [{ namespaces: ["a.b"], hosts: ["*"] }] }],
   ])("rejects %s", (_why, spec) => {
     expect(validate(igOf(spec))).toBe(false);
+  });
+
+  // The parser checks what the schema cannot say simply (host syntax), with field paths.
+  it.each([
+    [{ namespaces: ["a"], hosts: ["API.example.com:80"] }, "spec.hostGrants[0].hosts[0]"],
+    [{ namespaces: ["a"], hosts: ["payments"] }, "spec.hostGrants[0].hosts[0]"],
+    [{ namespaces: ["a", "B"], hosts: ["*"] }, "spec.hostGrants[0].namespaces[1]"],
+    [{ namespaces: [], hosts: ["*"] }, "spec.hostGrants[0].namespaces"],
+  ])("the parser refuses grant %j at %s", (grant, field) => {
+    const parsed = parseObject(igOf({ gatewayRef: { name: "canal" }, serviceRef: { name: "gw" }, hostGrants: [grant] }));
+    expect(parsed.status).toBe("invalid");
+    if (parsed.status === "invalid") expect(parsed.problems.map((p) => p.field)).toContain(field);
   });
 
   it("holds the status the controller writes, including every problem reason", () => {

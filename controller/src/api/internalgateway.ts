@@ -23,6 +23,21 @@ export interface InternalGatewaySpec {
   serviceRef: LocalRef;
   /** Labels of the gateway pods. Default {app: canal-gateway}. */
   workloadSelector?: { matchLabels: Record<string, string> };
+  /**
+   * Which namespaces may route which hosts besides their own Services (ADR 0003). Without a
+   * grant a VirtualService may only claim the Service FQDNs of its own namespace.
+   */
+  hostGrants?: HostGrant[];
 }
+
+/** Namespaces (or "*" for all) whose bound VirtualServices may claim hosts covered by `hosts`. */
+export interface HostGrant {
+  namespaces: string[];
+  /** Host patterns: "*", "*.suffix" or a DNS name (lower-case), as in VirtualService hosts. */
+  hosts: string[];
+}
+
+/** Limits of spec.hostGrants (the CRD says the same). */
+export const HOST_GRANT_LIMITS = Object.freeze({ grants: 256, namespaces: 64, hosts: 256 });
 
 export type InternalGateway = ObjectBase<"InternalGateway", InternalGatewaySpec>;

@@ -1,6 +1,7 @@
 // core/v1 Service and canal.io/v1alpha1 InternalGateway specs.
 import type { ServicePort, ServiceSpec, ServiceType } from "./core.ts";
-import type { InternalGatewaySpec, LocalRef } from "./internalgateway.ts";
+import { HOST_GRANT_LIMITS, type HostGrant, type InternalGatewaySpec, type LocalRef } from "./internalgateway.ts";
+import { isDnsLabel, normalizeHost } from "../translate/names.ts";
 import { opt, type Reader } from "./reader.ts";
 
 const SERVICE_FIELDS = ["type", "clusterIP", "clusterIPs", "ports"];
@@ -49,7 +50,7 @@ function servicePort(r: Reader, v: unknown, path: string): ServicePort | undefin
 }
 
 export function parseInternalGatewaySpec(r: Reader, v: unknown): InternalGatewaySpec | undefined {
-  const o = r.object(v, "spec", ["gatewayRef", "serviceRef", "workloadSelector"]);
+  const o = r.object(v, "spec", ["gatewayRef", "serviceRef", "workloadSelector", "hostGrants"]);
   if (o === undefined) return undefined;
   const gatewayRef = opt(o, "gatewayRef", "spec", (x, p) => localRef(r, x, p));
   if (gatewayRef === undefined) return r.fail("spec.gatewayRef", "required: the Istio Gateway this InternalGateway serves");
@@ -61,7 +62,37 @@ export function parseInternalGatewaySpec(r: Reader, v: unknown): InternalGateway
     return wo && { matchLabels: opt(wo, "matchLabels", p, (m, mp) => r.stringMap(m, mp)) ?? {} };
   });
   if (ws !== undefined) spec.workloadSelector = ws;
+  const grants = opt(o, "hostGrants", "spec", (x, p) => capped(r, x, p, HOST_GRANT_LIMITS.grants, (e, ep) => hostGrant(r, e, ep)));
+  if (grants !== undefined) spec.hostGrants = grants;
   return spec;
+}
+
+/** An array of at most `max` items, each read by `item` (undefined items fail the array). */
+function capped<T>(r: Reader, v: unknown, path: string, max: number, item: (e: unknown, p: string) => T | undefined): T[] | undefined {
+  if (Array.isArray(v) && v.length > max) return r.fail(path, `at most ${max} items, got ${v.length}`);
+  return r.array(v, path, item);
+}
+
+function hostGrant(r: Reader, v: unknown, path: string): HostGrant | undefined {
+  const o = r.object(v, path, ["namespaces", "hosts"]);
+  if (o === undefined) return undefined;
+  const namespaces = opt(o, "namespaces", path, (x, p) => capped(r, x, p, HOST_GRANT_LIMITS.namespaces, (e, ep) => {
+    const s = r.string(e, ep);
+    if (s === undefined) return undefined;
+    return s === "*" || isDnsLabel(s) ? s : r.fail(ep, `${JSON.stringify(s)} is neither a namespace name (DNS-1123 label) nor "*"`);
+  }));
+  const hosts = opt(o, "hosts", path, (x, p) => capped(r, x, p, HOST_GRANT_LIMITS.hosts, (e, ep) => {
+    const s = r.string(e, ep);
+    if (s === undefined) return undefined;
+    const h = normalizeHost(s);
+    if (!h.ok) return r.fail(ep, `${JSON.stringify(s)} is not a valid host: ${h.error}`);
+    // Short names are not expanded here: a dotless grant would match no host.
+    if (h.host !== "*" && !h.host.includes(".")) return r.fail(ep, `${JSON.stringify(s)} has no dot: grant the full name (name.namespace.svc.<cluster domain>), a wildcard or "*"`);
+    return h.host;
+  }));
+  if (namespaces === undefined || namespaces.length === 0) return r.fail(`${path}.namespaces`, "required: at least one namespace (or \"*\")");
+  if (hosts === undefined || hosts.length === 0) return r.fail(`${path}.hosts`, "required: at least one host");
+  return { namespaces, hosts };
 }
 
 function localRef(r: Reader, v: unknown, path: string): LocalRef | undefined {

@@ -17,6 +17,12 @@ export const PROBLEM_REASONS = [
   "HostNotExposed",
   "HostConflict",
   "AmbiguousHost",
+  // host ownership (ADR 0003)
+  "HostNotOwned",
+  "HostNotGranted",
+  "AliasReserved",
+  "SystemNamespace",
+  "OptOutNotOwned",
   // routes and matches
   "UnsupportedField",
   "InvalidMatch",
@@ -43,6 +49,13 @@ export const PROBLEM_REASONS = [
 ] as const;
 
 export type ProblemReason = (typeof PROBLEM_REASONS)[number];
+
+/** The refusals of host ownership (ADR 0003), which `canal plan` lists with the DNS changes. */
+const OWNERSHIP_REASONS: ReadonlySet<ProblemReason> = new Set(["HostNotOwned", "HostNotGranted", "AliasReserved", "SystemNamespace", "OptOutNotOwned"]);
+
+export function isOwnershipReason(reason: ProblemReason): boolean {
+  return OWNERSHIP_REASONS.has(reason);
+}
 
 export type ProblemKind = "InternalGateway" | "Gateway" | "VirtualService" | "DestinationRule" | "Service";
 

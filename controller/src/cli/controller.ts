@@ -11,6 +11,7 @@ import { Controller } from "../runner/controller.ts";
 import { processEnvReport } from "../runner/process-env.ts";
 import { DnsManager } from "../dns/manager.ts";
 import { DNS_USAGE, parseDnsFlags, DNS_FLAG_OPTIONS, type DnsConfig } from "../dns/flags.ts";
+import { SYSTEM_NAMESPACES_USAGE, systemNamespaces } from "./flags.ts";
 import { EcdsPublisher } from "../sinks/ecds-publisher.ts";
 import { DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT_IP } from "../sinks/ecds/limits.ts";
 import { startHttp } from "../runner/http.ts";
@@ -50,7 +51,7 @@ flags:
   --ecds-tls-client-ca PATH
                            with --ecds-tls-cert: require a client certificate signed by this CA
   --cluster-domain DOMAIN  Kubernetes cluster domain (default: cluster.local)
-${DNS_USAGE}  --metrics-address ADDR   serve /metrics, /healthz, /readyz here (default: 127.0.0.1:9090)
+${SYSTEM_NAMESPACES_USAGE}${DNS_USAGE}  --metrics-address ADDR   serve /metrics, /healthz, /readyz here (default: 127.0.0.1:9090)
   --log-level LEVEL        debug | info | warn | error (default: info)
   --idle-gc-ms MS          run a full garbage collection once no translation ran for MS ms and
                            the heap grew by 5% (at least 4 MiB) since the last one (default: 0,
@@ -76,6 +77,8 @@ export interface ControllerConfig {
   wasmPlugin?: { url: string; sha256?: string; pullSecret?: string };
   ecds?: { address: string; wasmPath: string; maxStreams: number; maxStreamsPerIp: number; tls?: EcdsTlsFiles };
   clusterDomain: string;
+  /** Never redirected in DNS: kube-system, the controller's namespace and --system-namespaces. */
+  systemNamespaces: string[];
   metricsAddress: string;
   logLevel: Level;
   /** V8's --heap-growing-percent (0: V8's own, dynamic factor). */
@@ -125,6 +128,7 @@ export function parseControllerFlags(args: string[]): ControllerConfig | "help" 
         "ecds-tls-key": { type: "string" },
         "ecds-tls-client-ca": { type: "string" },
         "cluster-domain": { type: "string", default: "cluster.local" },
+        "system-namespaces": { type: "string" },
         "metrics-address": { type: "string", default: "127.0.0.1:9090" },
         "log-level": { type: "string", default: "info" },
         "heap-growing-percent": { type: "string", default: String(DEFAULT_HEAP_GROWING_PERCENT) },
@@ -180,6 +184,7 @@ export function parseControllerFlags(args: string[]): ControllerConfig | "help" 
     leaseDurationSeconds: lease,
     wasmPlugin,
     clusterDomain: values["cluster-domain"] as string,
+    systemNamespaces: systemNamespaces("controller", values["system-namespaces"], values.namespace as string),
     metricsAddress: values["metrics-address"] as string,
     logLevel: level as Level,
     heapGrowingPercent: growing,
@@ -261,6 +266,7 @@ export async function runController(config: ControllerConfig): Promise<() => Pro
     wasmPlugin: config.wasmPlugin,
     validateRegex: loadRegexValidator(),
     clusterDomain: config.clusterDomain,
+    systemNamespaces: config.systemNamespaces,
     idleGcMs: config.idleGcMs,
     ...(config.dns === undefined ? {} : { dns: new DnsManager(kc, { ...config.dns, clusterDomain: config.clusterDomain }, log) }),
   });

@@ -6,14 +6,15 @@ import { parseObjects } from "../api/index.ts";
 import { gatewayInput, type DeliveryProof } from "../dns/manager.ts";
 import { decide } from "../dns/gating.ts";
 import { optedOutNames } from "../dns/optout.ts";
-import { formatPlan, planLines } from "../dns/plan-report.ts";
 import { STATE_KEY, parseState } from "../dns/state.ts";
 import { resolveKinds } from "../kube/resources.ts";
 import { CorednsConfigMapWriter } from "../sinks/coredns-configmap.ts";
 import type { DeliveryState } from "../status/status-writer.ts";
 import { translate, type GatewayResult } from "../translate/index.ts";
 import { loadRegexValidator } from "../translate/regex-validator.ts";
-import { parseFlags } from "./flags.ts";
+import { isOwnershipReason } from "../api/problem.ts";
+import { formatPlan, formatRefused, planLines } from "../dns/plan-report.ts";
+import { parseFlags, SYSTEM_NAMESPACES_USAGE, systemNamespaces } from "./flags.ts";
 import { UsageError, type Command } from "./command.ts";
 
 const PLAN_USAGE = `usage: canal plan [flags]
@@ -23,6 +24,8 @@ Computes what 'canal controller --dns' would do now and prints it, changing noth
   - name (gateway): reason           would be removed (DNS points back; routes drain)
   ~ name (gateway): reason: message  waits: a gating condition is unmet, or opted out
   = name (gateway): → addresses      already redirected, unchanged
+  ! Kind ns/name field: Reason: ...  a host or opt-out refused (ADR 0003: ownership, grants,
+                                     system namespaces): it gets no route and no DNS change
 Whether the gateways acknowledged the table is read from each InternalGateway's status
 (Programmed=True with the table version computed here).
 
@@ -31,7 +34,8 @@ flags:
   --dns-configmap NS/NAME  the controller's ConfigMap (default: kube-system/canal-dns)
   --dns-drain SECONDS      drain period used for removals (default: 90)
   --cluster-domain DOMAIN  Kubernetes cluster domain (default: cluster.local)
-  -o, --output FORMAT      text (default) | json
+  --namespace NS           the controller's namespace, never redirected (default: istio-system)
+${SYSTEM_NAMESPACES_USAGE}  -o, --output FORMAT      text (default) | json
   -h, --help               this help
 `;
 
@@ -40,6 +44,7 @@ export interface PlanFlags {
   configMap: { namespace: string; name: string };
   drainSeconds: number;
   clusterDomain: string;
+  systemNamespaces: string[];
   output: "text" | "json";
 }
 
@@ -52,6 +57,8 @@ export function parsePlanFlags(args: string[]): PlanFlags | "help" {
       "dns-configmap": { type: "string", default: "kube-system/canal-dns" },
       "dns-drain": { type: "string", default: "90" },
       "cluster-domain": { type: "string", default: "cluster.local" },
+      namespace: { type: "string", default: "istio-system" },
+      "system-namespaces": { type: "string" },
       output: { type: "string", short: "o", default: "text" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -63,7 +70,7 @@ export function parsePlanFlags(args: string[]): PlanFlags | "help" {
   if (!Number.isInteger(drain) || drain < 1) throw new UsageError(`canal plan: --dns-drain must be whole seconds ≥ 1`);
   const output = values.output as string;
   if (output !== "text" && output !== "json") throw new UsageError(`canal plan: --output must be text or json, got "${output}"`);
-  return { kubeconfig: values.kubeconfig, configMap: { namespace, name }, drainSeconds: drain, clusterDomain: values["cluster-domain"] as string, output };
+  return { kubeconfig: values.kubeconfig, configMap: { namespace, name }, drainSeconds: drain, clusterDomain: values["cluster-domain"] as string, systemNamespaces: systemNamespaces("plan", values["system-namespaces"], values.namespace as string), output };
 }
 
 interface IgStatus {
@@ -106,7 +113,7 @@ export async function runPlan(flags: PlanFlags): Promise<string> {
     }
   }
   const parsed = parseObjects(raws);
-  const result = translate(parsed.snapshot, { validateRegex: loadRegexValidator(), clusterDomain: flags.clusterDomain });
+  const result = translate(parsed.snapshot, { validateRegex: loadRegexValidator(), clusterDomain: flags.clusterDomain, systemNamespaces: flags.systemNamespaces });
   const slices = await kc.makeApiClient(k8s.DiscoveryV1Api).listEndpointSliceForAllNamespaces();
   const ready = (ns: string, name: string): number =>
     slices.items
@@ -127,8 +134,9 @@ export async function runPlan(flags: PlanFlags): Promise<string> {
     drainSeconds: flags.drainSeconds,
   });
   const lines = planLines(current, decision);
+  const refused = result.problems.filter((p) => isOwnershipReason(p.reason));
   const cmName = `${flags.configMap.namespace}/${flags.configMap.name}${cm === undefined ? " (missing)" : ""}`;
-  return flags.output === "json" ? `${JSON.stringify({ configMap: cmName, changes: lines }, null, 2)}\n` : formatPlan(lines, cmName);
+  return flags.output === "json" ? `${JSON.stringify({ configMap: cmName, changes: lines, refused }, null, 2)}\n` : formatRefused(refused) + formatPlan(lines, cmName);
 }
 
 export const planCommand: Command = {

@@ -1,5 +1,6 @@
 // `canal plan`'s report: what the DNS step would change now and why. Pure: the same decision the
 // controller makes (gating.ts), described as added / removed / unchanged names.
+import type { Problem } from "../api/problem.ts";
 import type { Decision } from "./gating.ts";
 import type { DnsState } from "./state.ts";
 
@@ -49,4 +50,9 @@ export function formatPlan(lines: readonly PlanLine[], configMap: string): strin
   const n = (c: PlanLine["change"]): number => lines.filter((l) => l.change === c).length;
   out.push(`${n("add")} to add, ${n("remove")} to remove, ${n("wait")} waiting, ${n("keep")} unchanged in ${configMap} (nothing was changed)`);
   return `${out.join("\n")}\n`;
+}
+
+/** Refused hosts and opt-outs (ADR 0003), one "!" line each, before the DNS changes. */
+export function formatRefused(problems: readonly Problem[]): string {
+  return problems.map((p) => `! ${p.kind} ${p.namespace}/${p.name} ${p.field}: ${p.reason}: ${p.message}\n`).join("");
 }

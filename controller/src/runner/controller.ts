@@ -46,6 +46,8 @@ export interface ControllerOptions {
   publisher?: TablePublisher;
   validateRegex: RegexValidator;
   clusterDomain?: string;
+  /** Namespaces never redirected in DNS (translate's systemNamespaces). */
+  systemNamespaces?: readonly string[];
   metrics?: Metrics;
   /** DNS redirection (`--dns`): absent, nothing DNS-related runs. */
   dns?: DnsManager;
@@ -73,7 +75,7 @@ export class Controller {
 
   constructor(private readonly o: ControllerOptions) {
     this.metrics = o.metrics ?? new Metrics();
-    this.translateOptions = { validateRegex: o.validateRegex, clusterDomain: o.clusterDomain, memo: this.memo };
+    this.translateOptions = { validateRegex: o.validateRegex, clusterDomain: o.clusterDomain, memo: this.memo, ...(o.systemNamespaces === undefined ? {} : { systemNamespaces: o.systemNamespaces }) };
     this.idleGc = new IdleCollector({
       delayMs: o.idleGcMs ?? 0,
       onRun: (runs) => this.metrics.gauge("canal_idle_gc_total", "Full garbage collections run once idle after a translation.", runs),

@@ -164,11 +164,12 @@ function impliedInternalGateway(docs: readonly LoadedDoc[], defaultNamespace: st
   const services = new Set(ids.filter((d) => d.kind === "Service" && d.namespace === gw.namespace).map((d) => d.name));
   const service = ["canal-gateway", "canal", gw.name].find((n) => services.has(n)) ?? "canal-gateway";
   const selector = gw.raw.spec?.selector;
-  const spec: Record<string, unknown> = { gatewayRef: { name: gw.name }, serviceRef: { name: service } };
+  // As the chart's InternalGateway (grantOwnNamespace): the Gateway's namespace may route any host.
+  const spec: Record<string, unknown> = { gatewayRef: { name: gw.name }, serviceRef: { name: service }, hostGrants: [{ namespaces: [gw.namespace], hosts: ["*"] }] };
   if (selector !== null && typeof selector === "object" && !Array.isArray(selector) && Object.keys(selector).length > 0) spec["workloadSelector"] = { matchLabels: selector };
   return {
     raw: { apiVersion: INTERNAL_GATEWAY_API_VERSION, kind: "InternalGateway", metadata: { name: gw.name, namespace: gw.namespace }, spec },
-    label: `${gw.namespace}/${gw.name} (gatewayRef ${gw.name}, serviceRef ${service})`,
+    label: `${gw.namespace}/${gw.name} (gatewayRef ${gw.name}, serviceRef ${service}, hosts "*" granted to ${gw.namespace})`,
   };
 }
 

@@ -10,6 +10,8 @@ import type { RegexValidator } from "./context.ts";
 import type { ClusterRef } from "./destinations.ts";
 import { servedNamespaces, type DnsEntry } from "./dnsplan.ts";
 import { selects } from "./hosts.ts";
+import { serviceFqdn } from "./names.ts";
+import { mayRoute } from "./ownership.ts";
 import { ProblemSink } from "./problems.ts";
 import { reportIgnoredFields } from "./report.ts";
 import { readServers, type ServerPort } from "./servers.ts";
@@ -17,7 +19,7 @@ import type { ServiceIndex } from "./services.ts";
 import type { TranslateMemo } from "./memo.ts";
 import { assembleTable, emptyTable } from "./table.ts";
 import { DIRECT_STEPS, type GatewaySteps } from "./steps.ts";
-import type { HostContext } from "./vhosts.ts";
+import type { HostContext, VsHosts } from "./vhosts.ts";
 import type { RouteEnv } from "./vs-routes.ts";
 import type { DestinationRule } from "../api/istio.ts";
 
@@ -61,6 +63,8 @@ export interface GatewayInputs {
   services: ServiceIndex;
   clusterDomain: string;
   validateRegex: RegexValidator;
+  /** Namespaces whose Services are never redirected in DNS (kube-system, the controller's own, ...). */
+  systemNamespaces: ReadonlySet<string>;
   /** Kept results of earlier translations (optional; the output is the same without it). */
   memo?: TranslateMemo;
 }
@@ -100,7 +104,7 @@ export function translateGateway(input: GatewayInputs, sink: ProblemSink): Gatew
   const steps: GatewaySteps = input.memo ?? DIRECT_STEPS;
   const bound = boundVirtualServices(gateway, input.virtualServices, sink, (vss) => steps.sortByAge(vss));
   for (const vs of bound) reportIgnoredFields(vs, vs.ignoredFields, sink);
-  const hostCtx: HostContext = { gatewayKey, serverHosts: servers.hosts, clusterDomain: input.clusterDomain, sink };
+  const hostCtx: HostContext = { gatewayKey, serverHosts: servers.hosts, clusterDomain: input.clusterDomain, grants: ig.spec.hostGrants ?? [], grantsFrom: `${ig.metadata.namespace}/${ig.metadata.name}`, sink };
   const claimed = steps.claim(bound, hostCtx);
 
   const subsets = steps.subsets(input.destinationRules, gateway.metadata.namespace, workloadLabels, input.clusterDomain);
@@ -111,12 +115,18 @@ export function translateGateway(input: GatewayInputs, sink: ProblemSink): Gatew
     if (c.claims.length === 0) return [];
     const r = steps.vsRoutes(c.vs, env);
     sink.list.push(...r.problems);
-    destinations.push(...r.services);
+    // A destination enters the DNS plan only for its owner (or a grantee): a tenant may route to
+    // another namespace's Service, but not move that Service's callers onto the gateway.
+    const ns = c.vs.metadata.namespace;
+    for (const d of r.services) if (mayRoute(serviceFqdn(d.metadata.name, d.metadata.namespace, input.clusterDomain), ns, hostCtx.grants, input.clusterDomain).ok) destinations.push(d);
     for (const ref of r.clusters) if (!clusters.has(ref.cluster)) clusters.set(ref.cluster, ref);
     return r.routes;
   });
 
-  const planInput = { services: [...steps.hostServices(claimed, input.services, hostCtx), ...destinations], clusterDomain: input.clusterDomain, gatewayService };
+  const system = (x: Service): boolean => input.systemNamespaces.has(x.metadata.namespace);
+  systemNamespaceProblems(claimed, input, sink);
+  const planned = [...steps.hostServices(claimed, input.services, hostCtx), ...destinations];
+  const planInput = { services: planned.some(system) ? planned.filter((x) => !system(x)) : planned, clusterDomain: input.clusterDomain, gatewayService };
   const plan = steps.dnsPlan(planInput);
   steps.loops(claimed, input.services, `${gatewayService.namespace}/${gatewayService.name}`, hostCtx, () => {
     for (const c of claimed) for (const h of c.claims) {
@@ -145,6 +155,17 @@ export function translateGateway(input: GatewayInputs, sink: ProblemSink): Gatew
     problems: 0,
   };
   return result;
+}
+
+/** A claimed host of a Service in a system namespace stays routable but is never put in DNS. */
+function systemNamespaceProblems(claimed: readonly VsHosts[], input: GatewayInputs, sink: ProblemSink): void {
+  if (input.systemNamespaces.size === 0) return;
+  for (const c of claimed) for (const h of c.claims) {
+    const s = input.services.byFqdn(h.domain);
+    if (s === undefined || !input.systemNamespaces.has(s.metadata.namespace)) continue;
+    const field = `spec.hosts[${h.hostIndex}]`;
+    sink.add(c.vs, field, "SystemNamespace", `${field}: ${h.domain} is a Service of the system namespace "${s.metadata.namespace}", which Canal never redirects in DNS (--system-namespaces; kube-system and the controller's own namespace always), so its callers keep reaching it directly. Remove this host.`);
+  }
 }
 
 function svcOf(input: GatewayInputs, ref: { namespace: string; name: string }): { service: NonNullable<GatewayResult["service"]> } | undefined {

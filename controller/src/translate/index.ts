@@ -10,6 +10,8 @@ import type { RegexValidator } from "./context.ts";
 import { translateGateway, type GatewayResult } from "./gateway.ts";
 import type { TranslateMemo } from "./memo.ts";
 import { isDnsSubdomain } from "./names.ts";
+import { foreignOptOutProblems } from "./optout-scope.ts";
+import { DEFAULT_SYSTEM_NAMESPACES } from "./ownership.ts";
 import { ProblemSink } from "./problems.ts";
 import { ServiceIndex } from "./services.ts";
 
@@ -19,6 +21,7 @@ export type { DnsEntry } from "./dnsplan.ts";
 export type { GatewayCounts, GatewayResult } from "./gateway.ts";
 export type { ServerPort } from "./servers.ts";
 export { canonicalJson } from "./canonical.ts";
+export { DEFAULT_SYSTEM_NAMESPACES } from "./ownership.ts";
 export { TranslateMemo, type MemoStats } from "./memo.ts";
 export { tableJson, tableJsonParts, type TableJsonParts } from "./table.ts";
 
@@ -34,6 +37,11 @@ export interface TranslateOptions {
    * touches (memo.ts). The output is the same with or without it.
    */
   memo?: TranslateMemo;
+  /**
+   * Namespaces whose Services are never redirected in DNS. Default DEFAULT_SYSTEM_NAMESPACES
+   * (kube-system); the controller adds its own namespace and --system-namespaces.
+   */
+  systemNamespaces?: readonly string[];
 }
 
 export interface TranslateResult {
@@ -58,11 +66,12 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
     sinks.set(key, created);
     return created;
   };
+  const systemNamespaces = new Set(options.systemNamespaces ?? DEFAULT_SYSTEM_NAMESPACES);
   const acceptances = acceptInternalGateways(snapshot.internalGateways, snapshot.gateways, sinkFor);
   const gateways = acceptances.map((acceptance) => {
     const sink = sinkFor(acceptance.ig);
     const result = translateGateway(
-      { acceptance, virtualServices: snapshot.virtualServices, destinationRules: snapshot.destinationRules, services, clusterDomain, validateRegex, memo: options.memo },
+      { acceptance, virtualServices: snapshot.virtualServices, destinationRules: snapshot.destinationRules, services, clusterDomain, validateRegex, systemNamespaces, memo: options.memo },
       sink,
     );
     result.problems = sortProblems(sink.list);
@@ -76,6 +85,7 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   });
   const global = new ProblemSink();
   unknownGatewayProblems(snapshot.virtualServices, snapshot.gateways, global);
+  foreignOptOutProblems(snapshot.virtualServices, clusterDomain, global);
   return { gateways, problems: sortProblems([...global.list, ...gateways.flatMap((g) => g.problems)]) };
 }
 
