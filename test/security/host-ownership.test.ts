@@ -105,6 +105,9 @@ beforeAll(async () => {
   await env.api.applyYaml(namespaces);
   await env.api.applyYaml(`${gatewayYaml({ addresses: [G], ports: [5000] })}---\n${igYaml("")}`);
   await env.api.applyYaml([svc("payments", "prod", 1), svc("victim", "prod", 2), svc("cart", "shop", 3), svc("sysdns", "kube-system", 4), svc("prom", "monitoring", 5), svc("own", "istio-system", 6)].join("---\n"));
+  // A real gateway pod serving the WasmPlugin's table: DNS flips only once it proves it serves the
+  // routes (delivery proof, ADR 0004); controllers started after it probe it.
+  await env.startGateway();
   await env.startController({ identity: "owner", systemNamespaces: ["kube-system", "istio-system", "monitoring"] });
 }, 240_000);
 
