@@ -85,7 +85,10 @@ function lintInternalGateway(namespace: string, gateway = LINT_GATEWAY_NAME): In
     apiVersion: "canal.io/v1alpha1",
     kind: "InternalGateway",
     metadata: { name: LINT_GATEWAY_NAME, namespace },
-    spec: { gatewayRef: { name: gateway }, serviceRef: { name: LINT_GATEWAY_NAME } },
+    // Every host granted to every namespace: who may route a host is decided by the real
+    // InternalGateway's grants (ADR 0003), which a lone file does not have; `canal compile` with
+    // the InternalGateway, and `canal plan`, report ownership.
+    spec: { gatewayRef: { name: gateway }, serviceRef: { name: LINT_GATEWAY_NAME }, hostGrants: [{ namespaces: ["*"], hosts: ["*"] }] },
   };
 }
 
