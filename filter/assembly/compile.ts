@@ -16,6 +16,7 @@ import { Tape, J_ARRAY, J_BOOL, J_NUMBER, J_OBJECT, J_STRING, kindName, parseJso
 import { StringMatcher, M_EXACT, M_PREFIX, M_REGEX, M_PRESENT, lowerAscii } from "./matcher";
 import { compileRegex, regexError } from "./regex/index";
 import { CachedVhost, Grow, SEGMENTS, VhostCache, bytesEqual, cacheOfSegments, scanDocument } from "./reuse";
+import { MAX_DESTINATIONS, MAX_TOTAL_WEIGHT } from "./limits";
 import { KeySet, asciiInto, entryProblem, readEntry, writeEntry } from "./shared";
 import {
   RouteTable, VirtualHost, Route, MatchBlock, HeaderCondition, HeaderOps, Destination, Redirect,
@@ -598,6 +599,7 @@ function compileDestinations(v: i32, path: i32, route: Route): void {
   if (!expect(v, J_ARRAY, path)) return;
   let count = sizeOf(v);
   if (count == 0) { fail(path, "at least one destination is required"); return; }
+  if (count > MAX_DESTINATIONS) { fail(path, count.toString() + " destinations: at most " + MAX_DESTINATIONS.toString() + " are allowed"); return; }
   if (count == 1 && shareDestination(v + 1, route)) return;
   let dests = new StaticArray<Destination>(count);
   route.destinations = dests;
@@ -630,6 +632,7 @@ function compileDestinations(v: i32, path: i32, route: Route): void {
     d = nextOf(d);
   }
   if (total == 0) { fail(path, "destination weights sum to 0: no destination can receive traffic"); return; }
+  if (total > <u64>MAX_TOTAL_WEIGHT) { fail(path, "destination weights sum to " + total.toString() + ": at most " + MAX_TOTAL_WEIGHT.toString() + " is allowed"); return; }
   route.totalWeight = <u32>total;
   if (count == 1 && dests[0].request === null && dests[0].response === null) sharedDests = dests;
 }
