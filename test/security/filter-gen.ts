@@ -3,20 +3,11 @@
 // tables and requests.
 import { MAX_DESTINATIONS, MAX_TOTAL_WEIGHT } from "../../schema/route-table.ts";
 import type { HeaderList } from "../emulator/host.ts";
+import { rng } from "../unit/regex/harness.ts";
 
 export type Rng = () => number;
 
-/** mulberry32: small, fast, good enough to spread test inputs. */
-export function rng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 const int = (r: Rng, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
 const pick = <T>(r: Rng, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
