@@ -1,7 +1,7 @@
 // Route selection: host → virtual host → first matching route. Lookups and in-place byte
 // comparisons only; everything was compiled when the table loaded.
 import { getHeader, REQUEST_HEADERS } from "./host";
-import { StringMatcher, bytesEqual } from "./matcher";
+import { StringMatcher, bytesEqual, resetRegexBudget } from "./matcher";
 import { RequestView } from "./request";
 import { RouteTable, VirtualHost, Route, MatchBlock, HeaderCondition } from "./table";
 
@@ -95,6 +95,7 @@ export class Selection {
 }
 
 export function selectRoute(vh: VirtualHost, req: RequestView, out: Selection): bool {
+  resetRegexBudget();
   let routes = vh.routes;
   for (let i = 0; i < routes.length; i++) {
     let r = routes[i];
