@@ -132,7 +132,7 @@ describe("Envoy's semantics in the filter (emulator)", () => {
     expect(body({}, [["x-regex", "admin"], ["x-regex", "bob"]])).toBe("default"); // not joined
     expect(body({}, [["x-without", "admin"], ["x-without", "bob"]])).toBe("default");
     expect(send(host, "/", { ":authority": FQDN }).local?.bodyText).toBe("default");
-  });
+  }, 120_000);
 });
 
 describe("the filter and native Envoy route config agree (real Envoy 1.40)", () => {
@@ -152,5 +152,5 @@ describe("the filter and native Envoy route config agree (real Envoy 1.40)", () 
     const [a, b] = await Promise.all([rawRequest(gw.port, raw(host, path, headers)), rawRequest(native.port("native"), raw(host, path, headers))]);
     const what = (r: { status: number; body: Buffer }): string => (r.status === 200 ? `200 ${r.body.toString()}` : String(r.status));
     expect(what(a)).toBe(what(b));
-  });
+  }, 30_000);
 });

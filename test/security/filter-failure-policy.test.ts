@@ -4,7 +4,7 @@
 // bypass routing), and a real Envoy 1.40 runs with it.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { renderCanalBootstrap, renderWasmFilterConfig } from "../../envoy/bootstrap.ts";
 import { toEnvoyJson, TYPED_EXTENSION_CONFIG } from "../../controller/src/sinks/ecds/proto.ts";
 import { encodeCanalResource } from "../../controller/src/sinks/ecds/resource.ts";
@@ -12,6 +12,9 @@ import { WasmPluginWriter } from "../../controller/src/sinks/wasmplugin.ts";
 import { startGateway, type Gateway } from "../support/gateway.ts";
 import { table, to, vhost } from "../support/tables.ts";
 import { ensureCanalWasm } from "../support/wasm.ts";
+
+// The security suite runs beside the 1,000,000-request property test on a shared machine.
+vi.setConfig({ testTimeout: 60_000 });
 
 const ROOT = join(import.meta.dirname, "..", "..");
 

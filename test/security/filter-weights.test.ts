@@ -2,13 +2,16 @@
 // the VM on the first request ("remainder by zero"). Both sides now bound the destination count
 // and the total weight (schema/route-table.ts, filter/assembly/limits.ts), and every Wasm filter
 // config Canal renders or writes asks Envoy to reload a failed VM (FAIL_RELOAD).
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { MAX_DESTINATIONS, MAX_TOTAL_WEIGHT } from "../../schema/route-table.ts";
 import { ProxyWasmHost } from "../emulator/host.ts";
 import { send, startCanal } from "../emulator/canal.ts";
 import { tableOf, translateHttp } from "./filter-support.ts";
 import { readFileSync } from "node:fs";
 import { ensureCanalWasm } from "../support/wasm.ts";
+
+// The security suite runs beside the 1,000,000-request property test on a shared machine.
+vi.setConfig({ testTimeout: 60_000 });
 
 /** The table: 4,294 destinations of 1,000,000 and one of 967,296, summing to 2^32. */
 function overflowRoute(): unknown {
