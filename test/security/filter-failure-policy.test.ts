@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { renderCanalBootstrap, renderWasmFilterConfig } from "../../envoy/bootstrap.ts";
 import { toEnvoyJson, TYPED_EXTENSION_CONFIG } from "../../controller/src/sinks/ecds/proto.ts";
 import { encodeCanalResource } from "../../controller/src/sinks/ecds/resource.ts";
-import { WasmPluginWriter } from "../../controller/src/sinks/wasmplugin.ts";
+import { FIELD_MANAGER, WasmPluginWriter } from "../../controller/src/sinks/wasmplugin.ts";
+import { startKubeApi, type KubeApi, type KubeObject } from "../support/k8s.ts";
 import { startGateway, type Gateway } from "../support/gateway.ts";
 import { table, to, vhost } from "../support/tables.ts";
 import { ensureCanalWasm } from "../support/wasm.ts";
@@ -74,5 +75,32 @@ describe("real Envoy 1.40 runs the filter with FAIL_RELOAD", () => {
     const found = policies(dump);
     expect(found.length).toBeGreaterThan(0);
     expect(new Set(found)).toEqual(new Set(["FAIL_RELOAD"]));
+  });
+});
+
+describe("a WasmPlugin written before failStrategy existed gets it (real kube-apiserver, Istio's CRD)", () => {
+  let api: KubeApi;
+  beforeAll(async () => {
+    api = await startKubeApi({ name: "failure-policy" });
+    await api.prepareForCanal();
+  }, 180_000);
+  afterAll(async () => {
+    await api?.stop();
+  });
+
+  it("re-applies once with the table unchanged, then leaves it alone", async () => {
+    const writer = new WasmPluginWriter(api.kubeConfig());
+    const target = { namespace: "istio-system", name: "canal-canal", selector: { app: "canal-gateway" }, url: "file:///w.wasm" };
+    const t = table("sha256:fp-k8s", [vhost("a", ["a.test"], [{ route: to("alpha") }])]);
+    // What an older controller wrote: the same annotations, no failStrategy.
+    const old = WasmPluginWriter.render(target, t);
+    delete old.spec["failStrategy"];
+    await api.apply([JSON.parse(JSON.stringify(old)) as KubeObject], { fieldManager: FIELD_MANAGER });
+    const path = await api.resourcePath("extensions.istio.io/v1alpha1", "WasmPlugin", "istio-system", "canal-canal");
+    expect((await api.get<KubeObject & { spec: Record<string, unknown> }>(path)).spec["failStrategy"]).toBeUndefined();
+    expect(await writer.apply(target, t)).toBe("written");
+    // The CRD's structural schema prunes unknown fields and checks the enum: it is Istio's field.
+    expect((await api.get<KubeObject & { spec: Record<string, unknown> }>(path)).spec["failStrategy"]).toBe("FAIL_RELOAD");
+    expect(await writer.apply(target, t)).toBe("unchanged");
   });
 });
