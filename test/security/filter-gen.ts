@@ -16,11 +16,13 @@ const chance = (r: Rng, p: number): boolean => r() < p;
 const LABELS = ["a", "b", "api", "reviews", "x-1", "default", "svc", "cluster", "local", "z9"];
 const HEADER_NAMES = ["x-user", "x-env", "x-canary", "user-agent", "x-a", "cookie", "x-long"];
 const QUERY_NAMES = ["v", "q", "flag", "id", "a"];
-/** Edge regexes: empty-able, nested stars, alternations, classes, anchors, flags, counted repeats. */
+/** Edge regexes within the regex budget: empty-able, nested stars, alternations, classes, anchors, flags, counted repeats. */
 const REGEXES = [
   ".*", "a", "/api/v[0-9]+/users/[^/]+", "(a*)*b", "(a|aa)*c", ".*(foo|bar|baz).*", "[^/]*", "\\b\\w+\\b",
-  "(?i)admin", "(?s).+", "^/$", "(?m)^a$", "[[:alpha:]]+", "\\d{1,3}(\\.\\d{1,3}){3}", "x{0,1000}", "(?:ab){2,50}",
-  "[\\x{100}-\\x{10FFFF}]+", "\\Q.*\\E", "(?U)a+?", ".{0,100}z", "[a-c-e]+", "\\x{FFFD}", "(?P<n>a|b)+",
+  "(?i)admin", "(?s).+", "^/$", "(?m)^a$", "[[:alpha:]]+", "\\d{1,3}(\\.\\d{1,3}){3}", "x{0,40}", "(?:ab){2,20}",
+  "[\\x{100}-\\x{10FFFF}]+", "\\Q.*\\E", "(?U)a+?", ".{0,40}z", "[a-c-e]+", "\\x{FFFD}", "(?P<n>a|b)+",
+  // Near the regex budget's 100 instructions, and DFA-hostile.
+  ".*(?:a.{9}|b.{9}|c.{9}|d.{9}|e.{9}|f.{9}|g.{9})",
 ];
 const LITERALS = ["/", "/api/", "/api", "/a/b", "", "/é/ü", "/%2F", "/api/v1/users", "x", "GET", "POST", "http", "https", "admin", "bob"];
 
