@@ -16,6 +16,8 @@ const STRING_VALUE_TYPE_URL = "type.googleapis.com/google.protobuf.StringValue";
 
 /** The filter's name in the HTTP filter chain; with ECDS it is also the resource name. */
 export const CANAL_FILTER_NAME = "canal";
+/** Envoy's PluginConfig.failure_policy for every Canal filter config (and the ECDS resource's). */
+export const WASM_FAILURE_POLICY = "FAIL_RELOAD";
 /** The Proxy-Wasm root id the filter registers (filter/assembly). */
 export const CANAL_ROOT_ID = "canal";
 /** The request header through which the filter hands the chosen cluster to Envoy's router. */
@@ -185,6 +187,10 @@ export function renderWasmFilterConfig(wasmPath: string, table: RouteTable | str
         code: { local: { filename: wasmPath } },
       },
       configuration: { "@type": STRING_VALUE_TYPE_URL, value: tableText(table) },
+      // A VM that trapped is reloaded (the request that finds it failed is refused) instead of
+      // failing every request until the next config; never FAIL_OPEN, which would bypass routing
+      // (docs/envoy.md, "Failure policy").
+      failure_policy: WASM_FAILURE_POLICY,
     },
   };
 }

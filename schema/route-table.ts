@@ -6,6 +6,11 @@
 /** Version of the table format itself; the filter rejects any other value. */
 export const ROUTE_TABLE_FORMAT = 1;
 
+/** Destinations of one route (`route`); the filter rejects a table with more (filter/assembly/limits.ts). */
+export const MAX_DESTINATIONS = 100;
+/** Most a route's destination weights may sum to: far below 2^32, so the filter's pick cannot overflow. */
+export const MAX_TOTAL_WEIGHT = 10_000_000;
+
 export interface RouteTable {
   format: typeof ROUTE_TABLE_FORMAT;
   /** Content hash of the table (e.g. "sha256:…"): every party can say which table it runs. */
@@ -79,7 +84,10 @@ export interface MatchBlock {
 export interface WeightedCluster {
   /** Envoy cluster name, e.g. "outbound|5000||helloworld.default.svc.cluster.local". */
   cluster: string;
-  /** Relative weight, integer ≥ 0; defaults to 100 for a single destination. */
+  /**
+   * Relative weight, integer 0..1,000,000; defaults to 100 for a single destination. A route's
+   * weights sum to 1..MAX_TOTAL_WEIGHT.
+   */
   weight?: number;
   headers?: HeaderOperations;
 }

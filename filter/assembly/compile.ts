@@ -14,8 +14,9 @@
 //   searched for only when reporting one.
 import { Tape, J_ARRAY, J_BOOL, J_NUMBER, J_OBJECT, J_STRING, kindName, parseJson, jsonError, releaseTape } from "./json";
 import { StringMatcher, M_EXACT, M_PREFIX, M_REGEX, M_PRESENT, lowerAscii } from "./matcher";
-import { compileRegex, regexError } from "./regex/index";
+import { compileRegex, regexError, setRegexProgramLimit } from "./regex/index";
 import { CachedVhost, Grow, SEGMENTS, VhostCache, bytesEqual, cacheOfSegments, scanDocument } from "./reuse";
+import { MAX_DESTINATIONS, MAX_REGEX_PROGRAM, MAX_TOTAL_WEIGHT, explainRegexError } from "./limits";
 import { KeySet, asciiInto, entryProblem, readEntry, writeEntry } from "./shared";
 import {
   RouteTable, VirtualHost, Route, MatchBlock, HeaderCondition, HeaderOps, Destination, Redirect,
@@ -23,6 +24,8 @@ import {
 } from "./table";
 
 const FORMAT: f64 = 1;
+// Every regex of a table fits the regex budget (limits.ts); the controller's check does the same.
+setRegexProgramLimit(MAX_REGEX_PROGRAM);
 // Istio 1.31's default retry policy (pilot/pkg/networking/core/route/retry/retry.go): retry_on
 // "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes" and no status
 // codes (503 was dropped, istio/istio#52111). Split like every retryOn (below): the gRPC
@@ -454,7 +457,7 @@ function compileStringMatch(v: i32, path: i32, allowPresent: bool, ignoreCase: b
   if (is(key, "regex")) {
     if (lenOf(m) == 0) { fail(p, "empty regex"); return null; }
     let re = compileRegex(T.str(m));
-    if (re === null) { fail(p, regexError()); return null; }
+    if (re === null) { fail(p, explainRegexError(regexError())); return null; }
     return new StringMatcher(M_REGEX, new ArrayBuffer(0), false, re);
   }
   let kind = is(key, "exact") ? M_EXACT : M_PREFIX;
@@ -598,6 +601,7 @@ function compileDestinations(v: i32, path: i32, route: Route): void {
   if (!expect(v, J_ARRAY, path)) return;
   let count = sizeOf(v);
   if (count == 0) { fail(path, "at least one destination is required"); return; }
+  if (count > MAX_DESTINATIONS) { fail(path, count.toString() + " destinations: at most " + MAX_DESTINATIONS.toString() + " are allowed"); return; }
   if (count == 1 && shareDestination(v + 1, route)) return;
   let dests = new StaticArray<Destination>(count);
   route.destinations = dests;
@@ -630,6 +634,7 @@ function compileDestinations(v: i32, path: i32, route: Route): void {
     d = nextOf(d);
   }
   if (total == 0) { fail(path, "destination weights sum to 0: no destination can receive traffic"); return; }
+  if (total > <u64>MAX_TOTAL_WEIGHT) { fail(path, "destination weights sum to " + total.toString() + ": at most " + MAX_TOTAL_WEIGHT.toString() + " is allowed"); return; }
   route.totalWeight = <u32>total;
   if (count == 1 && dests[0].request === null && dests[0].response === null) sharedDests = dests;
 }

@@ -178,11 +178,13 @@ function applyOps(map: i32, ops: HeaderOps | null): void {
 
 function pickDestination(route: Route): Destination {
   let dests = route.destinations;
-  if (dests.length == 1) {
+  // compile.ts bounds the total to 1..MAX_TOTAL_WEIGHT; the guard keeps a zero from trapping.
+  let total = route.totalWeight;
+  if (dests.length == 1 || total == 0) {
     let only = dests[0];
     return only;
   }
-  let r = nextRandom() % route.totalWeight;
+  let r = nextRandom() % total;
   let acc: u32 = 0;
   for (let i = 0; i < dests.length; i++) {
     let d = dests[i];

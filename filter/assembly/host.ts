@@ -48,6 +48,14 @@ export function getHeader(map: i32, key: ArrayBuffer): ArrayBuffer | null {
   return takeBuffer();
 }
 
+/** All headers of a map, serialized by the host (count, sizes, NUL-terminated data); empty on error. */
+export function getHeaderPairs(map: i32): ArrayBuffer {
+  resetSlot();
+  let r = imports.proxy_get_header_map_pairs(map, SLOT, SLOT_LEN);
+  if (r != WasmResultValues.Ok) return new ArrayBuffer(0);
+  return takeBuffer();
+}
+
 export function replaceHeader(map: i32, key: ArrayBuffer, value: ArrayBuffer): WasmResultValues {
   return imports.proxy_replace_header_map_value(map, changetype<usize>(key), key.byteLength, changetype<usize>(value), value.byteLength);
 }

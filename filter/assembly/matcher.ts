@@ -1,6 +1,15 @@
 // Precompiled string matchers. Built once when a table loads; matching compares bytes in place
 // and allocates nothing.
+import { REGEX_BYTE_COST, REQUEST_REGEX_BUDGET } from "./limits";
 import { Regex } from "./regex/index";
+
+/** What is left of the current request's regex budget (limits.ts); reset per request. */
+let regexBudgetLeft: i64 = REQUEST_REGEX_BUDGET;
+
+/** Starts a request's regex budget (router.ts selectRoute). */
+export function resetRegexBudget(): void {
+  regexBudgetLeft = REQUEST_REGEX_BUDGET;
+}
 
 export const M_EXACT: i32 = 0;
 export const M_PREFIX: i32 = 1;
@@ -45,6 +54,12 @@ export class StringMatcher {
     if (kind == M_PREFIX) return len >= vlen && bytesEqual(ptr, changetype<usize>(v), vlen, this.ignoreCase);
     let re = this.regex;
     if (re === null) return false;
+    // A match the request's budget cannot pay for is not run and does not match, so no request
+    // does more than ~1 ms of regex work: values longer than the budget allows (about 2,000 to
+    // 8,000 bytes, by program size) never match a regex (docs/regex.md, "Budget").
+    let cost = (<i64>re.programSize() + REGEX_BYTE_COST) * <i64>(len > 0 ? len : 1);
+    if (cost > regexBudgetLeft) return false;
+    regexBudgetLeft -= cost;
     return re.matchBytes(ptr, len);
   }
 

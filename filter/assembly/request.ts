@@ -1,7 +1,7 @@
 // The per-request view of the request headers the router reads. Pseudo-headers are fetched once;
 // everything else is fetched only when a match condition asks for it.
-import { getHeader, REQUEST_HEADERS } from "./host";
-import { lowerAscii } from "./matcher";
+import { getHeader, getHeaderPairs, REQUEST_HEADERS } from "./host";
+import { StringMatcher, lowerAscii } from "./matcher";
 
 const REQ = REQUEST_HEADERS;
 export const KEY_PATH = String.UTF8.encode(":path");
@@ -31,6 +31,8 @@ export class RequestView {
   host: string = "";
   private method: ArrayBuffer | null = null;
   private scheme: ArrayBuffer | null = null;
+  /** The request's header pairs, fetched on the first header value match (headerValue). */
+  private pairs: ArrayBuffer | null = null;
 
   constructor() {
     this.path = headerOrEmpty(KEY_PATH);
@@ -64,6 +66,22 @@ export class RequestView {
       this.scheme = s;
     }
     return s;
+  }
+
+  /**
+   * Whether any value of request header `name` (lower case) satisfies `m`: Envoy 1.40's header
+   * matchers match a repeated header when any of its values does (and `invert_match` when none
+   * does), checked against native route config in test/security/filter-envoy-semantics.test.ts.
+   * The host's single-value call returns only the first value, so the header pairs are fetched,
+   * once per request and only when a value condition (not `present`) is evaluated.
+   */
+  headerMatch(name: ArrayBuffer, m: StringMatcher): i32 {
+    let pairs = this.pairs;
+    if (pairs === null) {
+      pairs = getHeaderPairs(REQ);
+      this.pairs = pairs;
+    }
+    return matchValues(pairs, name, m);
   }
 
   /** End of the query string: the first '#' after '?', or the end of the path. */
@@ -107,4 +125,44 @@ export function normalizeHost(authority: ArrayBuffer): string {
   let q = changetype<usize>(lower);
   for (let i = 0; i < end; i++) store<u8>(q + <usize>i, <u8>lowerAscii(load<u8>(p + <usize>i)));
   return String.UTF8.decodeUnsafe(q, <usize>end);
+}
+
+/** headerMatch results. */
+export const HEADER_ABSENT: i32 = -1;
+export const HEADER_NO_MATCH: i32 = 0;
+export const HEADER_MATCH: i32 = 1;
+
+/**
+ * Whether any value of `name` in serialized pairs (u32 count, count x (u32 key size, u32 value
+ * size), then each key and value NUL-terminated) satisfies `m`, compared in place. Every offset
+ * is checked against the buffer first, so a bad buffer from the host never traps (it reads as
+ * absent).
+ */
+function matchValues(pairs: ArrayBuffer, name: ArrayBuffer, m: StringMatcher): i32 {
+  let size = <usize>pairs.byteLength;
+  if (size < 4) return HEADER_ABSENT;
+  let p = changetype<usize>(pairs);
+  let count = <usize>load<u32>(p);
+  if (count > (size - 4) / 8) return HEADER_ABSENT;
+  let data: usize = 4 + count * 8;
+  for (let i: usize = 0; i < count; i++) {
+    let k = <usize>load<u32>(p + 4 + i * 8);
+    let v = <usize>load<u32>(p + 8 + i * 8);
+    if (k > size || v > size || data + k + v + 2 > size) return HEADER_ABSENT;
+    data += k + v + 2;
+  }
+  let nameLen = <usize>name.byteLength;
+  let np = changetype<usize>(name);
+  let found = false;
+  data = 4 + count * 8;
+  for (let i: usize = 0; i < count; i++) {
+    let k = <usize>load<u32>(p + 4 + i * 8);
+    let v = <usize>load<u32>(p + 8 + i * 8);
+    if (k == nameLen && memory.compare(p + data, np, nameLen) == 0) {
+      if (m.matches(p + data + k + 1, <i32>v)) return HEADER_MATCH;
+      found = true;
+    }
+    data += k + v + 2;
+  }
+  return found ? HEADER_NO_MATCH : HEADER_ABSENT;
 }

@@ -1,8 +1,8 @@
 // Route selection: host → virtual host → first matching route. Lookups and in-place byte
 // comparisons only; everything was compiled when the table loaded.
 import { getHeader, REQUEST_HEADERS } from "./host";
-import { StringMatcher, bytesEqual } from "./matcher";
-import { RequestView } from "./request";
+import { M_PRESENT, StringMatcher, bytesEqual, resetRegexBudget } from "./matcher";
+import { HEADER_MATCH, RequestView } from "./request";
 import { RouteTable, VirtualHost, Route, MatchBlock, HeaderCondition } from "./table";
 
 const REQ = REQUEST_HEADERS;
@@ -33,20 +33,25 @@ function matchOptional(m: StringMatcher | null, value: ArrayBuffer): bool {
   return m.matchesBuffer(value);
 }
 
-function headersMatch(conditions: Array<HeaderCondition>): bool {
+/**
+ * A header condition: presence needs one host call; a value condition matches when any value of
+ * a repeated header does, as Envoy's header matchers (request.ts headerMatch).
+ */
+function headerMatches(req: RequestView, c: HeaderCondition): bool {
+  if (c.matcher.kind == M_PRESENT) return getHeader(REQ, c.name) !== null;
+  return req.headerMatch(c.name, c.matcher) == HEADER_MATCH;
+}
+
+function headersMatch(req: RequestView, conditions: Array<HeaderCondition>): bool {
   for (let i = 0; i < conditions.length; i++) {
-    let c = conditions[i];
-    let v = getHeader(REQ, c.name);
-    if (v === null || !c.matcher.matchesBuffer(v)) return false;
+    if (!headerMatches(req, conditions[i])) return false;
   }
   return true;
 }
 
-function anyHeaderMatches(conditions: Array<HeaderCondition>): bool {
+function anyHeaderMatches(req: RequestView, conditions: Array<HeaderCondition>): bool {
   for (let i = 0; i < conditions.length; i++) {
-    let c = conditions[i];
-    let v = getHeader(REQ, c.name);
-    if (v !== null && c.matcher.matchesBuffer(v)) return true;
+    if (headerMatches(req, conditions[i])) return true;
   }
   return false;
 }
@@ -83,8 +88,8 @@ function blockMatches(b: MatchBlock, req: RequestView): bool {
   for (let i = 0; i < query.length; i++) {
     if (!queryParamMatches(req, query[i])) return false;
   }
-  if (!headersMatch(b.headers)) return false;
-  if (anyHeaderMatches(b.withoutHeaders)) return false;
+  if (!headersMatch(req, b.headers)) return false;
+  if (anyHeaderMatches(req, b.withoutHeaders)) return false;
   return true;
 }
 
@@ -95,6 +100,7 @@ export class Selection {
 }
 
 export function selectRoute(vh: VirtualHost, req: RequestView, out: Selection): bool {
+  resetRegexBudget();
   let routes = vh.routes;
   for (let i = 0; i < routes.length; i++) {
     let r = routes[i];

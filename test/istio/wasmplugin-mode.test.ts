@@ -135,6 +135,9 @@ describe("the charts as rendered, through istiod", () => {
     expect(await runningVersion()).toBe(t?.version);
     const ecds = await gw.envoy.admin("/config_dump?resource=ecds_filters");
     expect(ecds).toContain(t?.version ?? "missing");
+    // The WasmPlugin's failStrategy reaches Envoy as failure_policy (issue 12: a trapped VM is
+    // reloaded, never bypassed and never left failing every request).
+    expect(ecds).toMatch(/"failure_policy":\s*"FAIL_RELOAD"/);
   });
 
   it("status reports the table version the gateway really runs", async () => {

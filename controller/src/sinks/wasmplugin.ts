@@ -13,6 +13,12 @@ export const ARTIFACT_ANNOTATION = "canal.io/filter-artifact";
  * fields must stay well below it. Larger tables need ECDS mode (no etcd in the path).
  */
 export const MAX_PLUGIN_CONFIG_BYTES = 1_400_000;
+/**
+ * Istio's spec.failStrategy, which istiod (>= 1.25) renders as Envoy's failure_policy: a VM that
+ * trapped is reloaded instead of failing every request until the next config (FAIL_CLOSE, the
+ * default) or being bypassed (FAIL_OPEN). The same as the bootstrap's (docs/envoy.md).
+ */
+export const FAIL_STRATEGY = "FAIL_RELOAD";
 
 export interface WasmPluginTarget {
   namespace: string;
@@ -51,6 +57,7 @@ export class WasmPluginWriter {
       url: target.url,
       pluginName: "canal",
       pluginConfig: table,
+      failStrategy: FAIL_STRATEGY,
     };
     if (target.sha256) spec["sha256"] = target.sha256;
     if (target.imagePullSecret) spec["imagePullSecret"] = target.imagePullSecret;
@@ -78,7 +85,9 @@ export class WasmPluginWriter {
     const desired = WasmPluginWriter.render(target, table);
     const current = await this.read(target);
     const annotations = current?.metadata?.annotations ?? {};
-    if (current && annotations[TABLE_VERSION_ANNOTATION] === table.version && annotations[ARTIFACT_ANNOTATION] === desired.metadata?.annotations?.[ARTIFACT_ANNOTATION]) {
+    // A plugin written before failStrategy was set gets it on the next apply, table unchanged.
+    const strategy = (current as { spec?: { failStrategy?: unknown } } | undefined)?.spec?.failStrategy;
+    if (current && annotations[TABLE_VERSION_ANNOTATION] === table.version && annotations[ARTIFACT_ANNOTATION] === desired.metadata?.annotations?.[ARTIFACT_ANNOTATION] && strategy === FAIL_STRATEGY) {
       return "unchanged";
     }
     await this.api.patch(desired, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply);

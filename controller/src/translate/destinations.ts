@@ -4,7 +4,7 @@
 import type { Service } from "../api/core.ts";
 import type { HTTPRouteDestination } from "../api/istio.ts";
 import type { ProblemReason } from "../api/problem.ts";
-import type { WeightedCluster } from "../../../schema/route-table.ts";
+import { MAX_DESTINATIONS, MAX_TOTAL_WEIGHT, type WeightedCluster } from "../../../schema/route-table.ts";
 import type { RouteContext } from "./context.ts";
 import { translateHeaders } from "./headers.ts";
 import { isDnsLabel, normalizeHost, resolveShortName, serviceFqdn } from "./names.ts";
@@ -137,6 +137,10 @@ function pickPort(d: HTTPRouteDestination, service: Service, path: string, ctx: 
  */
 function checkWeights(dests: readonly HTTPRouteDestination[], path: string, ctx: RouteContext): number[] | string {
   if (dests.length === 1) return [100];
+  // The filter rejects the whole table past these limits, so the route is refused here instead.
+  if (dests.length > MAX_DESTINATIONS) {
+    return fail(ctx, path, "InvalidRoute", `${path}: ${dests.length} destinations, over the limit of ${MAX_DESTINATIONS} per route; split the traffic in fewer, larger parts.`, "too many destinations");
+  }
   const weights = dests.map((d) => d.weight ?? 0);
   const bad = weights.findIndex((w) => w < 0 || w > MAX_WEIGHT);
   if (bad >= 0) {
@@ -145,6 +149,9 @@ function checkWeights(dests: readonly HTTPRouteDestination[], path: string, ctx:
   }
   const sum = weights.reduce((a, b) => a + b, 0);
   if (sum === 0) return fail(ctx, path, "InvalidWeight", `${path}: the weights of the ${dests.length} destinations sum to 0, so none can receive traffic; give each a weight, summing to 100.`, "destination weights sum to 0");
+  if (sum > MAX_TOTAL_WEIGHT) {
+    return fail(ctx, path, "InvalidWeight", `${path}: the weights of the ${dests.length} destinations sum to ${sum}, over the limit of ${MAX_TOTAL_WEIGHT}; make them sum to 100.`, "destination weights sum over the limit");
+  }
   if (sum !== 100) {
     ctx.sink.add(ctx.vs, path, "InvalidWeight", `${path}: the weights of the ${dests.length} destinations sum to ${sum}, not 100; they are applied as relative weights (${weights.join(":")}). Make them sum to 100.`);
   }

@@ -92,6 +92,10 @@ export function stringMatch(input: StringMatchInput, path: string, ctx: RouteCon
 function checkedRegex(pattern: string, path: string, ctx: RouteContext): StringMatch | undefined {
   const error = pattern === "" ? "empty pattern" : ctx.validateRegex(pattern);
   if (error === null) return { regex: pattern };
+  if (error.includes("regex budget")) {
+    ctx.sink.add(ctx.vs, path, "InvalidRegex", `${path}: regex ${JSON.stringify(pattern)} is too costly for the shared gateway (${error}). This match block is dropped; make the pattern smaller (fewer or shorter counted repeats) or match by prefix or exact value.`);
+    return undefined;
+  }
   ctx.sink.add(ctx.vs, path, "InvalidRegex", `${path}: regex ${JSON.stringify(pattern)} does not compile in the gateway's RE2-syntax engine (${error}). This match block is dropped; fix the pattern (RE2 syntax, no backreferences or lookaround).`);
   return undefined;
 }

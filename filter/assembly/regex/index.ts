@@ -29,6 +29,8 @@ let stepCounter: i64 = 0;
 export const DEFAULT_DFA_STATES: i32 = 64;
 /** Cap on DFA transition-table entries per regex (states x ASCII classes). */
 const DFA_MAX_TRANS: i32 = 4096;
+/** Cache flushes one match may cause before it continues in the Pike VM (see runDfa). */
+const DFA_FLUSHES_PER_MATCH: i32 = 2;
 /** Minimum pc-pool size (i32 entries) per regex with a DFA. */
 const DFA_MAX_POOL: i32 = 4096;
 
@@ -635,6 +637,10 @@ export class Regex {
     }
     let first = pos;
     let dead = this.dfaDead;
+    // A match that flushes the cache more than this hands over to the Pike VM: a thrashing DFA
+    // costs far more per byte (a state computed, hashed and stored) than the Pike VM's at most
+    // program-size thread steps, which is what the regex budget counts (docs/regex.md).
+    let flushLimit = this.dfaFlushes + DFA_FLUSHES_PER_MATCH;
     while (pos < stop) {
       let c: i32;
       if (sizeof<T>() == 1) c = <i32>load<u8>(base + <usize>pos);
@@ -648,7 +654,7 @@ export class Regex {
           let n = this.dfaStep(s, c);
           this.dfaFlushed = false;
           t = this.dfaIntern(n, ctxFlags(c, false) & this.ctxMask);
-          if (t < 0) {
+          if (t < 0 || this.dfaFlushes > flushLimit) {
             stepCounter += <i64>(pos - first) + this.work;
             return this.nfaFromSeeds<T>(base, len, pos + 1, stop, c, n);
           }
@@ -661,7 +667,7 @@ export class Regex {
         w = d >>> 24;
         let n = this.dfaStep(s, c);
         t = this.dfaIntern(n, ctxFlags(c, false) & this.ctxMask);
-        if (t < 0) {
+        if (t < 0 || this.dfaFlushes > flushLimit) {
           stepCounter += <i64>(pos - first) + this.work;
           return this.nfaFromSeeds<T>(base, len, pos + w, stop, c, n);
         }

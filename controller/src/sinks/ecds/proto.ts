@@ -71,9 +71,31 @@ export function protoRoot(): protobuf.Root {
     return target;
   };
   root.loadSync(PROTO_FILES, { keepCase: true });
+  addFailurePolicy(root);
   root.resolveAll();
   cachedRoot = root;
   return root;
+}
+
+/**
+ * PluginConfig.failure_policy (field 7, Envoy >= 1.33) and its enum, as in Envoy 1.40's
+ * wasm.proto: the protos bundled with @grpc/grpc-js-xds predate them.
+ */
+function addFailurePolicy(root: protobuf.Root): void {
+  const plugin = root.lookupType(PLUGIN_CONFIG);
+  if (plugin.fields["failure_policy"] !== undefined) return;
+  const ns = plugin.parent;
+  if (ns === null) throw new Error(`${PLUGIN_CONFIG} has no namespace`);
+  if (ns.get("FailurePolicy") === null) ns.add(new protobuf.Enum("FailurePolicy", { UNSPECIFIED: 0, FAIL_RELOAD: 1, FAIL_CLOSED: 2, FAIL_OPEN: 3 }));
+  plugin.add(new protobuf.Field("failure_policy", 7, "FailurePolicy"));
+}
+
+/** The number of a PluginConfig.failure_policy value (encodeMessage takes enums as numbers). */
+export function failurePolicyNumber(name: "FAIL_RELOAD" | "FAIL_CLOSED" | "FAIL_OPEN"): number {
+  const e = protoRoot().lookupEnum("envoy.extensions.wasm.v3.FailurePolicy");
+  const n = e.values[name];
+  if (n === undefined) throw new Error(`FailurePolicy has no ${name}`);
+  return n;
 }
 
 function type(name: string): protobuf.Type {

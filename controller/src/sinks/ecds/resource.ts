@@ -9,10 +9,11 @@
 //     typed_config: Any(envoy.extensions.filters.http.wasm.v3.Wasm{ config: PluginConfig{
 //       name: "canal", root_id: "canal",
 //       vm_config: { vm_id: "canal", runtime: "envoy.wasm.runtime.v8", code: {local: {filename}} },
-//       configuration: Any(google.protobuf.StringValue{ value: <table JSON> }) }}) }
+//       configuration: Any(google.protobuf.StringValue{ value: <table JSON> }),
+//       failure_policy: FAIL_RELOAD }}) }
 
 import { encodeNested, joinJson, level, type TableJson } from "./nested.ts";
-import { ANY, encodeMessage, fieldNumber, packAny, PLUGIN_CONFIG, STRING_VALUE, TYPED_EXTENSION_CONFIG, typeUrl, WASM, type ProtoObject } from "./proto.ts";
+import { ANY, encodeMessage, failurePolicyNumber, fieldNumber, packAny, PLUGIN_CONFIG, STRING_VALUE, TYPED_EXTENSION_CONFIG, typeUrl, WASM, type ProtoObject } from "./proto.ts";
 
 /** The filter's name in the HTTP filter chain = the ECDS resource name (envoy/bootstrap.ts CANAL_FILTER_NAME). */
 export const CANAL_RESOURCE_NAME = "canal";
@@ -21,6 +22,13 @@ export const CANAL_ROOT_ID = "canal";
 /** vm_id of the bootstrap's default_config; the served config must use the same to share the VM. */
 export const CANAL_VM_ID = "canal";
 export const V8_RUNTIME = "envoy.wasm.runtime.v8";
+/**
+ * What Envoy does with a VM that failed at runtime (a trap): reload it (after a backoff, the
+ * failed request is refused) rather than fail every later request until the next config
+ * (FAIL_CLOSED) or bypass the filter (FAIL_OPEN). The bootstrap's default_config says the same
+ * (envoy/bootstrap.ts, docs/envoy.md "Failure policy").
+ */
+export const FAILURE_POLICY = "FAIL_RELOAD" as const;
 
 /** Where Envoy gets the filter's code. */
 export type WasmCode =
@@ -72,13 +80,15 @@ export function encodeCanalResource(opts: CanalResourceOptions, tableJson: Table
     root_id: opts.rootId ?? CANAL_ROOT_ID,
     vm_config: { vm_id: opts.vmId ?? CANAL_VM_ID, runtime: opts.runtime ?? V8_RUNTIME, code: codeSource(opts.code) },
   });
+  // failure_policy (field 7) comes after the configuration (field 4), as protobufjs writes it.
+  const after = encodeMessage(PLUGIN_CONFIG, { failure_policy: failurePolicyNumber(FAILURE_POLICY) });
   // The table is copied once, not once per level (nested.ts); the bytes equal the reference's.
   return encodeNested(
     [
       level(encodeMessage(TYPED_EXTENSION_CONFIG, { name: opts.resourceName ?? CANAL_RESOURCE_NAME }), fieldNumber(TYPED_EXTENSION_CONFIG, "typed_config")),
       level(encodeMessage(ANY, { type_url: typeUrl(WASM) }), fieldNumber(ANY, "value")),
       level(new Uint8Array(0), fieldNumber(WASM, "config")),
-      level(plugin, fieldNumber(PLUGIN_CONFIG, "configuration")),
+      level(plugin, fieldNumber(PLUGIN_CONFIG, "configuration"), after),
       level(encodeMessage(ANY, { type_url: typeUrl(STRING_VALUE) }), fieldNumber(ANY, "value")),
       level(new Uint8Array(0), fieldNumber(STRING_VALUE, "value")),
     ],
@@ -98,6 +108,7 @@ export function encodeCanalResourceWithProtobufjs(opts: CanalResourceOptions, ta
         code: codeSource(opts.code),
       },
       configuration: packAny(STRING_VALUE, { value: tableJson }),
+      failure_policy: failurePolicyNumber(FAILURE_POLICY),
     },
   });
   return encodeMessage(TYPED_EXTENSION_CONFIG, {

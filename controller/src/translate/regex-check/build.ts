@@ -20,6 +20,8 @@ const STAMP = `${REGEX_CHECK_WASM}.inputs`;
 const LOCK = `${REGEX_CHECK_WASM}.lock`;
 const ENGINE = join(REPO_ROOT, "filter", "assembly", "regex");
 const ENTRY = join(HERE, "entry.ts");
+/** The filter's limits (the regex budget), which entry.ts imports. */
+const LIMITS = join(REPO_ROOT, "filter", "assembly", "limits.ts");
 const CONFIG = join(HERE, "asconfig.json");
 const ASC = join(REPO_ROOT, "node_modules", "assemblyscript", "bin", "asc");
 const ASC_PACKAGE = join(REPO_ROOT, "node_modules", "assemblyscript", "package.json");
@@ -36,7 +38,7 @@ export function ascArgs(out: string): string[] {
 export function inputsHash(): string {
   const h = createHash("sha256");
   const engine = readdirSync(ENGINE).filter((f) => f.endsWith(".ts")).sort().map((f) => join(ENGINE, f));
-  for (const f of [...engine, ENTRY, CONFIG, ASC_PACKAGE]) {
+  for (const f of [...engine, ENTRY, LIMITS, CONFIG, ASC_PACKAGE]) {
     h.update(relative(REPO_ROOT, f));
     h.update("\0");
     h.update(readFileSync(f));

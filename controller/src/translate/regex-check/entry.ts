@@ -1,7 +1,11 @@
 // @ts-nocheck — AssemblyScript 0.17 source (decorators, i32/usize), compiled by build.ts with asc,
 // not by tsc. Checks a route-table regex with the filter's own engine (filter/assembly/regex), so
 // the controller rejects exactly the patterns the filter would reject.
-import { compileRegex, regexError } from "../../../../filter/assembly/regex/index";
+import { compileRegex, regexError, setRegexProgramLimit } from "../../../../filter/assembly/regex/index";
+import { MAX_REGEX_PROGRAM, explainRegexError } from "../../../../filter/assembly/limits";
+
+// The filter's own limit (filter/assembly/compile.ts sets the same).
+setRegexProgramLimit(MAX_REGEX_PROGRAM);
 
 @external("env", "regexCheckAbort")
 declare function hostAbort(msg: usize, file: usize, line: u32, col: u32): void;
@@ -35,7 +39,7 @@ export function check(ptr: usize, units: i32): i32 {
     __collect();
     return -1;
   }
-  let e = regexError();
+  let e = explainRegexError(regexError());
   let n = e.length;
   let p = buffer(n << 1);
   memory.copy(p, changetype<usize>(e), <usize>n << 1);
