@@ -56,6 +56,8 @@ export class ChaosWorld {
   readonly publisher = new EcdsPublisher({ code: { local: ensureCanalWasm() } });
   /** The controller Service: the pods' ECDS connections go through it; cut() is "no controller". */
   controllerLink!: Link;
+  /** The ECDS port of `publisher` (for a pod's own link to it). */
+  adsPort = 0;
   proxy!: KubeProxy;
   private upstream?: Server;
   private kubelet?: Repeater;
@@ -97,8 +99,8 @@ export class ChaosWorld {
       res.end("hello from helloworld\n");
     });
     await listenOn(this.upstream, this.serviceIp, this.port);
-    const { port } = await this.publisher.server.start(`${LOOPBACK}:0`);
-    this.controllerLink = await this.link(port);
+    this.adsPort = (await this.publisher.server.start(`${LOOPBACK}:0`)).port;
+    this.controllerLink = await this.link(this.adsPort);
     await this.env.api.applyYaml(`${gatewayYaml({ addresses: [this.gatewayIp], ports: [this.port], withoutEndpoints: true })}---\n${serviceYaml("helloworld", this.serviceIp, [this.port])}`);
     this.proxy = new KubeProxy(this.env.api, { namespace: "istio-system", name: "canal-gateway" }, { host: this.gatewayIp, port: this.port }, this.dial);
     await this.proxy.start();
