@@ -6,7 +6,10 @@
 // filter's reserved probe, passes; a terminating pod is not ready), and a kube-proxy stand-in on
 // the gateway Service's cluster IP that forwards only to ready endpoints. Everything on loopback,
 // on one ephemeral port P free on every address used.
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { renderCanalBootstrap } from "../../envoy/bootstrap.ts";
 import { EcdsPublisher } from "../../controller/src/sinks/ecds-publisher.ts";
 import type { Controller } from "../../controller/src/runner/controller.ts";
@@ -15,18 +18,16 @@ import { startEnvoy, type EnvoyProcess } from "../support/envoy.ts";
 import { freePortOn, listenOn, LOOPBACK } from "../support/ports.ts";
 import { pollUntil } from "../support/processes.ts";
 import { ensureCanalWasm } from "../support/wasm.ts";
-import { gatewayYaml, serviceYaml, startDnsEnv, waitA, type DnsEnv } from "../dns/env.ts";
+import { gatewayYaml, igStatus, serviceYaml, startDnsEnv, waitA, type DnsEnv } from "../dns/env.ts";
 import { helloworldVsYaml, Link, readinessProbe } from "../security/delivery-env.ts";
 import { LoadClient } from "./client.ts";
 import { KubeProxy } from "./kube-proxy.ts";
 import { repeat, type Repeater } from "./repeat.ts";
+import { MAX_PODS, podDial, POD_IP_PREFIX, POD_WASM_PATH, type Dial } from "./network.ts";
 
 export const GROUP = "istio-system/canal";
 export const FQDN = "helloworld.default.svc.cluster.local";
 export const VS_PATH = "/apis/networking.istio.io/v1/namespaces/default/virtualservices";
-/** Pod addresses in EndpointSlices (the API server refuses loopback ones): 10.77.0.N is pod N. */
-const POD_IP_PREFIX = "10.77.0.";
-const MAX_PODS = 8;
 
 export interface Pod {
   n: number;
@@ -53,7 +54,7 @@ export interface PodOptions {
 
 export class ChaosWorld {
   readonly pods = new Map<number, Pod>();
-  readonly publisher = new EcdsPublisher({ code: { local: ensureCanalWasm() } });
+  readonly publisher = new EcdsPublisher({ code: { local: POD_WASM_PATH } });
   /** The controller Service: the pods' ECDS connections go through it; cut() is "no controller". */
   controllerLink!: Link;
   /** The ECDS port of `publisher` (for a pod's own link to it). */
@@ -73,8 +74,10 @@ export class ChaosWorld {
     readonly serviceIp: string,
     /** The Service port, which is also every pod's port. */
     readonly port: number,
-    private readonly podNet: string,
-  ) {}
+    readonly podNet: string,
+  ) {
+    this.dial = podDial(podNet);
+  }
 
   static async start(name: string): Promise<ChaosWorld> {
     const env = await startDnsEnv(name);
@@ -107,12 +110,8 @@ export class ChaosWorld {
     this.startKubelet();
   }
 
-  /** The network as the prober and kube-proxy see it: endpoint 10.77.0.N is pod N's loopback address. */
-  dial = (address: string, port: number): { host: string; port: number } => {
-    const n = address.startsWith(POD_IP_PREFIX) ? Number(address.slice(POD_IP_PREFIX.length)) : NaN;
-    // Anything else stays on loopback too (a port nothing listens on): no traffic leaves the machine.
-    return Number.isInteger(n) && n >= 1 && n <= MAX_PODS ? { host: `${this.podNet}.${n}`, port } : { host: LOOPBACK, port: 9 };
-  };
+  /** The network as the prober and kube-proxy see it (network.ts). */
+  readonly dial: Dial;
 
   /** The controller's DNS options in this world (the prober dials pods through `dial`). */
   dnsOptions(): Partial<DnsOptions> {
@@ -148,17 +147,21 @@ export class ChaosWorld {
     if (n < 1 || n > MAX_PODS) throw new Error(`pod number ${n} outside 1..${MAX_PODS}`);
     const name = `gw-${n}`;
     const host = `${this.podNet}.${n}`;
+    // The pod's filesystem: its filter build at POD_WASM_PATH (the init container's copy).
+    const workDir = mkdtempSync(join(tmpdir(), `canal-chaos-${name}-`));
+    mkdirSync(join(workDir, dirname(POD_WASM_PATH)));
+    copyFileSync(opts.wasmPath ?? ensureCanalWasm(), join(workDir, POD_WASM_PATH));
     const config = renderCanalBootstrap({
       listenerPort: this.port,
       listenerAddress: host,
       adminPort: 0,
-      wasmPath: opts.wasmPath ?? ensureCanalWasm(),
+      wasmPath: join(workDir, POD_WASM_PATH),
       nodeId: name,
       nodeCluster: GROUP,
       table: { kind: "ads", adsCluster: { name: "canal-controller", host: LOOPBACK, port: opts.adsPort ?? this.controllerLink.port } },
       clusters: [{ name: `outbound|${this.port}||${FQDN}`, host: this.serviceIp, port: this.port }],
     });
-    const envoy = await startEnvoy({ name: `chaos-${name}`, config, concurrency: 1 });
+    const envoy = await startEnvoy({ name: `chaos-${name}`, config, concurrency: 1, workDir });
     const pod: Pod = { n, name, ip: `${POD_IP_PREFIX}${n}`, host, envoy, ready: false, terminating: false, opts };
     this.pods.set(n, pod);
     await this.publishEndpoint(pod, false);
@@ -175,6 +178,7 @@ export class ChaosWorld {
     await this.proxy.seenAfter();
     await pollUntil(`${pod.name}'s connections to drain`, () => ((this.proxy.backends.get(pod.ip)?.active ?? 0) === 0 ? true : undefined), { timeoutMs: 10_000, intervalMs: 20 });
     await pod.envoy.stop();
+    rmSync(pod.envoy.workDir, { recursive: true, force: true });
     this.pods.delete(pod.n);
     await this.env.api.delete(`/apis/discovery.k8s.io/v1/namespaces/istio-system/endpointslices/canal-gateway-${pod.name}`).catch(() => undefined);
   }
@@ -216,8 +220,15 @@ ports: [{name: http, port: ${this.port}, protocol: TCP}]
   }
 
   /** Waits until the name resolves to the gateway Service. */
-  waitFlipped(timeoutMs = 30_000): Promise<void> {
-    return waitA(this.env.dns, FQDN, [this.gatewayIp], timeoutMs);
+  async waitFlipped(timeoutMs = 30_000): Promise<void> {
+    try {
+      await waitA(this.env.dns, FQDN, [this.gatewayIp], timeoutMs);
+    } catch (err) {
+      // What the controller thought, for the failure message.
+      const dns = (await igStatus(this.env.api).catch(() => undefined))?.dns;
+      const cm = (await this.env.canalDns().catch(() => undefined))?.data;
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\nstatus.dns: ${JSON.stringify(dns)}\ncanal-dns keys: ${Object.keys(cm ?? {}).join(", ")}\nlogs: ${this.env.logs.slice(-10).join("\n")}`);
+    }
   }
 
   /** Waits until the client sent `n` more requests through `ip` (bounded). */
@@ -242,7 +253,10 @@ ports: [{name: http, port: ${this.port}, protocol: TCP}]
     await this.proxy?.stop();
     for (const l of this.links) await l.cut().catch(() => undefined);
     await this.env.stop();
-    for (const p of this.pods.values()) await p.envoy.stop().catch(() => undefined);
+    for (const p of this.pods.values()) {
+      await p.envoy.stop().catch(() => undefined);
+      rmSync(p.envoy.workDir, { recursive: true, force: true });
+    }
     await this.publisher.server.stop();
     const u = this.upstream;
     if (u) await new Promise((r) => u.close(r));

@@ -7,11 +7,11 @@ import { EcdsPublisher } from "../../controller/src/sinks/ecds-publisher.ts";
 import type { Controller } from "../../controller/src/runner/controller.ts";
 import { LOOPBACK } from "../support/ports.ts";
 import { pollUntil } from "../support/processes.ts";
-import { ensureCanalWasm } from "../support/wasm.ts";
 import { waitEntry } from "../dns/env.ts";
 import type { Link } from "../security/delivery-env.ts";
 import { expectNoFailures, holdsFor, MIN_REQUESTS } from "./assert.ts";
 import { ChaosWorld, FQDN } from "./harness.ts";
+import { POD_WASM_PATH } from "./network.ts";
 
 let w: ChaosWorld;
 let followerEcds: EcdsPublisher;
@@ -21,7 +21,7 @@ let link2: Link;
 
 beforeAll(async () => {
   w = await ChaosWorld.start("chaos-replicas");
-  followerEcds = new EcdsPublisher({ code: { local: ensureCanalWasm() } });
+  followerEcds = new EcdsPublisher({ code: { local: POD_WASM_PATH } });
   const { port } = await followerEcds.server.start(`${LOOPBACK}:0`);
   leader = await w.startController("replica-a");
   await pollUntil("replica-a to lead", () => (leader.isLeader ? true : undefined), { timeoutMs: 20_000 });
