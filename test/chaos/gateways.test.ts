@@ -1,6 +1,7 @@
 // Chaos in the gateway pool, ECDS mode, each scenario under load from the TTL-honouring client
 // (client.ts) through the real CoreDNS and the kube-proxy stand-in (kube-proxy.ts): scale-up
-// 1 → 3, a rolling restart of every gateway, and a new gateway while the controller is down.
+// 1 → 3, a rolling restart of every gateway, a new gateway while the controller is down, and the
+// controller restarting in the middle of a rolling gateway restart.
 // Real kube-apiserver, real CoreDNS, real Envoy gateway pods, the in-process controller.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Controller } from "../../controller/src/runner/controller.ts";
@@ -72,6 +73,26 @@ it("a new gateway while the controller is down never becomes Ready and gets no t
   await w.waitReady(late, true);
   await pollBackend(late, 20);
   await expectNoFailures("new gateway, controller down", c, w.addresses());
+}, 180_000);
+
+it("the controller restarts in the middle of a rolling gateway restart: the rollout waits for it, no request fails", async () => {
+  const c = w.load();
+  await w.waitTraffic(c, w.gatewayIp, 200);
+  const [first, second, ...rest] = pods();
+  await w.restartPod(first!);
+  // The controller goes down (its ECDS server with it) as the next pod is replaced.
+  await controller.stop();
+  await w.controllerLink.cut();
+  await w.stopPod(second!);
+  const replaced = await w.startPod(second!.n);
+  await holdsFor(2000, `${replaced.name} not Ready without the controller, no connection to it`, () => replaced.ready === false && (w.proxy.backends.get(replaced.ip)?.active ?? 0) === 0);
+  await w.controllerLink.open();
+  controller = await w.startController("leader-restarted");
+  await w.waitReady(replaced, true);
+  for (const p of rest) await w.restartPod(p);
+  await w.waitCount(c, Math.max(MIN_REQUESTS, c.count + 300));
+  await expectNoFailures("controller restart during a rolling restart", c, w.addresses());
+  expect(c.countVia(w.serviceIp)).toBe(0);
 }, 180_000);
 
 async function pollBackend(p: Pod, total: number): Promise<void> {
