@@ -2,7 +2,8 @@
 // (client.ts) through the real CoreDNS and the kube-proxy stand-in (kube-proxy.ts): scale-up
 // 1 → 3, a rolling restart of every gateway, a new gateway while the controller is down, and the
 // controller restarting in the middle of a rolling gateway restart.
-// Real kube-apiserver, real CoreDNS, real Envoy gateway pods, the in-process controller.
+// Real kube-apiserver, real CoreDNS, real Envoy gateway pods, the in-process controller. The
+// scenarios share one world and run in order: the later ones start from the flip the first makes.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Controller } from "../../controller/src/runner/controller.ts";
 import { readinessProbe } from "../security/delivery-env.ts";
