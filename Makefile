@@ -54,6 +54,7 @@ test: build tools typecheck ## run every test suite
 	npm run --silent test:charts
 	npm run --silent test:cli
 	npm run --silent test:security
+	npm run --silent test:chaos
 	npm run --silent test:istio
 	npm run --silent test:oracle
 

@@ -12,7 +12,7 @@ import { startEnvoy, type EnvoyProcess } from "../support/envoy.ts";
 import { udpLookup } from "../support/coredns.ts";
 import { pollUntil } from "../support/processes.ts";
 import { ensureCanalWasm } from "../support/wasm.ts";
-import { LOOPBACK } from "../support/ports.ts";
+import { freePortOn, listenOn, LOOPBACK } from "../support/ports.ts";
 import { gatewayYaml, serviceYaml, startDnsEnv, VS_PATH, vsYaml, waitA, waitEntry, type DnsEnv } from "./env.ts";
 
 const FQDN = "helloworld.default.svc.cluster.local";
@@ -27,35 +27,6 @@ let envoy: EnvoyProcess | undefined;
 let G: string;
 let S: string;
 let P: number;
-
-function listenOn(server: Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => resolve());
-  });
-}
-
-/** A port free on both addresses (the upstream's and the gateway's). */
-async function freePortOn(hosts: string[]): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const probe = createServer();
-    await listenOn(probe, hosts[0]!, 0);
-    const port = (probe.address() as { port: number }).port;
-    await new Promise((r) => probe.close(r));
-    let ok = true;
-    for (const h of hosts) {
-      const s = createServer();
-      try {
-        await listenOn(s, h, port);
-      } catch {
-        ok = false;
-      }
-      await new Promise((r) => s.close(r));
-    }
-    if (ok) return port;
-  }
-  throw new Error(`no port free on ${hosts.join(", ")}`);
-}
 
 beforeAll(async () => {
   env = await startDnsEnv("dns-migration");

@@ -11,7 +11,8 @@ import { fileURLToPath } from "node:url";
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const CANAL_WASM = join(REPO_ROOT, "build", "canal.wasm");
 
-function newestMtime(dir: string): number {
+/** The newest modification time of any file under `dir` (ms). */
+export function newestMtime(dir: string): number {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, entry.name);
