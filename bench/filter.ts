@@ -20,7 +20,7 @@
 import { execFileSync } from "node:child_process";
 import { cpus } from "node:os";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import {
   renderCanalBootstrap,
@@ -239,6 +239,16 @@ async function withEnvoy<T>(name: string, config: EnvoyConfig, cpu: string, fn: 
   }
 }
 
+/** A filter build named by the commit of the checkout it lies in (its path when that is unknown). */
+function buildLabel(wasmPath: string): string {
+  try {
+    const commit = execFileSync("git", ["-C", dirname(wasmPath), "rev-parse", "--short", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    return `of commit ${commit}, built in its own checkout (\`${wasmPath}\`)`;
+  } catch {
+    return `\`${wasmPath}\``;
+  }
+}
+
 /**
  * Before/after: the current filter, another build and native routes at each size, three Envoys
  * side by side measured in the same alternating rounds; writes "## Filter before/after".
@@ -276,7 +286,7 @@ async function compareBuilds(args: {
   const { section, summary } = compareReport({
     rows,
     command: `npm run bench:filter -- ${process.argv.slice(2).join(" ")}`,
-    beforePath: args.before,
+    beforeLabel: buildLabel(args.before),
     envoy: ENVOY_VERSION,
     machine: `${args.mach.nproc} CPUs, ${args.mach.cpu}, Linux ${kernel}; load average (1/5/15 min) ${args.loadBefore} before, ${loadAfter} after`,
     plan,

@@ -9,6 +9,7 @@ describe("roundDifferences", () => {
     expect(d.diffs).toEqual([2, 10, 1, -1]);
     expect(d.median).toBe(1.5);
     expect([d.min, d.max]).toEqual([-1, 10]);
+    expect([d.q1, d.q3]).toEqual([-1, 2]);
     expect(d.sameSign).toBe(false);
   });
   it("a shift present in every round is the same sign", () => {
