@@ -26,6 +26,7 @@ import { renderCanalBootstrap } from "../envoy/bootstrap.ts";
 import type { RouteTable } from "../schema/route-table.ts";
 import { parseObjects } from "../controller/src/api/index.ts";
 import { encodeCanalResource } from "../controller/src/sinks/ecds/index.ts";
+import { DEFAULT_MAX_STREAMS_PER_CLIENT_IP, DEFAULT_MAX_STREAMS_PER_CONNECTION } from "../controller/src/sinks/ecds/limits.ts";
 import { CONTROLLER_PROCESS_ENV } from "../controller/src/runner/process-env.ts";
 import type { VirtualService } from "../controller/src/api/index.ts";
 import { tableJson, translate, TranslateMemo } from "../controller/src/translate/index.ts";
@@ -939,6 +940,11 @@ function report(results: SizeResult[], opts: Options, meta: RunMeta): { section:
       "`make build`'s bundle step (scripts/bundle-controller.mjs) just before each spawn, so bin/canal.mjs runs the current code as " +
       `a bundle; what it ran, from its \`starting\` log line: ${results.map((r) => `${fmt(r.n)} VS: ${r.code}`).join("; ")}; ` +
       `its environment adds what Canal deploys it with (controller/src/runner/process-env.ts: ${Object.entries(CONTROLLER_PROCESS_ENV).map(([k, v]) => `\`${k}=${v}\``).join(", ")}, as the image and the chart set)`,
+  );
+  lines.push(
+    "- no DNS here (no `--dns`): the delivery probe (docs/adr/0004-delivery-proof.md) gates only DNS flips, not ECDS pushes or ACKs, so it is not in these figures " +
+      "(bench:dns measures a flip through it); the one Envoy holds one ADS stream on one connection, well inside the ECDS server's default limits " +
+      `(${DEFAULT_MAX_STREAMS_PER_CLIENT_IP} streams per client IP, ${DEFAULT_MAX_STREAMS_PER_CONNECTION} per connection; controller/src/sinks/ecds/limits.ts), so the controller runs with them`,
   );
   lines.push("");
   lines.push("### How each figure is measured");

@@ -7,6 +7,11 @@
 // Envoy direct_response listener, the fastest fixed responder) share the first CPU.
 //
 //   npm run bench:filter [-- --duration 10 --connections 32 --no-write]
+//   npm run bench:filter -- --compare-wasm /tmp/before/build/canal.wasm --sizes 10000 --rounds 8
+//
+// With --compare-wasm, (a) gets a third side, that filter build ("before"), measured in the same
+// alternating rounds as the current one ("after") and native; (b) is skipped and the results go to
+// the "## Filter before/after" section only (bench/filter-compare.ts).
 //
 // Results go to docs/benchmarks.md: this bench owns the page's title and preamble and the sections
 // (a), (b) and "Ratios and targets"; every other section (e.g. "## Controller", "## Filter
@@ -15,7 +20,7 @@
 import { execFileSync } from "node:child_process";
 import { cpus } from "node:os";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import {
   renderCanalBootstrap,
@@ -30,6 +35,8 @@ import { ENVOY_VERSION, envoyBinary, startEnvoy, type EnvoyProcess } from "../te
 import { request } from "../test/support/http.ts";
 import { ensureCanalWasm, REPO_ROOT } from "../test/support/wasm.ts";
 import { runWrk, wrkBinary, type WrkResult } from "../test/support/wrk.ts";
+import { compareReport, type CompareRow } from "./filter-compare.ts";
+import { writeBenchmarkSection } from "./benchmarks-doc.ts";
 
 interface Options {
   durationS: number;
@@ -37,14 +44,36 @@ interface Options {
   connections: number;
   sizes: number[];
   write: boolean;
+  /** Alternating rounds per measured cell. */
+  rounds: number;
+  /** Another build of the filter to measure beside the current one (before/after). */
+  compareWasm?: string;
 }
+
+const USAGE = `usage: npm run bench:filter [-- flags]
+
+Measures the filter in real Envoy against Envoy-native routes (a) and a sidecar-style path (b).
+
+flags:
+  --duration S         measured seconds per side and cell, split over the rounds (default 10)
+  --warmup S           warm-up seconds per side (default 2)
+  --connections N      wrk connections (default 32)
+  --sizes 10,1000      virtual hosts per table (default 10,1000,10000)
+  --rounds N           alternating rounds per cell, order A B … then … B A (default 2)
+  --compare-wasm PATH  also measure this filter build as "before" beside the current one, in the
+                       same rounds; skips (b) and writes only "## Filter before/after"
+  --no-write           do not touch docs/benchmarks.md
+  -h, --help           this help
+(results: the preamble, sections (a), (b) and Ratios of docs/benchmarks.md; with --compare-wasm only
+"## Filter before/after")
+`;
 
 function parseOptions(argv: string[]): Options {
   if (argv.includes("--help") || argv.includes("-h")) {
-    process.stdout.write("usage: npm run bench:filter [-- --duration S --warmup S --connections N --sizes 10,1000,10000 --no-write]\n(results: the preamble, sections (a), (b) and Ratios of docs/benchmarks.md)\n");
+    process.stdout.write(USAGE);
     process.exit(0);
   }
-  const opts: Options = { durationS: 10, warmupS: 2, connections: 32, sizes: [10, 1000, 10000], write: true };
+  const opts: Options = { durationS: 10, warmupS: 2, connections: 32, sizes: [10, 1000, 10000], write: true, rounds: 2 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = (): number => {
@@ -56,9 +85,13 @@ function parseOptions(argv: string[]): Options {
     else if (a === "--warmup") opts.warmupS = next();
     else if (a === "--connections") opts.connections = next();
     else if (a === "--sizes") opts.sizes = (argv[++i] ?? "").split(",").map(Number);
+    else if (a === "--rounds") opts.rounds = next();
+    else if (a === "--compare-wasm") opts.compareWasm = resolve(argv[++i] ?? "");
     else if (a === "--no-write") opts.write = false;
-    else throw new Error(`unknown option ${a}; options: --duration S --warmup S --connections N --sizes 10,1000 --no-write`);
+    else throw new Error(`unknown option ${a}\n${USAGE}`);
   }
+  if (!Number.isInteger(opts.rounds) || opts.rounds < 2) throw new Error("--rounds needs a whole number ≥ 2");
+  if (opts.compareWasm !== undefined && !existsSync(opts.compareWasm)) throw new Error(`--compare-wasm: no file ${opts.compareWasm}`);
   return opts;
 }
 
@@ -99,12 +132,12 @@ function cpuPlan(): { proxies: string; load: string } {
   return { proxies: String(n - 1), load: n === 2 ? "0" : `0-${n - 2}` };
 }
 
-const ROUNDS = 2;
-
 /** A wrk result plus the CPU time the proxies under test spent per request. */
-interface Measured extends WrkResult {
+export interface Measured extends WrkResult {
   /** Proxy CPU (user+system, all Envoys of the path) per request, microseconds. */
   cpuUsPerRequest: number;
+  /** The same, per round (round order). */
+  cpuUsPerRound: number[];
 }
 
 const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
@@ -143,39 +176,45 @@ function combine(runs: WrkResult[]): WrkResult {
 }
 
 /**
- * Measures two targets alternately: a warm-up each, then ROUNDS rounds of duration/ROUNDS
- * seconds per side (A, B, B, A, ...), combined per side.
+ * Measures targets alternately: a warm-up each, then opts.rounds rounds of duration/rounds
+ * seconds per side, the order reversed every other round (A B C, C B A, ...) so that no side
+ * always runs first or last; combined per side.
  */
-async function measurePair(a: Side, b: Side, hosts: string[], opts: Options, cpu: string): Promise<[Measured, Measured]> {
+async function measureSides(sides: Side[], hosts: string[], opts: Options, cpu: string): Promise<Measured[]> {
   const base = { hosts, paths: PATHS, connections: opts.connections, threads: 1, cpuList: cpu };
-  for (const { label, url } of [a, b]) {
+  for (const { label, url } of sides) {
     progress(`  ${label}: warm-up ${opts.warmupS} s`);
     await runWrk({ ...base, url, durationS: opts.warmupS });
   }
-  const runs: [WrkResult[], WrkResult[]] = [[], []];
-  const cpuSpent: [number, number] = [0, 0];
-  const slice = Math.max(1, Math.round(opts.durationS / ROUNDS));
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? [0, 1] : [1, 0];
-    for (const side of order) {
-      const { label, url, pids } = side === 0 ? a : b;
+  const runs: WrkResult[][] = sides.map(() => []);
+  const cpuSpent: number[][] = sides.map(() => []);
+  const slice = Math.max(1, Math.round(opts.durationS / opts.rounds));
+  const forward = sides.map((_, i) => i);
+  for (let round = 0; round < opts.rounds; round++) {
+    for (const side of round % 2 === 0 ? forward : [...forward].reverse()) {
+      const { label, url, pids } = sides[side];
       const cpu0 = pids.reduce((t, p) => t + cpuSeconds(p), 0);
       const r = await runWrk({ ...base, url, durationS: slice });
       const cpuUsed = pids.reduce((t, p) => t + cpuSeconds(p), 0) - cpu0;
-      cpuSpent[side] += cpuUsed;
       if (r.non2xx > 0 || r.socketErrors > 0) throw new Error(`${label}: ${r.non2xx} non-2xx, ${r.socketErrors} socket errors\n${r.raw}`);
       runs[side].push(r);
+      cpuSpent[side].push(cpuUsed);
       progress(
-        `  ${label}: round ${round + 1}/${ROUNDS}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms, ` +
+        `  ${label}: round ${round + 1}/${opts.rounds}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms, ` +
           `proxy CPU ${((cpuUsed / r.requests) * 1e6).toFixed(1)} µs/req`,
       );
     }
   }
-  const done = (side: 0 | 1): Measured => {
+  return sides.map((_, side) => {
     const c = combine(runs[side]);
-    return { ...c, cpuUsPerRequest: (cpuSpent[side] / c.requests) * 1e6 };
-  };
-  return [done(0), done(1)];
+    const spent = cpuSpent[side].reduce((a, b) => a + b, 0);
+    return { ...c, cpuUsPerRequest: (spent / c.requests) * 1e6, cpuUsPerRound: cpuSpent[side].map((u, k) => (u / runs[side][k].requests) * 1e6) };
+  });
+}
+
+async function measurePair(a: Side, b: Side, hosts: string[], opts: Options, cpu: string): Promise<[Measured, Measured]> {
+  const [ma, mb] = await measureSides([a, b], hosts, opts, cpu);
+  return [ma, mb];
 }
 
 /** A few requests through `port` for every kind of path: all must be 200 (routed, not a 404). */
@@ -198,6 +237,66 @@ async function withEnvoy<T>(name: string, config: EnvoyConfig, cpu: string, fn: 
   } finally {
     await envoy.stop();
   }
+}
+
+/** A filter build named by the commit of the checkout it lies in (its path when that is unknown). */
+function buildLabel(wasmPath: string): string {
+  try {
+    const commit = execFileSync("git", ["-C", dirname(wasmPath), "rev-parse", "--short", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    return `of commit ${commit}, built in its own checkout (\`${wasmPath}\`)`;
+  } catch {
+    return `\`${wasmPath}\``;
+  }
+}
+
+/**
+ * Before/after: the current filter, another build and native routes at each size, three Envoys
+ * side by side measured in the same alternating rounds; writes "## Filter before/after".
+ */
+async function compareBuilds(args: {
+  opts: Options;
+  before: string;
+  after: string;
+  clusters: UpstreamCluster[];
+  plan: { proxies: string; load: string };
+  mach: { cpu: string; nproc: number };
+  loadBefore: string;
+}): Promise<void> {
+  const { opts, clusters, plan } = args;
+  const rows: CompareRow[] = [];
+  for (const n of opts.sizes) {
+    const table = benchTable(n);
+    const hosts = benchHosts(table);
+    progress(`before/after ${fmt(n)} virtual hosts`);
+    const canal = (wasmPath: string): EnvoyConfig => renderCanalBootstrap({ listenerPort: 0, adminPort: 0, wasmPath, table: { kind: "inline", table }, clusters });
+    const measured = await withEnvoy(`bench-after-${n}`, canal(args.after), plan.proxies, (after) =>
+      withEnvoy(`bench-before-${n}`, canal(args.before), plan.proxies, (before) =>
+        withEnvoy(`bench-native-${n}`, renderNativeBootstrap({ listenerPort: 0, adminPort: 0, table, clusters }), plan.proxies, async (native) => {
+          for (const e of [after, before, native]) await checkRoutes(e.port(), hosts);
+          const side = (label: string, e: EnvoyProcess): Side => ({ label: `${label} ${fmt(n)} vhosts`, url: `http://127.0.0.1:${e.port()}`, pids: [e.pid] });
+          return measureSides([side("after ", after), side("before", before), side("native", native)], hosts, opts, plan.load);
+        }),
+      ),
+    );
+    const [after, before, native] = measured as [Measured, Measured, Measured];
+    rows.push({ vhosts: n, tableBytes: Buffer.byteLength(JSON.stringify(table)), after, before, native });
+  }
+  const loadAfter = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  const kernel = execFileSync("uname", ["-r"], { encoding: "utf8" }).trim();
+  const { section, summary } = compareReport({
+    rows,
+    command: `npm run bench:filter -- ${process.argv.slice(2).join(" ")}`,
+    beforeLabel: buildLabel(args.before),
+    envoy: ENVOY_VERSION,
+    machine: `${args.mach.nproc} CPUs, ${args.mach.cpu}, Linux ${kernel}; load average (1/5/15 min) ${args.loadBefore} before, ${loadAfter} after`,
+    plan,
+    wrk: { connections: opts.connections, warmupS: opts.warmupS, durationS: opts.durationS, rounds: opts.rounds },
+  });
+  if (opts.write) {
+    writeBenchmarkSection(section);
+    progress("wrote the \"## Filter before/after\" section of docs/benchmarks.md");
+  }
+  for (const l of summary) progress(l);
 }
 
 interface SizeRow {
@@ -244,6 +343,10 @@ async function main(): Promise<void> {
       host: "127.0.0.1",
       port: upstream.port(),
     }));
+    if (opts.compareWasm !== undefined) {
+      await compareBuilds({ opts, before: opts.compareWasm, after: wasmPath, clusters, plan, mach, loadBefore });
+      return;
+    }
 
     // (a) wasm vs native at each size. Both Envoys run side by side (idle one costs nothing) and
     // the measured seconds alternate between them in rounds, so background load on a shared
@@ -401,7 +504,8 @@ function report(args: {
   return `# Benchmarks
 
 Generated by \`${command}\` (bench/filter.ts) on ${new Date().toISOString().slice(0, 10)}. Rerun it to refresh this
-preamble and sections (a), (b) and "Ratios and targets"; the sections after them come from their own benches.
+preamble and sections (a), (b) and "Ratios and targets"; the sections after them come from their own benches
+(\`make bench\` runs all five: filter, controller, filter-config, dns, istio; \`--compare-wasm\` runs write "Filter before/after").
 
 - Envoy ${ENVOY_VERSION} (the scripts/tools.sh binary), one worker (\`--concurrency 1\`) per Envoy under test
 - machine: ${mach.nproc} CPUs, ${mach.cpu}, Linux ${kernel}; load average (1/5/15 min) ${load}
@@ -410,7 +514,7 @@ preamble and sections (a), (b) and "Ratios and targets"; the sections after them
 - Envoys under test pinned to CPU ${plan.proxies}; wrk (1 thread) and the upstream (an Envoy \`direct_response\`
   listener, one worker) pinned to CPU ${plan.load}
 - wrk: ${opts.connections} connections, ${opts.warmupS} s warm-up per side, then ${opts.durationS} s measured per
-  cell in ${ROUNDS} alternating rounds (A B B A); req/s = all requests / all measured time, latency
+  cell in ${opts.rounds} alternating rounds (A B, B A, …); req/s = all requests / all measured time, latency
   percentiles = mean over the rounds; every response must be 2xx (the run fails otherwise)
 - requests spread round-robin over every virtual host of the table (two names per host, ports absent)
   and three paths (\`/api/items/42\`, \`/v1/status\`, \`/index.html\`)

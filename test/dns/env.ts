@@ -121,8 +121,9 @@ export async function startDnsEnv(name: string): Promise<DnsEnv> {
           kc,
           {
             configMap: { namespace: "kube-system", name: "canal-dns" }, ttlSeconds: 5, drainSeconds: 7, dryRun: false, mountPath: mount, clusterDomain: "cluster.local", pollMs: 1000,
-            ...(gateway === undefined ? {} : { probe: { dial, fastMs: 100 } }),
             ...opts.dns,
+            // A started gateway is probed through its loopback address; the caller may still set the prober's timings.
+            ...(gateway === undefined ? {} : { probe: { dial, fastMs: 100, ...opts.dns?.probe } }),
           },
           log,
         );
