@@ -55,8 +55,21 @@ async function waitFor(oracle: Oracle, what: string, probe: string, port: number
 const NATIVE_NACK =
   "the native gateway never served the case: Envoy refused the routes istiod generated for it (NACK) and kept its previous ones, while Canal refuses only the offending fields (istio-compat.md, 'Golden cases')";
 
+/** The world's InternalGateway (the control chart's). */
+const WORLD_IG = "/apis/canal.io/v1alpha1/namespaces/istio-system/internalgateways/canal";
+
+type InternalGatewayObject = KubeObject & { spec: { hostGrants?: unknown[] } };
+
+async function setHostGrants(oracle: Oracle, grants: unknown[]): Promise<void> {
+  const ig = await oracle.world.api.get<InternalGatewayObject>(WORLD_IG);
+  await oracle.world.api.apply([{ apiVersion: ig.apiVersion, kind: ig.kind, metadata: { name: ig.metadata.name, namespace: ig.metadata.namespace }, spec: { ...ig.spec, hostGrants: grants } }]);
+}
+
 async function runCase(oracle: Oracle, c: GoldenCase, report: OracleReport, summary: GoldenSummary): Promise<void> {
   const created: KubeObject[] = [];
+  // The case's own grants join the chart's for as long as the case runs (its InternalGateway is not applied).
+  const chartGrants = (await oracle.world.api.get<InternalGatewayObject>(WORLD_IG)).spec.hostGrants ?? [];
+  if (c.hostGrants.length > 0) await setHostGrants(oracle, [...chartGrants, ...c.hostGrants]);
   try {
     for (const b of c.backends) {
       await oracle.world.addBackend(b.name, b.namespace, b.port, b.versions);
@@ -98,8 +111,10 @@ async function runCase(oracle: Oracle, c: GoldenCase, report: OracleReport, summ
         const { native, canal, fields } = await oracle.sendBoth(LOOPBACK, oracle.nativeGateway.port, r.host, r.shape, vs.splits, report);
         if (fields.length === 0) continue;
         const d: Divergence = { config: `golden ${c.name} ${vs.key}`, intent: r.shape.intent, via: "gateway", host: r.host, method: r.shape.method, path: r.shape.path, fields, native, canal };
+        const bare = r.host.toLowerCase().replace(/:\d+$/, "");
         const reason =
           explain(d, { host: r.host, ambiguousNames }) ??
+          (c.contestedHosts.includes(bare) ? "host ownership: Canal refuses a claim on this host that Istio honours (istio-compat.md, 'Who may route a host')" : undefined) ??
           (vs.refusals.length > 0 ? `Canal refuses the object (${vs.refusals.join(", ")}) (istio-compat.md, 'Golden cases')` : undefined);
         if (reason === undefined) report.unexplained.push(d);
         else {
@@ -115,6 +130,7 @@ async function runCase(oracle: Oracle, c: GoldenCase, report: OracleReport, summ
     report.configs += 1;
     summary.compared.push(c.name);
   } finally {
+    if (c.hostGrants.length > 0) await setHostGrants(oracle, chartGrants);
     for (const o of created.reverse()) {
       await oracle.world.api.delete(await oracle.world.api.resourcePath(o.apiVersion, o.kind, o.metadata.namespace, o.metadata.name));
     }

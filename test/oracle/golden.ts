@@ -42,6 +42,13 @@ export interface GoldenVs {
 
 export interface GoldenCase {
   name: string;
+  /** The case's InternalGateway `spec.hostGrants`, added to the world's InternalGateway while it runs. */
+  hostGrants: Yaml[];
+  /**
+   * Hosts (lower case, as requests send them) that a VirtualService of the case claims and Canal
+   * refuses for host ownership (ADR 0003): Istio routes them by the claim, Canal by the owner.
+   */
+  contestedHosts: string[];
   backends: GoldenBackend[];
   /** DestinationRules and VirtualServices to apply (Services come with the backends). */
   objects: Yaml[];
@@ -262,6 +269,13 @@ export function planGoldenCase(name: string): GoldenPlan {
 
   // The case's Gateway and InternalGateway are not applied (the world has the charts'), so only
   // problems of the objects that are applied can explain a difference.
+  const hostGrants = objects.filter((o) => o.kind === "InternalGateway").flatMap((o) => arr(obj(o.spec).hostGrants).map(obj));
+  const ownershipReasons = new Set(["HostNotOwned", "HostNotGranted", "AliasReserved"]);
+  const contestedHosts = new Set<string>();
+  for (const p of out.problems.filter((x) => x.kind === "VirtualService" && ownershipReasons.has(x.reason))) {
+    const vs = objects.find((o) => o.kind === "VirtualService" && nsOf(o) === p.namespace && nameOf(o) === p.name);
+    for (const h of arr(obj(vs?.spec).hosts)) for (const f of gatewayHosts(str(h) ?? "", p.namespace, new Map())) contestedHosts.add(f);
+  }
   const caseWide = out.problems.filter((p) => p.kind === "DestinationRule" || p.kind === "Service").map((p) => `${p.reason} (${p.kind} ${p.namespace}/${p.name})`);
   const apply: Yaml[] = objects.filter((o) => o.kind === "DestinationRule").map((o) => ({ ...o, metadata: { name: nameOf(o), namespace: nsOf(o) } }));
   const virtualServices: GoldenVs[] = [];
@@ -310,7 +324,7 @@ export function planGoldenCase(name: string): GoldenPlan {
   if (virtualServices.length === 0) {
     return { excluded: `no VirtualService bound to the Canal gateway, nothing a request through a gateway can reach${notCompared.length > 0 ? ` (${notCompared.join("; ")})` : ""}` };
   }
-  return { case: { name, backends: [...services.values()], objects: apply, virtualServices, notCompared } };
+  return { case: { name, hostGrants, contestedHosts: [...contestedHosts], backends: [...services.values()], objects: apply, virtualServices, notCompared } };
 }
 
 /** Every golden case, planned. */
