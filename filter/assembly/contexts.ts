@@ -4,18 +4,18 @@ import {
   RootContext, Context, FilterHeadersStatusValues, FilterDataStatusValues, FilterTrailersStatusValues,
   LogLevelValues, log,
 } from "@solo-io/proxy-runtime";
+import { buildPendingCache, cacheBuiltByConfigure, cachePending, entryUnwritten, writeSharedEntry } from "./load/incremental";
 import {
-  buildPendingCache, cacheBuiltByConfigure, cachePending, compileTable, compileError, compileWhole, compiledFromShared,
-  compiledIncrementally, compiledVirtualHosts, entryUnwritten, hashCollisions, reusedVirtualHosts, sharedEntryOutcome,
-  writeSharedEntry,
-} from "./compile";
-import { HeldRequests, DELAY_TICK_MS } from "./delays";
+  compileTable, compileError, compileWhole, compiledFromShared, compiledIncrementally, compiledVirtualHosts, hashCollisions,
+  reusedVirtualHosts, sharedEntryOutcome,
+} from "./load/loader";
+import { HeldRequests, DELAY_TICK_MS } from "./route/delays";
 import { REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, clearRouteCache, getPluginConfiguration, nowNanos, removeHeader, replaceHeader, setTickPeriod } from "./host";
 import { countOutcome } from "./metrics";
 import { chance, nextRandom, seedRandom } from "./random";
-import { replyAbort, replyAmbiguous, replyDirect, replyNoRoute, replyRedirect } from "./replies";
-import { KEY_AUTHORITY, KEY_PATH, RequestView } from "./request";
-import { findVirtualHost, selectRoute, Selection } from "./router";
+import { replyAbort, replyAmbiguous, replyDirect, replyNoRoute, replyRedirect } from "./route/replies";
+import { KEY_AUTHORITY, KEY_PATH, RequestView } from "./route/request";
+import { findVirtualHost, selectRoute, Selection } from "./route/router";
 import { isProbe, replyProbe } from "./probe";
 import {
   RouteTable, Route, Destination, HeaderOps, MatchBlock,

@@ -11,7 +11,7 @@
 // (and the elements' nesting within what json.ts allows at their depth, checked here) makes the
 // whole document valid with the same structure. Anything unexpected returns false and the caller
 // compiles the whole document as before.
-import { VirtualHost } from "./table";
+import { VirtualHost } from "../table";
 
 /** A growable list that doubles (AS 0.17's Array#push reallocates to the exact length each time). */
 export class Grow<T> {

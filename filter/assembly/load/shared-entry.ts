@@ -17,10 +17,10 @@
 //   k × 2    kind (compile.ts DOMAIN_*), end of its bytes in the key bytes (cumulative)
 //   kb bytes the keys (ASCII: validated host names)
 //   the document
-import { BUILD_ID } from "./build-id";
-import { getSharedData, setSharedData } from "./host";
+import { BUILD_ID } from "../build-id";
+import { getSharedData, setSharedData } from "../host";
 import { uninitialized } from "./json";
-import { VhostCache } from "./reuse";
+import { VhostCache } from "./cache";
 
 const MAGIC: u32 = 0x4c4e4143; // "CANL"
 const FORMAT: u32 = 1;

@@ -1,9 +1,9 @@
 // Route selection: host → virtual host → first matching route. Lookups and in-place byte
 // comparisons only; everything was compiled when the table loaded.
-import { getHeader, REQUEST_HEADERS } from "./host";
-import { M_PRESENT, StringMatcher, bytesEqual, resetRegexBudget } from "./matcher";
+import { getHeader, REQUEST_HEADERS } from "../host";
+import { M_PRESENT, StringMatcher, bytesEqual, resetRegexBudget } from "../matcher";
 import { HEADER_MATCH, RequestView } from "./request";
-import { RouteTable, VirtualHost, Route, MatchBlock, HeaderCondition } from "./table";
+import { RouteTable, VirtualHost, Route, MatchBlock, HeaderCondition } from "../table";
 
 const REQ = REQUEST_HEADERS;
 
