@@ -8,7 +8,7 @@ import { compiledCount, lastError, sharedOutcome } from "./loader";
 
 // ---------------------------------------------------------------------------------------------
 // The canary's fast path (docs/filter.md). A VM without a cache (a fresh one: Envoy's canary clone
-// on every update) reads the shared entry (shared.ts: the last document a VM of this build
+// on every update) reads the shared entry (load/shared-entry.ts: the last document a VM of this build
 // accepted, with each element's span and lookup keys), segments the new document against it,
 // compiles the skeleton and the changed elements as compileChanged does, and runs the lookups'
 // checks (a domain used twice, a second catch-all, an ambiguous host that is also a domain) on

@@ -3,13 +3,13 @@ import { CachedVhost, Grow, SEGMENTS, VhostCache, cacheOfSegments, scanDocument 
 import { writeEntry } from "./shared-entry";
 import { RouteTable, VirtualHost } from "../table";
 import { deferDomains, insertDomain, sizeExact } from "./document";
-import { cacheBuiltAtConfigure, compileBytes, compiledCount, lastError } from "./loader";
+import { compileBytes, compiledCount, lastError } from "./loader";
 
 // ---------------------------------------------------------------------------------------------
 // Incremental configure. A VM keeps the last accepted document and, per element of its
 // virtualHosts array, the element's bytes (a span of that document) and what compiling it made:
-// the VirtualHost (routes and all) and its domains as lookup keys (reuse.ts). A new document is
-// segmented and each element matched against them by its bytes (reuse.ts: a hash finds
+// the VirtualHost (routes and all) and its domains as lookup keys (load/cache.ts). A new document is
+// segmented and each element matched against them by its bytes (load/cache.ts: a hash finds
 // candidates, the bytes decide); the unchanged ones take the cached VirtualHost, the others are
 // parsed and compiled on their own by the same code as always, the rest of the document is
 // compiled as a document whose virtualHosts array is empty, and the lookups are rebuilt with the
@@ -67,7 +67,7 @@ export class Pending {
  * Makes the cache from a pending whole compile's record: -1 when nothing was pending, else the
  * number of virtual hosts in it. contexts.ts calls it from the root context's tick, which it asks
  * for after a whole compile, so this work leaves the configure (and Envoy's ACK) behind;
- * compileTable calls it first when no tick came in between.
+ * loadTable calls it first when no tick came in between.
  */
 export function buildPendingCache(): i32 {
   let held = pending;
@@ -104,14 +104,12 @@ export function writeSharedEntry(): i32 {
   return writeEntry(c);
 }
 
-/** Whether a whole compile's record waits for buildPendingCache. */
-export function cachePending(): bool {
-  return pending !== null;
-}
-
-/** What buildPendingCache returned at the start of the last compileTable (-1: nothing pending). */
-export function cacheBuiltByConfigure(): i32 {
-  return cacheBuiltAtConfigure;
+/**
+ * Whether ticks have cache work left: a whole compile's record waiting for buildPendingCache, or
+ * a shared entry to write.
+ */
+export function cacheWorkLeft(): bool {
+  return pending !== null || entryUnwritten();
 }
 
 /** The cache for a pending whole compile; null when its document does not segment. */
@@ -127,7 +125,7 @@ function cacheFrom(p: Pending): VhostCache | null {
 
 /** The cache of the last accepted table (null: none, e.g. a fresh VM). */
 export let cache: VhostCache | null = null;
-/** Or, after a whole compile, what it is made from (see compileTable). */
+/** Or, after a whole compile, what it is made from (see loadTable). */
 export let pending: Pending | null = null;
 
 function vhostHasDelays(vh: VirtualHost): bool {

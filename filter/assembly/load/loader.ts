@@ -5,7 +5,7 @@
 // Configure-time cost matters (a table of 10,000 virtual hosts is ~4.7 MB and Envoy runs this
 // several times per update, see docs/filter.md), so the walk allocates only what the compiled
 // table keeps:
-// - the document is a flat tape (json.ts): values are node indices, keys are compared as bytes;
+// - the document is a flat tape (load/json.ts): values are node indices, keys are compared as bytes;
 // - field paths are segments in a reusable pool (parent, key or index) and become a string only
 //   when something fails;
 // - strings are decoded only when the table keeps them as strings (names, map keys); byte values
@@ -26,26 +26,7 @@ import { NB, NO_TAPE, ROOT, T, child, encode, error, index, segTop } from "./tap
 
 export let lastError: string = "";
 
-/** The reason the last compileTable call returned null. */
-export function compileError(): string {
-  return lastError;
-}
-
-/**
- * Parses and validates a route table. An empty document is the empty table. A VM without a cache
- * may accept it on the shared entry's fast path (compileFromShared): the table it returns is then
- * a placeholder (RouteTable.lazy holds the document) that must be completed by compileWhole
- * before it routes anything.
- */
-export function compileTable(bytes: ArrayBuffer): RouteTable | null {
-  return compileWith(bytes, true);
-}
-
-/** The whole compile of `bytes`, nothing reused (a placeholder's completion). */
-export function compileWhole(bytes: ArrayBuffer): RouteTable | null {
-  return compileWith(bytes, false);
-}
-
+/** The table of `bytes` (null: rejected); `reuse`: the cache or the shared entry may be used. */
 function compileWith(bytes: ArrayBuffer, reuse: bool): RouteTable | null {
   error = "";
   compiledCount = 0;
@@ -140,42 +121,70 @@ export function compileBytes(table: RouteTable, bytes: ArrayBuffer, vhostIndex: 
 export let compiledCount: i32 = 0;
 let incremental = false;
 let fromShared = false;
-/** What the shared entry did in the last compileTable ("" when it was not consulted). */
+/** What the shared entry did in the last load ("" when it was not consulted). */
 export let sharedOutcome: string = "";
-export let cacheBuiltAtConfigure: i32 = -1;
+let cacheBuiltAtConfigure: i32 = -1;
 
-/** Virtual hosts the last compileTable took from the previous table unchanged. */
-export function reusedVirtualHosts(): i32 {
-  return SEGMENTS.reused;
-}
+/**
+ * What one load did: its table (null: rejected, `error` says why) and how it was built. The root
+ * context (contexts.ts) logs it; tests read its summary line (test/support/load-report.ts).
+ */
+export class LoadReport {
+  table: RouteTable | null = null;
+  /** Why the table was rejected ("" when it was accepted). */
+  error: string = "";
+  /**
+   * "whole document", "incremental" (the changed virtual hosts on top of the previous table's,
+   * load/incremental.ts) or "shared" (a placeholder accepted on the shared entry's fast path,
+   * load/from-shared-entry.ts, completed later by loadWhole).
+   */
+  how: string = "whole document";
+  /** Virtual hosts taken from the previous table (or the shared entry) unchanged. */
+  reused: i32 = 0;
+  /** Virtual hosts compiled (all of them when the whole document was). */
+  compiled: i32 = 0;
+  /** Cache candidates found by hash and length whose bytes differed. */
+  collisions: i32 = 0;
+  /**
+   * What the shared entry did: "" (not consulted: the VM had a cache), "taken", "none" (no
+   * entry), "invalid" (an entry that failed a check), "same" (the document is the entry's:
+   * compiled whole), "declined" (something on the fast path failed: compiled whole).
+   */
+  sharedEntry: string = "";
+  /** Virtual hosts of the cache a pending whole compile left, built first by this load (-1: none). */
+  cacheBuilt: i32 = -1;
 
-/** Virtual hosts the last compileTable compiled (all of them when it compiled the whole document). */
-export function compiledVirtualHosts(): i32 {
-  return compiledCount;
-}
-
-/** Cache candidates the last compileTable found by hash and length whose bytes differed. */
-export function hashCollisions(): i32 {
-  return SEGMENTS.collisions;
-}
-
-/** Whether the last compileTable accepted its table on the shared entry's fast path (a placeholder). */
-export function compiledFromShared(): bool {
-  return fromShared;
+  /** How the table was built, as one log line (without the "canal: " prefix). */
+  summary(): string {
+    return "configure " + this.how + ": " + this.reused.toString() + " virtual hosts reused, " +
+      this.compiled.toString() + " compiled, " + this.collisions.toString() + " hash collisions";
+  }
 }
 
 /**
- * What the shared entry did in the last compileTable: "" (not consulted: the VM had a cache),
- * "taken", "none" (no entry), "invalid" (an entry that failed a check), "same" (the document is
- * the entry's: compiled whole), "declined" (something on the fast path failed: compiled whole).
+ * Loads a route table: parses, validates and compiles it. An empty document is the empty table.
+ * A VM without a cache may accept it on the shared entry's fast path: the table is then a
+ * placeholder (RouteTable.lazy holds the document) that loadWhole must complete before it routes.
  */
-export function sharedEntryOutcome(): string {
-  return sharedOutcome;
+export function loadTable(bytes: ArrayBuffer): LoadReport {
+  return report(compileWith(bytes, true));
 }
 
-/** Whether the last compileTable took the incremental path. */
-export function compiledIncrementally(): bool {
-  return incremental;
+/** The whole compile of `bytes`, nothing reused (a placeholder's completion). */
+export function loadWhole(bytes: ArrayBuffer): LoadReport {
+  return report(compileWith(bytes, false));
 }
 
-/** Whether any route of vh has a fault delay (what sets RouteTable.hasDelays). */
+function report(table: RouteTable | null): LoadReport {
+  let r = new LoadReport();
+  r.table = table;
+  r.error = lastError;
+  if (incremental) r.how = "incremental";
+  else if (fromShared) r.how = "shared";
+  r.reused = SEGMENTS.reused;
+  r.compiled = compiledCount;
+  r.collisions = SEGMENTS.collisions;
+  r.sharedEntry = sharedOutcome;
+  r.cacheBuilt = cacheBuiltAtConfigure;
+  return r;
+}

@@ -35,7 +35,7 @@ function matchOptional(m: StringMatcher | null, value: ArrayBuffer): bool {
 
 /**
  * A header condition: presence needs one host call; a value condition matches when any value of
- * a repeated header does, as Envoy's header matchers (request.ts headerMatch).
+ * a repeated header does, as Envoy's header matchers (route/request.ts headerMatch).
  */
 function headerMatches(req: RequestView, c: HeaderCondition): bool {
   if (c.matcher.kind == M_PRESENT) return getHeader(REQ, c.name) !== null;
