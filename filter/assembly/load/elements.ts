@@ -54,28 +54,29 @@ const ROUTE_SLOTS = new StaticArray<i32>(10);
 const BLOCK_SLOTS = new StaticArray<i32>(9);
 const DEST_SLOTS = new StaticArray<i32>(3);
 
-// Sharing. Compiled parts of a route are immutable, so routes whose parts are identical share
-// one object instead of each allocating (and later freeing) its own copy. Tables from the
-// controller repeat themselves a lot (the same /api/ prefix match and timeout in every virtual
-// host, both routes of a virtual host to the same cluster), so the last value of each kind is
-// remembered: a match block with only an exact/prefix uri (and the one-block list holding it),
-// a lone destination without header operations (and its list), a timeout-only router header
-// list. The cache lives for one compile.
+// Sharing identical parts (structural sharing; Proxy-Wasm shared data is load/shared-entry.ts).
+// Compiled parts of a route are immutable, so routes whose parts are identical share one object
+// instead of each allocating (and later freeing) its own copy. Tables from the controller repeat
+// themselves a lot (the same /api/ prefix match and timeout in every virtual host, both routes of
+// a virtual host to the same cluster), so the last value of each kind is remembered: a match
+// block with only an exact/prefix uri (and the one-block list holding it), a lone destination
+// without header operations (and its list), a timeout-only router header list (the last* values
+// below). They live for one compile.
 const TIMEOUT_KEYS: Array<ArrayBuffer> = [H_TIMEOUT];
-let sharedTimeoutMs: i64 = -1;
-let sharedTimeoutValues: Array<ArrayBuffer> | null = null;
-let sharedBlock: MatchBlock | null = null;
-let sharedBlockKind: i32 = -1;
-let sharedBlocks: StaticArray<MatchBlock> | null = null;
-let sharedDests: StaticArray<Destination> | null = null;
+let lastTimeoutMs: i64 = -1;
+let lastTimeoutValues: Array<ArrayBuffer> | null = null;
+let lastBlock: MatchBlock | null = null;
+let lastBlockKind: i32 = -1;
+let lastBlocks: StaticArray<MatchBlock> | null = null;
+let lastDests: StaticArray<Destination> | null = null;
 
-export function resetShared(): void {
-  sharedTimeoutMs = -1;
-  sharedTimeoutValues = null;
-  sharedBlock = null;
-  sharedBlockKind = -1;
-  sharedBlocks = null;
-  sharedDests = null;
+export function forgetLastParts(): void {
+  lastTimeoutMs = -1;
+  lastTimeoutValues = null;
+  lastBlock = null;
+  lastBlockKind = -1;
+  lastBlocks = null;
+  lastDests = null;
 }
 
 
@@ -143,14 +144,14 @@ function compileMatchBlock(v: i32, path: i32): MatchBlock | null {
   let ic = unchecked(slots[8]);
   let uriOnly = uri >= 0 && name < 0 && scheme < 0 && method < 0 && authority < 0 && headers < 0 && without < 0 && query < 0 && ic < 0;
   if (uriOnly) {
-    let shared = sharedBlock;
-    // {"uri": {"exact"|"prefix": "<same bytes>"}}: exactly what the shared block was compiled from.
-    if (shared !== null && kindOf(uri) == J_OBJECT && sizeOf(uri) == 1 && kindOf(uri + 2) == J_STRING) {
+    let last = lastBlock;
+    // {"uri": {"exact"|"prefix": "<same bytes>"}}: exactly what the last block was compiled from.
+    if (last !== null && kindOf(uri) == J_OBJECT && sizeOf(uri) == 1 && kindOf(uri + 2) == J_STRING) {
       let kind = -1;
       if (is(uri + 1, "prefix")) kind = M_PREFIX;
       else if (is(uri + 1, "exact")) kind = M_EXACT;
-      let m = shared.uri;
-      if (kind == sharedBlockKind && m !== null && equalsBuffer(uri + 2, m.value)) return shared;
+      let m = last.uri;
+      if (kind == lastBlockKind && m !== null && equalsBuffer(uri + 2, m.value)) return last;
     }
   }
   let block = new MatchBlock();
@@ -166,9 +167,9 @@ function compileMatchBlock(v: i32, path: i32): MatchBlock | null {
     block.uri = m;
     if (m.kind == M_PREFIX) block.uriPrefixLength = m.value.byteLength;
     if (uriOnly && (m.kind == M_PREFIX || m.kind == M_EXACT)) {
-      sharedBlock = block;
-      sharedBlockKind = m.kind;
-      sharedBlocks = null;
+      lastBlock = block;
+      lastBlockKind = m.kind;
+      lastBlocks = null;
     }
   }
   if (scheme >= 0) block.scheme = compileStringMatch(scheme, child(path, "scheme"), false, false);
@@ -247,7 +248,7 @@ function compileDestinations(v: i32, path: i32, route: Route): void {
   let count = sizeOf(v);
   if (count == 0) { fail(path, "at least one destination is required"); return; }
   if (count > MAX_DESTINATIONS) { fail(path, count.toString() + " destinations: at most " + MAX_DESTINATIONS.toString() + " are allowed"); return; }
-  if (count == 1 && shareDestination(v + 1, route)) return;
+  if (count == 1 && takeLastDestination(v + 1, route)) return;
   let dests = new StaticArray<Destination>(count);
   route.destinations = dests;
   let total: u64 = 0;
@@ -281,17 +282,17 @@ function compileDestinations(v: i32, path: i32, route: Route): void {
   if (total == 0) { fail(path, "destination weights sum to 0: no destination can receive traffic"); return; }
   if (total > <u64>MAX_TOTAL_WEIGHT) { fail(path, "destination weights sum to " + total.toString() + ": at most " + MAX_TOTAL_WEIGHT.toString() + " is allowed"); return; }
   route.totalWeight = <u32>total;
-  if (count == 1 && dests[0].request === null && dests[0].response === null) sharedDests = dests;
+  if (count == 1 && dests[0].request === null && dests[0].response === null) lastDests = dests;
 }
 
 /**
- * A lone destination {"cluster": <the shared one's bytes>, "weight"?: <its weight>} and nothing
- * else: the route takes the shared list (everything in it was validated when it was compiled).
+ * A lone destination {"cluster": <the last one's bytes>, "weight"?: <its weight>} and nothing
+ * else: the route takes the last list (everything in it was validated when it was compiled).
  */
-function shareDestination(d: i32, route: Route): bool {
-  let shared = sharedDests;
-  if (shared === null || kindOf(d) != J_OBJECT) return false;
-  let dest = unchecked(shared[0]);
+function takeLastDestination(d: i32, route: Route): bool {
+  let last = lastDests;
+  if (last === null || kindOf(d) != J_OBJECT) return false;
+  let dest = unchecked(last[0]);
   let n = sizeOf(d);
   let cluster = get(d, "cluster");
   if (cluster < 0 || kindOf(cluster) != J_STRING || !equalsBuffer(cluster, dest.cluster)) return false;
@@ -301,7 +302,7 @@ function shareDestination(d: i32, route: Route): bool {
   } else if (n != 1 || dest.weight != 100) {
     return false;
   }
-  route.destinations = shared;
+  route.destinations = last;
   route.totalWeight = dest.weight;
   return true;
 }
@@ -451,14 +452,14 @@ export function compileRoute(v: i32, path: i32, table: RouteTable): Route | null
       if (count == 1) {
         let b = compileMatchBlock(match + 1, index(mp, 0));
         if (b === null) return null;
-        let shared = sharedBlocks;
-        if (b === sharedBlock && shared !== null) {
-          route.blocks = shared;
+        let last = lastBlocks;
+        if (b === lastBlock && last !== null) {
+          route.blocks = last;
         } else {
           let blocks = new StaticArray<MatchBlock>(1);
           unchecked(blocks[0] = b);
           route.blocks = blocks;
-          if (b === sharedBlock) sharedBlocks = blocks;
+          if (b === lastBlock) lastBlocks = blocks;
         }
       } else if (count > 1) {
         let blocks = new StaticArray<MatchBlock>(count);
@@ -545,14 +546,14 @@ export function compileRoute(v: i32, path: i32, table: RouteTable): Route | null
         addRouterHeader(route, H_TIMEOUT, decimalBytes(ms));
       } else {
         // Only the timeout: the shared key list, and the value list of the last equal timeout.
-        if (ms != sharedTimeoutMs || sharedTimeoutValues === null) {
+        if (ms != lastTimeoutMs || lastTimeoutValues === null) {
           let values = new Array<ArrayBuffer>(1);
           unchecked(values[0] = decimalBytes(ms));
-          sharedTimeoutValues = values;
-          sharedTimeoutMs = ms;
+          lastTimeoutValues = values;
+          lastTimeoutMs = ms;
         }
         route.routerKeys = TIMEOUT_KEYS;
-        route.routerValues = sharedTimeoutValues!;
+        route.routerValues = lastTimeoutValues!;
       }
     }
   }

@@ -4,7 +4,7 @@ import { KeySet, asciiInto, entryProblem, readEntry } from "./shared-entry";
 import { RouteTable } from "../table";
 import { DOMAIN_CATCH_ALL, DOMAIN_EXACT } from "./document";
 import { compileElement, compileSkeleton } from "./incremental";
-import { compiledCount, lastError, sharedOutcome } from "./loader";
+import { compiledCount, lastError, sharedEntryOutcome } from "./loader";
 
 // ---------------------------------------------------------------------------------------------
 // The canary's fast path (docs/filter.md). A VM without a cache (a fresh one: Envoy's canary clone
@@ -25,16 +25,16 @@ import { compiledCount, lastError, sharedOutcome } from "./loader";
 export function compileFromShared(bytes: ArrayBuffer): RouteTable | null {
   let entry = readEntry();
   if (entry === null) {
-    sharedOutcome = entryProblem();
+    sharedEntryOutcome = entryProblem();
     return null;
   }
   let base = changetype<usize>(bytes);
   let len = bytes.byteLength;
   if (entry.docLength == len && bytesEqual(entry.doc, base, len)) {
-    sharedOutcome = "same";
+    sharedEntryOutcome = "same";
     return null;
   }
-  sharedOutcome = "declined";
+  sharedEntryOutcome = "declined";
   if (!scanDocument(base, len, entry.view())) return null;
   let table = compileSkeleton(bytes);
   if (table === null) return null;
@@ -108,7 +108,7 @@ export function compileFromShared(bytes: ArrayBuffer): RouteTable | null {
   table.routeCount = routes;
   table.hasDelays = delays;
   table.lazy = bytes;
-  sharedOutcome = "taken";
+  sharedEntryOutcome = "taken";
   lastError = "";
   return table;
 }

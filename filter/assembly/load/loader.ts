@@ -19,7 +19,7 @@ import { jsonError, parseJson, releaseTape } from "./json";
 import { Grow, SEGMENTS, scanDocument } from "./cache";
 import { RouteTable, VirtualHost } from "../table";
 import { compileDocument, compileVirtualHost, vhostsNode } from "./document";
-import { resetShared } from "./elements";
+import { forgetLastParts } from "./elements";
 import { compileFromShared } from "./from-shared-entry";
 import { Pending, buildPendingCache, cache, clearRecord, compileChanged, pending, recKeyEnds, recKeys, recKinds, recVhosts, setCache } from "./incremental";
 import { NB, NO_TAPE, ROOT, T, child, encode, error, index, segTop } from "./tape";
@@ -31,8 +31,8 @@ function compileWith(bytes: ArrayBuffer, reuse: bool): RouteTable | null {
   error = "";
   compiledCount = 0;
   incremental = false;
-  fromShared = false;
-  sharedOutcome = "";
+  fromSharedEntry = false;
+  sharedEntryOutcome = "";
   SEGMENTS.reused = 0;
   SEGMENTS.collisions = 0;
   cacheBuiltAtConfigure = -1;
@@ -45,7 +45,7 @@ function compileWith(bytes: ArrayBuffer, reuse: bool): RouteTable | null {
     pending = null;
     return table;
   }
-  resetShared();
+  forgetLastParts();
   clearRecord();
   // The previous table was compiled whole and no tick has made its cache yet (buildPendingCache):
   // make it now. A VM that never configures again nor ticks, like Envoy's canary clone, never
@@ -62,7 +62,7 @@ function compileWith(bytes: ArrayBuffer, reuse: bool): RouteTable | null {
     } else {
       // No cache (a fresh VM: Envoy's canary clone on every update): the shared entry.
       table = compileFromShared(bytes);
-      if (table !== null) fromShared = true;
+      if (table !== null) fromSharedEntry = true;
     }
   } else {
     pending = null; // replaced below; not worth making a cache of
@@ -86,7 +86,7 @@ function compileWith(bytes: ArrayBuffer, reuse: bool): RouteTable | null {
       recKeyEnds = new Grow<i32>();
     }
   }
-  resetShared();
+  forgetLastParts();
   clearRecord();
   return table;
 }
@@ -120,9 +120,9 @@ export function compileBytes(table: RouteTable, bytes: ArrayBuffer, vhostIndex: 
 
 export let compiledCount: i32 = 0;
 let incremental = false;
-let fromShared = false;
+let fromSharedEntry = false;
 /** What the shared entry did in the last load ("" when it was not consulted). */
-export let sharedOutcome: string = "";
+export let sharedEntryOutcome: string = "";
 let cacheBuiltAtConfigure: i32 = -1;
 
 /**
@@ -180,11 +180,11 @@ function report(table: RouteTable | null): LoadReport {
   r.table = table;
   r.error = lastError;
   if (incremental) r.how = "incremental";
-  else if (fromShared) r.how = "shared";
+  else if (fromSharedEntry) r.how = "shared";
   r.reused = SEGMENTS.reused;
   r.compiled = compiledCount;
   r.collisions = SEGMENTS.collisions;
-  r.sharedEntry = sharedOutcome;
+  r.sharedEntry = sharedEntryOutcome;
   r.cacheBuilt = cacheBuiltAtConfigure;
   return r;
 }
