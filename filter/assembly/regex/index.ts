@@ -9,7 +9,8 @@
 // compileRegex). The Regex object holds only flat StaticArrays: no cycles, so ARC frees it
 // as soon as the last reference goes. See docs/regex.md.
 
-import { Parser, A_BOT, A_EOT, A_BOL, A_EOL, N_LIT, N_CONCAT, N_ASSERT } from "./parser";
+import { Parser } from "./parser";
+import { A_BOT, A_EOT, A_BOL, A_EOL, N_LIT, N_CONCAT, N_ASSERT } from "./syntax";
 import { Compiler, DEFAULT_MAX_PROGRAM, OP_MATCH, OP_CLASS, OP_SPLIT, OP_JMP, OP_ASSERT } from "./compiler";
 import { Regex } from "./machine";
 export { Regex } from "./machine";

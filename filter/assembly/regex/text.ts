@@ -1,5 +1,5 @@
-// UTF-8/UTF-16 decoding and the code-point helpers the matcher and the compiler share.
-import { A_BOL, A_BOT, A_EOL, A_EOT, A_NWORDB, A_WORDB } from "./parser";
+// UTF-8/UTF-16 decoding and the code-point helpers the parser, the compiler and the matcher share.
+import { A_BOL, A_BOT, A_EOL, A_EOT, A_NWORDB, A_WORDB } from "./syntax";
 
 const BAD_CP: i32 = 0xfffd | (1 << 24);
 export const CP_MASK: i32 = 0x1fffff;
@@ -132,4 +132,22 @@ export function toUtf16(cps: Array<i32>): StaticArray<u16> {
     }
   }
   return out;
+}
+
+export function isDigit(c: i32): bool {
+  return c >= 0x30 && c <= 0x39;
+}
+export function isHex(c: i32): bool {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+}
+export function unHex(c: i32): i32 {
+  if (c <= 0x39) return c - 0x30;
+  if (c <= 0x46) return c - 0x41 + 10;
+  return c - 0x61 + 10;
+}
+export function isAlpha(c: i32): bool {
+  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+}
+export function isWordName(c: i32): bool {
+  return isAlpha(c) || isDigit(c) || c == 0x5f;
 }
