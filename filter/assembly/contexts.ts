@@ -4,18 +4,15 @@ import {
   RootContext, Context, FilterHeadersStatusValues, FilterDataStatusValues, FilterTrailersStatusValues,
   LogLevelValues, log,
 } from "@solo-io/proxy-runtime";
-import {
-  buildPendingCache, cacheBuiltByConfigure, cachePending, compileTable, compileError, compileWhole, compiledFromShared,
-  compiledIncrementally, compiledVirtualHosts, entryUnwritten, hashCollisions, reusedVirtualHosts, sharedEntryOutcome,
-  writeSharedEntry,
-} from "./compile";
-import { HeldRequests, DELAY_TICK_MS } from "./delays";
+import { buildPendingCache, cacheWorkLeft, entryUnwritten, writeSharedEntry } from "./load/incremental";
+import { loadTable, loadWhole } from "./load/loader";
+import { HeldRequests, DELAY_TICK_MS } from "./route/delays";
 import { REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, clearRouteCache, getPluginConfiguration, nowNanos, removeHeader, replaceHeader, setTickPeriod } from "./host";
 import { countOutcome } from "./metrics";
 import { chance, nextRandom, seedRandom } from "./random";
-import { replyAbort, replyAmbiguous, replyDirect, replyNoRoute, replyRedirect } from "./replies";
-import { KEY_AUTHORITY, KEY_PATH, RequestView } from "./request";
-import { findVirtualHost, selectRoute, Selection } from "./router";
+import { replyAbort, replyAmbiguous, replyDirect, replyNoRoute, replyRedirect } from "./route/replies";
+import { KEY_AUTHORITY, KEY_PATH, RequestView } from "./route/request";
+import { findVirtualHost, selectRoute, Selection } from "./route/router";
 import { isProbe, replyProbe } from "./probe";
 import {
   RouteTable, Route, Destination, HeaderOps, MatchBlock,
@@ -35,7 +32,7 @@ const KEY_ORIGINAL_HOST = String.UTF8.encode("x-envoy-original-host");
 const KEY_ORIGINAL_PATH = String.UTF8.encode("x-envoy-original-path");
 
 /** A table for before the first configure: everything gets the explanatory 404. */
-const EMPTY_TABLE: RouteTable = compileTable(new ArrayBuffer(0))!;
+const EMPTY_TABLE: RouteTable = loadTable(new ArrayBuffer(0)).table!;
 
 /**
  * Tick period while configure work waits for a tick (completing a table accepted on the shared
@@ -54,19 +51,20 @@ export class CanalRoot extends RootContext {
   private beforeLazy: RouteTable = EMPTY_TABLE;
 
   /**
-   * Replaces a placeholder accepted on the shared entry's fast path (compile.ts
-   * compileFromShared) with its whole compile, before anything routes with it.
+   * Replaces a placeholder accepted on the shared entry's fast path
+   * (load/from-shared-entry.ts) with its whole compile, before anything routes with it.
    */
   complete(when: string): void {
     let lazy = this.table.lazy;
     if (lazy === null) return;
     let version = this.table.version;
-    let table = compileWhole(lazy);
+    let whole = loadWhole(lazy);
+    let table = whole.table;
     if (table === null) {
       // Cannot happen (the fast path accepts only what the whole compile accepts); if it did,
       // keep routing with the table before it rather than with an empty placeholder.
       log(LogLevelValues.critical, "canal: route table " + version + " (accepted from the shared entry) failed its whole compile: " +
-        compileError() + " (serving table " + this.beforeLazy.version + ")");
+        whole.error + " (serving table " + this.beforeLazy.version + ")");
       this.table = this.beforeLazy;
     } else {
       this.table = table;
@@ -102,14 +100,13 @@ export class CanalRoot extends RootContext {
     // table (its cache, for compiling this one incrementally) and serves if this one is rejected.
     this.complete("configure");
     let bytes = getPluginConfiguration(configuration_size);
-    let table = compileTable(bytes);
-    let built = cacheBuiltByConfigure();
-    if (built >= 0) log(LogLevelValues.debug, "canal: cache of " + built.toString() + " virtual hosts built at configure");
-    let shared = sharedEntryOutcome();
-    if (shared.length) log(LogLevelValues.debug, "canal: shared entry: " + shared);
+    let report = loadTable(bytes);
+    if (report.cacheBuilt >= 0) log(LogLevelValues.debug, "canal: cache of " + report.cacheBuilt.toString() + " virtual hosts built at configure");
+    if (report.sharedEntry.length) log(LogLevelValues.debug, "canal: shared entry: " + report.sharedEntry);
+    let table = report.table;
     if (table === null) {
       // Returning false makes Envoy reject (NACK) this config; the previous one keeps serving.
-      log(LogLevelValues.error, "canal: rejected route table: " + compileError() +
+      log(LogLevelValues.error, "canal: rejected route table: " + report.error +
         " (still serving table " + this.table.version + ")");
       __collect();
       return false;
@@ -118,19 +115,12 @@ export class CanalRoot extends RootContext {
     this.table = table;
     // Work left for a tick (completing a placeholder, the cache of a whole compile, writing the
     // shared entry), or the delay ticks.
-    if (table.lazy !== null || cachePending() || entryUnwritten()) this.tickEvery(WORK_TICK_MS);
+    if (table.lazy !== null || cacheWorkLeft()) this.tickEvery(WORK_TICK_MS);
     else if (table.hasDelays) this.tickEvery(DELAY_TICK_MS);
     log(LogLevelValues.info, "canal: loaded route table " + table.version + ": " +
       table.virtualHostCount.toString() + " virtual hosts, " + table.routeCount.toString() + " routes");
-    // How the table was built: the whole document, the changed virtual hosts on top of the
-    // previous table's (compile.ts, "Incremental configure"), or a placeholder accepted on the
-    // shared entry's fast path (compile.ts compileFromShared). Tests read this line.
-    let how = "whole document";
-    if (compiledIncrementally()) how = "incremental";
-    else if (compiledFromShared()) how = "shared";
-    log(LogLevelValues.debug, "canal: configure " + how + ": " + reusedVirtualHosts().toString() +
-      " virtual hosts reused, " + compiledVirtualHosts().toString() + " compiled, " +
-      hashCollisions().toString() + " hash collisions");
+    // How the table was built (LoadReport.how); tests read this line (test/support/load-report.ts).
+    log(LogLevelValues.debug, "canal: " + report.summary());
     // The parse tree is acyclic, but AS 0.17's ARC only reclaims cycles on collection; a
     // configure is rare enough to always pay for one.
     __collect();
@@ -155,7 +145,7 @@ export class CanalRoot extends RootContext {
       }
     }
     this.held.releaseDue(this.table);
-    if (this.table.lazy === null && !cachePending() && !entryUnwritten()) this.delayTicks();
+    if (this.table.lazy === null && !cacheWorkLeft()) this.delayTicks();
   }
 
   onDone(): bool {
@@ -178,7 +168,7 @@ function applyOps(map: i32, ops: HeaderOps | null): void {
 
 function pickDestination(route: Route): Destination {
   let dests = route.destinations;
-  // compile.ts bounds the total to 1..MAX_TOTAL_WEIGHT; the guard keeps a zero from trapping.
+  // load/elements.ts bounds the total to 1..MAX_TOTAL_WEIGHT; the guard keeps a zero from trapping.
   let total = route.totalWeight;
   if (dests.length == 1 || total == 0) {
     let only = dests[0];

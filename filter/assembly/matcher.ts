@@ -6,7 +6,7 @@ import { Regex } from "./regex/index";
 /** What is left of the current request's regex budget (limits.ts); reset per request. */
 let regexBudgetLeft: i64 = REQUEST_REGEX_BUDGET;
 
-/** Starts a request's regex budget (router.ts selectRoute). */
+/** Starts a request's regex budget (route/router.ts selectRoute). */
 export function resetRegexBudget(): void {
   regexBudgetLeft = REQUEST_REGEX_BUDGET;
 }

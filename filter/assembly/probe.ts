@@ -17,7 +17,7 @@ const NO_STORE = String.UTF8.encode("no-store");
 const DETAILS_PROBE = String.UTF8.encode("canal_probe");
 const NO_TABLE_BODY = String.UTF8.encode("canal: no route table yet\n");
 const NEWLINE = String.UTF8.encode("\n");
-/** The version compile.ts gives the table of an empty configuration (the default config). */
+/** The version load/loader.ts gives the table of an empty configuration (the default config). */
 const EMPTY_VERSION = "empty";
 
 /** Whether a request is the probe: one length comparison for normal traffic (String.__eq). */

@@ -1,4 +1,4 @@
-// The compiled route table: what the hot path reads. Built by compile.ts when a table loads;
+// The compiled route table: what the hot path reads. Built by load/ when a table loads;
 // never mutated afterwards (except the lazily defined metric ids), so in-flight requests can keep
 // using an old table while a new one serves.
 import { StringMatcher } from "./matcher";
@@ -18,7 +18,7 @@ export class HeaderCondition {
 }
 
 // Shared empty lists and body: most routes have no match conditions, router headers or body, and
-// a list per field per route would be an allocation (and a free) each. compile.ts gives a route
+// a list per field per route would be an allocation (and a free) each. load/elements.ts gives a route
 // or block its own list before it adds anything; nothing ever adds to these.
 const NO_CONDITIONS = new Array<HeaderCondition>();
 const NO_BUFFERS = new Array<ArrayBuffer>();
@@ -142,7 +142,7 @@ export class RouteTable {
   routeCount: i32 = 0;
   hasDelays: bool = false;
   /**
-   * Set on a placeholder accepted on the shared entry's fast path (compile.ts): the document,
+   * Set on a placeholder accepted on the shared entry's fast path (load/from-shared-entry.ts): the document,
    * whose whole compile must replace this table before it routes anything (its lookups are
    * empty). Null on every real table.
    */

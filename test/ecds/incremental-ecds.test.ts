@@ -10,6 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RouteTable, VirtualHost } from "../../schema/route-table.ts";
 import type { EcdsServer } from "../../controller/src/sinks/ecds/index.ts";
+import { loadReports } from "../support/load-report.ts";
 import { pollUntil } from "../support/processes.ts";
 import { table, to, vhost } from "../support/tables.ts";
 import { ensureCanalWasm } from "../support/wasm.ts";
@@ -31,7 +32,6 @@ function hosts(version: string, moved: Record<number, string> = {}): RouteTable 
   return table(version, vhs);
 }
 
-const LINE = /canal: configure (incremental|whole document|shared): (\d+) virtual hosts reused, (\d+) compiled, \d+ hash collisions/g;
 
 describe("incremental configure in real Envoy (ECDS, 2 workers)", () => {
   let upstreams: Upstreams;
@@ -43,7 +43,7 @@ describe("incremental configure in real Envoy (ECDS, 2 workers)", () => {
   function configureLines(): Array<{ how: string; reused: number; compiled: number }> {
     const log = gw.envoy.log();
     const fresh = log.slice(logMark);
-    return [...fresh.matchAll(LINE)].map((m) => ({ how: m[1], reused: Number(m[2]), compiled: Number(m[3]) }));
+    return loadReports(fresh).map(({ how, reused, compiled }) => ({ how, reused, compiled }));
   }
 
   async function publish(t: RouteTable): Promise<void> {
@@ -83,7 +83,10 @@ describe("incremental configure in real Envoy (ECDS, 2 workers)", () => {
     );
     const lines = log.split("\n");
     const thread = (l: string): string | undefined => /^\[[^\]]*\]\[(\d+)\]/.exec(l)?.[1];
-    const shared = lines.findIndex((l) => l.includes(`canal: configure shared: ${N - 1} virtual hosts reused, 1 compiled`));
+    const shared = lines.findIndex((l) => {
+      const r = loadReports(l)[0];
+      return r !== undefined && r.how === "shared" && r.reused === N - 1 && r.compiled === 1;
+    });
     expect(shared, log).toBeGreaterThan(0);
     let created = shared - 1;
     while (created >= 0 && !lines[created].includes("Thread-Local Wasm created")) created--;

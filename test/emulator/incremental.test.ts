@@ -1,4 +1,4 @@
-// The incremental configure (filter/assembly/compile.ts "Incremental configure", reuse.ts): a VM
+// The incremental configure (filter/assembly/load/incremental.ts, load/cache.ts): a VM
 // that has loaded a table compiles only the virtual hosts whose bytes changed. These tests hold it
 // to the whole-document compile: a long seeded sequence of tables configured one after another
 // into ONE VM is compared, table by table, with a FRESH VM per table (which has no cache, so it
@@ -152,7 +152,7 @@ describe("the fast path", () => {
 // ---------------------------------------------------------------------------------------------
 // Hash collisions
 
-/** reuse.ts spanHash, in JavaScript. */
+/** load/cache.ts spanHash, in JavaScript. */
 function spanHash(b: Uint8Array): number {
   let h = (0x811c9dc5 ^ b.length) >>> 0;
   let i = 0;

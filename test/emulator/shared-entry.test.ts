@@ -1,4 +1,4 @@
-// The canary's fast path (filter/assembly/shared.ts, compile.ts compileFromShared): a VM without
+// The canary's fast path (filter/assembly/load/shared-entry.ts, load/from-shared-entry.ts): a VM without
 // a cache reads the shared entry a VM of this build wrote for the last accepted table (Proxy-Wasm
 // shared data, process-wide in Envoy: here one SharedData passed to every host), compiles only the
 // skeleton and the changed virtual hosts, checks the lookups with the stored keys and accepts a
@@ -13,18 +13,15 @@
 import { describe, expect, it } from "vitest";
 import { LogLevel, SharedData, type ProxyWasmHost } from "./host.js";
 import { send, startCanal } from "./canal.js";
+import { lastLoadReport } from "../support/load-report.js";
 import {
   type Json, type Table, clone, controllerTable, corpus, deterministic, nextCandidate, genTable, pick, probeHosts, rejection, routing,
 } from "./table-sequences.js";
 import { rng } from "../unit/regex/harness.js";
 
-const CONFIGURE = /^canal: configure (incremental|whole document|shared): (\d+) virtual hosts reused, (\d+) compiled, (\d+) hash collisions$/;
-
 function lastConfigure(host: ProxyWasmHost): { how: string; reused: number; compiled: number } {
-  const line = host.logMessages(LogLevel.debug).filter((l) => CONFIGURE.test(l)).at(-1) ?? "";
-  const m = CONFIGURE.exec(line);
-  if (!m) throw new Error(`no configure line: ${line}`);
-  return { how: m[1], reused: Number(m[2]), compiled: Number(m[3]) };
+  const { how, reused, compiled } = lastLoadReport(host.logMessages(LogLevel.debug));
+  return { how, reused, compiled };
 }
 
 /** The shared entry's outcome in the last configure ("taken", "none", "invalid", "same", "declined"), or "". */

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { expect } from "vitest";
 import { LogLevel, type ProxyWasmHost } from "./host.js";
 import { send } from "./canal.js";
+import { lastLoadReport } from "../support/load-report.js";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export type Json = any;
@@ -208,7 +209,7 @@ export function edit(r: () => number, cur: Table, bases: () => Table): Candidate
     [2, () => ({ raw: JSON.stringify(t).replace('"virtualHosts":[', '"virtualHosts":[1,'), what: "non-object element" })],
     [2, () => ({ raw: `{"virtualHosts":[],${JSON.stringify(t).slice(1)}`, what: "duplicate top-level key" })],
     [2, () => {
-      // Nesting around json.ts's limit of 64 inside one element (level 3 of the document).
+      // Nesting around load/json.ts's limit of 64 inside one element (level 3 of the document).
       const depth = 58 + Math.floor(r() * 6);
       const deep = `${"[".repeat(depth)}${"]".repeat(depth)}`;
       const raw = JSON.stringify(t).replace('"virtualHosts":[{', `"virtualHosts":[{"deep":${deep},`);
@@ -302,11 +303,11 @@ export function rejection(host: ProxyWasmHost): string {
   return errors[0];
 }
 
+/** The last load's report; these VMs have no shared entry, so it is incremental or whole. */
 export function howCompiled(host: ProxyWasmHost): { incremental: boolean; reused: number; compiled: number; collisions: number } {
-  const line = host.logMessages(LogLevel.debug).filter((l) => l.startsWith("canal: configure ")).at(-1) ?? "";
-  const m = /^canal: configure (incremental|whole document): (\d+) virtual hosts reused, (\d+) compiled, (\d+) hash collisions$/.exec(line);
-  if (!m) throw new Error(`no configure line in the log: ${line}`);
-  return { incremental: m[1] === "incremental", reused: Number(m[2]), compiled: Number(m[3]), collisions: Number(m[4]) };
+  const r = lastLoadReport(host.logMessages(LogLevel.debug));
+  if (r.how === "shared") throw new Error("a load on the shared entry's fast path where none was expected");
+  return { incremental: r.how === "incremental", reused: r.reused, compiled: r.compiled, collisions: r.collisions };
 }
 
 

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { LogLevel, type ProxyWasmHost } from "./host.js";
 import { send, startCanal } from "./canal.js";
+import { lastLoadReport } from "../support/load-report.js";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Json = any;
@@ -25,17 +26,14 @@ function controllerTable(n: number, version: string, changed: Record<number, str
   return { format: 1, version, virtualHosts: vhs };
 }
 
-const CONFIGURE = /^canal: configure (incremental|whole document|shared): (\d+) virtual hosts reused, (\d+) compiled, (\d+) hash collisions/;
 
 function debugLines(host: ProxyWasmHost): string[] {
   return host.logMessages(LogLevel.debug).filter((l) => l.startsWith("canal: "));
 }
 
 function lastConfigure(host: ProxyWasmHost): { how: string; reused: number; compiled: number } {
-  const line = debugLines(host).filter((l) => CONFIGURE.test(l)).at(-1) ?? "";
-  const m = CONFIGURE.exec(line);
-  if (!m) throw new Error(`no configure line: ${line}`);
-  return { how: m[1], reused: Number(m[2]), compiled: Number(m[3]) };
+  const { how, reused, compiled } = lastLoadReport(debugLines(host));
+  return { how, reused, compiled };
 }
 
 function cacheLines(host: ProxyWasmHost): string[] {

@@ -2,9 +2,10 @@
 //
 // Program layout: 3 i32 per instruction (op, x, y). The last instruction is the only MATCH.
 
+import { Parser } from "./parser";
 import {
-  Parser, A_WORDB, A_NWORDB, A_BOL, A_EOL, N_EMPTY, N_LIT, N_CLASS, N_ANY, N_ANYNOTNL, N_ASSERT, N_CONCAT, N_ALT, N_REPEAT,
-} from "./parser";
+  A_WORDB, A_NWORDB, A_BOL, A_EOL, N_EMPTY, N_LIT, N_CLASS, N_ANY, N_ANYNOTNL, N_ASSERT, N_CONCAT, N_ALT, N_REPEAT,
+} from "./syntax";
 
 export const OP_MATCH: i32 = 0;
 export const OP_CHAR: i32 = 1; //     x = code point

@@ -1,17 +1,17 @@
 // Incremental configure, the byte level: the cache of compiled virtual hosts (by the bytes of their
 // element of the `virtualHosts` array), and a structural scan that finds the top-level members
 // of a route table document and the span (offset, length) of every element of that array,
-// matching each against the cache. compile.ts does the rest ("Incremental configure" there).
+// matching each against the cache. load/incremental.ts does the rest.
 //
-// The scan validates nothing: it only segments the document. compile.ts accepts a table on the
-// fast path only when every segment was checked by the real parser (json.ts): the skeleton (the
+// The scan validates nothing: it only segments the document. load/from-shared-entry.ts accepts a table on the
+// fast path only when every segment was checked by the real parser (load/json.ts): the skeleton (the
 // document with the virtualHosts array emptied) and every changed element are parsed on their own,
 // and an unchanged element is byte-identical to one that was part of an accepted document. A valid
 // JSON value is segmented by this scan exactly as the parser sees it, so the pieces being valid
-// (and the elements' nesting within what json.ts allows at their depth, checked here) makes the
+// (and the elements' nesting within what load/json.ts allows at their depth, checked here) makes the
 // whole document valid with the same structure. Anything unexpected returns false and the caller
 // compiles the whole document as before.
-import { VirtualHost } from "./table";
+import { VirtualHost } from "../table";
 
 /** A growable list that doubles (AS 0.17's Array#push reallocates to the exact length each time). */
 export class Grow<T> {
@@ -57,7 +57,7 @@ export class Grow<T> {
 
 /**
  * Element nesting the parser allows inside the virtualHosts array: the document object and the
- * array are levels 1 and 2 of json.ts's 64, so an element parsed on its own may use 62.
+ * array are levels 1 and 2 of load/json.ts's 64, so an element parsed on its own may use 62.
  */
 const MAX_ELEMENT_DEPTH: i32 = 62;
 
@@ -290,7 +290,7 @@ export function bytesEqual(a: usize, b: usize, n: i32): bool {
   return true;
 }
 
-/** What compiling one element made: the virtual host and its lookup keys (compile.ts DOMAIN_*). */
+/** What compiling one element made: the virtual host and its lookup keys (load/document.ts DOMAIN_*). */
 export class CachedVhost {
   constructor(
     public vh: VirtualHost,
@@ -308,7 +308,7 @@ export class VhostCache {
   buf: ArrayBuffer;
   /**
    * The document's address (kept as a number: reading it from the reference costs a retain each
-   * time): buf's own, or inside buf (a shared entry, shared.ts).
+   * time): buf's own, or inside buf (a shared entry, load/shared-entry.ts).
    */
   base: usize;
   count: i32;

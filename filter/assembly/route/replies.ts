@@ -1,8 +1,8 @@
 // Local replies the filter sends itself: 404s that explain what matched nothing, redirects,
 // direct responses and fault aborts. Every one carries the table version.
-import { sendLocalReply, serializePairs } from "./host";
+import { sendLocalReply, serializePairs } from "../host";
 import { RequestView } from "./request";
-import { HeaderOps, Redirect, RouteTable } from "./table";
+import { HeaderOps, Redirect, RouteTable } from "../table";
 
 const KEY_TABLE = String.UTF8.encode("x-canal-table");
 const KEY_CONTENT_TYPE = String.UTF8.encode("content-type");

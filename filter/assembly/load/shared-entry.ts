@@ -2,7 +2,7 @@
 // "The canary's fast path"). Shared data is process-wide in Envoy (per vm_id), so a fresh VM can
 // read what an earlier VM of this build stored: the last accepted document and, per element of its
 // virtualHosts array, what a verdict needs without compiling the element (its span, its domains'
-// lookup keys and kinds, its route count and whether it has a fault delay). compile.ts
+// lookup keys and kinds, its route count and whether it has a fault delay). load/from-shared-entry.ts
 // (compileFromShared) segments a new document against it, compiles only the changed elements and
 // checks the lookups with the stored keys.
 //
@@ -14,13 +14,13 @@
 // The value (little-endian u32 unless said otherwise):
 //   header   MAGIC, FORMAT, total size, elements n, keys k, key bytes kb, document length, build hash
 //   n × 6    offset, length, spanHash, route count, flags (1 = a fault delay), end of its keys (cumulative)
-//   k × 2    kind (compile.ts DOMAIN_*), end of its bytes in the key bytes (cumulative)
+//   k × 2    kind (load/document.ts DOMAIN_*), end of its bytes in the key bytes (cumulative)
 //   kb bytes the keys (ASCII: validated host names)
 //   the document
-import { BUILD_ID } from "./build-id";
-import { getSharedData, setSharedData } from "./host";
+import { BUILD_ID } from "../build-id";
+import { getSharedData, setSharedData } from "../host";
 import { uninitialized } from "./json";
-import { VhostCache } from "./reuse";
+import { VhostCache } from "./cache";
 
 const MAGIC: u32 = 0x4c4e4143; // "CANL"
 const FORMAT: u32 = 1;
@@ -281,7 +281,7 @@ export function asciiInto(s: string, p: usize): i32 {
 
 // ---------------------------------------------------------------------------------------------
 // A set of lookup keys by their bytes, for the verdict on the fast path: the same duplicate
-// checks as the table's maps (compile.ts insertDomain), without a string or a map entry per key.
+// checks as the table's maps (load/document.ts insertDomain), without a string or a map entry per key.
 
 function keyHash(p: usize, len: i32, kind: u8): u32 {
   let h: u32 = 0x811c9dc5 ^ (<u32>kind << 24) ^ <u32>len;

@@ -1,7 +1,7 @@
 // The per-request view of the request headers the router reads. Pseudo-headers are fetched once;
 // everything else is fetched only when a match condition asks for it.
-import { getHeader, getHeaderPairs, REQUEST_HEADERS } from "./host";
-import { StringMatcher, lowerAscii } from "./matcher";
+import { getHeader, getHeaderPairs, REQUEST_HEADERS } from "../host";
+import { StringMatcher, lowerAscii } from "../matcher";
 
 const REQ = REQUEST_HEADERS;
 export const KEY_PATH = String.UTF8.encode(":path");

@@ -1,10 +1,10 @@
 // Requests held by fault delays. Each root context owns one list; its onTick releases what is due.
 // Plain parallel arrays of numbers: removing objects from an AS 0.17 array leaks (ARC), numbers
 // do not.
-import { continueRequest, nowNanos, setEffectiveContext } from "./host";
+import { continueRequest, nowNanos, setEffectiveContext } from "../host";
 import { WasmResultValues } from "@solo-io/proxy-runtime";
 import { replyAbort } from "./replies";
-import { RouteTable } from "./table";
+import { RouteTable } from "../table";
 
 /** Tick period while requests are held; bounds how late a delay can end. */
 export const DELAY_TICK_MS: u32 = 5;

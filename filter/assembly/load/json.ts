@@ -1,7 +1,7 @@
 // The route table's JSON reader: one pass over the bytes into a flat *tape* of fixed-size nodes in
 // a single buffer (no object per value, no string per key). Strings stay where they are in the
 // input and are referenced by pointer and length; only strings with escapes are decoded, into
-// one side buffer. compile.ts walks the tape and allocates only what the compiled table keeps.
+// one side buffer. load/tape.ts walks the tape and allocates only what the compiled table keeps.
 // (assemblyscript-json's tree API leaks about 10x its input per parse on AS 0.17, and a tree of
 // objects costs an allocation, reference counting and a free per value: see docs/filter.md.)
 //
@@ -39,7 +39,7 @@ export function kindName(kind: i32): string {
 }
 
 /**
- * A parsed document. compile.ts reads kinds, counts and links straight from `nodes` (see the
+ * A parsed document. load/tape.ts reads kinds, counts and links straight from `nodes` (see the
  * layout above); these methods are for strings and numbers and for the parser.
  */
 export class Tape {

@@ -1,9 +1,9 @@
 // Route selection: host → virtual host → first matching route. Lookups and in-place byte
 // comparisons only; everything was compiled when the table loaded.
-import { getHeader, REQUEST_HEADERS } from "./host";
-import { M_PRESENT, StringMatcher, bytesEqual, resetRegexBudget } from "./matcher";
+import { getHeader, REQUEST_HEADERS } from "../host";
+import { M_PRESENT, StringMatcher, bytesEqual, resetRegexBudget } from "../matcher";
 import { HEADER_MATCH, RequestView } from "./request";
-import { RouteTable, VirtualHost, Route, MatchBlock, HeaderCondition } from "./table";
+import { RouteTable, VirtualHost, Route, MatchBlock, HeaderCondition } from "../table";
 
 const REQ = REQUEST_HEADERS;
 
@@ -35,7 +35,7 @@ function matchOptional(m: StringMatcher | null, value: ArrayBuffer): bool {
 
 /**
  * A header condition: presence needs one host call; a value condition matches when any value of
- * a repeated header does, as Envoy's header matchers (request.ts headerMatch).
+ * a repeated header does, as Envoy's header matchers (route/request.ts headerMatch).
  */
 function headerMatches(req: RequestView, c: HeaderCondition): bool {
   if (c.matcher.kind == M_PRESENT) return getHeader(REQ, c.name) !== null;
