@@ -137,7 +137,7 @@ async function buildBaseline(ref: string): Promise<Filter> {
   }
   const out = join(dir, "canal.wasm");
   // Filters since the shared entry import a generated build id (filter/build-id.mjs).
-  if (files.some((f) => readFileSync(join(dir, f), "utf8").includes('from "./build-id"'))) {
+  if (files.some((f) => /from "\.{1,2}\/build-id"/.test(readFileSync(join(dir, f), "utf8")))) {
     execFileSync(process.execPath, [join(REPO_ROOT, "filter", "build-id.mjs"), join(dir, "filter", "assembly")], { cwd: REPO_ROOT });
   }
   progress(`building the baseline filter of ${commit} (${files.length} files)`);

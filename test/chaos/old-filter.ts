@@ -19,10 +19,10 @@ export function oldFilterWasm(): string {
   rmSync(OUT_DIR, { recursive: true, force: true });
   mkdirSync(OUT_DIR, { recursive: true });
   cpSync(src, copy, { recursive: true });
-  const compile = join(copy, "compile.ts");
+  const compile = join(copy, "load", "elements.ts");
   const text = readFileSync(compile, "utf8");
   // A renamed slot keeps the member order the compiler's slots rely on.
-  if (!text.includes(ROUTE_KEYS)) throw new Error("filter/assembly/compile.ts: ROUTE_KEYS changed; update test/chaos/old-filter.ts");
+  if (!text.includes(ROUTE_KEYS)) throw new Error("filter/assembly/load/elements.ts: ROUTE_KEYS changed; update test/chaos/old-filter.ts");
   writeFileSync(compile, text.replace(ROUTE_KEYS, ROUTE_KEYS.replace(`"timeoutMs"`, `"timeoutMs (unknown to this build)"`)));
   execFileSync(process.execPath, [join(REPO_ROOT, "filter", "build-id.mjs"), copy], { cwd: REPO_ROOT, stdio: "pipe" });
   const asc = join(REPO_ROOT, "node_modules", "assemblyscript", "bin", "asc");
