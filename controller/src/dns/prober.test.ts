@@ -75,7 +75,10 @@ describe("TableProber", () => {
     // A full bucket (20) plus one second of refill (20).
     expect(started).toBeLessThanOrEqual(41);
     expect(started).toBeGreaterThan(10);
-    expect(changes).toBe(started - inFlight);
+    // Every answered probe is one change, except answers still on the wire when stop() ran (at
+    // most `concurrency` of them): on a loaded machine the last ones may not have arrived.
+    expect(changes).toBeLessThanOrEqual(started - inFlight);
+    expect(changes).toBeGreaterThanOrEqual(started - inFlight - 4);
     expect(p.result({ address: "10.0.0.0", port: 80 })).toMatchObject({ pod: "ns/p0", version: "v1" });
   });
 
