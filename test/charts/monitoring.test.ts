@@ -1,0 +1,157 @@
+// The gateway chart's optional monitoring objects with real helm: the Grafana dashboard ConfigMap
+// and the PrometheusRule render only when enabled, with the label, namespace and thresholds given,
+// as valid JSON and YAML; every alert explains itself and links a runbook section that exists.
+// (monitoring-metrics.test.ts checks their queries against what the code exports.)
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { KubeObject } from "../support/k8s.ts";
+import { GATEWAY_CHART, helm, REPO, template } from "./helm.ts";
+import { MONITORING_ON, renderMonitoring, type Monitoring } from "./monitoring.ts";
+import { expressionRefs } from "./promql.ts";
+
+const NS = "istio-system";
+const ALERTS = ["CanalGatewayRejectingTable", "CanalTableNotDelivered", "CanalSyncFailing", "CanalProblemsRising", "CanalDnsGateStuck", "CanalControllerDown"];
+
+/** GitHub's anchors of the markdown headings in docs/observability.md. */
+function docAnchors(): Set<string> {
+  const md = readFileSync(join(REPO, "docs", "observability.md"), "utf8");
+  return new Set([...md.matchAll(/^#{1,6} (.+)$/gm)].map((m) => m[1]!.trim().toLowerCase().replace(/[^\w\- ]/g, "").replace(/ /g, "-")));
+}
+
+let defaults: Monitoring;
+
+beforeAll(async () => {
+  defaults = await renderMonitoring();
+}, 60_000);
+
+describe("off by default", () => {
+  it("renders neither the dashboard ConfigMap nor a PrometheusRule (whose CRD may not exist)", async () => {
+    const objects = await template(GATEWAY_CHART, "canal-gateway", NS);
+    expect(objects.filter((o) => o.kind === "PrometheusRule" || o.apiVersion.startsWith("monitoring.coreos.com"))).toEqual([]);
+    expect(objects.filter((o) => o.kind === "ConfigMap").map((o) => o.metadata.name)).toEqual([]);
+  }, 30_000);
+
+  it("each can be enabled alone", async () => {
+    const dash = await template(GATEWAY_CHART, "canal-gateway", NS, ["--set", "monitoring.dashboards.enabled=true"]);
+    expect(dash.filter((o) => o.kind === "PrometheusRule")).toEqual([]);
+    expect(dash.filter((o) => o.kind === "ConfigMap").map((o) => o.metadata.name)).toEqual(["canal-gateway-dashboard"]);
+    const rules = await template(GATEWAY_CHART, "canal-gateway", NS, ["--set", "monitoring.prometheusRule.enabled=true"]);
+    expect(rules.filter((o) => o.kind === "ConfigMap")).toEqual([]);
+    expect(rules.filter((o) => o.kind === "PrometheusRule").map((o) => o.metadata.name)).toEqual(["canal-gateway-alerts"]);
+  }, 30_000);
+});
+
+describe("the dashboard ConfigMap", () => {
+  it("carries the sidecar's default label in the release namespace and the dashboard file unchanged", () => {
+    const cm = defaults.objects.find((o) => o.kind === "ConfigMap") as KubeObject & { data: Record<string, string> };
+    expect(cm.metadata.namespace).toBe(NS);
+    expect(cm.metadata.labels?.grafana_dashboard).toBe("1");
+    expect(cm.metadata.labels?.["app.kubernetes.io/part-of"]).toBe("canal");
+    expect(Object.keys(cm.data)).toEqual(["canal.json"]);
+    expect(JSON.parse(cm.data["canal.json"]!)).toEqual(JSON.parse(readFileSync(join(GATEWAY_CHART, "dashboards", "canal.json"), "utf8")));
+  });
+
+  it("takes the label, its value, the namespace and annotations from values", async () => {
+    const objects = await template(GATEWAY_CHART, "canal-gateway", NS, [...MONITORING_ON,
+      "--set", "monitoring.dashboards.label=my_dashboards", "--set", "monitoring.dashboards.labelValue=canal",
+      "--set", "monitoring.dashboards.namespace=monitoring", "--set", "monitoring.dashboards.annotations.grafana_folder=Canal"]);
+    const cm = objects.find((o) => o.kind === "ConfigMap")!;
+    expect(cm.metadata.namespace).toBe("monitoring");
+    expect(cm.metadata.labels?.my_dashboards).toBe("canal");
+    expect(cm.metadata.labels?.grafana_dashboard).toBeUndefined();
+    expect(cm.metadata.annotations).toEqual({ grafana_folder: "Canal" });
+  }, 30_000);
+
+  it("is a dashboard Grafana can import: unique panel ids, a 24-column grid, every query on the datasource variable", () => {
+    const d = defaults.dashboard as unknown as { uid: string; templating: { list: Array<{ name: string; type: string }> }; panels: Array<{ id: number; type: string; gridPos: { x: number; w: number; h: number }; datasource?: { uid: string }; targets?: Array<{ expr: string; datasource: { uid: string } }> }> };
+    expect(d.uid).toBe("canal-overview");
+    expect(d.templating.list).toContainEqual(expect.objectContaining({ name: "datasource", type: "datasource" }));
+    const ids = d.panels.map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const p of d.panels) {
+      expect(p.gridPos.x + p.gridPos.w).toBeLessThanOrEqual(24);
+      if (p.type === "row") continue;
+      expect(p.targets?.length, `panel ${p.id}`).toBeGreaterThan(0);
+      expect(p.datasource?.uid).toBe("${datasource}");
+      for (const t of p.targets ?? []) expect(t.datasource.uid).toBe("${datasource}");
+    }
+  });
+
+  it("has the panels the operator asked for", () => {
+    const titles = defaults.dashboard.panels.map((p) => p.title);
+    for (const t of ["Requests per virtual host and outcome", "Local replies and non-routed requests", "Table version per pod", "Filter configure time (ECDS update duration)",
+      "Table updates: accepted, rejected (NACK), failed", "Change to delivered: translate and sync time (last)", "Translations per second", "Problems in the input",
+      "Names by DNS state", "Gateway pods by probe answer", "Delivery: WasmPlugin writes and gateway ACK/NACK"]) expect(titles).toContain(t);
+  });
+});
+
+describe("the PrometheusRule", () => {
+  it("has every alert, each with a severity, summary, description and a runbook section in docs/observability.md", () => {
+    expect(defaults.rules.map((r) => r.alert)).toEqual(ALERTS);
+    const anchors = docAnchors();
+    for (const r of defaults.rules) {
+      expect(["warning", "critical"]).toContain(r.labels?.severity);
+      expect(r.annotations?.summary, r.alert).toMatch(/\S/);
+      expect(r.annotations?.description, r.alert).toMatch(/\S/);
+      const url = r.annotations?.runbook_url ?? "";
+      expect(url).toBe(`docs/observability.md#${r.alert.toLowerCase()}`);
+      expect(anchors, `docs/observability.md has a heading for ${r.alert}`).toContain(r.alert.toLowerCase());
+    }
+  });
+
+  it("takes namespace, labels, alert labels, runbook base and the minutes from values", async () => {
+    const m = await renderMonitoring(["--set", "monitoring.prometheusRule.namespace=monitoring", "--set", "monitoring.prometheusRule.labels.release=kps",
+      "--set", "monitoring.prometheusRule.ruleLabels.team=platform", "--set", "monitoring.prometheusRule.runbookBaseUrl=https://docs.example/canal",
+      "--set", "monitoring.prometheusRule.tableNotDeliveredMinutes=7", "--set", "monitoring.prometheusRule.dnsPendingMinutes=9",
+      "--set", "monitoring.prometheusRule.controllerDownMinutes=3", "--set", "monitoring.prometheusRule.problemsWindowMinutes=30"]);
+    const rule = m.objects.find((o) => o.kind === "PrometheusRule")!;
+    expect(rule.metadata.namespace).toBe("monitoring");
+    expect(rule.metadata.labels?.release).toBe("kps");
+    const by = new Map(m.rules.map((r) => [r.alert, r]));
+    for (const r of m.rules) {
+      expect(r.labels?.team).toBe("platform");
+      expect(r.annotations?.runbook_url).toBe(`https://docs.example/canal#${r.alert.toLowerCase()}`);
+    }
+    expect(by.get("CanalTableNotDelivered")?.for).toBe("7m");
+    expect(by.get("CanalSyncFailing")?.expr).toContain("[7m]");
+    expect(by.get("CanalDnsGateStuck")?.for).toBe("9m");
+    expect(by.get("CanalControllerDown")?.for).toBe("3m");
+    expect(by.get("CanalProblemsRising")?.expr).toContain("[30m]");
+  }, 30_000);
+
+  it("values.schema.json refuses a zero or non-integer threshold and an unknown key", async () => {
+    for (const [args, message] of [
+      [["--set", "monitoring.prometheusRule.tableNotDeliveredMinutes=0"], "minimum"],
+      [["--set", "monitoring.prometheusRule.dnsPendingMinutes=soon"], "dnsPendingMinutes"],
+      [["--set", "monitoring.dashboard.enabled=true"], "additional properties 'dashboard' not allowed"],
+    ] as const) {
+      const r = await helm(["template", "canal-gateway", GATEWAY_CHART, "--namespace", NS, ...args]);
+      expect(r.code, args.join(" ")).not.toBe(0);
+      expect(r.stderr).toContain(message);
+    }
+  }, 30_000);
+});
+
+it("helm lint --strict passes with monitoring on", async () => {
+  const r = await helm(["lint", "--strict", GATEWAY_CHART, "--namespace", NS, ...MONITORING_ON]);
+  expect(r.stdout + r.stderr).toContain("0 chart(s) failed");
+  expect(r.code).toBe(0);
+}, 30_000);
+
+describe("the PromQL reader the metric check relies on", () => {
+  it("finds metrics, matcher labels and grouping labels, and skips functions, keywords, strings and ranges", () => {
+    expect(expressionRefs('sum by (vhost, outcome) (rate(canal_requests_total{outcome!="routed", vhost=~"a.{1}"}[$__rate_interval]))')).toEqual({
+      selectors: [{ metric: "canal_requests_total", labels: ["outcome", "vhost"] }], groupLabels: ["vhost", "outcome"], unknownFunctions: [],
+    });
+    expect(expressionRefs('count(count_values("table", envoy_x_version)) > 1 or (sum(canal_leader) or vector(0)) < 1')).toEqual({
+      selectors: [{ metric: "envoy_x_version", labels: [] }, { metric: "canal_leader", labels: [] }], groupLabels: [], unknownFunctions: [],
+    });
+    expect(expressionRefs("histogram_quantile(0.99, sum by (le) (rate(x_bucket[5m]))) unless on() rat(y[1h:5m])").unknownFunctions).toEqual(["rat"]);
+  });
+});
+
+it("every expression in the chart parses to at least one metric", () => {
+  expect(defaults.expressions.length).toBeGreaterThan(30);
+  for (const e of defaults.expressions) expect(expressionRefs(e.expr).selectors.length, e.where).toBeGreaterThan(0);
+});
