@@ -1,20 +1,24 @@
 // The dashboard's queries and the alerts' expressions against the metrics the code really
 // exports: a real `canal controller` process (WasmPlugin and ECDS delivery at once, DNS on) on a
 // real kube-apiserver, and a real Envoy 1.40 gateway running the filter with its table from that
-// controller over ECDS, after requests through it. Every metric name the chart's PromQL uses must
-// appear in one of the two scrapes, with every label it matches or groups by; renaming a metric
-// in the code (or misspelling it in the chart) fails here.
+// controller over ECDS, after requests through it. The gateway has an Istio proxy's stats
+// configuration (istio-stats.ts) plus the chart's bootstrap override (monitoring.gatewayStats),
+// merged by Envoy's --config-yaml as pilot-agent does. Every metric name the chart's PromQL uses
+// must appear in one of the two scrapes, with every label it matches or groups by; renaming a
+// metric in the code (or misspelling it in the chart) fails here.
 import type { ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { AdsGateway, startAdsGateway, Upstreams } from "../ecds/harness.ts";
-import { adminRequest } from "../support/envoy.ts";
+import { renderCanalBootstrap } from "../../envoy/bootstrap.ts";
+import { AdsGateway, ADS_CLUSTER, Upstreams } from "../ecds/harness.ts";
+import { adminRequest, startEnvoy } from "../support/envoy.ts";
 import { startKubeApi, type KubeApi } from "../support/k8s.ts";
 import { freePort, LOOPBACK } from "../support/ports.ts";
 import { pollUntil, spawnTracked, stopTracked } from "../support/processes.ts";
 import { ensureCanalWasm } from "../support/wasm.ts";
 import { CANAL, REPO } from "../cli/run.ts";
+import { ISTIO_STATS_CONFIG } from "./istio-stats.ts";
 import { renderMonitoring, type Monitoring } from "./monitoring.ts";
 import { scrapedSeries, unbackedRefs } from "./promql.ts";
 
@@ -28,6 +32,8 @@ const TARGET_LABELS: ReadonlySet<string> = new Set(["pod", "namespace", "instanc
 let api: KubeApi;
 let controller: ChildProcess | undefined;
 let gw: AdsGateway | undefined;
+/** The same gateway without the chart's override: what Istio's bootstrap alone exports. */
+let plain: AdsGateway | undefined;
 let upstreams: Upstreams | undefined;
 const logs: string[] = [];
 let monitoring: Monitoring;
@@ -47,21 +53,37 @@ beforeAll(async () => {
   // A rejected VirtualService: problems and Warning Events.
   await api.applyYaml(readFileSync(join(REPO, "test/cli/testdata/bad-regex.yaml"), "utf8"));
   upstreams = await Upstreams.start(["helloworld-v1"]);
-  gw = await startAdsGateway({ nodeId: "gw-monitoring", nodeCluster: "istio-system/canal", wasmPath, adsPort, upstreams });
-  const g = gw;
-  await pollUntil("the gateway serves a table from the controller", async () => ((await g.servingVersion())?.startsWith("sha256:") ? true : undefined), {
-    timeoutMs: 90_000, intervalMs: 300, onTimeout: () => logs.slice(-15).join("") + g.envoy.logTail(),
-  });
-  // Routed, not routed (unknown host): the filter defines its counters on first use.
-  for (const host of ["helloworld", "nowhere.example"]) for (let i = 0; i < 3; i++) await g.send(host, "/hello");
+  gw = await startIstioGateway("gw-monitoring", wasmPath, adsPort, upstreams, monitoring.bootstrapOverride);
+  plain = await startIstioGateway("gw-plain", wasmPath, adsPort, upstreams, undefined);
+  for (const g of [gw, plain]) {
+    await pollUntil(`${g.nodeId} serves a table from the controller`, async () => ((await g.servingVersion())?.startsWith("sha256:") ? true : undefined), {
+      timeoutMs: 90_000, intervalMs: 300, onTimeout: () => logs.slice(-15).join("") + g.envoy.logTail(),
+    });
+    // Routed, not routed (unknown host): the filter defines its counters on first use.
+    for (const host of ["helloworld", "nowhere.example"]) for (let i = 0; i < 3; i++) await g.send(host, "/hello");
+  }
 }, 300_000);
 
 afterAll(async () => {
   await gw?.stop();
+  await plain?.stop();
   await upstreams?.close();
   if (controller) await stopTracked(controller);
   await api?.stop();
 });
+
+/** A gateway with the stats configuration of an Istio proxy and, when given, the chart's override. */
+async function startIstioGateway(nodeId: string, wasmPath: string, adsPort: number, ups: Upstreams, override: string | undefined): Promise<AdsGateway> {
+  const config = renderCanalBootstrap({
+    listenerPort: 0, adminPort: 0, wasmPath, nodeId, nodeCluster: "istio-system/canal",
+    table: { kind: "ads", adsCluster: { name: ADS_CLUSTER, host: LOOPBACK, port: adsPort } },
+    clusters: ups.clusters(),
+  });
+  // Istio's bootstrap has its own stats_config, not Canal's (which has the stats_tags).
+  config.stats_config = ISTIO_STATS_CONFIG;
+  const envoy = await startEnvoy({ name: `monitoring-${nodeId}`, config, concurrency: 2, extraArgs: override === undefined ? [] : ["--config-yaml", override] });
+  return new AdsGateway(nodeId, envoy);
+}
 
 function controllerMetricsUrl(): string {
   const url = /"metrics":"(http:\/\/[^"]+)"/.exec(logs.join(""))?.[1];
@@ -70,11 +92,15 @@ function controllerMetricsUrl(): string {
 }
 
 /** Both scrapes merged: metric name → label names. */
-async function scrape(): Promise<Map<string, Set<string>>> {
+async function scrape(gateway = gw!): Promise<Map<string, Set<string>>> {
   const controllerText = await (await fetch(controllerMetricsUrl())).text();
-  const envoy = await adminRequest(gw!.envoy.adminPort, "/stats/prometheus");
+  return new Map([...(await envoySeries(gateway)), ...scrapedSeries(controllerText)]);
+}
+
+async function envoySeries(gateway: AdsGateway): Promise<Map<string, Set<string>>> {
+  const envoy = await adminRequest(gateway.envoy.adminPort, "/stats/prometheus");
   if (envoy.status !== 200) throw new Error(`Envoy /stats/prometheus answered ${envoy.status}`);
-  return new Map([...scrapedSeries(envoy.body), ...scrapedSeries(controllerText)]);
+  return scrapedSeries(envoy.body);
 }
 
 function unbacked(series: Map<string, Set<string>>, expressions: Monitoring["expressions"]): string[] {
@@ -105,4 +131,16 @@ it("the same check flags a misspelled metric, a label the metric does not carry 
     "label: metric canal_dns_names has no label status",
     "group: no metric of the expression has label virtualhost (by/on list)",
   ]);
+}, 30_000);
+
+it("without the chart's override, an Istio gateway exports neither the labelled request counter nor the ECDS stats", async () => {
+  const series = await envoySeries(plain!);
+  const names = [...series.keys()];
+  expect(series.has("canal_requests_total")).toBe(false);
+  expect(names.filter((n) => n.includes("extension_config_discovery"))).toEqual([]);
+  // The counter is there, its virtual host and outcome baked into the name.
+  expect(names.some((n) => n.startsWith("canal_requests_total") && n.endsWith("routed"))).toBe(true);
+  const withOverride = await envoySeries(gw!);
+  expect([...(withOverride.get("canal_requests_total") ?? [])].sort()).toEqual(["outcome", "vhost"]);
+  expect([...(withOverride.get("envoy_extension_config_discovery_http_filter_update_success") ?? [])]).toEqual(["ecds_filter"]);
 }, 30_000);

@@ -1,12 +1,15 @@
-// The gateway chart's optional monitoring objects with real helm: the Grafana dashboard ConfigMap
-// and the PrometheusRule render only when enabled, with the label, namespace and thresholds given,
-// as valid JSON and YAML; every alert explains itself and links a runbook section that exists.
-// (monitoring-metrics.test.ts checks their queries against what the code exports.)
+// The gateway chart's optional monitoring objects with real helm: the Grafana dashboard ConfigMap,
+// the PrometheusRule and the gateway stats override render only when enabled, with the label,
+// namespace and thresholds given, as valid JSON and YAML; every alert explains itself and links a
+// runbook section that exists. (monitoring-metrics.test.ts checks the queries against what the
+// code exports, through a real Envoy with the override.)
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { CANAL_STATS_TAGS } from "../../envoy/bootstrap.ts";
 import type { KubeObject } from "../support/k8s.ts";
-import { GATEWAY_CHART, helm, REPO, template } from "./helm.ts";
+import { find, GATEWAY_CHART, helm, REPO, template } from "./helm.ts";
 import { MONITORING_ON, renderMonitoring, type Monitoring } from "./monitoring.ts";
 import { expressionRefs } from "./promql.ts";
 
@@ -34,6 +37,7 @@ describe("off by default", () => {
 
   it("each can be enabled alone", async () => {
     const dash = await template(GATEWAY_CHART, "canal-gateway", NS, ["--set", "monitoring.dashboards.enabled=true"]);
+    expect(dash.filter((o) => o.metadata.name === "canal-gateway-bootstrap")).toEqual([]);
     expect(dash.filter((o) => o.kind === "PrometheusRule")).toEqual([]);
     expect(dash.filter((o) => o.kind === "ConfigMap").map((o) => o.metadata.name)).toEqual(["canal-gateway-dashboard"]);
     const rules = await template(GATEWAY_CHART, "canal-gateway", NS, ["--set", "monitoring.prometheusRule.enabled=true"]);
@@ -44,7 +48,7 @@ describe("off by default", () => {
 
 describe("the dashboard ConfigMap", () => {
   it("carries the sidecar's default label in the release namespace and the dashboard file unchanged", () => {
-    const cm = defaults.objects.find((o) => o.kind === "ConfigMap") as KubeObject & { data: Record<string, string> };
+    const cm = find(defaults.objects, "ConfigMap", "canal-gateway-dashboard") as KubeObject & { data: Record<string, string> };
     expect(cm.metadata.namespace).toBe(NS);
     expect(cm.metadata.labels?.grafana_dashboard).toBe("1");
     expect(cm.metadata.labels?.["app.kubernetes.io/part-of"]).toBe("canal");
@@ -56,7 +60,7 @@ describe("the dashboard ConfigMap", () => {
     const objects = await template(GATEWAY_CHART, "canal-gateway", NS, [...MONITORING_ON,
       "--set", "monitoring.dashboards.label=my_dashboards", "--set", "monitoring.dashboards.labelValue=canal",
       "--set", "monitoring.dashboards.namespace=monitoring", "--set", "monitoring.dashboards.annotations.grafana_folder=Canal"]);
-    const cm = objects.find((o) => o.kind === "ConfigMap")!;
+    const cm = find(objects, "ConfigMap", "canal-gateway-dashboard");
     expect(cm.metadata.namespace).toBe("monitoring");
     expect(cm.metadata.labels?.my_dashboards).toBe("canal");
     expect(cm.metadata.labels?.grafana_dashboard).toBeUndefined();
@@ -84,6 +88,43 @@ describe("the dashboard ConfigMap", () => {
       "Table updates: accepted, rejected (NACK), failed", "Change to delivered: translate and sync time (last)", "Translations per second", "Problems in the input",
       "Names by DNS state", "Gateway pods by probe answer", "Delivery: WasmPlugin writes and gateway ACK/NACK"]) expect(titles).toContain(t);
   });
+});
+
+describe("the gateway stats override (monitoring.gatewayStats)", () => {
+  type Container = { name: string; env?: Array<{ name: string; value?: string }>; volumeMounts?: Array<{ name: string; mountPath: string }> };
+  type PodSpec = { containers: Container[]; volumes: Array<{ name: string; configMap?: { name: string } }> };
+  const podSpec = (objects: KubeObject[]): PodSpec => (find(objects, "Deployment") as unknown as { spec: { template: { spec: PodSpec } } }).spec.template.spec;
+  const override = (objects: KubeObject[]): Record<string, unknown> =>
+    parseYaml((find(objects, "ConfigMap", "canal-gateway-bootstrap") as KubeObject & { data: Record<string, string> }).data["custom_bootstrap.yaml"]!) as Record<string, unknown>;
+
+  it("WasmPlugin mode: the pods get Canal's stats tags and the ECDS and Wasm stats through ISTIO_BOOTSTRAP_OVERRIDE", async () => {
+    const objects = await template(GATEWAY_CHART, "canal-gateway", NS, ["--set", "monitoring.gatewayStats.enabled=true"]);
+    const spec = podSpec(objects);
+    const proxy = spec.containers.find((c) => c.name === "istio-proxy")!;
+    expect(proxy.env?.find((e) => e.name === "ISTIO_BOOTSTRAP_OVERRIDE")?.value).toBe("/etc/canal/bootstrap/custom_bootstrap.yaml");
+    expect(proxy.volumeMounts).toContainEqual(expect.objectContaining({ name: "canal-bootstrap", mountPath: "/etc/canal/bootstrap" }));
+    expect(spec.volumes).toContainEqual({ name: "canal-bootstrap", configMap: { name: "canal-gateway-bootstrap" } });
+    const b = override(objects) as { static_resources?: unknown; stats_config: { stats_tags: Array<{ tag_name: string; regex: string }>; stats_matcher: unknown } };
+    expect(b.static_resources).toBeUndefined();
+    // The same tags as Canal's own bootstrap (envoy/bootstrap.ts), then the name tags.
+    expect(b.stats_config.stats_tags.slice(0, 2)).toEqual(CANAL_STATS_TAGS);
+    expect(b.stats_config.stats_tags.map((t) => t.tag_name)).toEqual(["vhost", "outcome", "ecds_filter", "wasm_plugin"]);
+  }, 30_000);
+
+  it("EnvoyFilter mode: one override with both the canal-ecds cluster and the stats", async () => {
+    const objects = await template(GATEWAY_CHART, "canal-gateway", NS, ["--set", "monitoring.gatewayStats.enabled=true", "--set", "ecds.enabled=true", "--set", "ecds.filterImage=registry.example/canal:0.1.0"]);
+    const b = override(objects) as { static_resources: { clusters: Array<{ name: string }> }; stats_config: object };
+    expect(b.static_resources.clusters.map((c) => c.name)).toEqual(["canal-ecds"]);
+    expect(Object.keys(b.stats_config).sort()).toEqual(["stats_matcher", "stats_tags"]);
+    expect(podSpec(objects).volumes.filter((v) => v.name === "canal-bootstrap")).toHaveLength(1);
+  }, 30_000);
+
+  it("off: WasmPlugin-mode pods have no override at all", async () => {
+    const objects = await template(GATEWAY_CHART, "canal-gateway", NS);
+    const proxy = podSpec(objects).containers.find((c) => c.name === "istio-proxy")!;
+    expect(proxy.env?.map((e) => e.name)).not.toContain("ISTIO_BOOTSTRAP_OVERRIDE");
+    expect(podSpec(objects).volumes.map((v) => v.name)).not.toContain("canal-bootstrap");
+  }, 30_000);
 });
 
 describe("the PrometheusRule", () => {

@@ -3,7 +3,7 @@
 import type { KubeObject } from "../support/k8s.ts";
 import { find, GATEWAY_CHART, template } from "./helm.ts";
 
-export const MONITORING_ON = ["--set", "monitoring.dashboards.enabled=true", "--set", "monitoring.prometheusRule.enabled=true"];
+export const MONITORING_ON = ["--set", "monitoring.dashboards.enabled=true", "--set", "monitoring.prometheusRule.enabled=true", "--set", "monitoring.gatewayStats.enabled=true"];
 
 export interface Dashboard {
   title: string;
@@ -22,6 +22,8 @@ export interface AlertRule {
 export interface Monitoring {
   objects: KubeObject[];
   dashboard: Dashboard;
+  /** The gateway pods' bootstrap override (custom_bootstrap.yaml), as pilot-agent passes it to Envoy. */
+  bootstrapOverride: string;
   rules: AlertRule[];
   /** "<where>": expr, for every query of the dashboard and every alert. */
   expressions: Array<{ where: string; expr: string }>;
@@ -33,9 +35,10 @@ export async function renderMonitoring(args: string[] = []): Promise<Monitoring>
   const dashboard = JSON.parse(cm.data["canal.json"]!) as Dashboard;
   const rule = find(objects, "PrometheusRule") as KubeObject & { spec: { groups: Array<{ name: string; rules: AlertRule[] }> } };
   const rules = rule.spec.groups.flatMap((g) => g.rules);
+  const override = find(objects, "ConfigMap", "canal-gateway-bootstrap") as KubeObject & { data: Record<string, string> };
   const expressions = [
     ...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ where: `panel "${p.title}" ${t.refId}`, expr: t.expr }))),
     ...rules.map((r) => ({ where: `alert ${r.alert}`, expr: r.expr })),
   ];
-  return { objects, dashboard, rules, expressions };
+  return { objects, dashboard, rules, expressions, bootstrapOverride: override.data["custom_bootstrap.yaml"]! };
 }
