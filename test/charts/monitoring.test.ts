@@ -180,19 +180,27 @@ it("helm lint --strict passes with monitoring on", async () => {
   expect(r.code).toBe(0);
 }, 30_000);
 
-describe("the PromQL reader the metric check relies on", () => {
-  it("finds metrics, matcher labels and grouping labels, and skips functions, keywords, strings and ranges", () => {
+describe("the PromQL reader the metric check relies on (Prometheus's grammar)", () => {
+  it("finds metrics, matcher labels and grouping labels; strings, ranges, functions and Grafana's intervals are no metrics", () => {
     expect(expressionRefs('sum by (vhost, outcome) (rate(canal_requests_total{outcome!="routed", vhost=~"a.{1}"}[$__rate_interval]))')).toEqual({
-      selectors: [{ metric: "canal_requests_total", labels: ["outcome", "vhost"] }], groupLabels: ["vhost", "outcome"], unknownFunctions: [],
+      selectors: [{ metric: "canal_requests_total", labels: ["outcome", "vhost"] }], groupLabels: ["vhost", "outcome"], syntaxErrors: [],
     });
-    expect(expressionRefs('count(count_values("table", envoy_x_version)) > 1 or (sum(canal_leader) or vector(0)) < 1')).toEqual({
-      selectors: [{ metric: "envoy_x_version", labels: [] }, { metric: "canal_leader", labels: [] }], groupLabels: [], unknownFunctions: [],
+    expect(expressionRefs('count(count_values("table", envoy_x_version)) > 1 or on() (sum(canal_leader) or vector(0)) < 1')).toEqual({
+      selectors: [{ metric: "envoy_x_version", labels: [] }, { metric: "canal_leader", labels: [] }], groupLabels: [], syntaxErrors: [],
     });
-    expect(expressionRefs("histogram_quantile(0.99, sum by (le) (rate(x_bucket[5m]))) unless on() rat(y[1h:5m])").unknownFunctions).toEqual(["rat"]);
+    expect(expressionRefs("a / ignoring(le) group_left(pod) b").groupLabels).toEqual(["le", "pod"]);
+  });
+
+  it("reports syntax errors: an unknown function, a missing parenthesis, an aggregation without its argument in parentheses", () => {
+    for (const bad of ["rat(x[5m])", "sum(rate(x[5m])", "sum by (x) rate(y[5m])"]) expect(expressionRefs(bad).syntaxErrors, bad).not.toEqual([]);
   });
 });
 
-it("every expression in the chart parses to at least one metric", () => {
+it("every expression in the chart is valid PromQL and refers to at least one metric", () => {
   expect(defaults.expressions.length).toBeGreaterThan(30);
-  for (const e of defaults.expressions) expect(expressionRefs(e.expr).selectors.length, e.where).toBeGreaterThan(0);
+  for (const e of defaults.expressions) {
+    const refs = expressionRefs(e.expr);
+    expect(refs.syntaxErrors, `${e.where}: ${e.expr}`).toEqual([]);
+    expect(refs.selectors.length, e.where).toBeGreaterThan(0);
+  }
 });

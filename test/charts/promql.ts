@@ -1,19 +1,14 @@
 // What a PromQL expression refers to, and what a Prometheus text scrape offers, so the chart's
-// dashboard and alerts can be checked against the metrics the code really exports. A small
-// tokenizer, not a PromQL parser: it knows the syntax the dashboard and the alerts use (selectors
-// with matchers, ranges, offsets, aggregations with by/without, binary operators, on/ignoring).
+// dashboard and alerts can be checked against the metrics the code really exports. Expressions
+// are parsed with Prometheus's own PromQL grammar (@prometheus-io/lezer-promql, the one its UI
+// uses), so a syntax error or an unknown function fails too.
+import { parser } from "@prometheus-io/lezer-promql";
 
-/** Functions and aggregation operators an expression may call (a name followed by "("). */
-const FUNCTIONS = new Set([
-  "abs", "absent", "absent_over_time", "avg", "avg_over_time", "bottomk", "ceil", "changes", "clamp", "clamp_max", "clamp_min",
-  "count", "count_over_time", "count_values", "delta", "deriv", "floor", "group", "histogram_quantile", "idelta", "increase",
-  "irate", "label_replace", "last_over_time", "max", "max_over_time", "min", "min_over_time", "quantile", "quantile_over_time",
-  "rate", "resets", "round", "scalar", "sort", "sort_desc", "stddev", "sum", "sum_over_time", "time", "timestamp", "topk", "vector",
-]);
-/** Keywords that are never metric names. */
-const KEYWORDS = new Set(["and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset", "inf", "nan"]);
-/** Clauses whose parenthesized list names labels. */
-const LABEL_LISTS = /\b(by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)/g;
+/**
+ * Grafana's built-in interval variables, replaced by a duration as Grafana does before a query
+ * reaches Prometheus.
+ */
+const GRAFANA_INTERVALS = /\$__(rate_interval|interval|range)\b/g;
 
 export interface Selector {
   metric: string;
@@ -25,37 +20,35 @@ export interface ExpressionRefs {
   selectors: Selector[];
   /** Label names of by / without / on / ignoring / group_* lists. */
   groupLabels: string[];
-  /** Names followed by "(" that are no known function (a typo such as `rat(`). */
-  unknownFunctions: string[];
+  /** Where the grammar failed, as "at <offset>: <text>" (empty: the expression parses). */
+  syntaxErrors: string[];
 }
 
 /** The metrics, matcher labels and grouping labels `expr` refers to. */
 export function expressionRefs(expr: string): ExpressionRefs {
-  // Strings first: they may hold anything, including braces (count_values' label, regex matchers).
-  const noStrings = expr.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, '""');
-  const groupLabels: string[] = [];
-  const rest = noStrings.replace(LABEL_LISTS, (_m, _kw: string, list: string) => {
-    groupLabels.push(...list.split(",").map((l) => l.trim()).filter((l) => l !== ""));
-    return " ";
-  });
+  const text = expr.replace(GRAFANA_INTERVALS, "5m");
   const selectors: Selector[] = [];
-  const unknownFunctions: string[] = [];
-  // Ranges and subqueries ([5m], [$__rate_interval], [1h:5m]) carry no names.
-  const noRanges = rest.replace(/\[[^\]]*\]/g, " ");
-  const token = /([A-Za-z_:][\w:]*)\s*(\{[^}]*\})?\s*(\()?|(\{[^}]*\})|\d[\w.]*/g;
-  for (let m = token.exec(noRanges); m !== null; m = token.exec(noRanges)) {
-    const [, name, braces, call, bareBraces] = m;
-    if (bareBraces !== undefined) throw new Error(`${JSON.stringify(expr)}: a selector without a metric name (${bareBraces}) cannot be checked`);
-    if (name === undefined) continue; // a number or a duration
-    if (call !== undefined && braces === undefined) {
-      if (!FUNCTIONS.has(name) && !KEYWORDS.has(name)) unknownFunctions.push(name);
-      continue;
-    }
-    if (KEYWORDS.has(name)) continue;
-    const labels = braces === undefined ? [] : [...braces.slice(1, -1).matchAll(/([A-Za-z_]\w*)\s*(?:=~|!~|!=|=)/g)].map((x) => x[1]!);
-    selectors.push({ metric: name, labels });
-  }
-  return { selectors, groupLabels, unknownFunctions };
+  const groupLabels: string[] = [];
+  const syntaxErrors: string[] = [];
+  // Depth first: a selector's matchers come right after the selector itself.
+  let current: Selector | undefined;
+  parser.parse(text).iterate({
+    enter: (n) => {
+      const slice = text.slice(n.from, n.to);
+      if (n.type.isError) {
+        syntaxErrors.push(`at ${n.from}: ${JSON.stringify(text.slice(n.from, n.from + 20))}`);
+      } else if (n.name === "VectorSelector") {
+        const id = n.node.getChild("Identifier");
+        current = { metric: id === null ? "" : text.slice(id.from, id.to), labels: [] };
+        selectors.push(current);
+      } else if (n.name === "LabelName") {
+        const parent = n.node.parent?.name ?? "";
+        if (parent === "GroupingLabels") groupLabels.push(slice);
+        else if (parent.endsWith("LabelMatcher") && current !== undefined) current.labels.push(slice);
+      }
+    },
+  });
+  return { selectors, groupLabels, syntaxErrors };
 }
 
 /** Metric name → the label names seen on its samples, from a Prometheus text exposition. */
@@ -75,13 +68,17 @@ export function scrapedSeries(text: string): Map<string, Set<string>> {
 /**
  * Everything in `expr` the scrape does not back: metric names that are not exported, matcher
  * labels the metric does not carry, grouping labels none of the expression's metrics carries,
- * unknown functions. `targetLabels` are the labels Prometheus adds when scraping (pod, ...).
+ * syntax errors. `targetLabels` are the labels Prometheus adds when scraping (pod, ...).
  */
 export function unbackedRefs(expr: string, series: Map<string, Set<string>>, targetLabels: ReadonlySet<string>): string[] {
   const refs = expressionRefs(expr);
-  const errors = refs.unknownFunctions.map((f) => `unknown function ${f}()`);
+  const errors = refs.syntaxErrors.map((e) => `PromQL syntax error ${e}`);
   const has = (metric: string, label: string): boolean => targetLabels.has(label) || (series.get(metric)?.has(label) ?? false);
   for (const s of refs.selectors) {
+    if (s.metric === "") {
+      errors.push("a selector without a metric name cannot be checked");
+      continue;
+    }
     if (!series.has(s.metric)) {
       errors.push(`metric ${s.metric} is not exported`);
       continue;
