@@ -12,6 +12,7 @@ import { renderAdsTransportSocket, renderWasmFilterConfig } from "../../envoy/bo
 import { parseManifests, startKubeApi, type KubeApi, type KubeObject } from "../support/k8s.ts";
 import { pollUntil } from "../support/processes.ts";
 import { applyAll, CONTROL_CHART, find, GATEWAY_CHART, helm, REPO, SEED_CONTROL_SETS, sets, template } from "./helm.ts";
+import { MONITORING_ON } from "./monitoring.ts";
 
 const NS = "istio-system";
 const GATEWAY_VALUES = join(import.meta.dirname, "fixtures", "gateway-nondefault.yaml");
@@ -339,6 +340,13 @@ describe("server-side dry-run on a real API server", () => {
     if (rendered.some((o) => o.kind === "Deployment" && o.metadata.name === "canal-controller")) {
       find(rendered, "EnvoyFilter", "canal-cluster-header"); // the route patch is among the applied objects
     }
+    expect(await applyAll(api, rendered, { dryRun: true })).toEqual([]);
+  }, 60_000);
+
+  it("canal, monitoring on: the dashboard and bootstrap ConfigMaps and the Deployment are accepted (the PrometheusRule needs prometheus-operator's CRD, not installed here)", async () => {
+    const rendered = (await template(GATEWAY_CHART, "canal-gateway", NS, MONITORING_ON)).filter((o) => o.kind !== "PrometheusRule");
+    find(rendered, "ConfigMap", "canal-gateway-dashboard");
+    find(rendered, "ConfigMap", "canal-gateway-bootstrap");
     expect(await applyAll(api, rendered, { dryRun: true })).toEqual([]);
   }, 60_000);
 
