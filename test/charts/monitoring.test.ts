@@ -161,6 +161,18 @@ describe("the PrometheusRule", () => {
     expect(by.get("CanalProblemsRising")?.expr).toContain("[30m]");
   }, 30_000);
 
+  it("the gateway alerts look only at this release's pods (other gateway releases run other tables)", async () => {
+    const objects = await template(GATEWAY_CHART, "east-west", "gateways", ["--set", "monitoring.prometheusRule.enabled=true", "--set", "name=east-west"]);
+    const rule = find(objects, "PrometheusRule") as KubeObject & { spec: { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> } };
+    const exprs = new Map(rule.spec.groups.flatMap((g) => g.rules).map((r) => [r.alert, r.expr]));
+    for (const alert of ["CanalGatewayRejectingTable", "CanalTableNotDelivered"]) {
+      const selectors = expressionRefs(exprs.get(alert)!).selectors;
+      expect(selectors.length).toBeGreaterThan(0);
+      for (const s of selectors) expect(s.labels.sort(), alert).toEqual(["ecds_filter", "namespace", "pod"]);
+      expect(exprs.get(alert)).toContain('namespace="gateways", pod=~"east-west-.*"');
+    }
+  }, 30_000);
+
   it("values.schema.json refuses a zero or non-integer threshold and an unknown key", async () => {
     for (const [args, message] of [
       [["--set", "monitoring.prometheusRule.tableNotDeliveredMinutes=0"], "minimum"],

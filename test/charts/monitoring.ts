@@ -8,6 +8,7 @@ export const MONITORING_ON = ["--set", "monitoring.dashboards.enabled=true", "--
 export interface Dashboard {
   title: string;
   uid: string;
+  templating: { list: Array<{ name: string; type: string; definition?: string }> };
   panels: Array<{ type: string; title: string; description?: string; targets?: Array<{ expr: string; refId: string }> }>;
 }
 
@@ -39,6 +40,11 @@ export async function renderMonitoring(args: string[] = []): Promise<Monitoring>
   const expressions = [
     ...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ where: `panel "${p.title}" ${t.refId}`, expr: t.expr }))),
     ...rules.map((r) => ({ where: `alert ${r.alert}`, expr: r.expr })),
+    // A variable's label_values(metric, label) needs the metric with that label.
+    ...dashboard.templating.list.flatMap((v) => {
+      const m = /^label_values\((\w+),\s*(\w+)\)$/.exec(v.definition ?? "");
+      return v.type !== "query" ? [] : [{ where: `variable ${v.name}`, expr: m === null ? `unparsed ${v.definition}` : `group by (${m[2]}) (${m[1]})` }];
+    }),
   ];
   return { objects, dashboard, rules, expressions, bootstrapOverride: override.data["custom_bootstrap.yaml"]! };
 }
