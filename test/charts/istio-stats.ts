@@ -3,7 +3,10 @@
 // pkg/bootstrap): Istio's own tag extractors instead of Envoy's defaults, and an inclusion list
 // that drops every other stat. Only its stats_config: the rest of an Istio bootstrap does not
 // change which stats exist or how /stats/prometheus names them.
-import type { Json } from "../../envoy/bootstrap.ts";
+import { renderCanalBootstrap, type Json } from "../../envoy/bootstrap.ts";
+import { AdsGateway, ADS_CLUSTER, Upstreams } from "../ecds/harness.ts";
+import { startEnvoy } from "../support/envoy.ts";
+import { LOOPBACK } from "../support/ports.ts";
 
 const tag = (tag_name: string, regex: string): Json => ({ tag_name, regex });
 
@@ -38,3 +41,24 @@ export const ISTIO_STATS_CONFIG: Json = {
     },
   },
 };
+
+/**
+ * A gateway (Envoy with the filter, its table over ECDS from adsPort) with the stats configuration
+ * of an Istio proxy and, when given, the chart's bootstrap override, which Envoy merges as it does
+ * pilot-agent's ISTIO_BOOTSTRAP_OVERRIDE (--config-yaml).
+ */
+export async function startIstioGateway(o: { nodeId: string; nodeCluster?: string; wasmPath: string; adsPort: number; upstreams?: Upstreams; override?: string }): Promise<AdsGateway> {
+  const config = renderCanalBootstrap({
+    listenerPort: 0,
+    adminPort: 0,
+    wasmPath: o.wasmPath,
+    nodeId: o.nodeId,
+    nodeCluster: o.nodeCluster,
+    table: { kind: "ads", adsCluster: { name: ADS_CLUSTER, host: LOOPBACK, port: o.adsPort } },
+    clusters: (o.upstreams ?? new Upstreams(new Map())).clusters(),
+  });
+  // Istio's bootstrap has its own stats_config, not Canal's (which has the stats_tags).
+  config.stats_config = ISTIO_STATS_CONFIG;
+  const envoy = await startEnvoy({ name: `istio-stats-${o.nodeId}`, config, concurrency: 2, extraArgs: o.override === undefined ? [] : ["--config-yaml", o.override] });
+  return new AdsGateway(o.nodeId, envoy);
+}

@@ -10,15 +10,14 @@ import type { ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { renderCanalBootstrap } from "../../envoy/bootstrap.ts";
-import { AdsGateway, ADS_CLUSTER, Upstreams } from "../ecds/harness.ts";
-import { adminRequest, startEnvoy } from "../support/envoy.ts";
+import { AdsGateway, Upstreams } from "../ecds/harness.ts";
+import { adminRequest } from "../support/envoy.ts";
 import { startKubeApi, type KubeApi } from "../support/k8s.ts";
 import { freePort, LOOPBACK } from "../support/ports.ts";
 import { pollUntil, spawnTracked, stopTracked } from "../support/processes.ts";
 import { ensureCanalWasm } from "../support/wasm.ts";
 import { CANAL, REPO } from "../cli/run.ts";
-import { ISTIO_STATS_CONFIG } from "./istio-stats.ts";
+import { startIstioGateway } from "./istio-stats.ts";
 import { renderMonitoring, type Monitoring } from "./monitoring.ts";
 import { scrapedSeries, unbackedRefs } from "./promql.ts";
 
@@ -53,8 +52,8 @@ beforeAll(async () => {
   // A rejected VirtualService: problems and Warning Events.
   await api.applyYaml(readFileSync(join(REPO, "test/cli/testdata/bad-regex.yaml"), "utf8"));
   upstreams = await Upstreams.start(["helloworld-v1"]);
-  gw = await startIstioGateway("gw-monitoring", wasmPath, adsPort, upstreams, monitoring.bootstrapOverride);
-  plain = await startIstioGateway("gw-plain", wasmPath, adsPort, upstreams, undefined);
+  gw = await startIstioGateway({ nodeId: "gw-monitoring", nodeCluster: "istio-system/canal", wasmPath, adsPort, upstreams, override: monitoring.bootstrapOverride });
+  plain = await startIstioGateway({ nodeId: "gw-plain", nodeCluster: "istio-system/canal", wasmPath, adsPort, upstreams });
   for (const g of [gw, plain]) {
     await pollUntil(`${g.nodeId} serves a table from the controller`, async () => ((await g.servingVersion())?.startsWith("sha256:") ? true : undefined), {
       timeoutMs: 90_000, intervalMs: 300, onTimeout: () => logs.slice(-15).join("") + g.envoy.logTail(),
@@ -71,19 +70,6 @@ afterAll(async () => {
   if (controller) await stopTracked(controller);
   await api?.stop();
 });
-
-/** A gateway with the stats configuration of an Istio proxy and, when given, the chart's override. */
-async function startIstioGateway(nodeId: string, wasmPath: string, adsPort: number, ups: Upstreams, override: string | undefined): Promise<AdsGateway> {
-  const config = renderCanalBootstrap({
-    listenerPort: 0, adminPort: 0, wasmPath, nodeId, nodeCluster: "istio-system/canal",
-    table: { kind: "ads", adsCluster: { name: ADS_CLUSTER, host: LOOPBACK, port: adsPort } },
-    clusters: ups.clusters(),
-  });
-  // Istio's bootstrap has its own stats_config, not Canal's (which has the stats_tags).
-  config.stats_config = ISTIO_STATS_CONFIG;
-  const envoy = await startEnvoy({ name: `monitoring-${nodeId}`, config, concurrency: 2, extraArgs: override === undefined ? [] : ["--config-yaml", override] });
-  return new AdsGateway(nodeId, envoy);
-}
 
 function controllerMetricsUrl(): string {
   const url = /"metrics":"(http:\/\/[^"]+)"/.exec(logs.join(""))?.[1];
