@@ -2,12 +2,14 @@
 // stats configuration and the chart's override (istio-stats.ts), fed by two ECDS servers as two
 // controller replicas would. A pod that stops receiving tables keeps the previous version gauge,
 // so CanalTableNotDelivered's count_values sees two values; a NACK raises the pod's
-// update_rejected (CanalGatewayRejectingTable) and leaves its version gauge alone. Values are read
+// update_rejected (CanalGatewayRejectingTable) and leaves its version gauge alone; the update
+// duration histogram (the dashboard's filter configure time) fills. Values are read
 // as Prometheus reads them: float64, from /stats/prometheus, with the labels the alerts select.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { EcdsServer } from "../../controller/src/sinks/ecds/index.ts";
 import { gatewayStatus, startEcdsServer, tableJson, type AdsGateway } from "../ecds/harness.ts";
 import { adminRequest } from "../support/envoy.ts";
+import { pollUntil } from "../support/processes.ts";
 import { table, to, vhost } from "../support/tables.ts";
 import { ensureCanalWasm } from "../support/wasm.ts";
 import { startIstioGateway } from "./istio-stats.ts";
@@ -72,3 +74,15 @@ it("a NACK raises that pod's update_rejected and leaves its version gauge (Canal
   expect(await ecdsStat(a, "version")).toBe(version);
   expect(await a.servingVersion()).toBe(B.version);
 }, 60_000);
+
+it("the ECDS update_duration histogram (the dashboard's filter configure time) records the updates", async () => {
+  const a = gateways[0]!;
+  // Histograms reach /stats/prometheus at Envoy's stats flush (every 5 s by default).
+  const count = await pollUntil("update_duration_count > 0", async () => {
+    const n = await ecdsStat(a, "update_duration_count");
+    return n !== undefined && n > 0 ? n : undefined;
+  }, { timeoutMs: 20_000, intervalMs: 500 });
+  // A and B, the accepted updates (seen here: 2 after A, B and the rejected table; a NACK is not recorded).
+  expect(count).toBe(2);
+  expect(await ecdsStat(a, "update_duration_sum")).toBeGreaterThanOrEqual(0);
+}, 30_000);
