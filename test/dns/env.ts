@@ -8,7 +8,7 @@ import * as k8s from "@kubernetes/client-node";
 import { DnsManager, type DnsOptions } from "../../controller/src/dns/manager.ts";
 import { resolveKinds, type ResolvedKind } from "../../controller/src/kube/resources.ts";
 import { Controller, type TablePublisher } from "../../controller/src/runner/controller.ts";
-import { jsonLogger } from "../../controller/src/runner/log.ts";
+import { jsonLogger } from "../../controller/src/common/log.ts";
 import { loadRegexValidator } from "../../controller/src/translate/regex-validator.ts";
 import { renderCanalBootstrap } from "../../envoy/bootstrap.ts";
 import { EcdsPublisher } from "../../controller/src/sinks/ecds-publisher.ts";

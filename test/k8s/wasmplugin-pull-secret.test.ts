@@ -9,7 +9,7 @@ import { parseControllerFlags } from "../../controller/src/cli/controller.ts";
 import { UsageError } from "../../controller/src/cli/command.ts";
 import { resolveKinds } from "../../controller/src/kube/resources.ts";
 import { Controller, type WasmPluginOptions } from "../../controller/src/runner/controller.ts";
-import { jsonLogger } from "../../controller/src/runner/log.ts";
+import { jsonLogger } from "../../controller/src/common/log.ts";
 import { FIELD_MANAGER } from "../../controller/src/sinks/wasmplugin.ts";
 import { loadRegexValidator } from "../../controller/src/translate/regex-validator.ts";
 import { startKubeApi, type KubeApi, type KubeObject } from "../support/k8s.ts";

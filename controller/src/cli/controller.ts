@@ -15,7 +15,7 @@ import { SYSTEM_NAMESPACES_USAGE, systemNamespaces } from "./flags.ts";
 import { EcdsPublisher } from "../sinks/ecds-publisher.ts";
 import { DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT_IP } from "../sinks/ecds/limits.ts";
 import { startHttp } from "../runner/http.ts";
-import { jsonLogger, type Level } from "../runner/log.ts";
+import { jsonLogger, type Level } from "../common/log.ts";
 import { loadRegexValidator } from "../translate/regex-validator.ts";
 import { UsageError, untilSignal, type Command } from "./command.ts";
 

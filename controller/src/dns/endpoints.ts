@@ -3,7 +3,7 @@
 // kubernetes.io/service-name). An endpoint counts as ready unless its conditions say ready: false
 // (the API's meaning of an absent condition).
 import * as k8s from "@kubernetes/client-node";
-import type { Logger } from "../runner/log.ts";
+import type { Logger } from "../common/log.ts";
 import { errorText } from "../sources/cluster-source.ts";
 
 const PATH = "/apis/discovery.k8s.io/v1/endpointslices";

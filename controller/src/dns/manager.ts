@@ -5,8 +5,8 @@
 // drain deadline passes.
 import type * as k8s from "@kubernetes/client-node";
 import type { ParsedObjects, Problem, Snapshot } from "../api/index.ts";
-import type { Logger } from "../runner/log.ts";
-import type { Metrics } from "../runner/metrics.ts";
+import type { Logger } from "../common/log.ts";
+import type { Metrics } from "../common/metrics.ts";
 import { ConfigMapMissingError, CorednsConfigMapWriter, type ConfigMapRef } from "../sinks/coredns-configmap.ts";
 import { errorText } from "../sources/cluster-source.ts";
 import type { DeliveryState } from "../status/status-writer.ts";

@@ -12,8 +12,8 @@ import { TableTooLargeError, WasmPluginWriter, WASMPLUGIN_API_VERSION, type Wasm
 import { StatusWriter, type DeliveryState } from "../status/status-writer.ts";
 import { tableJsonParts, translate, TranslateMemo, type GatewayResult, type RegexValidator, type TableJsonParts, type TranslateOptions, type TranslateResult } from "../translate/index.ts";
 import { LeaderElector } from "./leader.ts";
-import type { Logger } from "./log.ts";
-import { Metrics } from "./metrics.ts";
+import type { Logger } from "../common/log.ts";
+import { Metrics } from "../common/metrics.ts";
 import { IdleCollector } from "./idle-gc.ts";
 import { rehearseTranslation } from "./warm-up.ts";
 

@@ -4,7 +4,7 @@
 // crash the others wait for the lease duration.
 import * as k8s from "@kubernetes/client-node";
 import { errorText } from "../sources/cluster-source.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../common/log.ts";
 
 export interface LeaderElectionOptions {
   kc: k8s.KubeConfig;

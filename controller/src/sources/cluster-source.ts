@@ -12,7 +12,7 @@
 import * as k8s from "@kubernetes/client-node";
 import { collectParsed, parseObject, type ParsedObjects, type ParseOutcome } from "../api/index.ts";
 import type { Snapshot } from "../api/snapshot.ts";
-import type { Logger } from "../runner/log.ts";
+import type { Logger } from "../common/log.ts";
 import type { ResolvedKind } from "../kube/resources.ts";
 
 export interface ClusterSourceOptions {
