@@ -6,7 +6,7 @@ import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseControllerFlags } from "../../controller/src/cli/controller.ts";
-import { UsageError } from "../../controller/src/cli/command.ts";
+import { UsageError } from "../../controller/src/common/errors.ts";
 import { resolveKinds } from "../../controller/src/kube/resources.ts";
 import { Controller, type WasmPluginOptions } from "../../controller/src/runner/controller.ts";
 import { jsonLogger } from "../../controller/src/common/log.ts";

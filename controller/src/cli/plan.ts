@@ -9,7 +9,7 @@ import { optedOutNames } from "../dns/optout.ts";
 import { STATE_KEY, parseState } from "../dns/state.ts";
 import { resolveKinds } from "../kube/resources.ts";
 import { CorednsConfigMapWriter } from "../sinks/coredns-configmap.ts";
-import type { DeliveryState } from "../status/status-writer.ts";
+import type { DeliveryState } from "../sinks/delivery.ts";
 import { translate, type GatewayResult } from "../translate/index.ts";
 import { loadRegexValidator } from "../translate/regex-validator.ts";
 import { isOwnershipReason } from "../api/problem.ts";

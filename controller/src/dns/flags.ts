@@ -1,5 +1,5 @@
 // The --dns flags of `canal controller` (parsed here so controller.ts only wires them).
-import { UsageError } from "../cli/command.ts";
+import { UsageError } from "../common/errors.ts";
 import { mountPathError } from "./names.ts";
 
 export const DNS_USAGE = `  --dns                    redirect the DNS names of routed Services to the gateways (docs/dns.md)

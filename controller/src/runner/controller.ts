@@ -7,10 +7,12 @@ import type { ParsedObjects, Problem } from "../api/index.ts";
 import { INTERNAL_GATEWAY_API_VERSION } from "../api/index.ts";
 import type { ResolvedKind } from "../kube/resources.ts";
 import type { DnsManager } from "../dns/manager.ts";
-import { ClusterSource, errorText } from "../sources/cluster-source.ts";
+import { errorText } from "../common/errors.ts";
+import { ClusterSource } from "../sources/cluster-source.ts";
 import { TableTooLargeError, WasmPluginWriter, WASMPLUGIN_API_VERSION, type WasmPluginTarget } from "../sinks/wasmplugin.ts";
-import { StatusWriter, type DeliveryState } from "../status/status-writer.ts";
-import { tableJsonParts, translate, TranslateMemo, type GatewayResult, type RegexValidator, type TableJsonParts, type TranslateOptions, type TranslateResult } from "../translate/index.ts";
+import type { DeliveryState, TablePublisher } from "../sinks/delivery.ts";
+import { StatusWriter } from "../status/status-writer.ts";
+import { tableJsonParts, translate, TranslateMemo, type GatewayResult, type RegexValidator, type TranslateOptions, type TranslateResult } from "../translate/index.ts";
 import { LeaderElector } from "./leader.ts";
 import type { Logger } from "../common/log.ts";
 import { Metrics } from "../common/metrics.ts";
@@ -22,15 +24,6 @@ export interface WasmPluginOptions {
   sha256?: string;
   /** The WasmPlugins' imagePullSecret (a Secret in each WasmPlugin's namespace); absent: none. */
   pullSecret?: string;
-}
-
-/** Receives every accepted gateway's table (the ECDS server implements it). */
-export interface TablePublisher {
-  /** `json` is the table already serialized, in parts (once per snapshot, shared with the size metric). */
-  publish(result: GatewayResult, json: TableJsonParts): void;
-  delivery(result: GatewayResult): DeliveryState | undefined;
-  /** Status must follow ACKs and NACKs, which arrive after a sync. */
-  onDeliveryChange(listener: () => void): () => void;
 }
 
 export interface ControllerOptions {

@@ -2,7 +2,7 @@
 // Envoy names its InternalGateway as node.cluster, "namespace/name"), and delivery state for
 // status from the gateways' ACKs and NACKs.
 import type { GatewayResult } from "../translate/index.ts";
-import type { DeliveryState } from "../status/status-writer.ts";
+import type { DeliveryState } from "../sinks/delivery.ts";
 import { EcdsServer, type EcdsServerOptions } from "./ecds/index.ts";
 import type { TableJson } from "./ecds/nested.ts";
 
