@@ -5,7 +5,7 @@
 //
 //   node --import tsx test/chaos/controller-main.ts <kubeconfig> <identity> <dns mount path> <pod net>
 import * as k8s from "@kubernetes/client-node";
-import { DnsManager } from "../../controller/src/dns/manager.ts";
+import { DnsManager } from "../../controller/src/sinks/dns/manager.ts";
 import { resolveKinds } from "../../controller/src/kube/resources.ts";
 import { Controller } from "../../controller/src/runner/controller.ts";
 import { jsonLogger } from "../../controller/src/common/log.ts";

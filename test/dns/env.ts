@@ -5,7 +5,7 @@
 // projector, and in-process controllers with --dns (restartable, several at once).
 import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
-import { DnsManager, type DnsOptions } from "../../controller/src/dns/manager.ts";
+import { DnsManager, type DnsOptions } from "../../controller/src/sinks/dns/manager.ts";
 import { resolveKinds, type ResolvedKind } from "../../controller/src/kube/resources.ts";
 import { Controller } from "../../controller/src/runner/controller.ts";
 import type { TableSink } from "../../controller/src/sinks/delivery.ts";

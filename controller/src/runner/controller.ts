@@ -6,7 +6,7 @@ import type * as k8s from "@kubernetes/client-node";
 import type { ParsedObjects, Problem } from "../api/index.ts";
 import { INTERNAL_GATEWAY_API_VERSION } from "../api/index.ts";
 import type { ResolvedKind } from "../kube/resources.ts";
-import type { DnsManager } from "../dns/manager.ts";
+import type { DnsManager } from "../sinks/dns/manager.ts";
 import { errorText } from "../common/errors.ts";
 import { ClusterSource } from "../sources/cluster-source.ts";
 import { combineDeliveries, type DeliveryState, type TableSink } from "../sinks/delivery.ts";

@@ -4,7 +4,7 @@
 // writes that would not change anything.
 import * as k8s from "@kubernetes/client-node";
 import type { Problem } from "../api/index.ts";
-import type { DnsGatewayStatus } from "../dns/status.ts";
+import type { DnsGatewayStatus } from "../sinks/dns/dns-status.ts";
 import type { DeliveryState } from "../sinks/delivery.ts";
 import type { GatewayResult } from "../translate/index.ts";
 import { fitStatusToCrd } from "./crd-limits.ts";
