@@ -15,7 +15,6 @@ const RANK: Record<string, number> = {
   sources: 2,
   translate: 3,
   sinks: 4,
-  dns: 4, // the DNS sink (manager, planner, ConfigMap state)
   status: 5,
   runner: 6,
   cli: 7,

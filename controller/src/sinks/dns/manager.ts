@@ -1,8 +1,8 @@
 // Runs DNS redirection for the controller: reads the canal-dns ConfigMap (the only state, so a
 // restarted or second controller continues from it), decides with gating.ts, writes through the
 // CoreDNS ConfigMap sink, keeps draining names' routes in the tables (drain.ts), and wakes the
-// controller when EndpointSlices change, a gateway pod's probe answer changes (prober.ts) or a
-// drain deadline passes.
+// controller when EndpointSlices change (sources/endpoint-slices.ts), a gateway pod's probe answer
+// changes (sources/delivery-prober.ts) or a drain deadline passes.
 import type * as k8s from "@kubernetes/client-node";
 import type { ParsedObjects, Problem, Snapshot } from "../../api/index.ts";
 import type { Logger } from "../../common/log.ts";
