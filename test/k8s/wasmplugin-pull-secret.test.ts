@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { parseControllerFlags } from "../../controller/src/cli/controller.ts";
+import { parseControllerFlags } from "../../controller/src/cli/controller-command.ts";
 import { UsageError } from "../../controller/src/common/errors.ts";
 import { resolveKinds } from "../../controller/src/kube/resources.ts";
 import { Controller } from "../../controller/src/runner/controller.ts";

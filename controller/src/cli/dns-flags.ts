@@ -1,4 +1,4 @@
-// The --dns flags of `canal controller` (parsed here so controller.ts only wires them).
+// The --dns flags of `canal controller` (parsed here so controller-command.ts only wires them).
 import { UsageError } from "../common/errors.ts";
 import { mountPathError } from "../sinks/dns/names.ts";
 

@@ -11,4 +11,4 @@ export {
 } from "./server.ts";
 export { DEFAULT_MAX_SEND_MESSAGE_BYTES, TableTooLargeError, type EcdsLogEntry, type EcdsServerOptions, type GatewayNode, type PublishResult, type TableToPublish } from "./options.ts";
 export { CANAL_RESOURCE_NAME, CANAL_ROOT_ID, CANAL_VM_ID, encodeCanalResource, V8_RUNTIME, type CanalResourceOptions, type WasmCode } from "./resource.ts";
-export type { AckInfo, GatewayEvent, GatewayEventKind, GatewayListener, GatewayStatus, NackInfo, SentInfo, Timestamp } from "./status.ts";
+export type { AckInfo, GatewayEvent, GatewayEventKind, GatewayListener, GatewayStatus, NackInfo, SentInfo, Timestamp } from "./gateway-status.ts";

@@ -42,7 +42,7 @@ import {
   rememberNack,
   truncate,
 } from "./limits.ts";
-import { copyStatus, type GatewayEvent, type GatewayEventKind, type GatewayListener, type GatewayStatus } from "./status.ts";
+import { copyStatus, type GatewayEvent, type GatewayEventKind, type GatewayListener, type GatewayStatus } from "./gateway-status.ts";
 
 import { TYPED_EXTENSION_CONFIG_TYPE_URL, adsServiceDefinition, ecdsServiceDefinition } from "./services.ts";
 
