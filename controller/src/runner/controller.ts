@@ -5,17 +5,17 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { ParsedObjects, Problem } from "../api/index.ts";
 import { INTERNAL_GATEWAY_API_VERSION } from "../api/index.ts";
-import type { ResolvedKind } from "../kube/resources.ts";
-import type { DnsManager } from "../sinks/dns/manager.ts";
 import { errorText } from "../common/errors.ts";
-import { ClusterSource } from "../sources/cluster-source.ts";
-import { combineDeliveries, type DeliveryState, type TableSink } from "../sinks/delivery.ts";
-import { WasmPluginSink, type WasmPluginOptions } from "../sinks/wasmplugin-sink.ts";
-import { StatusWriter } from "../status/status-writer.ts";
-import { tableJsonParts, translate, TranslateMemo, type GatewayResult, type RegexValidator, type TranslateOptions, type TranslateResult } from "../translate/index.ts";
-import { LeaderElector } from "./leader.ts";
 import type { Logger } from "../common/log.ts";
 import { Metrics } from "../common/metrics.ts";
+import type { ResolvedKind } from "../kube/resources.ts";
+import { ClusterSource } from "../sources/cluster-source.ts";
+import { tableJsonParts, translate, TranslateMemo, type GatewayResult, type RegexValidator, type TranslateOptions, type TranslateResult } from "../translate/index.ts";
+import { combineDeliveries, type DeliveryState, type TableSink } from "../sinks/delivery.ts";
+import type { DnsManager } from "../sinks/dns/manager.ts";
+import { WasmPluginSink, type WasmPluginOptions } from "../sinks/wasmplugin-sink.ts";
+import { StatusWriter } from "../status/status-writer.ts";
+import { LeaderElector } from "./leader.ts";
 import { IdleCollector } from "./idle-gc.ts";
 import { rehearseTranslation } from "./warm-up.ts";
 
