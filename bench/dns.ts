@@ -19,7 +19,7 @@ import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { COREDNS_VERSION, udpLookup } from "../test/support/coredns.ts";
-import { DEFAULT_PROBER } from "../controller/src/dns/prober.ts";
+import { DEFAULT_PROBER } from "../controller/src/sources/delivery-prober.ts";
 import { ENVOY_VERSION } from "../test/support/envoy.ts";
 import { K8S_VERSION, type KubeObject } from "../test/support/k8s.ts";
 import { writeBenchmarkSection } from "./benchmarks-doc.ts";

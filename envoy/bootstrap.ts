@@ -5,6 +5,7 @@
 // `toYaml` turns any of them into the text Envoy reads. docs/envoy.md explains the choices.
 
 import { stringify } from "yaml";
+import { CANAL_FILTER_NAME, CANAL_ROOT_ID, CANAL_VM_ID, WASM_FAILURE_POLICY } from "../schema/filter-identity.ts";
 import type { RouteTable } from "../schema/route-table.ts";
 
 export const WASM_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
@@ -14,12 +15,7 @@ const HCM_TYPE_URL =
 const ROUTER_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
 const STRING_VALUE_TYPE_URL = "type.googleapis.com/google.protobuf.StringValue";
 
-/** The filter's name in the HTTP filter chain; with ECDS it is also the resource name. */
-export const CANAL_FILTER_NAME = "canal";
-/** Envoy's PluginConfig.failure_policy for every Canal filter config (and the ECDS resource's). */
-export const WASM_FAILURE_POLICY = "FAIL_RELOAD";
-/** The Proxy-Wasm root id the filter registers (filter/assembly). */
-export const CANAL_ROOT_ID = "canal";
+export { CANAL_FILTER_NAME, CANAL_ROOT_ID, CANAL_VM_ID, WASM_FAILURE_POLICY };
 /** The request header through which the filter hands the chosen cluster to Envoy's router. */
 export const CLUSTER_HEADER = "x-canal-cluster";
 
@@ -182,7 +178,7 @@ export function renderWasmFilterConfig(wasmPath: string, table: RouteTable | str
       name: CANAL_FILTER_NAME,
       root_id: CANAL_ROOT_ID,
       vm_config: {
-        vm_id: "canal",
+        vm_id: CANAL_VM_ID,
         runtime: "envoy.wasm.runtime.v8",
         code: { local: { filename: wasmPath } },
       },

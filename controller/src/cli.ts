@@ -2,14 +2,14 @@
 // Every subcommand parses its own flags and prints its own --help.
 import type { Command } from "./cli/command.ts";
 import { UsageError } from "./cli/command.ts";
-import { controllerCommand } from "./cli/controller.ts";
-import { compileCommand } from "./cli/compile.ts";
-import { devCommand } from "./cli/dev.ts";
-import { statusCommand } from "./cli/status.ts";
-import { planCommand } from "./cli/plan.ts";
+import { controllerCommand } from "./cli/controller-command.ts";
+import { compileCommand } from "./cli/compile-command.ts";
+import { devCommand } from "./cli/dev-command.ts";
+import { statusCommand } from "./cli/status-command.ts";
+import { planCommand } from "./cli/plan-command.ts";
 
 export { UsageError } from "./cli/command.ts";
-export { parseControllerFlags, runController, type ControllerConfig } from "./cli/controller.ts";
+export { parseControllerFlags, runController, type ControllerConfig } from "./cli/controller-command.ts";
 
 /** Subcommands in the order `canal --help` lists them. Add a line here for a new one. */
 const COMMANDS: Record<string, Command> = {

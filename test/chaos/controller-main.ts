@@ -5,10 +5,10 @@
 //
 //   node --import tsx test/chaos/controller-main.ts <kubeconfig> <identity> <dns mount path> <pod net>
 import * as k8s from "@kubernetes/client-node";
-import { DnsManager } from "../../controller/src/dns/manager.ts";
+import { DnsManager } from "../../controller/src/sinks/dns/manager.ts";
 import { resolveKinds } from "../../controller/src/kube/resources.ts";
 import { Controller } from "../../controller/src/runner/controller.ts";
-import { jsonLogger } from "../../controller/src/runner/log.ts";
+import { jsonLogger } from "../../controller/src/common/log.ts";
 import { EcdsPublisher } from "../../controller/src/sinks/ecds-publisher.ts";
 import { loadRegexValidator } from "../../controller/src/translate/regex-validator.ts";
 import { podDial, POD_WASM_PATH } from "./network.ts";

@@ -13,7 +13,7 @@ import { dirname, join } from "node:path";
 import { renderCanalBootstrap } from "../../envoy/bootstrap.ts";
 import { EcdsPublisher } from "../../controller/src/sinks/ecds-publisher.ts";
 import type { Controller } from "../../controller/src/runner/controller.ts";
-import type { DnsOptions } from "../../controller/src/dns/manager.ts";
+import type { DnsOptions } from "../../controller/src/sinks/dns/manager.ts";
 import { startEnvoy, type EnvoyProcess } from "../support/envoy.ts";
 import { freePortOn, listenOn, LOOPBACK } from "../support/ports.ts";
 import { pollUntil } from "../support/processes.ts";

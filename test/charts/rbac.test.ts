@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { HOSTS_KEY } from "../../controller/src/dns/state.ts";
+import { HOSTS_KEY } from "../../controller/src/sinks/dns/state.ts";
 import type { RouteTable } from "../../schema/route-table.ts";
 import { startKubeApi, type KubeApi, type KubeObject } from "../support/k8s.ts";
 import { pollUntil, spawnTracked, stopTracked } from "../support/processes.ts";

@@ -11,7 +11,7 @@ import { startKubeApi, type KubeApi } from "../support/k8s.ts";
 import { freePort, LOOPBACK } from "../support/ports.ts";
 import { pollUntil, spawnTracked, stopTracked } from "../support/processes.ts";
 import { ensureCanalWasm } from "../support/wasm.ts";
-import type { GatewayStatusView } from "../../controller/src/cli/status.ts";
+import type { GatewayStatusView } from "../../controller/src/cli/status-command.ts";
 import { canal, CANAL, REPO } from "./run.ts";
 
 const EXAMPLE = join(REPO, "examples", "helloworld");

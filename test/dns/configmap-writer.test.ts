@@ -4,7 +4,7 @@
 // missing ConfigMap is reported, not created.
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { ConfigMapMissingError, CorednsConfigMapWriter } from "../../controller/src/sinks/coredns-configmap.ts";
+import { ConfigMapMissingError, CorednsConfigMapWriter } from "../../controller/src/sinks/dns/coredns-configmap.ts";
 import { startKubeApi, type KubeApi, type KubeObject } from "../support/k8s.ts";
 
 let api: KubeApi;

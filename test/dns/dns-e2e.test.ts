@@ -3,7 +3,7 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { STATE_KEY, HOSTS_KEY, CONF_KEY } from "../../controller/src/dns/state.ts";
+import { STATE_KEY, HOSTS_KEY, CONF_KEY } from "../../controller/src/sinks/dns/state.ts";
 import type { Controller } from "../../controller/src/runner/controller.ts";
 import type { KubeObject } from "../support/k8s.ts";
 import { pollUntil, spawnTracked, stopTracked } from "../support/processes.ts";

@@ -5,10 +5,11 @@
 // projector, and in-process controllers with --dns (restartable, several at once).
 import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
-import { DnsManager, type DnsOptions } from "../../controller/src/dns/manager.ts";
+import { DnsManager, type DnsOptions } from "../../controller/src/sinks/dns/manager.ts";
 import { resolveKinds, type ResolvedKind } from "../../controller/src/kube/resources.ts";
-import { Controller, type TablePublisher } from "../../controller/src/runner/controller.ts";
-import { jsonLogger } from "../../controller/src/runner/log.ts";
+import { Controller } from "../../controller/src/runner/controller.ts";
+import type { TableSink } from "../../controller/src/sinks/delivery.ts";
+import { jsonLogger } from "../../controller/src/common/log.ts";
 import { loadRegexValidator } from "../../controller/src/translate/regex-validator.ts";
 import { renderCanalBootstrap } from "../../envoy/bootstrap.ts";
 import { EcdsPublisher } from "../../controller/src/sinks/ecds-publisher.ts";
@@ -43,7 +44,7 @@ export interface DnsEnv {
   logs: string[];
   /** The canal-dns ConfigMap as stored. */
   canalDns(): Promise<KubeObject & { data?: Record<string, string> }>;
-  startController(opts?: { identity?: string; publisher?: TablePublisher; dns?: Partial<DnsOptions>; wasmPlugin?: boolean; systemNamespaces?: string[] }): Promise<Controller>;
+  startController(opts?: { identity?: string; publisher?: TableSink; dns?: Partial<DnsOptions>; wasmPlugin?: boolean; systemNamespaces?: string[] }): Promise<Controller>;
   /**
    * A real gateway pod behind the gateway Service's endpoint (10.1.0.5 in gatewayYaml): Envoy with
    * the filter, fed the table of the WasmPlugin the controller writes (the harness plays istiod).

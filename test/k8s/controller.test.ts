@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { resolveKinds } from "../../controller/src/kube/resources.ts";
 import { Controller } from "../../controller/src/runner/controller.ts";
 import { listInPages, pageFetcher, type PageFetcher } from "../../controller/src/sources/cluster-source.ts";
-import { jsonLogger } from "../../controller/src/runner/log.ts";
+import { jsonLogger } from "../../controller/src/common/log.ts";
 import { loadRegexValidator } from "../../controller/src/translate/regex-validator.ts";
 import type { RouteTable } from "../../schema/route-table.ts";
 import { startKubeApi, type KubeApi, type KubeObject } from "../support/k8s.ts";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { resolveKinds } from "../../controller/src/kube/resources.ts";
 import { Controller } from "../../controller/src/runner/controller.ts";
-import { jsonLogger } from "../../controller/src/runner/log.ts";
+import { jsonLogger } from "../../controller/src/common/log.ts";
 import { EcdsPublisher } from "../../controller/src/sinks/ecds-publisher.ts";
 import { loadRegexValidator } from "../../controller/src/translate/regex-validator.ts";
 import { AdsGateway, startAdsGateway, Upstreams } from "../ecds/harness.ts";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { resolveKinds } from "../../controller/src/kube/resources.ts";
 import { Controller } from "../../controller/src/runner/controller.ts";
-import { jsonLogger } from "../../controller/src/runner/log.ts";
+import { jsonLogger } from "../../controller/src/common/log.ts";
 import { MAX_PLUGIN_CONFIG_BYTES } from "../../controller/src/sinks/wasmplugin.ts";
 import { loadRegexValidator } from "../../controller/src/translate/regex-validator.ts";
 import { pollUntil } from "../support/processes.ts";

@@ -6,10 +6,10 @@
 // does not run yet, and the name must wait for the pod, not for the write.
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { DnsManager } from "../../controller/src/dns/manager.ts";
+import { DnsManager } from "../../controller/src/sinks/dns/manager.ts";
 import { resolveKinds } from "../../controller/src/kube/resources.ts";
 import { Controller } from "../../controller/src/runner/controller.ts";
-import { jsonLogger } from "../../controller/src/runner/log.ts";
+import { jsonLogger } from "../../controller/src/common/log.ts";
 import { loadRegexValidator } from "../../controller/src/translate/regex-validator.ts";
 import { find } from "../charts/helm.ts";
 import type { KubeObject } from "../support/k8s.ts";

@@ -1,7 +1,7 @@
 // core/v1 Service and canal.io/v1alpha1 InternalGateway specs.
 import type { ServicePort, ServiceSpec, ServiceType } from "./core.ts";
 import { HOST_GRANT_LIMITS, type HostGrant, type InternalGatewaySpec, type LocalRef } from "./internalgateway.ts";
-import { isDnsLabel, normalizeHost } from "../translate/names.ts";
+import { isDnsLabel, normalizeHost } from "./hosts.ts";
 import { opt, type Reader } from "./reader.ts";
 
 const SERVICE_FIELDS = ["type", "clusterIP", "clusterIPs", "ports"];

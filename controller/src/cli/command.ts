@@ -7,8 +7,7 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
-/** Bad flags or arguments: the dispatcher prints the message as one line and exits 2. */
-export class UsageError extends Error {}
+export { UsageError } from "../common/errors.ts";
 
 /** Resolves on the first SIGINT or SIGTERM: long-running subcommands stop cleanly on either. */
 export function untilSignal(): Promise<void> {

@@ -2,36 +2,22 @@
 // ECDS) and, on its own path, status. Runners hold the only async and retry code; a failing
 // sync is logged with its cause and retried on the next snapshot or after a backoff, never
 // crashing the loop. Only the leader writes.
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 import type { ParsedObjects, Problem } from "../api/index.ts";
 import { INTERNAL_GATEWAY_API_VERSION } from "../api/index.ts";
+import { errorText } from "../common/errors.ts";
+import type { Logger } from "../common/log.ts";
+import { Metrics } from "../common/metrics.ts";
 import type { ResolvedKind } from "../kube/resources.ts";
-import type { DnsManager } from "../dns/manager.ts";
-import { ClusterSource, errorText } from "../sources/cluster-source.ts";
-import { TableTooLargeError, WasmPluginWriter, WASMPLUGIN_API_VERSION, type WasmPluginTarget } from "../sinks/wasmplugin.ts";
-import { StatusWriter, type DeliveryState } from "../status/status-writer.ts";
-import { tableJsonParts, translate, TranslateMemo, type GatewayResult, type RegexValidator, type TableJsonParts, type TranslateOptions, type TranslateResult } from "../translate/index.ts";
+import { ClusterSource } from "../sources/cluster-source.ts";
+import { tableJsonParts, translate, TranslateMemo, type GatewayResult, type RegexValidator, type TranslateOptions, type TranslateResult } from "../translate/index.ts";
+import { combineDeliveries, type DeliveryState, type TableSink } from "../sinks/delivery.ts";
+import type { DnsManager } from "../sinks/dns/manager.ts";
+import { WasmPluginSink, type WasmPluginOptions } from "../sinks/wasmplugin-sink.ts";
+import { StatusWriter } from "../status/status-writer.ts";
 import { LeaderElector } from "./leader.ts";
-import type { Logger } from "./log.ts";
-import { Metrics } from "./metrics.ts";
 import { IdleCollector } from "./idle-gc.ts";
 import { rehearseTranslation } from "./warm-up.ts";
-
-export interface WasmPluginOptions {
-  url: string;
-  sha256?: string;
-  /** The WasmPlugins' imagePullSecret (a Secret in each WasmPlugin's namespace); absent: none. */
-  pullSecret?: string;
-}
-
-/** Receives every accepted gateway's table (the ECDS server implements it). */
-export interface TablePublisher {
-  /** `json` is the table already serialized, in parts (once per snapshot, shared with the size metric). */
-  publish(result: GatewayResult, json: TableJsonParts): void;
-  delivery(result: GatewayResult): DeliveryState | undefined;
-  /** Status must follow ACKs and NACKs, which arrive after a sync. */
-  onDeliveryChange(listener: () => void): () => void;
-}
 
 export interface ControllerOptions {
   kc: k8s.KubeConfig;
@@ -43,7 +29,8 @@ export interface ControllerOptions {
   leaseDurationSeconds?: number;
   /** Absent: no WasmPlugins (EnvoyFilter/ECDS mode). */
   wasmPlugin?: WasmPluginOptions;
-  publisher?: TablePublisher;
+  /** The ECDS sink (EcdsPublisher); absent: no ECDS. */
+  publisher?: TableSink;
   validateRegex: RegexValidator;
   clusterDomain?: string;
   /** Namespaces never redirected in DNS (translate's systemNamespaces). */
@@ -59,7 +46,8 @@ export class Controller {
   readonly metrics: Metrics;
   private readonly source: ClusterSource;
   private readonly leader: LeaderElector;
-  private readonly plugins: WasmPluginWriter;
+  /** WasmPlugin, then ECDS: the order in which their delivery states combine (combineDeliveries). */
+  private readonly sinks: readonly TableSink[];
   private readonly status: StatusWriter;
   private latest?: { parsed: ParsedObjects; result: TranslateResult };
   private syncing = false;
@@ -81,7 +69,7 @@ export class Controller {
       onRun: (runs) => this.metrics.gauge("canal_idle_gc_total", "Full garbage collections run once idle after a translation.", runs),
     });
     this.source = new ClusterSource({ kc: o.kc, kinds: o.kinds, log: o.log });
-    this.plugins = new WasmPluginWriter(o.kc);
+    this.sinks = [...(o.wasmPlugin ? [new WasmPluginSink({ kc: o.kc, plugin: o.wasmPlugin, log: o.log, metrics: this.metrics })] : []), ...(o.publisher ? [o.publisher] : [])];
     this.status = new StatusWriter(o.kc, "canal-controller", o.identity);
     this.leader = new LeaderElector({
       kc: o.kc,
@@ -95,7 +83,7 @@ export class Controller {
       onStoppedLeading: () => undefined,
     });
     this.source.onSnapshot((parsed) => this.onSnapshot(parsed));
-    o.publisher?.onDeliveryChange(() => this.requestSync());
+    for (const sink of this.sinks) sink.onDeliveryChange(() => this.requestSync());
     o.dns?.attach({ resync: () => this.requestSync(), retranslate: () => this.latest && this.onSnapshot(this.latest.parsed), isLeader: () => this.leader.isLeader, metrics: this.metrics });
   }
 
@@ -147,7 +135,7 @@ export class Controller {
     for (const g of result.gateways) {
       // Serialized once, while translating (joined, the same bytes as JSON.stringify(g.table)).
       const json = tableJsonParts(g.table);
-      this.o.publisher?.publish(g, json);
+      for (const sink of this.sinks) sink.publish(g, json);
       this.metrics.gauge("canal_table_bytes", "Size of the route table JSON.", json.byteLength, { gateway: `${g.ref.namespace}/${g.ref.name}` });
     }
     this.idleGc.busy();
@@ -205,9 +193,8 @@ export class Controller {
     const latest = this.latest;
     if (latest === undefined) return;
     const { parsed, result } = latest;
-    const wanted = new Set<string>();
     const deliveries = new Map<string, DeliveryState>();
-    for (const g of result.gateways) deliveries.set(`${g.ref.namespace}/${g.ref.name}`, await this.deliver(g, wanted));
+    for (const g of result.gateways) deliveries.set(`${g.ref.namespace}/${g.ref.name}`, await this.deliver(g));
     if (!this.leader.isLeader) return;
     // DNS after delivery (it gates on the gateways' ACKs), before status (which reports it).
     const dns = this.o.dns ? await this.o.dns.sync(parsed, result, deliveries) : undefined;
@@ -216,54 +203,18 @@ export class Controller {
       if (!this.leader.isLeader) return;
       await this.status.writeStatus(g, deliveries.get(key)!, dns?.statuses.get(key));
     }
-    if (this.o.wasmPlugin) await this.removeStalePlugins(wanted);
+    const accepted = result.gateways.filter((g) => g.accepted);
+    for (const sink of this.sinks) await sink.prune(accepted);
     const problems: Problem[] = [...parsed.problems, ...result.problems, ...(dns?.problems ?? [])];
     const created = await this.status.emitProblemEvents(problems, apiVersionOf(this.o.kinds), uidIndex(parsed));
     if (created > 0) this.metrics.counter("canal_events_total", "Warning Events emitted for rejected objects.", {}, created);
   }
 
-  private pluginTarget(g: GatewayResult): WasmPluginTarget | undefined {
-    const w = this.o.wasmPlugin;
-    if (w === undefined) return undefined;
-    // The WasmPlugin must live with the gateway pods it selects: the gateway Service's namespace.
-    const namespace = g.service?.namespace ?? g.gatewayRef.namespace;
-    return { namespace, name: `canal-${g.ref.name}`, selector: g.workloadLabels, url: w.url, sha256: w.sha256, imagePullSecret: w.pullSecret };
-  }
-
-  private async deliver(g: GatewayResult, wanted: Set<string>): Promise<DeliveryState> {
+  private async deliver(g: GatewayResult): Promise<DeliveryState> {
     if (!g.accepted) return { programmed: false, reason: "NotAccepted", message: g.message, gateways: [] };
-    const fromEcds = this.o.publisher?.delivery(g);
-    const target = this.pluginTarget(g);
-    if (target === undefined) return fromEcds ?? { programmed: false, reason: "NoSink", message: "neither WasmPlugin nor ECDS delivery is configured", gateways: [] };
-    wanted.add(`${target.namespace}/${target.name}`);
-    try {
-      const outcome = await this.plugins.apply(target, g.table);
-      if (outcome === "written") {
-        this.metrics.counter("canal_wasmplugin_writes_total", "WasmPlugin server-side applies.");
-        this.o.log.info("wasmplugin applied", { wasmplugin: `${target.namespace}/${target.name}`, tableVersion: g.table.version });
-      }
-      return fromEcds ?? { programmed: true, reason: "WasmPluginApplied", message: `WasmPlugin ${target.namespace}/${target.name} carries table ${g.table.version}`, gateways: [] };
-    } catch (err) {
-      if (err instanceof TableTooLargeError) return { programmed: false, reason: "TableTooLarge", message: err.message, gateways: [] };
-      throw err;
-    }
-  }
-
-  private async removeStalePlugins(wanted: Set<string>): Promise<void> {
-    const api = k8s.KubernetesObjectApi.makeApiClient(this.o.kc);
-    let list: k8s.KubernetesListObject<k8s.KubernetesObject>;
-    try {
-      list = await api.list(WASMPLUGIN_API_VERSION, "WasmPlugin", undefined, undefined, undefined, undefined, undefined, "app.kubernetes.io/managed-by=canal");
-    } catch (err) {
-      this.o.log.warn("cannot list WasmPlugins to remove stale ones", { error: errorText(err) });
-      return;
-    }
-    for (const p of list.items) {
-      const key = `${p.metadata?.namespace}/${p.metadata?.name}`;
-      if (wanted.has(key) || !p.metadata?.name || !p.metadata.namespace) continue;
-      await this.plugins.remove({ namespace: p.metadata.namespace, name: p.metadata.name });
-      this.o.log.info("wasmplugin removed", { wasmplugin: key });
-    }
+    // Started together: each sink's state is taken as the sync began (ECDS's before the WasmPlugin write returns).
+    const states = await Promise.all(this.sinks.map((sink) => sink.deliver(g)));
+    return combineDeliveries(states) ?? { programmed: false, reason: "NoSink", message: "neither WasmPlugin nor ECDS delivery is configured", gateways: [] };
   }
 }
 

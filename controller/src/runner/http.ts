@@ -1,7 +1,7 @@
 // The controller's own HTTP endpoints: /metrics (Prometheus), /healthz (the process runs),
 // /readyz (caches synced and the first translation done).
 import { createServer, type Server } from "node:http";
-import type { Metrics } from "./metrics.ts";
+import type { Metrics } from "../common/metrics.ts";
 
 export interface HealthSource {
   readonly ready: boolean;

@@ -1,25 +1,7 @@
-// A full garbage collection while the controller is idle after a translation, once the heap has
-// grown since the last one.
-//
-// At 10,000 VirtualServices the live heap is ~100 MB, and each change leaves a few MB more in the
-// old generation. V8 starts incremental marking well before its limit (live x the growing factor:
-// once the room left is about the young generation's size), so in `--trace-gc` of the bench's
-// controller full collections started ~4 MB above the live heap, every 3-7 changes, in the middle
-// of one. Its incremental marking then ran on
-// the main thread during the change (150-300 ms of steps in `--trace-gc`, 450-550 ms wall), on
-// 2 CPUs shared with Envoy, so that change's table reached Envoy late and Envoy's own work was
-// slowed. Collecting while idle (no translation for `delayMs`, by then Envoy has usually ACKed)
-// does the same work between changes instead, and keeps the heap near what is live, so V8 rarely
-// reaches its limit during a change. It is skipped while the heap grew less than MIN_GROWTH since
-// the last collection, so a quiet controller does not collect again and again; under a stream of
-// changes the timer keeps being pushed back and V8 collects as it always did.
-//
-// A full collection is not free for what follows: V8 drops optimized code that embedded objects
-// which died in it (`--trace-deopt`: translateGateway and exposedDomains, "reason: weak objects"),
-// and in process the next translation took ~1.5x as long on an idle machine, 2-3x on a busy one
-// (V8's own collections do the same; a rehearsal translation right after collecting did not bring
-// it back). In bench:controller at 10,000 it made changes slower (docs/controller.md, "Memory"),
-// hence off by default.
+// A full garbage collection once the controller is idle after a translation (none for `delayMs`)
+// and the heap grew by MIN_GROWTH since the last one: V8's own full collections otherwise start in
+// the middle of a change and delay its table. Off by default, because V8 then drops optimized code
+// and the next translation is slower; the measurements are in docs/controller.md, "Memory".
 import { getHeapStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 

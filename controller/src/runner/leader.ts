@@ -3,8 +3,8 @@
 // On a clean stop the leader releases the lease so another replica takes over at once; after a
 // crash the others wait for the lease duration.
 import * as k8s from "@kubernetes/client-node";
-import { errorText } from "../sources/cluster-source.ts";
-import type { Logger } from "./log.ts";
+import { errorText } from "../common/errors.ts";
+import type { Logger } from "../common/log.ts";
 
 export interface LeaderElectionOptions {
   kc: k8s.KubeConfig;

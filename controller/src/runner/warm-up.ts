@@ -1,17 +1,8 @@
-// A rehearsal of the per-change translation, right after the initial one.
-//
-// After the initial sync only the full translation has run: the memo's per-change paths (kept
-// route sets, a host layout rebuilt around one VirtualService, the kept JSON parts) are cold, and
-// V8 runs them unoptimized the first few times. At 10,000 VirtualServices the first two changes
-// after a start translated in 70-90 ms instead of 30-45 (in process), and in bench:controller a
-// start's first change reached Envoy after 150-260 ms instead of ~90. Translating the snapshot once
-// without one VirtualService and once whole again runs the passes every change runs over all
-// VirtualServices (binding, the route memo's lookups, the host layout, the virtual hosts, the
-// version) on the real data, while nothing is waiting for them. Both results are dropped, and the
-// memo ends holding what the whole snapshot made, as before. (Putting back a copy of the dropped
-// VirtualService instead, to also translate one anew, left the memo holding the copy, and the
-// first real change, which brings the original back, got slower rather than faster.) The memo's
-// counters are put back, since they count the translations of real snapshots.
+// A rehearsal of the per-change translation, right after the initial one: the snapshot translated
+// once without one VirtualService and once whole, both results dropped, so V8 has optimized the
+// memo's per-change paths before a real change needs them. The memo ends as the whole snapshot
+// left it and its counters are put back. Measurements and the variant that made things worse:
+// docs/controller.md, "A rehearsal after the first translation".
 import type { Snapshot } from "../api/snapshot.ts";
 import { tableJsonParts, translate, type TranslateMemo, type TranslateOptions } from "../translate/index.ts";
 

@@ -2,7 +2,7 @@
 // Envoy names its InternalGateway as node.cluster, "namespace/name"), and delivery state for
 // status from the gateways' ACKs and NACKs.
 import type { GatewayResult } from "../translate/index.ts";
-import type { DeliveryState } from "../status/status-writer.ts";
+import type { DeliveryState, TableSink } from "./delivery.ts";
 import { EcdsServer, type EcdsServerOptions } from "./ecds/index.ts";
 import type { TableJson } from "./ecds/nested.ts";
 
@@ -10,7 +10,7 @@ export function groupKey(ref: { namespace: string; name: string }): string {
   return `${ref.namespace}/${ref.name}`;
 }
 
-export class EcdsPublisher {
+export class EcdsPublisher implements TableSink {
   readonly server: EcdsServer;
 
   constructor(options: Omit<EcdsServerOptions, "groupOf">) {
@@ -39,6 +39,13 @@ export class EcdsPublisher {
     if (pending > 0) return { programmed: false, reason: "Pending", message: `${pending} of ${list.length} gateways have not acknowledged table ${version} yet`, gateways: list };
     return { programmed: true, reason: "Acknowledged", message: `all ${list.length} gateways run table ${version}`, gateways: list };
   }
+
+  async deliver(result: GatewayResult): Promise<DeliveryState | undefined> {
+    return this.delivery(result);
+  }
+
+  /** Nothing: the ECDS server writes no objects. */
+  async prune(): Promise<void> {}
 
   /** Calls `listener` whenever a gateway ACKs, NACKs, connects or disconnects. */
   onDeliveryChange(listener: () => void): () => void {

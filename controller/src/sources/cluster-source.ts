@@ -12,7 +12,8 @@
 import * as k8s from "@kubernetes/client-node";
 import { collectParsed, parseObject, type ParsedObjects, type ParseOutcome } from "../api/index.ts";
 import type { Snapshot } from "../api/snapshot.ts";
-import type { Logger } from "../runner/log.ts";
+import { errorText } from "../common/errors.ts";
+import type { Logger } from "../common/log.ts";
 import type { ResolvedKind } from "../kube/resources.ts";
 
 export interface ClusterSourceOptions {
@@ -271,14 +272,4 @@ function merge(parts: readonly ParsedObjects[]): ParsedObjects {
     problems: parts.flatMap((p) => p.problems),
     ignored: parts.flatMap((p) => p.ignored),
   };
-}
-
-export function errorText(err: unknown): string {
-  if (err instanceof Error) return err.cause ? `${err.message} (cause: ${errorText(err.cause)})` : err.message;
-  if (typeof err === "object" && err !== null) {
-    const e = err as { code?: unknown; body?: unknown; message?: unknown };
-    const parts = [e.code, e.message, typeof e.body === "string" ? e.body : JSON.stringify(e.body)].filter((p) => p !== undefined && p !== null);
-    return parts.map(String).join(": ");
-  }
-  return String(err);
 }

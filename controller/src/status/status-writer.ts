@@ -4,19 +4,12 @@
 // writes that would not change anything.
 import * as k8s from "@kubernetes/client-node";
 import type { Problem } from "../api/index.ts";
-import type { DnsGatewayStatus } from "../dns/status.ts";
+import type { DnsGatewayStatus } from "../sinks/dns/dns-status.ts";
+import type { DeliveryState } from "../sinks/delivery.ts";
 import type { GatewayResult } from "../translate/index.ts";
 import { fitStatusToCrd } from "./crd-limits.ts";
 
 const MAX_LISTED = 256;
-
-export interface DeliveryState {
-  /** The table reached its sink (WasmPlugin written or unchanged; ECDS ACKed by every gateway). */
-  programmed: boolean;
-  reason: string;
-  message: string;
-  gateways: Array<{ name: string; tableVersion?: string; acked: boolean }>;
-}
 
 export interface Condition {
   type: string;

@@ -17,7 +17,7 @@ import { reportIgnoredFields } from "./report.ts";
 import { readServers, type ServerPort } from "./servers.ts";
 import type { ServiceIndex } from "./services.ts";
 import type { TranslateMemo } from "./memo.ts";
-import { assembleTable, emptyTable } from "./table.ts";
+import { assembleTable, emptyTable } from "./assemble-table.ts";
 import { DIRECT_STEPS, type GatewaySteps } from "./steps.ts";
 import type { HostContext, VsHosts } from "./vhosts.ts";
 import type { RouteEnv } from "./vs-routes.ts";

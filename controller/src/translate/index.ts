@@ -23,7 +23,7 @@ export type { ServerPort } from "./servers.ts";
 export { canonicalJson } from "./canonical.ts";
 export { DEFAULT_SYSTEM_NAMESPACES } from "./ownership.ts";
 export { TranslateMemo, type MemoStats } from "./memo.ts";
-export { tableJson, tableJsonParts, type TableJsonParts } from "./table.ts";
+export { tableJson, tableJsonParts, type TableJsonParts } from "./assemble-table.ts";
 
 export const DEFAULT_CLUSTER_DOMAIN = "cluster.local";
 

@@ -16,7 +16,7 @@ import { AgeOrder } from "./order.ts";
 import type { GatewaySteps } from "./steps.ts";
 import { ServiceIndex, type ServiceLookup } from "./services.ts";
 import { subsetLookup, type SubsetLookup } from "./subsets.ts";
-import { serializeVirtualHost, type VirtualHostJson } from "./table.ts";
+import { serializeVirtualHost, type VirtualHostJson } from "./assemble-table.ts";
 import { candidatesKey, claimHosts, hostCandidates, hostServices, withAliases, type Domains, type HostCandidates, type HostContext, type VsHosts } from "./vhosts.ts";
 import { dependenciesHold, translateVsRoutes, type RouteEnv, type VsRoutes } from "./vs-routes.ts";
 

@@ -10,7 +10,7 @@ import { virtualHostName } from "./names.ts";
 import { byAge } from "./order.ts";
 import type { ServiceIndex } from "./services.ts";
 import { subsetLookup, type SubsetLookup } from "./subsets.ts";
-import { serializeVirtualHost, type VirtualHostJson } from "./table.ts";
+import { serializeVirtualHost, type VirtualHostJson } from "./assemble-table.ts";
 import { claimHosts, hostServices, withAliases, type Domains, type HostContext, type VsHosts } from "./vhosts.ts";
 import { translateVsRoutes, type RouteEnv, type VsRoutes } from "./vs-routes.ts";
 

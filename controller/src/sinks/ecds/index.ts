@@ -6,15 +6,9 @@ export {
   ecdsServiceDefinition,
   ECDS_METHOD_PATH,
   DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
-  DEFAULT_MAX_SEND_MESSAGE_BYTES,
   EcdsServer,
-  TableTooLargeError,
   TYPED_EXTENSION_CONFIG_TYPE_URL,
-  type EcdsLogEntry,
-  type EcdsServerOptions,
-  type GatewayNode,
-  type PublishResult,
-  type TableToPublish,
 } from "./server.ts";
+export { DEFAULT_MAX_SEND_MESSAGE_BYTES, TableTooLargeError, type EcdsLogEntry, type EcdsServerOptions, type GatewayNode, type PublishResult, type TableToPublish } from "./options.ts";
 export { CANAL_RESOURCE_NAME, CANAL_ROOT_ID, CANAL_VM_ID, encodeCanalResource, V8_RUNTIME, type CanalResourceOptions, type WasmCode } from "./resource.ts";
-export type { AckInfo, GatewayEvent, GatewayEventKind, GatewayListener, GatewayStatus, NackInfo, SentInfo, Timestamp } from "./status.ts";
+export type { AckInfo, GatewayEvent, GatewayEventKind, GatewayListener, GatewayStatus, NackInfo, SentInfo, Timestamp } from "./gateway-status.ts";

@@ -1,6 +1,6 @@
 // The one-copy encoders must write exactly the bytes protobufjs writes level by level.
 import { describe, expect, it } from "vitest";
-import type { TableJsonParts } from "../../translate/table.ts";
+import type { TableJsonParts } from "../../translate/assemble-table.ts";
 import { encodeNested, joinJson, level, sameJson } from "./nested.ts";
 import { decodeDiscoveryResponse, encodeDiscoveryResponse, encodeDiscoveryResponseWithProtobufjs, type DiscoveryResponse } from "./proto.ts";
 import { encodeCanalResource, encodeCanalResourceWithProtobufjs, type CanalResourceOptions } from "./resource.ts";

@@ -9,7 +9,7 @@
 // The lengths are computed inside-out first, then everything is written into one buffer.
 // The bytes are identical to protobufjs' (nested.test.ts checks it).
 
-import { joinTableJson, type TableJsonParts } from "../../translate/table.ts";
+import { joinTableJson, type TableJsonParts } from "../../translate/assemble-table.ts";
 
 /** One level around the payload: `before` + field `field` (length-delimited) holding the inner level + `after`. */
 export interface Level {
@@ -20,7 +20,7 @@ export interface Level {
 
 const EMPTY = new Uint8Array(0);
 
-/** The table's JSON, whole or in parts (translate/table.ts). */
+/** The table's JSON, whole or in parts (translate/assemble-table.ts). */
 export type TableJson = string | TableJsonParts;
 
 /** The table's JSON as one string. */

@@ -12,23 +12,21 @@
 //       configuration: Any(google.protobuf.StringValue{ value: <table JSON> }),
 //       failure_policy: FAIL_RELOAD }}) }
 
+import { CANAL_FILTER_NAME, CANAL_ROOT_ID, CANAL_VM_ID, WASM_FAILURE_POLICY } from "../../../../schema/filter-identity.ts";
 import { encodeNested, joinJson, level, type TableJson } from "./nested.ts";
 import { ANY, encodeMessage, failurePolicyNumber, fieldNumber, packAny, PLUGIN_CONFIG, STRING_VALUE, TYPED_EXTENSION_CONFIG, typeUrl, WASM, type ProtoObject } from "./proto.ts";
 
-/** The filter's name in the HTTP filter chain = the ECDS resource name (envoy/bootstrap.ts CANAL_FILTER_NAME). */
-export const CANAL_RESOURCE_NAME = "canal";
-/** The filter's Proxy-Wasm root id (envoy/bootstrap.ts CANAL_ROOT_ID). */
-export const CANAL_ROOT_ID = "canal";
-/** vm_id of the bootstrap's default_config; the served config must use the same to share the VM. */
-export const CANAL_VM_ID = "canal";
+/** The ECDS resource name: the filter's name in the HTTP filter chain. */
+export const CANAL_RESOURCE_NAME = CANAL_FILTER_NAME;
+export { CANAL_ROOT_ID, CANAL_VM_ID };
 export const V8_RUNTIME = "envoy.wasm.runtime.v8";
 /**
  * What Envoy does with a VM that failed at runtime (a trap): reload it (after a backoff, the
  * failed request is refused) rather than fail every later request until the next config
- * (FAIL_CLOSED) or bypass the filter (FAIL_OPEN). The bootstrap's default_config says the same
- * (envoy/bootstrap.ts, docs/envoy.md "Failure policy").
+ * (FAIL_CLOSED) or bypass the filter (FAIL_OPEN). The bootstrap's default_config uses the same
+ * (docs/envoy.md "Failure policy").
  */
-export const FAILURE_POLICY = "FAIL_RELOAD" as const;
+export const FAILURE_POLICY = WASM_FAILURE_POLICY;
 
 /** Where Envoy gets the filter's code. */
 export type WasmCode =

@@ -4,7 +4,7 @@
 import { compileRegex, regexError, setRegexProgramLimit } from "../../../../filter/assembly/regex/index";
 import { MAX_REGEX_PROGRAM, explainRegexError } from "../../../../filter/assembly/limits";
 
-// The filter's own limit (filter/assembly/compile.ts sets the same).
+// The filter's own limit (filter/assembly/load/elements.ts sets the same).
 setRegexProgramLimit(MAX_REGEX_PROGRAM);
 
 @external("env", "regexCheckAbort")

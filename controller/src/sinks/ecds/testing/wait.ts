@@ -1,6 +1,6 @@
 // Polling for tests: resolves when `check` returns a value other than undefined.
 import type { EcdsServer } from "../server.ts";
-import type { GatewayStatus } from "../status.ts";
+import type { GatewayStatus } from "../gateway-status.ts";
 
 export async function until<T>(what: string | (() => string), check: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { RouteTable } from "../../../schema/route-table.ts";
-import { assembleTable } from "../translate/table.ts";
+import type { RouteTable } from "../../../../schema/route-table.ts";
+import { assembleTable } from "../../translate/assemble-table.ts";
 import { drainVirtualHost, virtualHostFor, withDraining } from "./drain.ts";
 import { decide, type DecideInput, type GatewayDnsInput } from "./gating.ts";
 import { dnsNameError } from "./names.ts";

@@ -1,8 +1,8 @@
 // `canal plan`'s report: what the DNS step would change now and why. Pure: the same decision the
-// controller makes (gating.ts), described as added / removed / unchanged names.
+// controller makes (sinks/dns/gating.ts), described as added / removed / unchanged names.
 import type { Problem } from "../api/problem.ts";
-import type { Decision } from "./gating.ts";
-import type { DnsState } from "./state.ts";
+import type { Decision } from "../sinks/dns/gating.ts";
+import type { DnsState } from "../sinks/dns/state.ts";
 
 export interface PlanLine {
   change: "add" | "remove" | "keep" | "wait";

@@ -1,6 +1,6 @@
-// The --dns flags of `canal controller` (parsed here so controller.ts only wires them).
-import { UsageError } from "../cli/command.ts";
-import { mountPathError } from "./names.ts";
+// The --dns flags of `canal controller` (parsed here so controller-command.ts only wires them).
+import { UsageError } from "../common/errors.ts";
+import { mountPathError } from "../sinks/dns/names.ts";
 
 export const DNS_USAGE = `  --dns                    redirect the DNS names of routed Services to the gateways (docs/dns.md)
   --dns-configmap NS/NAME  the ConfigMap CoreDNS imports (default: kube-system/canal-dns)

@@ -9,13 +9,13 @@ import * as k8s from "@kubernetes/client-node";
 import { resolveKinds } from "../kube/resources.ts";
 import { Controller } from "../runner/controller.ts";
 import { processEnvReport } from "../runner/process-env.ts";
-import { DnsManager } from "../dns/manager.ts";
-import { DNS_USAGE, parseDnsFlags, DNS_FLAG_OPTIONS, type DnsConfig } from "../dns/flags.ts";
+import { DnsManager } from "../sinks/dns/manager.ts";
+import { DNS_USAGE, parseDnsFlags, DNS_FLAG_OPTIONS, type DnsConfig } from "./dns-flags.ts";
 import { SYSTEM_NAMESPACES_USAGE, systemNamespaces } from "./flags.ts";
 import { EcdsPublisher } from "../sinks/ecds-publisher.ts";
 import { DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT_IP } from "../sinks/ecds/limits.ts";
 import { startHttp } from "../runner/http.ts";
-import { jsonLogger, type Level } from "../runner/log.ts";
+import { jsonLogger, type Level } from "../common/log.ts";
 import { loadRegexValidator } from "../translate/regex-validator.ts";
 import { UsageError, untilSignal, type Command } from "./command.ts";
 
@@ -90,13 +90,9 @@ export interface ControllerConfig {
 }
 
 /**
- * V8 lets its old generation grow after a full collection by a factor it picks from the collector's
- * speed: up to 4x what survived. The controller's heap is mostly its memo and parsed objects
- * (~100 MB live at 10,000 VirtualServices), and each change leaves some megabytes of garbage, so
- * with V8's factor the heap settles far above what is live. 30% collects in proportion to the
- * live heap (unlike --max-old-space-size, which only collects near a fixed limit and then over and
- * over): at 10,000 VirtualServices it kept the peak RSS under 300 MB for ~20% more CPU per change
- * (bench; docs/controller.md, "Memory"). It is read by V8 at every full collection, so setting it
+ * V8's --heap-growing-percent: a fixed 30% keeps the heap in proportion to what is live, where V8's
+ * own factor (up to 4x what survived) lets it settle far above, for a little more CPU per change
+ * (measured in docs/controller.md, "Memory"). V8 reads it at every full collection, so setting it
  * at start applies from the first one on.
  */
 export const DEFAULT_HEAP_GROWING_PERCENT = 30;

@@ -1,7 +1,7 @@
 // Which planned names each recent table version routes, per InternalGateway: what a gateway pod's
 // probe answer proves (gating condition 3). Bounded: the last MAX_VERSIONS versions per gateway;
 // an older or unknown version proves nothing, so a pod running it keeps its names pending.
-import type { RouteTable } from "../../../schema/route-table.ts";
+import type { RouteTable } from "../../../../schema/route-table.ts";
 
 export const MAX_VERSIONS = 32;
 

@@ -1,7 +1,7 @@
 // What the controller keeps in the canal-dns ConfigMap. `canal-state.json` is the source of truth
 // (entries and drain records); `canal.hosts` and `canal.conf` are rendered from it and from the
 // flags. Everything is recomputed from the cluster, so restarts and replicas write the same bytes.
-import type { VirtualHost } from "../../../schema/route-table.ts";
+import type { VirtualHost } from "../../../../schema/route-table.ts";
 import { addressError, dnsNameError } from "./names.ts";
 
 export const STATE_KEY = "canal-state.json";

@@ -1,8 +1,8 @@
 // Keeps routes while DNS drains: a name that left a gateway's table keeps, until its drain
 // deadline, a virtual host with the routes that served it (taken from the table the gateways ran
 // before). Pure: tables in, tables out.
-import type { RouteTable, VirtualHost } from "../../../schema/route-table.ts";
-import { assembleTable } from "../translate/table.ts";
+import type { RouteTable, VirtualHost } from "../../../../schema/route-table.ts";
+import { assembleTable } from "../../translate/assemble-table.ts";
 import type { DrainRecord } from "./state.ts";
 
 /** The virtual host the filter would pick for `host`: exact, longest wildcard suffix, then "*". */

@@ -1,27 +1,27 @@
 // Runs DNS redirection for the controller: reads the canal-dns ConfigMap (the only state, so a
 // restarted or second controller continues from it), decides with gating.ts, writes through the
 // CoreDNS ConfigMap sink, keeps draining names' routes in the tables (drain.ts), and wakes the
-// controller when EndpointSlices change, a gateway pod's probe answer changes (prober.ts) or a
-// drain deadline passes.
+// controller when EndpointSlices change (sources/endpoint-slices.ts), a gateway pod's probe answer
+// changes (sources/delivery-prober.ts) or a drain deadline passes.
 import type * as k8s from "@kubernetes/client-node";
-import type { ParsedObjects, Problem, Snapshot } from "../api/index.ts";
-import type { Logger } from "../runner/log.ts";
-import type { Metrics } from "../runner/metrics.ts";
-import { ConfigMapMissingError, CorednsConfigMapWriter, type ConfigMapRef } from "../sinks/coredns-configmap.ts";
-import { errorText } from "../sources/cluster-source.ts";
-import type { DeliveryState } from "../status/status-writer.ts";
-import type { GatewayResult, TranslateResult } from "../translate/index.ts";
-import type { RouteTable, VirtualHost } from "../../../schema/route-table.ts";
+import type { ParsedObjects, Problem, Snapshot } from "../../api/index.ts";
+import type { Logger } from "../../common/log.ts";
+import type { Metrics } from "../../common/metrics.ts";
+import { ConfigMapMissingError, CorednsConfigMapWriter, type ConfigMapRef } from "./coredns-configmap.ts";
+import { errorText } from "../../common/errors.ts";
+import type { DeliveryState } from "../delivery.ts";
+import type { GatewayResult, TranslateResult } from "../../translate/index.ts";
+import type { RouteTable, VirtualHost } from "../../../../schema/route-table.ts";
 import { drainVirtualHost, withDraining } from "./drain.ts";
-import { EndpointReadiness, type ReadyPod } from "./endpoints.ts";
+import { EndpointReadiness, type ReadyPod } from "../../sources/endpoint-slices.ts";
 import { decide, nextDeadline, type Decision, type GatewayDnsInput, type PodProof } from "./gating.ts";
 import { TableHistory } from "./history.ts";
-import { DEFAULT_PROBER, TableProber, type ProbeTarget, type ProberOptions } from "./prober.ts";
+import { DEFAULT_PROBER, TableProber, type ProbeTarget, type ProberOptions } from "../../sources/delivery-prober.ts";
 import { addressError } from "./names.ts";
-import { optedOutNames } from "./optout.ts";
+import { optedOutNames } from "../../translate/dns-optout.ts";
 import { renderHosts, renderSnippet } from "./render.ts";
 import { CONF_KEY, HOSTS_KEY, STATE_KEY, emptyState, parseState, serializeState, type DnsState, type DrainRecord } from "./state.ts";
-import { summarize, type DnsGatewayStatus } from "./status.ts";
+import { summarize, type DnsGatewayStatus } from "./dns-status.ts";
 
 export interface DnsOptions {
   configMap: ConfigMapRef;

@@ -8,7 +8,7 @@
 //      name already redirected stays while 1 and 2 hold and it is in the plan),
 // and it is not opted out. A name that stops pointing at a gateway gets a drain record: its routes
 // stay in that gateway's table until the record's deadline (≥ the DNS TTL).
-import type { VirtualHost } from "../../../schema/route-table.ts";
+import type { VirtualHost } from "../../../../schema/route-table.ts";
 import { dnsNameError } from "./names.ts";
 import type { DnsRecordEntry, DnsState, DrainRecord } from "./state.ts";
 

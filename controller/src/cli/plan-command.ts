@@ -3,17 +3,17 @@
 // InternalGateways and their status, EndpointSlices, the ConfigMap); writes nothing.
 import * as k8s from "@kubernetes/client-node";
 import { parseObjects } from "../api/index.ts";
-import { gatewayInput, type DeliveryProof } from "../dns/manager.ts";
-import { decide } from "../dns/gating.ts";
-import { optedOutNames } from "../dns/optout.ts";
-import { STATE_KEY, parseState } from "../dns/state.ts";
+import { gatewayInput, type DeliveryProof } from "../sinks/dns/manager.ts";
+import { decide } from "../sinks/dns/gating.ts";
+import { optedOutNames } from "../translate/dns-optout.ts";
+import { STATE_KEY, parseState } from "../sinks/dns/state.ts";
 import { resolveKinds } from "../kube/resources.ts";
-import { CorednsConfigMapWriter } from "../sinks/coredns-configmap.ts";
-import type { DeliveryState } from "../status/status-writer.ts";
+import { CorednsConfigMapWriter } from "../sinks/dns/coredns-configmap.ts";
+import type { DeliveryState } from "../sinks/delivery.ts";
 import { translate, type GatewayResult } from "../translate/index.ts";
 import { loadRegexValidator } from "../translate/regex-validator.ts";
 import { isOwnershipReason } from "../api/problem.ts";
-import { formatPlan, formatRefused, planLines } from "../dns/plan-report.ts";
+import { formatPlan, formatRefused, planLines } from "./plan-report.ts";
 import { parseFlags, SYSTEM_NAMESPACES_USAGE, systemNamespaces } from "./flags.ts";
 import { UsageError, type Command } from "./command.ts";
 

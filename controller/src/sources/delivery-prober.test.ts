@@ -3,7 +3,7 @@
 // (test/security/delivery-*.test.ts).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
-import { probe, TableProber, type ProbeTarget } from "./prober.ts";
+import { probe, TableProber, type ProbeTarget } from "./delivery-prober.ts";
 
 const servers: Server[] = [];
 

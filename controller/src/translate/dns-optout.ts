@@ -3,8 +3,8 @@
 // namespace that it names (its hosts and route destinations, short names resolved in its
 // namespace). Names of other namespaces are ignored (translate reports OptOutNotOwned). Pure.
 import type { Snapshot } from "../api/index.ts";
-import { OPT_OUT_KEY, optsOut, vsOptOut } from "../translate/optout-scope.ts";
-import { serviceFqdn } from "../translate/names.ts";
+import { OPT_OUT_KEY, optsOut, vsOptOut } from "./optout-scope.ts";
+import { serviceFqdn } from "./names.ts";
 
 export { OPT_OUT_KEY };
 
