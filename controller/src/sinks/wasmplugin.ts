@@ -3,6 +3,7 @@
 // artifact changed, so feeding it the same table twice changes nothing.
 import * as k8s from "@kubernetes/client-node";
 import type { RouteTable } from "../../../schema/route-table.ts";
+import { CANAL_ROOT_ID } from "../../../schema/filter-identity.ts";
 
 export const WASMPLUGIN_API_VERSION = "extensions.istio.io/v1alpha1";
 export const FIELD_MANAGER = "canal-controller";
@@ -55,7 +56,7 @@ export class WasmPluginWriter {
     const spec: Record<string, unknown> = {
       selector: { matchLabels: target.selector },
       url: target.url,
-      pluginName: "canal",
+      pluginName: CANAL_ROOT_ID,
       pluginConfig: table,
       failStrategy: FAIL_STRATEGY,
     };
