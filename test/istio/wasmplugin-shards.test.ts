@@ -36,6 +36,8 @@ let dataPort: number;
 let tablePort: number;
 const pods: EnvoyProcess[] = [];
 let gw: EnvoyProcess;
+/** xDS flavour of the gateway pods: delta, as pilot-agent; CANAL_SHARDS_SOTW=1 for the harness's state-of-the-world. */
+const DELTA = process.env.CANAL_SHARDS_SOTW !== "1";
 
 /** Compiles the probe (raw ABI, stub runtime) into a temp file keyed by its source hash. */
 function shardProbeWasm(): string {
@@ -111,10 +113,16 @@ async function untilTags(what: string, pred: (tags: string[]) => boolean): Promi
   }, { timeoutMs: 60_000, intervalMs: 20, onTimeout: () => `last answer: ${lastAnswer}\n${gw.logTail(20)}\n${world.istiod.logTail(20)}` });
 }
 
-async function startPod(name: string): Promise<EnvoyProcess> {
+/**
+ * A gateway pod. pilot-agent bootstraps Envoy with delta xDS (ISTIO_DELTA_XDS, default true
+ * since Istio 1.22); the shared harness uses state-of-the-world, so `delta` selects.
+ */
+async function startPod(name: string, delta: boolean): Promise<EnvoyProcess> {
+  const config = renderIstioProxyBootstrap({ istiod: world.istiod, type: "router", ip: `127.0.${40 + pods.length}.9`, podName: name, namespace: SYSTEM_NS, labels: LABELS });
+  if (delta) (config.dynamic_resources as { ads_config: { api_type: string } }).ads_config.api_type = "DELTA_GRPC";
   const envoy = await startEnvoy({
     name: `shards-${name}`,
-    config: renderIstioProxyBootstrap({ istiod: world.istiod, type: "router", ip: `127.0.${40 + pods.length}.9`, podName: name, namespace: SYSTEM_NS, labels: LABELS }),
+    config,
     readyTimeoutMs: 60_000,
   });
   pods.push(envoy);
@@ -150,7 +158,7 @@ spec:
       pluginYaml({ name: "shard-2", config: { role: "shard", tag: "s2-v1" }, port: tablePort, type: "NETWORK" }),
     ].join("---\n"),
   );
-  gw = await startPod("shard-gateway-0");
+  gw = await startPod("shard-gateway-0", DELTA);
   await pollUntil("the data listener", async () => ((await listenerPortsOf(gw)).includes(dataPort) ? true : undefined), {
     timeoutMs: 60_000,
     intervalMs: 100,
@@ -200,7 +208,7 @@ describe("WasmPlugin shards through istiod (ADR 0005 experiment)", () => {
     expect(httpFilters.filter((n) => n.includes("shard"))).toEqual([]);
   });
 
-  it("(c) updating one shard: a new VM for that shard, the router's VM untouched, only ECDS moves; figures printed", async () => {
+  it("(c) updating one shard: Envoy reloads only that shard's config (a new VM for it), the router's VM untouched", async () => {
     const before = await untilTags("three shards", (t) => t.length === 3);
     const xdsBefore = await xdsCounters(gw);
     const vmsBefore = await gw.stats("^wasm\\.envoy\\.wasm\\.runtime\\.v8\\.(active|created)$");
@@ -218,7 +226,7 @@ describe("WasmPlugin shards through istiod (ADR 0005 experiment)", () => {
     await new Promise((res) => setTimeout(res, 1500));
     const xdsAfter = await xdsCounters(gw);
     const delta = Object.fromEntries(Object.entries(xdsAfter).map(([k, v]) => [k, v - (xdsBefore[k] ?? 0)]).filter(([, v]) => v !== 0));
-    const pushes = world.istiod.log().slice(istiodLogBefore).split("\n").filter((l) => /PUSH|Push/.test(l)).map((l) => l.replace(/^\S+\s+/, "").slice(0, 160));
+    const pushes = world.istiod.log().slice(istiodLogBefore).split("\n").filter((l) => /PUSH|Push|push/.test(l)).map((l) => l.replace(/^\S+\s+/, "").slice(0, 160));
     const vmsAfter = await gw.stats("^wasm\\.envoy\\.wasm\\.runtime\\.v8\\.(active|created)$");
     // The shards' own lifecycle, from their log lines (thread id + event), in order.
     const newEvents = gw.log().slice(envoyLogBefore).split("\n").filter((l) => l.includes("shard-probe")).map((l) => l.replace(/^\[[^\]]*\]\[(\d+)\].*wasm log: shard-probe /, "t$1 "));
@@ -254,19 +262,18 @@ describe("WasmPlugin shards through istiod (ADR 0005 experiment)", () => {
     expect(tagsOf(after)).toEqual(["s0-v1", "s1-v2", "s2-v1"]);
   });
 
-  it("(d) a new gateway pod: the data listener can serve before every shard has arrived; printed", async () => {
+  it("(d) a new gateway pod: Envoy's startup waits for every listener's ECDS, so the first answer sees every shard", async () => {
     await gw.stop();
     const t0 = Date.now();
-    const pod = await startPod("shard-gateway-1");
+    const pod = await startPod("shard-gateway-1", DELTA);
     gw = pod;
     const first = await pollUntil("the first answer of the new pod", async () => probe(), { timeoutMs: 60_000, intervalMs: 5 });
     const firstMs = Date.now() - t0;
-    const all = await untilTags("all shards at the new pod", (t) => t.length === 3);
-    console.log(`shard-experiment: (d) first answer after ${firstMs} ms with shards ${JSON.stringify(tagsOf(first))}; all three after ${Date.now() - t0} ms`);
-    expect(tagsOf(all)).toEqual(["s0-v1", "s1-v2", "s2-v1"]);
+    console.log(`shard-experiment: (d) first answer after ${firstMs} ms with shards ${JSON.stringify(tagsOf(first))}`);
+    expect(tagsOf(first)).toEqual(["s0-v1", "s1-v2", "s2-v1"]);
   });
 
-  it("(d') a shard that never arrives (unloadable code) leaves the router serving without it", async () => {
+  it("(d') a shard that never arrives (unloadable code, NACKed) leaves the router serving without it: only a manifest can tell", async () => {
     await world.api.applyYaml(pluginYaml({ name: "shard-3", config: { role: "shard", tag: "s3-v1" }, port: tablePort }).replace(`file://${wasm}`, "file:///nonexistent/shard.wasm"));
     await new Promise((res) => setTimeout(res, 3000));
     const s = await probe();
