@@ -59,6 +59,7 @@ interface PluginSpec {
 }
 
 function pluginYaml(p: PluginSpec): string {
+  // Plain JSON is valid YAML (flow style): keeps a large pluginConfig on one line.
   return `apiVersion: extensions.istio.io/v1alpha1
 kind: WasmPlugin
 metadata: {name: ${p.name}, namespace: ${SYSTEM_NS}}
@@ -283,5 +284,32 @@ describe("WasmPlugin shards through istiod (ADR 0005 experiment)", () => {
     console.log(`shard-experiment: (d') warming listeners ${JSON.stringify(warming)}; shard-3 config_fail ${JSON.stringify(fails)}`);
     console.log(`shard-experiment: (d') with an unloadable shard-3: router answers ${s === undefined ? "nothing" : JSON.stringify(tagsOf(s))}`);
     expect(s === undefined ? [] : tagsOf(s)).not.toContain("s3-v1");
+  });
+
+  it("(d'') while an unloadable shard exists, the table listener's LDS updates are rejected: no other shard can be added until it is gone", async () => {
+    const rejectedBefore = await gw.stat("listener_manager.lds.update_rejected");
+    await world.api.applyYaml(pluginYaml({ name: "shard-4", config: { role: "shard", tag: "s3-ok" }, port: tablePort }));
+    await pollUntil("an LDS update rejected", async () => ((await gw.stat("listener_manager.lds.update_rejected")) > rejectedBefore ? true : undefined), { timeoutMs: 30_000, intervalMs: 100 });
+    await new Promise((res) => setTimeout(res, 1000));
+    const blocked = await probe();
+    expect(blocked === undefined ? [] : tagsOf(blocked)).not.toContain("s3-ok");
+    const t0 = Date.now();
+    await world.api.delete(`${PLUGINS}/shard-3`);
+    const after = await untilTags("shard-4 once shard-3 is gone", (t) => t.includes("s3-ok"));
+    console.log(`shard-experiment: (d'') shard-4 blocked while shard-3 was unloadable (lds.update_rejected ${await gw.stat("listener_manager.lds.update_rejected")}); arrived ${Date.now() - t0} ms after deleting shard-3; data port served throughout: ${JSON.stringify(tagsOf(after))}`);
+  });
+
+  it("(e) shards near the bound: 6 × 900 KB WasmPlugins pass etcd and istiod, and one ECDS response of ~5.4 MB reaches Envoy", async () => {
+    const pad = "x".repeat(900_000);
+    const tags = ["s4", "s5", "s6", "s7", "s8", "s9"].map((t) => `${t}-big`);
+    const t0 = Date.now();
+    for (const [i, tag] of tags.entries()) {
+      await world.api.applyYaml(pluginYaml({ name: `big-${i}`, config: { role: "shard", tag, pad }, port: tablePort }));
+    }
+    const written = Date.now() - t0;
+    const s = await untilTags("six big shards at the router", (t) => tags.every((x) => t.includes(x)));
+    const pushes = world.istiod.log().split("\n").filter((l) => /ECDS: PUSH/.test(l)).slice(-3).map((l) => l.replace(/^\S+\s+/, "").slice(0, 160));
+    console.log(`shard-experiment: (e) 6 × 900 KB shards written in ${written} ms, all at the router ${Date.now() - t0} ms after the first write; shared bytes ${s.shared.reduce((n, x) => n + x.length, 0)}; last ECDS pushes ${JSON.stringify(pushes)}`);
+    expect(s.shared.filter((c) => c.length > 900_000)).toHaveLength(6);
   });
 });
