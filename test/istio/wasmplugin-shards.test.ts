@@ -11,18 +11,13 @@
 // globals); a WasmPlugin update builds a new VM. What they do share is Envoy's shared data,
 // scoped by vm_id, which istiod leaves empty: a shard's onConfigure writes its part there, the
 // router reads it.
-import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startEnvoy, type EnvoyProcess } from "../support/envoy.ts";
 import { request } from "../support/http.ts";
 import { renderIstioProxyBootstrap } from "../support/istiod.ts";
 import { freePort, LOOPBACK } from "../support/ports.ts";
 import { pollUntil } from "../support/processes.ts";
-import { REPO_ROOT } from "../support/wasm.ts";
+import { shardProbeWasm } from "../support/wasm.ts";
 import { listenerPortsOf, startIstioWorld, SYSTEM_NS, type IstioWorld } from "./world.ts";
 
 vi.setConfig({ testTimeout: 90_000 });
@@ -38,18 +33,6 @@ const pods: EnvoyProcess[] = [];
 let gw: EnvoyProcess;
 /** xDS flavour of the gateway pods: delta, as pilot-agent; CANAL_SHARDS_SOTW=1 for the harness's state-of-the-world. */
 const DELTA = process.env.CANAL_SHARDS_SOTW !== "1";
-
-/** Compiles the probe (raw ABI, stub runtime) into a temp file keyed by its source hash. */
-function shardProbeWasm(): string {
-  const src = join(REPO_ROOT, "test", "fixtures", "shard-probe", "index.ts");
-  const hash = createHash("sha256").update(readFileSync(src)).digest("hex").slice(0, 16);
-  const out = join(tmpdir(), `canal-shard-probe-${hash}.wasm`);
-  if (existsSync(out)) return out;
-  const tmp = `${out}.${process.pid}.tmp`;
-  execFileSync(join(REPO_ROOT, "node_modules", ".bin", "asc"), [src, "--runtime", "stub", "--use", "abort=", "-O2", "-b", tmp], { cwd: dirname(src), stdio: "pipe" });
-  execFileSync("mv", [tmp, out]);
-  return out;
-}
 
 interface PluginSpec {
   name: string;
