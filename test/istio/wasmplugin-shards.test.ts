@@ -282,17 +282,57 @@ describe("WasmPlugin shards through istiod (ADR 0005 experiment)", () => {
     console.log(`shard-experiment: (d'') shard-4 blocked while shard-3 was unloadable (lds.update_rejected ${await gw.stat("listener_manager.lds.update_rejected")}); arrived ${Date.now() - t0} ms after deleting shard-3; data port served throughout: ${JSON.stringify(tagsOf(after))}`);
   });
 
+  it("(d''') a shard whose onConfigure fails (NACK) blocks the table listener too: updates of existing shards still flow, new shards wait", async () => {
+    const rejectedBefore = await gw.stat("listener_manager.lds.update_rejected");
+    await world.api.applyYaml(pluginYaml({ name: "shard-5", config: { role: "shard", tag: "s4-rej", reject: "yes" }, port: tablePort }));
+    const failName = `extension_config_discovery.http_filter.extensions.istio.io/trafficextension/${SYSTEM_NS}.shard-5~istio-translated-wasmplugin.config_fail`;
+    // The LDS update that adds the NACKed shard is accepted (like d'); the next one is not.
+    await pollUntil("shard-5's config to be rejected", async () => ((await gw.stat(failName)) > 0 ? true : undefined), { timeoutMs: 30_000, intervalMs: 100, onTimeout: () => gw.logTail(20) });
+    await world.api.applyYaml(pluginYaml({ name: "shard-6", config: { role: "shard", tag: "s5-after" }, port: tablePort }));
+    await pollUntil("an LDS update rejected", async () => ((await gw.stat("listener_manager.lds.update_rejected")) > rejectedBefore ? true : undefined), { timeoutMs: 30_000, intervalMs: 100, onTimeout: () => gw.logTail(20) });
+    const r = await world.api.request("PATCH", `${PLUGINS}/shard-0`, { body: { spec: { pluginConfig: { role: "shard", tag: "s0-v2" } } }, contentType: "application/merge-patch+json" });
+    expect(r.status, r.text).toBe(200);
+    const updated = await untilTags("shard-0's update while the table listener is blocked", (t) => t.includes("s0-v2"));
+    await new Promise((res) => setTimeout(res, 1000));
+    const blocked = (await probe()) ?? updated;
+    expect(tagsOf(blocked)).not.toContain("s5-after");
+    expect(tagsOf(blocked)).not.toContain("s4-rej");
+    const t0 = Date.now();
+    await world.api.delete(`${PLUGINS}/shard-5`);
+    const after = await untilTags("shard-6 once shard-5 is gone", (t) => t.includes("s5-after"));
+    console.log(`shard-experiment: (d''') NACKing shard-5: lds.update_rejected +${(await gw.stat("listener_manager.lds.update_rejected")) - rejectedBefore}; shard-0's update still arrived; shard-6 waited, then arrived ${Date.now() - t0} ms after deleting shard-5: ${JSON.stringify(tagsOf(after))}`);
+    await world.api.delete(`${PLUGINS}/shard-6`);
+  });
+
   it("(e) shards near the bound: 6 × 900 KB WasmPlugins pass etcd and istiod, and one ECDS response of ~5.4 MB reaches Envoy", async () => {
     const pad = "x".repeat(900_000);
+    // The same number of tiny shards first: what a shard WasmPlugin costs without its bytes.
+    const rssEmpty = gw.rssBytes();
+    for (let i = 0; i < 6; i++) await world.api.applyYaml(pluginYaml({ name: `tiny-${i}`, config: { role: "shard", tag: `x${i}-tiny` }, port: tablePort }));
+    for (let i = 0; i < 6; i++) {
+      const reload = `extension_config_discovery.http_filter.extensions.istio.io/trafficextension/${SYSTEM_NS}.tiny-${i}~istio-translated-wasmplugin.config_reload`;
+      await pollUntil(`tiny-${i} configured`, async () => ((await gw.stat(reload)) > 0 ? true : undefined), { timeoutMs: 60_000, intervalMs: 100, onTimeout: () => gw.logTail(20) });
+    }
+    const rssTiny = gw.rssBytes() - rssEmpty;
+    const rssBefore = gw.rssBytes();
     const tags = ["s4", "s5", "s6", "s7", "s8", "s9"].map((t) => `${t}-big`);
     const t0 = Date.now();
     for (const [i, tag] of tags.entries()) {
-      await world.api.applyYaml(pluginYaml({ name: `big-${i}`, config: { role: "shard", tag, pad }, port: tablePort }));
+      await world.api.applyYaml(pluginYaml({ name: `big-${i}`, config: { role: "shard", tag, zpad: pad }, port: tablePort }));
     }
     const written = Date.now() - t0;
+    // Memory before the router is asked (its answers copy every shard): what the shards cost.
+    for (let i = 0; i < tags.length; i++) {
+      const reload = `extension_config_discovery.http_filter.extensions.istio.io/trafficextension/${SYSTEM_NS}.big-${i}~istio-translated-wasmplugin.config_reload`;
+      await pollUntil(`big-${i} configured`, async () => ((await gw.stat(reload)) > 0 ? true : undefined), { timeoutMs: 60_000, intervalMs: 100, onTimeout: () => gw.logTail(20) });
+    }
+    const rssShards = gw.rssBytes();
+    const v8 = JSON.stringify(Object.fromEntries(await gw.stats("^wasm\\.envoy\\.wasm\\.runtime\\.v8\\.(active|created)$")));
     const s = await untilTags("six big shards at the router", (t) => tags.every((x) => t.includes(x)));
     const pushes = world.istiod.log().split("\n").filter((l) => /ECDS: PUSH/.test(l)).slice(-3).map((l) => l.replace(/^\S+\s+/, "").slice(0, 160));
     console.log(`shard-experiment: (e) 6 × 900 KB shards written in ${written} ms, all at the router ${Date.now() - t0} ms after the first write; shared bytes ${s.shared.reduce((n, x) => n + x.length, 0)}; last ECDS pushes ${JSON.stringify(pushes)}`);
     expect(s.shared.filter((c) => c.length > 900_000)).toHaveLength(6);
+    // What six 900 KB shards cost the gateway (one worker), measured before the router answered.
+    console.log(`shard-experiment: (e) Envoy RSS +${(rssTiny / 1048576).toFixed(1)} MiB for 6 tiny shards, then +${((rssShards - rssBefore) / 1048576).toFixed(1)} MiB for 6 × 0.9 MB shards; v8 ${v8}`);
   });
 });
