@@ -11,21 +11,15 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { ROUTE_TABLE_FORMAT } from "../../../schema/route-table.ts";
 import type { RouteTableManifest, RouteTableShard } from "../../../schema/route-table-shards.ts";
 import type { ShardPlan } from "../translate/shards.ts";
-import { FAIL_STRATEGY, WASMPLUGIN_API_VERSION } from "./wasmplugin.ts";
+import { FAIL_STRATEGY, WASMPLUGIN_API_VERSION, type WasmPluginTarget } from "./wasmplugin.ts";
 
 /** Most JSON bytes of one rendered WasmPlugin: the same margin below etcd's ~1.5 MiB as the unsharded sink. */
 export const MAX_SHARD_OBJECT_BYTES = 1_400_000;
 export const SHARD_INDEX_LABEL = "canal.io/table-shard";
 export const TABLE_LABEL = "canal.io/table";
 
-export interface ShardedTarget {
-  namespace: string;
-  /** The router WasmPlugin's name; also the InternalGateway's name in the shared-data key. */
-  name: string;
-  selector: Record<string, string>;
-  url: string;
-  sha256?: string;
-  imagePullSecret?: string;
+/** The unsharded sink's target (the router's name, selector, artifact) plus where each plugin sits. */
+export interface ShardedTarget extends WasmPluginTarget {
   /** The gateway Service's HTTP ports: where the router runs. */
   dataPorts: number[];
   /** The Gateway's loopback table server port: where the manifest and the shards live. */
