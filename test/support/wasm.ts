@@ -72,9 +72,21 @@ export function ensureCanalWasm(): string {
  * no SDK) into a temp file keyed by its source hash and returns the path.
  */
 export function probeWasm(): string {
-  const src = join(REPO_ROOT, "test", "support", "fixtures", "probe-filter", "probe.ts");
+  return compileRawProbe(join(REPO_ROOT, "test", "support", "fixtures", "probe-filter", "probe.ts"), "canal-probe");
+}
+
+/**
+ * The shard probe (test/fixtures/shard-probe, raw ABI): records every plugin's onConfigure in
+ * module globals and shared data and answers a "router" plugin's requests with them (ADR 0005).
+ */
+export function shardProbeWasm(): string {
+  return compileRawProbe(join(REPO_ROOT, "test", "fixtures", "shard-probe", "index.ts"), "canal-shard-probe");
+}
+
+/** A raw-ABI AssemblyScript module (stub runtime, no abort) compiled once per source hash. */
+function compileRawProbe(src: string, prefix: string): string {
   const hash = createHash("sha256").update(readFileSync(src)).digest("hex").slice(0, 16);
-  const out = join(tmpdir(), `canal-probe-${hash}.wasm`);
+  const out = join(tmpdir(), `${prefix}-${hash}.wasm`);
   if (existsSync(out)) return out;
   const asc = join(REPO_ROOT, "node_modules", ".bin", "asc");
   const tmp = `${out}.${process.pid}.tmp`;

@@ -1,0 +1,59 @@
+// PROPOSED (ADR 0005; the filter does not read these yet): the route table cut into shards for
+// WasmPlugin delivery, where one Kubernetes object must stay far below etcd's ~1.5 MiB limit.
+// A RouteTable (route-table.ts) is split by virtual host into `count` shard documents plus one
+// manifest. Each document travels in its own WasmPlugin attached to the gateway's loopback
+// "table" port; its onConfigure copies the document into Envoy's shared data under `key`, and the
+// routing filter on the data port builds its lookups from the manifest and every shard it names.
+// The union of the shards' virtual hosts and ambiguous hosts is exactly the table's (host matching
+// does not depend on virtual host order, docs/route-table.md), so the filter answers a host no
+// shard routes with the usual 404, and reports `manifest.version`, the whole table's version.
+
+import { ROUTE_TABLE_FORMAT, type AmbiguousHost, type VirtualHost } from "./route-table.ts";
+
+/** A document's `kind`: what a carrier plugin writes where. */
+export const SHARD_KIND = "canal.io/route-table-shard";
+export const MANIFEST_KIND = "canal.io/route-table-manifest";
+
+/**
+ * Shared-data keys under a table's key (`<key>/manifest`, `<key>/shard/<index>`). Envoy scopes
+ * shared data by vm_id, which istiod leaves empty for every WasmPlugin, so the key carries the
+ * InternalGateway's namespace/name to keep gateways (and other plugins) apart.
+ */
+export function manifestDataKey(key: string): string {
+  return `${key}/manifest`;
+}
+
+export function shardDataKey(key: string, index: number): string {
+  return `${key}/shard/${index}`;
+}
+
+export interface RouteTableManifest {
+  kind: typeof MANIFEST_KIND;
+  format: typeof ROUTE_TABLE_FORMAT;
+  /** Shared-data key prefix, e.g. "canal.io/istio-system/canal". */
+  key: string;
+  /** The whole table's content version (RouteTable.version): what the filter reports once complete. */
+  version: string;
+  /**
+   * `shards[i]` is the version shard i must carry. The filter serves this table only when every
+   * shard 0..length-1 is present at exactly this version; until then it keeps the table it has
+   * (or, with none, answers 503 "table incomplete", so the readiness probe holds the pod).
+   */
+  shards: string[];
+}
+
+export interface RouteTableShard {
+  kind: typeof SHARD_KIND;
+  format: typeof ROUTE_TABLE_FORMAT;
+  key: string;
+  index: number;
+  /** The shard count this shard was cut for (the manifest's shards.length). */
+  count: number;
+  /**
+   * Content hash of this shard alone (index, count, virtual hosts, ambiguous hosts): unchanged
+   * unless one of its own virtual hosts changed, so one change rewrites one shard.
+   */
+  version: string;
+  virtualHosts: VirtualHost[];
+  ambiguousHosts?: AmbiguousHost[];
+}
