@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import type { RouteTable, VirtualHost } from "../../../schema/route-table.ts";
 import { planShards, type ShardPlan } from "../translate/shards.ts";
-import { assembleTable } from "../translate/table.ts";
+import { assembleTable } from "../translate/assemble-table.ts";
 import { MAX_SHARD_OBJECT_BYTES, planWrites, renderRouter, renderShard, ShardObjectTooLargeError, tableKey, type ShardedTarget } from "./wasmplugin-shards.ts";
 
 const TARGET: ShardedTarget = {

@@ -7,7 +7,7 @@ import type { RouteTableShard } from "../../../schema/route-table-shards.ts";
 import { shardDataKey } from "../../../schema/route-table-shards.ts";
 import { unionShards } from "./shards-union.ts";
 import { MAX_SHARDS, planShards, SHARD_BOUND_BYTES, shardHash, TableTooLargeForShardsError, VirtualHostTooLargeError, type ShardPlan } from "./shards.ts";
-import { assembleTable } from "./table.ts";
+import { assembleTable } from "./assemble-table.ts";
 
 const KEY = "canal.io/istio-system/canal";
 

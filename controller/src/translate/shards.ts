@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { ROUTE_TABLE_FORMAT, type AmbiguousHost, type RouteTable } from "../../../schema/route-table.ts";
 import { MANIFEST_KIND, SHARD_KIND, type RouteTableManifest, type RouteTableShard } from "../../../schema/route-table-shards.ts";
 import { canonicalJson } from "./canonical.ts";
-import { serializeVirtualHost, type VirtualHostSerializer } from "./table.ts";
+import { serializeVirtualHost, type VirtualHostSerializer } from "./assemble-table.ts";
 
 /**
  * Most JSON bytes of one shard document. The WasmPlugin around it adds ~1 KB (metadata, url,
