@@ -118,7 +118,8 @@ export function floorsReport(args: { rows: FloorRow[]; header: string[]; rounds:
     ...costTable,
     "",
     "What each layer adds: the median of the per-round differences (the same round's sides), **bold**, with the middle half of the rounds (25th … 75th percentile) in brackets; " +
-      "\"host calls\" also holds the difference between Canal's route configuration and native routes (both one hash lookup of the host; Canal's has one route).",
+      "The host-call floor and Canal run on Canal's gateway (one route), the platform and SDK floors on native routes, so **Canal's logic** (Canal − host-call floor − (SDK − platform)) is exact at every size, " +
+      "while \"host calls\" (host-call − platform) is the host calls' own cost (with Canal's route configuration) only at 10 virtual hosts: at 1,000 and 10,000 it also subtracts what native routing's lookup costs more with the table's size, which the one-route gateway does not pay.",
     "",
     ...layerTable,
     "",
