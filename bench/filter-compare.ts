@@ -3,7 +3,7 @@
 // measured in the same alternating rounds. The difference is judged per round (after − before of
 // the same round, so load that changes between rounds cancels) and its spread over the rounds is
 // the noise it is compared with.
-import type { Measured } from "./filter.ts";
+import type { Measured } from "./filter-measure.ts";
 
 export interface CompareRow {
   vhosts: number;
@@ -13,7 +13,7 @@ export interface CompareRow {
   native: Measured;
 }
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;

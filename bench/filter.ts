@@ -9,7 +9,10 @@
 //   npm run bench:filter [-- --duration 10 --connections 32 --no-write]
 //   npm run bench:filter -- --compare-wasm /tmp/before/build/canal.wasm --sizes 10000 --rounds 8
 //
-// With --compare-wasm, (a) gets a third side, that filter build ("before"), measured in the same
+// With --floors, each size instead measures Canal beside native routes and three cost floors
+// (bench/floors/: a bare Wasm module, an SDK filter doing nothing, Canal's host calls alone) and
+// writes "## Cost floors"; with --compare-wasm as well, the other build is a side there too.
+// With --compare-wasm alone, (a) gets a third side, that filter build ("before"), measured in the same
 // alternating rounds as the current one ("after") and native; (b) is skipped and the results go to
 // the "## Filter before/after" section only (bench/filter-compare.ts).
 //
@@ -18,7 +21,6 @@
 // configure", written by other benches) is kept as it is. The ratios are the last lines printed.
 
 import { execFileSync } from "node:child_process";
-import { cpus } from "node:os";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -30,24 +32,24 @@ import {
   type EnvoyConfig,
   type UpstreamCluster,
 } from "../envoy/bootstrap.ts";
-import type { RouteTable, VirtualHost } from "../schema/route-table.ts";
 import { ENVOY_VERSION, envoyBinary, startEnvoy, type EnvoyProcess } from "../test/support/envoy.ts";
-import { request } from "../test/support/http.ts";
 import { ensureCanalWasm, REPO_ROOT } from "../test/support/wasm.ts";
-import { runWrk, wrkBinary, type WrkResult } from "../test/support/wrk.ts";
+import { wrkBinary } from "../test/support/wrk.ts";
 import { compareReport, type CompareRow } from "./filter-compare.ts";
+import { runFloors } from "./floors/run.ts";
 import { writeBenchmarkSection } from "./benchmarks-doc.ts";
+import {
+  benchHosts, benchTable, checkRoutes, clusterOf, cpuPlan, CLUSTER_COUNT, fmt, machine, measurePair, measureSides, progress, withEnvoy,
+  type Measured, type RoundPlan, type Side,
+} from "./filter-measure.ts";
 
-interface Options {
-  durationS: number;
-  warmupS: number;
-  connections: number;
+interface Options extends RoundPlan {
   sizes: number[];
   write: boolean;
-  /** Alternating rounds per measured cell. */
-  rounds: number;
   /** Another build of the filter to measure beside the current one (before/after). */
   compareWasm?: string;
+  /** Measure the cost floors (bench/floors/) beside native routes and Canal instead of (a) and (b). */
+  floors: boolean;
 }
 
 const USAGE = `usage: npm run bench:filter [-- flags]
@@ -62,6 +64,9 @@ flags:
   --rounds N           alternating rounds per cell, order A B … then … B A (default 2)
   --compare-wasm PATH  also measure this filter build as "before" beside the current one, in the
                        same rounds; skips (b) and writes only "## Filter before/after"
+  --floors             measure native routes, the platform, SDK and host-call floors and Canal side by
+                       side at each size instead (with --compare-wasm, that build too); writes only
+                       "## Cost floors"
   --no-write           do not touch docs/benchmarks.md
   -h, --help           this help
 (results: the preamble, sections (a), (b) and Ratios of docs/benchmarks.md; with --compare-wasm only
@@ -73,7 +78,7 @@ function parseOptions(argv: string[]): Options {
     process.stdout.write(USAGE);
     process.exit(0);
   }
-  const opts: Options = { durationS: 10, warmupS: 2, connections: 32, sizes: [10, 1000, 10000], write: true, rounds: 2 };
+  const opts: Options = { durationS: 10, warmupS: 2, connections: 32, sizes: [10, 1000, 10000], write: true, rounds: 2, floors: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = (): number => {
@@ -87,6 +92,7 @@ function parseOptions(argv: string[]): Options {
     else if (a === "--sizes") opts.sizes = (argv[++i] ?? "").split(",").map(Number);
     else if (a === "--rounds") opts.rounds = next();
     else if (a === "--compare-wasm") opts.compareWasm = resolve(argv[++i] ?? "");
+    else if (a === "--floors") opts.floors = true;
     else if (a === "--no-write") opts.write = false;
     else throw new Error(`unknown option ${a}\n${USAGE}`);
   }
@@ -95,149 +101,6 @@ function parseOptions(argv: string[]): Options {
   return opts;
 }
 
-const CLUSTER_COUNT = 10;
-const clusterOf = (i: number): string => `outbound|8080||svc-${i % CLUSTER_COUNT}.bench.svc.cluster.local`;
-
-/** A table of `n` virtual hosts, each with two names and three routes (exact, prefix, catch-all). */
-export function benchTable(n: number): RouteTable {
-  const virtualHosts: VirtualHost[] = [];
-  for (let i = 0; i < n; i++) {
-    const ns = `ns-${i % 97}`;
-    virtualHosts.push({
-      name: `${ns}/svc-${i}`,
-      domains: [`svc-${i}.${ns}.svc.cluster.local`, `svc-${i}.${ns}`],
-      routes: [
-        { match: [{ uri: { exact: "/v1/status" } }], route: [{ cluster: clusterOf(i) }] },
-        { match: [{ uri: { prefix: "/api/" } }], route: [{ cluster: clusterOf(i + 1) }] },
-        { match: [{ uri: { prefix: "/" } }], route: [{ cluster: clusterOf(i + 2) }] },
-      ],
-    });
-  }
-  return { format: 1, version: `sha256:bench-${n}`, virtualHosts };
-}
-
-function benchHosts(table: RouteTable): string[] {
-  return table.virtualHosts.map((v, i) => v.domains[i % 2]);
-}
-
-const PATHS = ["/api/items/42", "/v1/status", "/index.html"];
-
-function progress(line: string): void {
-  process.stdout.write(`${line}\n`);
-}
-
-function cpuPlan(): { proxies: string; load: string } {
-  const n = cpus().length;
-  if (n < 2) return { proxies: "0", load: "0" };
-  return { proxies: String(n - 1), load: n === 2 ? "0" : `0-${n - 2}` };
-}
-
-/** A wrk result plus the CPU time the proxies under test spent per request. */
-export interface Measured extends WrkResult {
-  /** Proxy CPU (user+system, all Envoys of the path) per request, microseconds. */
-  cpuUsPerRequest: number;
-  /** The same, per round (round order). */
-  cpuUsPerRound: number[];
-}
-
-const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-
-/** utime+stime of a process, in seconds (/proc/<pid>/stat). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
-
-interface Side {
-  label: string;
-  url: string;
-  /** The Envoys on this path whose CPU counts. */
-  pids: number[];
-}
-
-/** Combines runs of one side: total requests / total time; latency percentiles averaged over runs. */
-function combine(runs: WrkResult[]): WrkResult {
-  const requests = runs.reduce((a, r) => a + r.requests, 0);
-  const durationS = runs.reduce((a, r) => a + r.durationS, 0);
-  const mean = (f: (r: WrkResult) => number): number => runs.reduce((a, r) => a + f(r), 0) / runs.length;
-  return {
-    requests,
-    durationS,
-    rps: requests / durationS,
-    p50: mean((r) => r.p50),
-    p75: mean((r) => r.p75),
-    p90: mean((r) => r.p90),
-    p99: mean((r) => r.p99),
-    non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
-    socketErrors: runs.reduce((a, r) => a + r.socketErrors, 0),
-    raw: runs.map((r) => r.raw).join("\n"),
-  };
-}
-
-/**
- * Measures targets alternately: a warm-up each, then opts.rounds rounds of duration/rounds
- * seconds per side, the order reversed every other round (A B C, C B A, ...) so that no side
- * always runs first or last; combined per side.
- */
-async function measureSides(sides: Side[], hosts: string[], opts: Options, cpu: string): Promise<Measured[]> {
-  const base = { hosts, paths: PATHS, connections: opts.connections, threads: 1, cpuList: cpu };
-  for (const { label, url } of sides) {
-    progress(`  ${label}: warm-up ${opts.warmupS} s`);
-    await runWrk({ ...base, url, durationS: opts.warmupS });
-  }
-  const runs: WrkResult[][] = sides.map(() => []);
-  const cpuSpent: number[][] = sides.map(() => []);
-  const slice = Math.max(1, Math.round(opts.durationS / opts.rounds));
-  const forward = sides.map((_, i) => i);
-  for (let round = 0; round < opts.rounds; round++) {
-    for (const side of round % 2 === 0 ? forward : [...forward].reverse()) {
-      const { label, url, pids } = sides[side];
-      const cpu0 = pids.reduce((t, p) => t + cpuSeconds(p), 0);
-      const r = await runWrk({ ...base, url, durationS: slice });
-      const cpuUsed = pids.reduce((t, p) => t + cpuSeconds(p), 0) - cpu0;
-      if (r.non2xx > 0 || r.socketErrors > 0) throw new Error(`${label}: ${r.non2xx} non-2xx, ${r.socketErrors} socket errors\n${r.raw}`);
-      runs[side].push(r);
-      cpuSpent[side].push(cpuUsed);
-      progress(
-        `  ${label}: round ${round + 1}/${opts.rounds}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms, ` +
-          `proxy CPU ${((cpuUsed / r.requests) * 1e6).toFixed(1)} µs/req`,
-      );
-    }
-  }
-  return sides.map((_, side) => {
-    const c = combine(runs[side]);
-    const spent = cpuSpent[side].reduce((a, b) => a + b, 0);
-    return { ...c, cpuUsPerRequest: (spent / c.requests) * 1e6, cpuUsPerRound: cpuSpent[side].map((u, k) => (u / runs[side][k].requests) * 1e6) };
-  });
-}
-
-async function measurePair(a: Side, b: Side, hosts: string[], opts: Options, cpu: string): Promise<[Measured, Measured]> {
-  const [ma, mb] = await measureSides([a, b], hosts, opts, cpu);
-  return [ma, mb];
-}
-
-/** A few requests through `port` for every kind of path: all must be 200 (routed, not a 404). */
-async function checkRoutes(port: number, hosts: string[]): Promise<void> {
-  const sample = [hosts[0], hosts[Math.floor(hosts.length / 2)], hosts[hosts.length - 1]];
-  for (const host of sample) {
-    for (const path of PATHS) {
-      const res = await request({ port, host, path });
-      if (res.status !== 200) throw new Error(`check: ${host}${path} answered ${res.status}: ${res.body.slice(0, 200)}`);
-    }
-  }
-}
-
-async function withEnvoy<T>(name: string, config: EnvoyConfig, cpu: string, fn: (e: EnvoyProcess, startMs: number) => Promise<T>): Promise<T> {
-  const t0 = performance.now();
-  const envoy = await startEnvoy({ name, config, concurrency: 1, cpuList: cpu, logLevel: "warning", readyTimeoutMs: 120_000 });
-  const startMs = performance.now() - t0;
-  try {
-    return await fn(envoy, startMs);
-  } finally {
-    await envoy.stop();
-  }
-}
 
 /** A filter build named by the commit of the checkout it lies in (its path when that is unknown). */
 function buildLabel(wasmPath: string): string {
@@ -310,15 +173,6 @@ interface SizeRow {
   nativeRss: number;
 }
 
-function machine(): { cpu: string; nproc: number } {
-  const info = readFileSync("/proc/cpuinfo", "utf8");
-  const m = /^model name\s*:\s*(.+)$/m.exec(info);
-  return { cpu: m?.[1]?.trim() ?? "unknown", nproc: cpus().length };
-}
-
-function fmt(n: number, digits = 0): string {
-  return n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
 
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
@@ -343,6 +197,18 @@ async function main(): Promise<void> {
       host: "127.0.0.1",
       port: upstream.port(),
     }));
+    if (opts.floors) {
+      const kernel = execFileSync("uname", ["-r"], { encoding: "utf8" }).trim();
+      const header = (loadAfter: string): string[] => [
+        `Generated by \`npm run bench:filter -- ${process.argv.slice(2).join(" ")}\` (bench/filter.ts, bench/floors/) on ${new Date().toISOString().slice(0, 10)}. Rerun it to refresh this section.`,
+        "",
+        `- Envoy ${ENVOY_VERSION}, one worker each; all Envoys of a size run side by side pinned to CPU ${plan.proxies}, wrk (1 thread, ${opts.connections} connections) and the upstream on CPU ${plan.load}; section (a)'s tables, requests and paths`,
+        `- machine: ${mach.nproc} CPUs, ${mach.cpu}, Linux ${kernel}; load average (1/5/15 min) ${loadBefore} before, ${loadAfter} after. **Taken with other work running on the machine** (other sessions' builds and tests): absolute figures vary from run to run; compare the sides within a run`,
+        `- ${opts.warmupS} s warm-up per side, then ${opts.rounds} rounds of ${Math.max(1, Math.round(opts.durationS / opts.rounds))} s per side, the order reversed every other round; proxy CPU = utime+stime of that Envoy (/proc) ÷ requests; every response 2xx`,
+      ];
+      await runFloors({ opts, wasmPath, before: opts.compareWasm, clusters, plan, header });
+      return;
+    }
     if (opts.compareWasm !== undefined) {
       await compareBuilds({ opts, before: opts.compareWasm, after: wasmPath, clusters, plan, mach, loadBefore });
       return;
@@ -505,7 +371,8 @@ function report(args: {
 
 Generated by \`${command}\` (bench/filter.ts) on ${new Date().toISOString().slice(0, 10)}. Rerun it to refresh this
 preamble and sections (a), (b) and "Ratios and targets"; the sections after them come from their own benches
-(\`make bench\` runs all five: filter, controller, filter-config, dns, istio; \`--compare-wasm\` runs write "Filter before/after").
+(\`make bench\` runs all five: filter, controller, filter-config, dns, istio; \`--compare-wasm\` runs write "Filter before/after",
+\`--floors\` runs "Cost floors").
 
 - Envoy ${ENVOY_VERSION} (the scripts/tools.sh binary), one worker (\`--concurrency 1\`) per Envoy under test
 - machine: ${mach.nproc} CPUs, ${mach.cpu}, Linux ${kernel}; load average (1/5/15 min) ${load}

@@ -7,7 +7,7 @@ import {
 import { buildPendingCache, cacheWorkLeft, entryUnwritten, writeSharedEntry } from "./load/incremental";
 import { loadTable, loadWhole } from "./load/loader";
 import { HeldRequests, DELAY_TICK_MS } from "./route/delays";
-import { REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, clearRouteCache, getPluginConfiguration, nowNanos, removeHeader, replaceHeader, setTickPeriod } from "./host";
+import { REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, getPluginConfiguration, nowNanos, removeHeader, replaceHeader, setTickPeriod } from "./host";
 import { countOutcome } from "./metrics";
 import { chance, nextRandom, seedRandom } from "./random";
 import { replyAbort, replyAmbiguous, replyDirect, replyNoRoute, replyRedirect } from "./route/replies";
@@ -202,8 +202,9 @@ function rewritePath(req: RequestView, block: MatchBlock | null, replacement: Ar
   return out;
 }
 
-/** One shared selection: the VM is single threaded and a selection never outlives a call. */
+/** One shared selection and request view: the VM is single threaded and neither outlives a call. */
 const selection = new Selection();
+const request = new RequestView();
 
 export class CanalStream extends Context {
   private canal: CanalRoot;
@@ -220,7 +221,8 @@ export class CanalStream extends Context {
     let canal = this.canal;
     if (canal.table.lazy !== null) canal.complete("request");
     let table = canal.table;
-    let req = new RequestView();
+    let req = request;
+    req.read();
     // The delivery probe (probe.ts) is answered before routing, whatever the table routes.
     if (isProbe(req.host)) {
       replyProbe(table);
@@ -296,9 +298,10 @@ export class CanalStream extends Context {
     }
     let routerKeys = route.routerKeys;
     for (let i = 0; i < routerKeys.length; i++) replaceHeader(REQ, routerKeys[i], route.routerValues[i]);
-    // Replacing (not adding) makes a client-sent x-canal-cluster irrelevant.
+    // Replacing (not adding) makes a client-sent x-canal-cluster irrelevant. Writing a request
+    // header clears Envoy's route cache (ABI <= 0.2.1, Envoy >= 1.33), so the cluster_header route
+    // reads this value without an explicit clear_route_cache call (docs/envoy.md).
     replaceHeader(REQ, KEY_CLUSTER, dest.cluster);
-    clearRouteCache();
     this.responseOps = route.response;
     this.destinationResponseOps = dest.response;
   }

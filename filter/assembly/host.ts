@@ -139,20 +139,6 @@ export function incrementCounter(id: u32): void {
   if (id != 0xffffffff) imports.proxy_increment_metric(id, 1);
 }
 
-let clearRouteCacheName = String.UTF8.encode("clear_route_cache");
-
-/**
- * Asks Envoy to re-select the route after the filter set x-canal-cluster. ABI 0.2.x has no
- * proxy_clear_route_cache import; Envoy offers the same through a foreign function. Header
- * changes already clear the cache on Envoy ≥ 1.33, so a failure here is harmless.
- */
-export function clearRouteCache(): void {
-  resetSlot();
-  imports.proxy_call_foreign_function(changetype<usize>(clearRouteCacheName), clearRouteCacheName.byteLength, 0, 0, SLOT, SLOT_LEN);
-  let ptr = load<usize>(SLOT);
-  if (ptr != 0) free(ptr);
-}
-
 /** The value of a Proxy-Wasm shared data key (process-wide in Envoy, per vm_id), or null. */
 export function getSharedData(key: ArrayBuffer): ArrayBuffer | null {
   resetSlot();

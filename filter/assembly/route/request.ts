@@ -35,6 +35,21 @@ export class RequestView {
   private pairs: ArrayBuffer | null = null;
 
   constructor() {
+    this.path = EMPTY;
+    this.authority = EMPTY;
+    this.pathLength = 0;
+  }
+
+  /**
+   * Reads the current request's headers into this view, forgetting the previous request's. One
+   * view serves every request (contexts.ts): the VM is single threaded and a view is used only
+   * within the onRequestHeaders call that read it, so no request allocates one.
+   */
+  read(): void {
+    this.method = null;
+    this.scheme = null;
+    this.pairs = null;
+    this.queryStart = -1;
     this.path = headerOrEmpty(KEY_PATH);
     this.authority = headerOrEmpty(KEY_AUTHORITY);
     this.pathLength = this.path.byteLength;
