@@ -244,7 +244,7 @@ async function runWorld(mode: DeliveryMode, n: number, opts: Options, wasm: stri
     execFileSync(process.execPath, [join(REPO_ROOT, "scripts/bundle-controller.mjs")], { cwd: REPO_ROOT, stdio: "ignore" });
     const ctl0 = performance.now();
     const ctl = await world.startController();
-    const code = controllerCode(ctl.output.join(""));
+    const code = controllerCode(ctl.output());
     const ig = await (async () => {
       const deadline = performance.now() + opts.syncTimeoutS * 1000;
       while (performance.now() < deadline) {
@@ -261,7 +261,7 @@ async function runWorld(mode: DeliveryMode, n: number, opts: Options, wasm: stri
     const tableVersion = ig.o.status?.tableVersion;
     // The in-process table orders virtual hosts by name, the controller by creation: same bytes, another version hash.
     const inProcessBytes = sizer.bytes(n);
-    const tableBytes = (await controllerTableBytes(ctl.output.join(""))) ?? inProcessBytes;
+    const tableBytes = (await controllerTableBytes(ctl.output())) ?? inProcessBytes;
     const canalServes = programmed.status === "True" || programmed.reason === "NoGateways";
     note(
       `${label} controller: ${programmed.reason} after ${fmt(controllerReadyS, 2)} s (spawn → status); table ${fmt(tableBytes)} bytes ` +

@@ -1,48 +1,27 @@
-// Controller replicas as child processes (controller-main.ts), and the controller Service the
+// Controller replicas as child processes (controller-main.ts, run by test/support/controller-process.ts), and the controller Service the
 // gateways' ECDS connections go through: a TCP forwarder on an ephemeral loopback port that sends
 // each connection to the first replica in its order that accepts it (kube-proxy skips a dead
 // replica once its endpoint goes; a refused connect stands in for that). Cuttable per gateway pod.
-import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { createServer, Socket, type Server } from "node:net";
-import { pollUntil, spawnTracked, stopTracked } from "../support/processes.ts";
+import { ControllerProcess } from "../support/controller-process.ts";
 import { LOOPBACK } from "../support/ports.ts";
 import { REPO_ROOT } from "../support/wasm.ts";
 
-export class ControllerProcess {
-  private readonly output: string[] = [];
-  ads = 0;
-
-  private constructor(readonly identity: string, readonly child: ChildProcess) {
-    for (const s of [child.stdout, child.stderr]) s?.on("data", (d: Buffer) => {
-      this.output.push(d.toString());
-      if (this.output.length > 2000) this.output.splice(0, 500);
-    });
-  }
-
-  static async start(identity: string, args: { kubeconfig: string; mountPath: string; podNet: string }): Promise<ControllerProcess> {
-    const child = spawnTracked(process.execPath, ["--import", "tsx", join(REPO_ROOT, "test/chaos/controller-main.ts"), args.kubeconfig, identity, args.mountPath, args.podNet], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    const p = new ControllerProcess(identity, child);
-    p.ads = await pollUntil(`controller ${identity} to start`, () => {
-      if (child.exitCode !== null) throw new Error(`controller ${identity} exited ${child.exitCode}: ${p.tail()}`);
-      const m = /\{"ads":(\d+)\}/.exec(p.output.join(""));
-      return m ? Number(m[1]) : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 50, onTimeout: () => p.tail() });
-    return p;
-  }
-
-  tail(lines = 20): string {
-    return this.output.join("").split("\n").slice(-lines).join("\n");
-  }
-
-  /** A crash: SIGKILL to the process group, no lease released, no stream closed cleanly. */
-  kill(): void {
-    if (this.child.pid !== undefined) process.kill(-this.child.pid, "SIGKILL");
-  }
-
-  stop(): Promise<void> {
-    return stopTracked(this.child);
-  }
+/** A replica (controller-main.ts), ready once it printed the port it serves ADS on. */
+export function startReplica(identity: string, args: { kubeconfig: string; mountPath: string; podNet: string }): Promise<ControllerProcess> {
+  return ControllerProcess.start({
+    name: `controller ${identity}`,
+    args: ["--import", "tsx", join(REPO_ROOT, "test/chaos/controller-main.ts"), args.kubeconfig, identity, args.mountPath, args.podNet],
+    cwd: REPO_ROOT,
+    maxLines: 10_000,
+    ready: (output) => {
+      const m = /\{"ads":(\d+)\}/.exec(output);
+      return m ? { ecdsPort: Number(m[1]) } : undefined;
+    },
+    timeoutMs: 60_000,
+    intervalMs: 50,
+  });
 }
 
 export class ControllerService {

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { waitEntry } from "../dns/env.ts";
 import { pollUntil } from "../support/processes.ts";
 import { expectNoFailures, holdsFor, MIN_REQUESTS } from "./assert.ts";
-import { ControllerProcess, ControllerService } from "./controller-process.ts";
+import type { ControllerProcess } from "../support/controller-process.ts";
+import { ControllerService, startReplica } from "./controller-process.ts";
 import { ChaosWorld, FQDN } from "./harness.ts";
 
 let w: ChaosWorld;
@@ -25,12 +26,12 @@ async function leaseHolder(): Promise<string | undefined> {
 beforeAll(async () => {
   w = await ChaosWorld.start("chaos-leader-kill");
   const args = { kubeconfig: w.env.api.kubeconfigPath, mountPath: w.env.mount, podNet: w.podNet };
-  a = await ControllerProcess.start("replica-a", args);
+  a = await startReplica("replica-a", args);
   await pollUntil("replica-a to hold the lease", async () => ((await leaseHolder()) === "replica-a" ? true : undefined), { timeoutMs: 30_000, intervalMs: 100, onTimeout: () => a.tail() });
-  b = await ControllerProcess.start("replica-b", args);
+  b = await startReplica("replica-b", args);
   // The controller Service as each pod's connection finds it: gw-1 lands on A, gw-2 on B.
-  svc1 = new ControllerService(() => [a.ads, b.ads]);
-  svc2 = new ControllerService(() => [b.ads, a.ads]);
+  svc1 = new ControllerService(() => [a.ecdsPort, b.ecdsPort]);
+  svc2 = new ControllerService(() => [b.ecdsPort, a.ecdsPort]);
   await svc1.open();
   await svc2.open();
   const pods = [await w.startPod(1, { adsPort: svc1.port }), await w.startPod(2, { adsPort: svc2.port })];

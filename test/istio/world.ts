@@ -9,7 +9,6 @@
 // The harness plays kubelet and pilot-agent, nothing else: every decision about routes,
 // clusters and filters is istiod's, the controller's and Envoy's. See docs/istio-testing.md.
 
-import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { applyAll, CONTROL_CHART, find, GATEWAY_CHART, sets, template } from "../charts/helm.ts";
@@ -17,7 +16,8 @@ import { startEnvoy, type EnvoyProcess } from "../support/envoy.ts";
 import { request, type HttpResponse, type RequestOptions } from "../support/http.ts";
 import { startIstiod, podTemplateFacts, prepareForIstiod, renderIstioProxyBootstrap, type Istiod } from "../support/istiod.ts";
 import { startKubeApi, type KubeApi, type KubeObject } from "../support/k8s.ts";
-import { pollUntil, spawnTracked, stopTracked } from "../support/processes.ts";
+import { canalControllerReady, ControllerProcess } from "../support/controller-process.ts";
+import { pollUntil } from "../support/processes.ts";
 import { freePort, LOOPBACK } from "../support/ports.ts";
 import { startUpstream, type Echo, type Upstream } from "../support/upstream.ts";
 import { ensureCanalWasm, REPO_ROOT } from "../support/wasm.ts";
@@ -50,24 +50,6 @@ export interface ChartInstall {
   controlObjects: KubeObject[];
   /** EnvoyFilter mode: the port the controller serves ECDS on (chart ecds.port). */
   ecdsPort?: number;
-}
-
-export class ControllerProcess {
-  readonly output: string[] = [];
-  constructor(readonly child: ChildProcess) {
-    child.stdout?.on("data", (d: Buffer) => this.output.push(d.toString()));
-    child.stderr?.on("data", (d: Buffer) => this.output.push(d.toString()));
-  }
-  tail(lines = 30): string {
-    return this.output.join("").trimEnd().split("\n").slice(-lines).join("\n");
-  }
-  get alive(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-  stop(signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> {
-    if (signal === "SIGKILL") this.child.kill("SIGKILL");
-    return stopTracked(this.child, 5000);
-  }
 }
 
 // Proxies get loopback addresses of their own: never 127.0.0.1, which the backends use (istiod
@@ -200,16 +182,13 @@ export class IstioWorld {
     const container = (deployment.spec as { template: { spec: { serviceAccountName: string; containers: { args: string[] }[] } } }).template.spec;
     const args = container.containers[0].args.map((a) => a.replace(/^(--(?:ecds|metrics)-address=)0\.0\.0\.0:/, `$1${LOOPBACK}:`)).map((a) => (a.startsWith("--metrics-address=") ? `--metrics-address=${LOOPBACK}:0` : a));
     const kubeconfig = await this.serviceAccountKubeconfig(SYSTEM_NS, container.serviceAccountName);
-    const child = spawnTracked(process.execPath, [join(REPO_ROOT, "bin/canal.mjs"), ...args, "--kubeconfig", kubeconfig, "--identity", identity], {
-      stdio: ["ignore", "pipe", "pipe"],
+    const proc = ControllerProcess.spawn({
+      name: identity,
+      args: [join(REPO_ROOT, "bin/canal.mjs"), ...args, "--kubeconfig", kubeconfig, "--identity", identity],
       env: { ...process.env, MALLOC_MMAP_THRESHOLD_: "1048576" },
     });
-    const proc = new ControllerProcess(child);
-    this.controllers.push(proc);
-    await pollUntil(`${identity} to start`, () => {
-      if (!proc.alive) throw new Error(`${identity} exited: ${proc.tail()}`);
-      return /"metrics":"http:\/\/[^"]+\/metrics"/.test(proc.output.join("")) ? true : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 50, onTimeout: () => proc.tail() });
+    this.controllers.push(proc); // stopped by stop() even if it never gets ready
+    await proc.waitReady(canalControllerReady(false), { timeoutMs: 30_000, intervalMs: 50 });
     return proc;
   }
 
@@ -352,7 +331,7 @@ ${ports.map((p) => `  - port: {number: ${p}, protocol: HTTP, name: http-${p}}\n 
   }
 
   async stop(): Promise<void> {
-    for (const c of this.controllers) await c.stop("SIGKILL").catch(() => undefined);
+    for (const c of this.controllers) await c.stop("SIGKILL", 5000).catch(() => undefined);
     for (const g of this.gateways) await g.envoy.stop().catch(() => undefined);
     for (const n of this.natives) await n.envoy.stop().catch(() => undefined);
     for (const b of this.backends) for (const u of b.upstreams.values()) await u.close().catch(() => undefined);

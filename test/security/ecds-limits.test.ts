@@ -8,7 +8,8 @@ import { ecdsServiceDefinition, ECDS_METHOD_PATH, TYPED_EXTENSION_CONFIG_TYPE_UR
 import type { DiscoveryRequest, DiscoveryResponse } from "../../controller/src/sinks/ecds/proto.ts";
 import { startKubeApi, type KubeApi } from "../support/k8s.ts";
 import { pollUntil } from "../support/processes.ts";
-import { ControllerProcess, GROUP, internalGatewayStatus, SEED } from "./ecds-harness.ts";
+import type { ControllerProcess } from "../support/controller-process.ts";
+import { GROUP, internalGatewayStatus, SEED, startEcdsController } from "./ecds-harness.ts";
 
 const MAX_STREAMS = 300;
 const MiB = 1024 * 1024;
@@ -22,7 +23,7 @@ beforeAll(async () => {
   await api.applyYaml(SEED);
   // Every test client is 127.0.0.1: the per-IP cap (tested in ecds-server-limits.test.ts) is
   // raised here so the overall cap is what the 10,000-stream flood meets.
-  ctl = await ControllerProcess.start(api, ["--ecds-max-streams", String(MAX_STREAMS), "--ecds-max-streams-per-ip", "100000"]);
+  ctl = await startEcdsController(api, ["--ecds-max-streams", String(MAX_STREAMS), "--ecds-max-streams-per-ip", "100000"]);
   await pollUntil("the seed's status", async () => ((await internalGatewayStatus(api)).tableVersion ? true : undefined), { timeoutMs: 30_000, intervalMs: 100, onTimeout: () => ctl.tail() });
 }, 240_000);
 

@@ -9,7 +9,8 @@ import { LOOPBACK } from "../support/ports.ts";
 import { pollUntil } from "../support/processes.ts";
 import { startUpstream } from "../support/upstream.ts";
 import { ensureCanalWasm } from "../support/wasm.ts";
-import { ControllerProcess, GROUP, internalGatewayStatus, makeTestCerts, SEED, tlsCredentials, type TestCert } from "./ecds-harness.ts";
+import type { ControllerProcess } from "../support/controller-process.ts";
+import { GROUP, internalGatewayStatus, makeTestCerts, SEED, startEcdsController, type TestCert, tlsCredentials } from "./ecds-harness.ts";
 
 const SERVER_NAME = "canal-controller.istio-system.svc";
 
@@ -28,8 +29,8 @@ beforeAll(async () => {
   await api.prepareForCanal();
   await api.applyYaml(SEED);
   const tls = ["--ecds-tls-cert", certs.certFile, "--ecds-tls-key", certs.keyFile];
-  tlsCtl = await ControllerProcess.start(api, [...tls, "--lease-name", "tls"], wasmPath);
-  mutualCtl = await ControllerProcess.start(api, [...tls, "--ecds-tls-client-ca", certs.caFile, "--lease-name", "mutual"], wasmPath);
+  tlsCtl = await startEcdsController(api, [...tls, "--lease-name", "tls"], wasmPath);
+  mutualCtl = await startEcdsController(api, [...tls, "--ecds-tls-client-ca", certs.caFile, "--lease-name", "mutual"], wasmPath);
 }, 240_000);
 
 afterAll(async () => {

@@ -3,7 +3,7 @@
 // ports from /listeners), readiness by polling admin /ready, logs captured to a file that is
 // quoted in failure messages, a unique --base-id per instance, cleanup of the process tree.
 
-import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request as httpRequest } from "node:http";
@@ -57,10 +57,32 @@ export interface ListenerInfo {
   port: number;
 }
 
+// Work dirs startEnvoy made (opts.workDir unset): stop() removes them, and so does the test
+// process's exit for an Envoy never stopped, so runs leave nothing in /tmp.
+const ownedWorkDirs = new Set<string>();
+let ownedExitHook = false;
+
+function ownWorkDir(dir: string): void {
+  ownedWorkDirs.add(dir);
+  if (ownedExitHook) return;
+  ownedExitHook = true;
+  // Registered after processes.ts' hook (which kills the children), so it runs after it.
+  process.on("exit", () => {
+    for (const d of ownedWorkDirs) rmSync(d, { recursive: true, force: true });
+  });
+}
+
+function removeOwnedWorkDir(dir: string): void {
+  if (!ownedWorkDirs.delete(dir)) return;
+  rmSync(dir, { recursive: true, force: true });
+}
+
 export class EnvoyProcess {
   readonly adminUrl: string;
   readonly adminPort: number;
   readonly listeners: ListenerInfo[];
+  /** The log as it was at stop(), once stop() removed the work dir. */
+  private finalLog: string | undefined;
   constructor(
     readonly name: string,
     readonly child: ChildProcess,
@@ -131,6 +153,7 @@ export class EnvoyProcess {
 
   /** The whole log so far. */
   log(): string {
+    if (this.finalLog !== undefined) return this.finalLog;
     return existsSync(this.logPath) ? readFileSync(this.logPath, "utf8") : "";
   }
 
@@ -143,8 +166,13 @@ export class EnvoyProcess {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  /** Stops Envoy; a work dir startEnvoy made goes too (the log stays readable through log()). */
   async stop(): Promise<void> {
     await stopTracked(this.child);
+    if (this.finalLog === undefined && ownedWorkDirs.has(this.workDir)) {
+      this.finalLog = this.log();
+      removeOwnedWorkDir(this.workDir);
+    }
   }
 }
 
@@ -186,6 +214,7 @@ function listenerPorts(body: string): ListenerInfo[] {
 export async function startEnvoy(opts: StartEnvoyOptions): Promise<EnvoyProcess> {
   const binary = envoyBinary();
   const workDir = opts.workDir ?? mkdtempSync(join(tmpdir(), `canal-${opts.name}-`));
+  if (opts.workDir === undefined) ownWorkDir(workDir);
   const configPath = join(workDir, `${opts.name}.yaml`);
   const logPath = join(workDir, `${opts.name}.log`);
   const adminAddressPath = join(workDir, `${opts.name}.admin-address`);
@@ -250,6 +279,7 @@ export async function startEnvoy(opts: StartEnvoyOptions): Promise<EnvoyProcess>
     return new EnvoyProcess(opts.name, child, workDir, logPath, adminPort, listeners);
   } catch (err) {
     await stopTracked(child);
+    removeOwnedWorkDir(workDir); // the error carries the log tail
     throw err;
   }
 }
