@@ -57,7 +57,10 @@ export function isOwnershipReason(reason: ProblemReason): boolean {
   return OWNERSHIP_REASONS.has(reason);
 }
 
-export type ProblemKind = "InternalGateway" | "Gateway" | "VirtualService" | "DestinationRule" | "Service";
+/** The kinds parseObject reads. */
+export type IstioProblemKind = "InternalGateway" | "Gateway" | "VirtualService" | "DestinationRule" | "Service";
+/** Gateway API kinds (api/parse-httproute.ts), not yet read by parseObject nor written to status. */
+export type ProblemKind = IstioProblemKind | "HTTPRoute" | "ReferenceGrant";
 
 export interface Problem {
   kind: ProblemKind;
