@@ -119,7 +119,8 @@ func (e *evaluator) scalar(x ast.Expr) (any, bool) {
 func isConversionOrPtr(fun ast.Expr) bool {
 	switch f := fun.(type) {
 	case *ast.Ident:
-		return f.Name == "string" || f.Name == "int" || f.Name == "int32" || f.Name == "int64" || (len(f.Name) > 0 && strings.ToUpper(f.Name[:1]) == f.Name[:1])
+		// new(x) is Go 1.26's pointer to a value.
+		return f.Name == "new" || f.Name == "string" || f.Name == "int" || f.Name == "int32" || f.Name == "int64" || (len(f.Name) > 0 && strings.ToUpper(f.Name[:1]) == f.Name[:1])
 	case *ast.SelectorExpr:
 		// pkg.Type(x) conversions are capitalised; ptr.To(x) is the one helper the tests use.
 		return f.Sel.Name == "To" || (len(f.Sel.Name) > 0 && strings.ToUpper(f.Sel.Name[:1]) == f.Sel.Name[:1] && !strings.HasPrefix(f.Sel.Name, "Must") && !strings.HasPrefix(f.Sel.Name, "New") && !strings.HasPrefix(f.Sel.Name, "Get"))

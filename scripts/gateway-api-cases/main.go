@@ -25,10 +25,11 @@ import (
 
 // Packages whose constants the tests use, by import path, relative to -src.
 var constPackages = map[string]string{
-	"sigs.k8s.io/gateway-api/conformance/utils/suite": "conformance/utils/suite",
-	"sigs.k8s.io/gateway-api/conformance/utils/echo":  "conformance/utils/echo",
-	"sigs.k8s.io/gateway-api/conformance/utils/http":  "conformance/utils/http",
-	"sigs.k8s.io/gateway-api/pkg/features":            "pkg/features",
+	"sigs.k8s.io/gateway-api/conformance/utils/suite":        "conformance/utils/suite",
+	"sigs.k8s.io/gateway-api/conformance/utils/echo":         "conformance/utils/echo",
+	"sigs.k8s.io/gateway-api/conformance/utils/http":         "conformance/utils/http",
+	"sigs.k8s.io/gateway-api/pkg/features":                   "pkg/features",
+	"sigs.k8s.io/gateway-api/conformance/utils/roundtripper": "conformance/utils/roundtripper",
 }
 
 const (
