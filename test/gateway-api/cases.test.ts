@@ -2,36 +2,14 @@
 // is exactly what scripts/gateway-api-cases generates from the pinned release's Go sources, and
 // it holds the mesh and HTTPRoute core cases the replay needs.
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { GATEWAY_API_VERSION, requireGatewayApiDir } from "../support/gateway-api.ts";
+import { casesFile } from "./conformance-data.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
-const FILE = join(import.meta.dirname, "cases", "conformance.json");
-
-interface Case {
-  subtest?: string;
-  expected: { Request?: { Host?: unknown; Path?: unknown; Method?: unknown }; Backend?: unknown; Response?: { StatusCode?: unknown } };
-  unresolved?: string[];
-}
-interface Test {
-  name: string;
-  mesh: boolean;
-  core: boolean;
-  features: string[];
-  manifests: string[];
-  cases: Case[];
-}
-interface Cases {
-  version: string;
-  base: Record<string, string>;
-  manifests: Record<string, string>;
-  tests: Test[];
-}
-
-const committed = readFileSync(FILE, "utf8");
-const data = JSON.parse(committed) as Cases;
+const data = casesFile();
+const committed = data.text;
 const byName = new Map(data.tests.map((t) => [t.name, t]));
 
 describe("conformance cases as data", () => {
