@@ -95,6 +95,12 @@ export interface WeightedCluster {
 export interface Redirect {
   /** Replaces the whole path. The request's query string is kept unless this contains '?'. */
   uri?: string;
+  /**
+   * Replaces the path prefix that the winning match block matched by `uri.prefix`, keeping the
+   * rest of the path and the query (the whole path when the block matched otherwise, as
+   * `rewrite.uri` does). Not with `uri`. Gateway API redirects with ReplacePrefixMatch.
+   */
+  prefixRewrite?: string;
   authority?: string;
   scheme?: string;
   port?: number;

@@ -247,7 +247,11 @@ export class CanalStream extends Context {
     selection.route = null;
     selection.block = null;
     if (route.action == ACTION_REDIRECT) {
-      replyRedirect(table, route.redirect!, req);
+      let redirect = route.redirect!;
+      let prefixRewrite = redirect.prefixRewrite;
+      let rewritten: ArrayBuffer | null = null;
+      if (prefixRewrite !== null) rewritten = rewritePath(req, block, prefixRewrite);
+      replyRedirect(table, redirect, req, rewritten);
       countOutcome(vh, OUTCOME_LOCAL_REPLY);
       return FilterHeadersStatusValues.StopIteration;
     }

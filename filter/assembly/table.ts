@@ -62,6 +62,8 @@ export class Destination {
 export class Redirect {
   uri: ArrayBuffer | null = null;
   uriHasQuery: bool = false;
+  /** Replaces the prefix the winning block matched (the whole path without a prefix match). */
+  prefixRewrite: ArrayBuffer | null = null;
   authority: ArrayBuffer | null = null;
   scheme: ArrayBuffer | null = null;
   port: i32 = 0;

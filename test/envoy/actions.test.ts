@@ -27,6 +27,7 @@ const ACTIONS = table(VERSION, [
     { match: [{ uri: { prefix: "/r2" } }], redirect: { uri: "/x?y=1", authority: "other.test", scheme: "https", port: 8443, redirectCode: 302 } },
     { match: [{ uri: { prefix: "/r3" } }], redirect: { scheme: "https", redirectCode: 307 } },
     { match: [{ uri: { prefix: "/r4" } }], redirect: { authority: "moved.test", redirectCode: 308 } },
+    { match: [{ uri: { prefix: "/r5/" } }, { uri: { exact: "/r5" } }], redirect: { prefixRewrite: "/five/", redirectCode: 302 } },
   ]),
   vhost("act/direct", ["direct.test"], [
     { match: [{ uri: { exact: "/hello" } }], directResponse: { status: 200, body: "hello from canal\n" } },
@@ -165,6 +166,14 @@ describe("redirect", () => {
     const b = await gw.send("redirect.test", "/r4");
     expect(b.status).toBe(308);
     expect(b.headers.location).toBe("http://moved.test/r4");
+  });
+
+  it("prefixRewrite replaces the prefix the block matched and keeps the rest and the query; the whole path after an exact match", async () => {
+    const a = await gw.send("redirect.test", "/r5/a/b?q=1");
+    expect(a.status).toBe(302);
+    expect(a.headers.location).toBe("http://redirect.test/five/a/b?q=1");
+    const b = await gw.send("redirect.test", "/r5");
+    expect(b.headers.location).toBe("http://redirect.test/five/");
   });
 });
 

@@ -41,7 +41,6 @@ const NOT_REPLAYED: Record<string, string> = {
  * still fail, so a fix shows up as a failure here until the entry is removed.
  */
 const KNOWN_FAILURES: Record<string, { cases: number[]; reason: string }> = {
-  MeshHTTPRouteRedirectPath: { cases: [0, 2, 3], reason: "RequestRedirect with ReplacePrefixMatch answers 500: the route table's redirect replaces the whole path (schema gap)" },
   MeshHTTPRouteNamedRule: { cases: [1], reason: "the upstream case expects the backend to see /named for a request to /unnamed; the mesh suite never compares paths, Canal's replay does" },
 };
 

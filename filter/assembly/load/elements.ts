@@ -41,7 +41,7 @@ const DEST_KEYS: Array<string> = ["cluster", "weight", "headers"];
 const OPS_KEYS: Array<string> = ["set", "add", "remove"];
 const OPERATIONS_KEYS: Array<string> = ["request", "response"];
 const REWRITE_KEYS: Array<string> = ["uri", "authority"];
-const REDIRECT_KEYS: Array<string> = ["uri", "authority", "scheme", "port", "redirectCode"];
+const REDIRECT_KEYS: Array<string> = ["uri", "prefixRewrite", "authority", "scheme", "port", "redirectCode"];
 const FAULT_KEYS: Array<string> = ["delay", "abort"];
 const DELAY_KEYS: Array<string> = ["fixedDelayMs", "percentage"];
 const ABORT_KEYS: Array<string> = ["httpStatus", "percentage"];
@@ -311,13 +311,20 @@ function compileRedirect(v: i32, path: i32): Redirect | null {
   if (!expect(v, J_OBJECT, path)) return null;
   if (!onlyKeys(v, REDIRECT_KEYS, path)) return null;
   let r = new Redirect();
-  if (sizeOf(v) == 0) { fail(path, "at least one of uri, authority, scheme, port is required"); return null; }
+  if (sizeOf(v) == 0) { fail(path, "at least one of uri, prefixRewrite, authority, scheme, port is required"); return null; }
   let uri = get(v, "uri");
   if (uri >= 0) {
     let s = getString(uri, child(path, "uri"));
     if (ok() && !s.startsWith("/")) fail(child(path, "uri"), "must start with '/'");
     r.uri = encode(s);
     r.uriHasQuery = s.includes("?");
+  }
+  let prefixRewrite = get(v, "prefixRewrite");
+  if (prefixRewrite >= 0) {
+    let s = getString(prefixRewrite, child(path, "prefixRewrite"));
+    if (ok() && !s.startsWith("/")) fail(child(path, "prefixRewrite"), "must start with '/'");
+    if (ok() && uri >= 0) fail(child(path, "prefixRewrite"), "uri and prefixRewrite are exclusive");
+    r.prefixRewrite = encode(s);
   }
   let authority = get(v, "authority");
   if (authority >= 0) {

@@ -2,9 +2,8 @@
 // become headers.request/response (names lower-cased; host, pseudo-headers, x-canal-* and values
 // with CR/LF are left out and reported). RequestRedirect and URLRewrite are kept as intents: the
 // path they write depends on how each match block matched (rules.ts). Filters Canal does not
-// translate (RequestMirror, CORS, ExtensionRef, ExternalAuth) and a prefix-replacing redirect,
-// which the table cannot express, make the rule answer 500 rather than route differently from
-// what was written.
+// translate (RequestMirror, CORS, ExtensionRef, ExternalAuth) make the rule answer 500 rather
+// than route differently from what was written.
 import type { HTTPHeaderModifier, HTTPPathModifier, HTTPRouteFilter, HTTPRouteRule } from "../../api/gateway-api.ts";
 import type { HeaderOperations, HeaderOps, Redirect, Retries } from "../../../../schema/route-table.ts";
 import { parseDurationMs } from "../durations.ts";
@@ -53,10 +52,6 @@ export function ruleFilters(rule: HTTPRouteRule, path: string, ctx: HTTPRouteCon
       if (r.hostname !== undefined) redirect.authority = r.hostname;
       if (r.port !== undefined) redirect.port = r.port;
       out.redirect = r.path === undefined ? { redirect } : { redirect, path: r.path };
-      if (r.path?.type === "ReplacePrefixMatch") {
-        out.unsupported ??= "a RequestRedirect with path ReplacePrefixMatch is not supported yet (UnsupportedValue)";
-        ctx.sink.add(ctx.route, `${at}.requestRedirect.path`, "UnsupportedValue", `${at}.requestRedirect.path: ReplacePrefixMatch redirects are not supported yet (the route table's redirect replaces the whole path); the rule answers 500. Use ReplaceFullPath.`);
-      }
     } else if (f.type === "URLRewrite") {
       const rw: NonNullable<RuleFilters["rewrite"]> = {};
       if (f.urlRewrite.hostname !== undefined) rw.authority = f.urlRewrite.hostname;

@@ -60,9 +60,19 @@ export function matchRoutes(rule: HTTPRouteRule, t: TranslatedRule, match: HTTPR
   const fail = (why: string): EntryRoutes => ({ routes: [{ ...base(variants), directResponse: { status: INVALID_RULE_STATUS, body: `canal: rule ${name} cannot route: ${why}\n` } }], services: [], clusters: [] });
   if (t.filters.unsupported !== undefined) return fail(t.filters.unsupported);
   if (t.filters.redirect !== undefined) {
-    const redirect = { ...t.filters.redirect.redirect };
-    if (redirectPath?.type === "ReplaceFullPath") redirect.uri = redirectPath.replaceFullPath === "" ? "/" : redirectPath.replaceFullPath;
-    return { routes: [{ ...base(variants), redirect }], services: [], clusters: [] };
+    const redirect = t.filters.redirect.redirect;
+    if (redirectPath?.type !== "ReplacePrefixMatch") {
+      const full = redirectPath === undefined ? {} : { uri: redirectPath.replaceFullPath === "" ? "/" : redirectPath.replaceFullPath };
+      return { routes: [{ ...base(variants), redirect: { ...redirect, ...full } }], services: [], clusters: [] };
+    }
+    // As for a prefix rewrite: an exact path is replaced whole, the rest of a prefix is kept.
+    const r = redirectPath.replacePrefixMatch;
+    const routes: Route[] = [];
+    for (const v of variants) {
+      if (v.shape === "regex") return fail("ReplacePrefixMatch needs a PathPrefix match (UnsupportedValue)");
+      routes.push({ ...base([v]), redirect: v.shape === "exact" ? { ...redirect, uri: r || "/" } : { ...redirect, prefixRewrite: `${r.replace(/\/+$/, "")}/` } });
+    }
+    return { routes, services: [], clusters: [] };
   }
   const b = t.backends;
   if (b === undefined || !b.ok) return fail(b?.why ?? "no backends");
