@@ -48,6 +48,11 @@ export function translateMeshRoutes(routes: readonly HTTPRoute[], env: MeshEnv):
     const attached = attachments(route, env, sink);
     if (attached.length === 0) continue;
     reportIgnored(route, sink);
+    if (route.spec.hostnames.length > 0) {
+      // GAMMA: a Service parent is matched by the Service it names, not by a Host; the spec does
+      // not define hostnames for mesh routes, so they are not used rather than guessed.
+      sink.add(route, "spec.hostnames", "UnsupportedValue", `spec.hostnames does not apply to the route's Service parentRefs: there the route takes the requests for the Service it is attached to, whatever hostnames say (they matter for Gateway parents only).`);
+    }
     translated.set(route, route.spec.rules.map((rule, i) => translateRule(rule, i, ctx)));
     for (const a of attached) {
       const key = `${a.service.metadata.namespace}/${a.service.metadata.name}`;
