@@ -79,6 +79,7 @@ function checkedRegex(pattern: string, field: string, ctx: HTTPRouteContext): St
 /** The precedence key of a match (spec order; see precedence.ts). */
 export function matchRank(m: HTTPRouteMatch): { pathRank: number; prefixLength: number; method: number; headers: number; query: number } {
   const pathRank = m.path.type === "Exact" ? 0 : m.path.type === "PathPrefix" ? 1 : 2;
-  const prefixLength = m.path.type === "PathPrefix" ? m.path.value.replace(/\/+$/, "").length : 0;
+  // Longer first within a kind, as Istio's conversion sorts (regexes by their length too).
+  const prefixLength = m.path.type === "PathPrefix" ? m.path.value.replace(/\/+$/, "").length : m.path.type === "RegularExpression" ? m.path.value.length : 0;
   return { pathRank, prefixLength, method: m.method === undefined ? 0 : 1, headers: new Set(m.headers.map((h) => h.name.toLowerCase())).size, query: new Set(m.queryParams.map((q) => q.name)).size };
 }

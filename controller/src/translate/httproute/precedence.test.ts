@@ -23,6 +23,7 @@ describe("match precedence", () => {
     ["an Exact path before a longer prefix", match({ path: { type: "Exact", value: "/a" } }), match({ path: { type: "PathPrefix", value: "/a/b/c" } })],
     ["a longer prefix before a shorter one", match({ path: { type: "PathPrefix", value: "/abc" } }), match({ path: { type: "PathPrefix", value: "/ab" } })],
     ["a prefix before a regex", match({ path: { type: "PathPrefix", value: "/" } }), match({ path: { type: "RegularExpression", value: "/a.*" } })],
+    ["a longer regex before a shorter one", match({ path: { type: "RegularExpression", value: "/a/[0-9]+" } }), match({ path: { type: "RegularExpression", value: "/a.*" } })],
     ["a method before more headers", match({ method: "GET" }), match({ headers: [h("a"), h("b")] })],
     ["more headers before more query params", match({ headers: [h("a")] }), match({ queryParams: [h("a"), h("b")] })],
     ["more query params before none", match({ queryParams: [h("a")] }), match({})],

@@ -2,8 +2,9 @@
 // (spec: HTTPRouteRule.matches): an Exact path first, then the longest PathPrefix (characters,
 // trailing slash ignored), then a method match, then more header matches, then more query
 // parameter matches; ties go to the oldest route, then "namespace/name" alphabetically, then the
-// first rule and match in list order. RegularExpression paths rank after every prefix (the spec
-// leaves them to the implementation; the rank is Canal's choice, in docs/gateway-api.md).
+// first rule and match in list order. RegularExpression paths, which the spec leaves to the
+// implementation, rank after every prefix, longer patterns first: the order of Istio's own
+// conversion (pilot/pkg/config/kube/gateway/conversion.go, sortHTTPRoutes: Exact > Prefix > Regex).
 import type { HTTPRoute, HTTPRouteMatch, HTTPRouteRule } from "../../api/gateway-api.ts";
 import { compareAge } from "../order.ts";
 import { matchRank } from "./matches.ts";
