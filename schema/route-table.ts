@@ -52,6 +52,12 @@ export interface Route {
   rewrite?: Rewrite;
   headers?: HeaderOperations;
   fault?: Fault;
+  /**
+   * With `route` only: a share of the traffic, weighed against the destinations' weights, that
+   * the filter answers with a local 500 instead of routing (Gateway API: the share of backends
+   * that cannot be used). Integer 1..1,000,000; with the weights, at most MAX_TOTAL_WEIGHT.
+   */
+  unroutedWeight?: number;
   /** Upstream request timeout. 0 disables it (Istio's default). */
   timeoutMs?: number;
   retries?: Retries;

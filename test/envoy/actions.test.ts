@@ -22,6 +22,7 @@ const ACTIONS = table(VERSION, [
       ],
     },
   ]),
+  vhost("act/unrouted", ["unrouted.test"], [{ route: [{ cluster: clusterName("alpha"), weight: 3 }], unroutedWeight: 1 }]),
   vhost("act/redirect", ["redirect.test"], [
     { match: [{ uri: { prefix: "/r1" } }], redirect: { uri: "/new" } },
     { match: [{ uri: { prefix: "/r2" } }], redirect: { uri: "/x?y=1", authority: "other.test", scheme: "https", port: 8443, redirectCode: 302 } },
@@ -142,6 +143,25 @@ describe("weighted split", () => {
     expect(alpha).toBeGreaterThanOrEqual(1297);
     expect(alpha).toBeLessThanOrEqual(1503);
     expect(counts.get("gamma") ?? 0).toBe(0);
+  }, 60_000);
+
+  it("answers the unrouted share with a local 500 and routes the rest (3:1 over a fixed sample)", async () => {
+    const n = 400;
+    let local = 0;
+    for (let i = 0; i < n; i++) {
+      const res = await gw.send("unrouted.test", "/u");
+      if (res.status === 500) {
+        expect(res.body).toBe("canal: no usable backend for this share of the route's traffic\n");
+        expect(res.headers["x-canal-table"]).toBe(VERSION);
+        local += 1;
+      } else {
+        expect(res.status).toBe(200);
+        expect(jsonBody<Echo>(res).upstream).toBe("alpha");
+      }
+    }
+    // Binomial(400, 0.25): mean 100, sd 8.7; ±5 sd is [57, 143].
+    expect(local).toBeGreaterThanOrEqual(57);
+    expect(local).toBeLessThanOrEqual(143);
   }, 60_000);
 });
 

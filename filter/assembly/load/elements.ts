@@ -33,7 +33,7 @@ const H_PER_TRY_TIMEOUT = String.UTF8.encode("x-envoy-upstream-rq-per-try-timeou
 // Allowed members per object (module constants: an array literal in a function allocates per call).
 export const TOP_KEYS: Array<string> = ["format", "version", "virtualHosts", "ambiguousHosts"];
 export const VHOST_KEYS: Array<string> = ["name", "domains", "routes"];
-const ROUTE_KEYS: Array<string> = ["name", "match", "route", "redirect", "directResponse", "rewrite", "headers", "fault", "timeoutMs", "retries"];
+const ROUTE_KEYS: Array<string> = ["name", "match", "route", "redirect", "directResponse", "rewrite", "headers", "fault", "timeoutMs", "retries", "unroutedWeight"];
 const BLOCK_KEYS: Array<string> = ["name", "uri", "scheme", "method", "authority", "headers", "withoutHeaders", "queryParams", "ignoreUriCase"];
 const MATCH_KEYS: Array<string> = ["exact", "prefix", "regex"];
 const MATCH_KEYS_PRESENT: Array<string> = ["exact", "prefix", "regex", "present"];
@@ -50,7 +50,7 @@ const DIRECT_KEYS: Array<string> = ["status", "body"];
 export const AMBIGUOUS_KEYS: Array<string> = ["host", "candidates"];
 // members() output per object kind (the index is the key's position in the *_KEYS list).
 export const VHOST_SLOTS = new StaticArray<i32>(3);
-const ROUTE_SLOTS = new StaticArray<i32>(10);
+const ROUTE_SLOTS = new StaticArray<i32>(11);
 const BLOCK_SLOTS = new StaticArray<i32>(9);
 const DEST_SLOTS = new StaticArray<i32>(3);
 
@@ -438,7 +438,7 @@ export function compileRoute(v: i32, path: i32, table: RouteTable): Route | null
   if (!expect(v, J_OBJECT, path)) return null;
   let slots = ROUTE_SLOTS;
   if (!members(v, ROUTE_KEYS, slots, path)) return null;
-  // ROUTE_KEYS order: name, match, route, redirect, directResponse, rewrite, headers, fault, timeoutMs, retries
+  // ROUTE_KEYS order: name, match, route, redirect, directResponse, rewrite, headers, fault, timeoutMs, retries, unroutedWeight
   let name = unchecked(slots[0]);
   let match = unchecked(slots[1]);
   let dests = unchecked(slots[2]);
@@ -449,6 +449,7 @@ export function compileRoute(v: i32, path: i32, table: RouteTable): Route | null
   let fault = unchecked(slots[7]);
   let timeout = unchecked(slots[8]);
   let retries = unchecked(slots[9]);
+  let unrouted = unchecked(slots[10]);
   let route = new Route();
   // The name only has to be a string: nothing at request time uses it, so it is not kept.
   if (name >= 0) expect(name, J_STRING, child(path, "name"));
@@ -512,6 +513,14 @@ export function compileRoute(v: i32, path: i32, table: RouteTable): Route | null
   }
   if (!ok()) return null;
   let isRoute = route.action == ACTION_ROUTE;
+  if (unrouted >= 0) {
+    let p = child(path, "unroutedWeight");
+    if (!isRoute) { fail(p, "only allowed with route"); return null; }
+    let w = <u64>getInt(unrouted, p, 1, 1000000);
+    if (ok() && <u64>route.totalWeight + w > <u64>MAX_TOTAL_WEIGHT) fail(p, "with the destination weights it sums to " + (<u64>route.totalWeight + w).toString() + ": at most " + MAX_TOTAL_WEIGHT.toString() + " is allowed");
+    if (!ok()) return null;
+    route.unroutedWeight = <u32>w;
+  }
   if (rewrite >= 0) {
     let p = child(path, "rewrite");
     if (!isRoute) { fail(p, "only allowed with route"); return null; }

@@ -1,8 +1,7 @@
 // backendRefs → weighted clusters. Per the spec: a backend with weight 0 gets no traffic; all
 // weights 0, or no backend at all, answers 500; a backend that cannot be resolved (wrong kind,
-// missing Service or port, another namespace without a ReferenceGrant) answers 500 for its share.
-// The table cannot express "500 for a share" yet (a destination is always a cluster): the valid
-// backends then take the whole traffic, and a problem says so (docs/gateway-api.md, schema gap).
+// missing Service or port, another namespace without a ReferenceGrant) answers 500 for its share
+// (the route's unroutedWeight: the filter answers that share itself).
 import type { Service } from "../../api/core.ts";
 import type { HTTPBackendRef } from "../../api/gateway-api.ts";
 import { MAX_TOTAL_WEIGHT, type HeaderOperations, type WeightedCluster } from "../../../../schema/route-table.ts";
@@ -13,7 +12,8 @@ import { headerFilters } from "./filters.ts";
 import { referencePermitted } from "./reference-grants.ts";
 
 export type BackendsOutcome =
-  | { ok: true; clusters: WeightedCluster[]; services: Service[]; refs: ClusterRef[] }
+  /** `unrouted`: the weight of the backends that cannot be used (answered with 500), 0 if none. */
+  | { ok: true; clusters: WeightedCluster[]; unrouted: number; services: Service[]; refs: ClusterRef[] }
   /** `why`: one line for the 500 body. */
   | { ok: false; why: string };
 
@@ -42,10 +42,7 @@ export function translateBackends(refs: readonly HTTPBackendRef[], path: string,
     return { ok: false, why: "backend weights sum over the limit" };
   }
   if (resolved.length === 0) return { ok: false, why: firstInvalid ?? "no backend can be used" };
-  if (invalidWeight > 0) {
-    ctx.sink.add(ctx.route, path, "BackendNotFound", `${path}: backends with ${invalidWeight} of ${total} weight cannot be used (reported on each); the spec answers 500 for their share, which the route table cannot express yet, so the valid backends take all of the traffic.`);
-  }
-  return { ok: true, clusters: resolved.map((r) => r.cluster), services: resolved.map((r) => r.service), refs: resolved.map((r) => r.ref) };
+  return { ok: true, clusters: resolved.map((r) => r.cluster), unrouted: invalidWeight, services: resolved.map((r) => r.service), refs: resolved.map((r) => r.ref) };
 }
 
 /** The backend's cluster, or why it cannot be used (also reported). */

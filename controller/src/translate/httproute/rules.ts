@@ -78,6 +78,7 @@ export function matchRoutes(rule: HTTPRouteRule, t: TranslatedRule, match: HTTPR
   if (b === undefined || !b.ok) return fail(b?.why ?? "no backends");
   const routed = (vs: readonly Variant[], uri: string | undefined): Route => {
     const r: Route = { ...base(vs), route: b.clusters };
+    if (b.unrouted > 0) r.unroutedWeight = b.unrouted;
     const authorityRewrite = t.filters.rewrite?.authority;
     if (uri !== undefined || authorityRewrite !== undefined) r.rewrite = { ...(uri === undefined ? {} : { uri }), ...(authorityRewrite === undefined ? {} : { authority: authorityRewrite }) };
     if (t.filters.headers !== undefined) r.headers = t.filters.headers;
