@@ -14,7 +14,7 @@ $(NPM_STAMP): package.json package-lock.json $(wildcard patches/*.patch)
 
 deps: $(NPM_STAMP) ## install npm dependencies (applies patches/ to the SDK)
 
-tools: ## obtain and cache every tool: Envoy, func-e, wrk, etcd, kube-apiserver, Istio CRDs, CoreDNS, dig, helm, istiod
+tools: ## obtain and cache every tool: Envoy, func-e, wrk, etcd, kube-apiserver, Istio CRDs, Gateway API CRDs and conformance sources, CoreDNS, dig, helm, istiod
 	scripts/tools.sh all
 
 build/canal.wasm: $(NPM_STAMP) $(FILTER_SOURCES)
@@ -49,6 +49,7 @@ test: build tools typecheck ## run every test suite
 	npm run --silent test:envoy
 	npm run --silent test:ecds
 	npm run --silent test:k8s
+	npm run --silent test:gateway-api
 	npm run --silent test:dns-harness
 	npm run --silent test:dns
 	npm run --silent test:charts

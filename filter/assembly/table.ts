@@ -62,6 +62,8 @@ export class Destination {
 export class Redirect {
   uri: ArrayBuffer | null = null;
   uriHasQuery: bool = false;
+  /** Replaces the prefix the winning block matched (the whole path without a prefix match). */
+  prefixRewrite: ArrayBuffer | null = null;
   authority: ArrayBuffer | null = null;
   scheme: ArrayBuffer | null = null;
   port: i32 = 0;
@@ -77,6 +79,8 @@ export class Route {
   action: i32 = ACTION_ROUTE;
   destinations: StaticArray<Destination> = NO_DESTINATIONS;
   totalWeight: u32 = 0;
+  /** Weight of the share answered with a local 500 (unroutedWeight), beside totalWeight. */
+  unroutedWeight: u32 = 0;
   redirect: Redirect | null = null;
   directStatus: u32 = 0;
   directBody: ArrayBuffer = NO_BYTES;

@@ -32,13 +32,15 @@ export const corpus: Table[] = readdirSync(corpusDir)
 
 /**
  * Makes routing independent of the filter's random draws (the two VMs draw differently): weighted
- * routes send everything to their first destination, fault percentages are 0 or 100.
+ * routes send everything to their first destination and have no unrouted share, fault
+ * percentages are 0 or 100.
  */
 export function deterministic(t: Table): Table {
   const out = clone(t);
   for (const vh of out.virtualHosts) {
     for (const r of vh.routes ?? []) {
       if (Array.isArray(r.route) && r.route.length > 1) r.route.forEach((d: Json, i: number) => (d.weight = i === 0 ? 1 : 0));
+      delete r.unroutedWeight;
       for (const kind of ["delay", "abort"]) {
         const f = r.fault?.[kind];
         if (f && typeof f.percentage === "number") f.percentage = f.percentage >= 50 ? 100 : 0;

@@ -22,11 +22,13 @@ const ACTIONS = table(VERSION, [
       ],
     },
   ]),
+  vhost("act/unrouted", ["unrouted.test"], [{ route: [{ cluster: clusterName("alpha"), weight: 3 }], unroutedWeight: 1 }]),
   vhost("act/redirect", ["redirect.test"], [
     { match: [{ uri: { prefix: "/r1" } }], redirect: { uri: "/new" } },
     { match: [{ uri: { prefix: "/r2" } }], redirect: { uri: "/x?y=1", authority: "other.test", scheme: "https", port: 8443, redirectCode: 302 } },
     { match: [{ uri: { prefix: "/r3" } }], redirect: { scheme: "https", redirectCode: 307 } },
     { match: [{ uri: { prefix: "/r4" } }], redirect: { authority: "moved.test", redirectCode: 308 } },
+    { match: [{ uri: { prefix: "/r5/" } }, { uri: { exact: "/r5" } }], redirect: { prefixRewrite: "/five/", redirectCode: 302 } },
   ]),
   vhost("act/direct", ["direct.test"], [
     { match: [{ uri: { exact: "/hello" } }], directResponse: { status: 200, body: "hello from canal\n" } },
@@ -142,6 +144,25 @@ describe("weighted split", () => {
     expect(alpha).toBeLessThanOrEqual(1503);
     expect(counts.get("gamma") ?? 0).toBe(0);
   }, 60_000);
+
+  it("answers the unrouted share with a local 500 and routes the rest (3:1 over a fixed sample)", async () => {
+    const n = 400;
+    let local = 0;
+    for (let i = 0; i < n; i++) {
+      const res = await gw.send("unrouted.test", "/u");
+      if (res.status === 500) {
+        expect(res.body).toBe("canal: no usable backend for this share of the route's traffic\n");
+        expect(res.headers["x-canal-table"]).toBe(VERSION);
+        local += 1;
+      } else {
+        expect(res.status).toBe(200);
+        expect(jsonBody<Echo>(res).upstream).toBe("alpha");
+      }
+    }
+    // Binomial(400, 0.25): mean 100, sd 8.7; ±5 sd is [57, 143].
+    expect(local).toBeGreaterThanOrEqual(57);
+    expect(local).toBeLessThanOrEqual(143);
+  }, 60_000);
 });
 
 describe("redirect", () => {
@@ -165,6 +186,14 @@ describe("redirect", () => {
     const b = await gw.send("redirect.test", "/r4");
     expect(b.status).toBe(308);
     expect(b.headers.location).toBe("http://moved.test/r4");
+  });
+
+  it("prefixRewrite replaces the prefix the block matched and keeps the rest and the query; the whole path after an exact match", async () => {
+    const a = await gw.send("redirect.test", "/r5/a/b?q=1");
+    expect(a.status).toBe(302);
+    expect(a.headers.location).toBe("http://redirect.test/five/a/b?q=1");
+    const b = await gw.send("redirect.test", "/r5");
+    expect(b.headers.location).toBe("http://redirect.test/five/");
   });
 });
 

@@ -8,7 +8,7 @@ import { parseMeta } from "./parse-meta.ts";
 import { parseInternalGatewaySpec, parseServiceSpec } from "./parse-core.ts";
 import { parseDestinationRuleSpec, parseGatewaySpec } from "./parse-gateway.ts";
 import { parseVirtualServiceSpec } from "./parse-virtualservice.ts";
-import type { Problem, ProblemKind } from "./problem.ts";
+import type { IstioProblemKind as ProblemKind, Problem } from "./problem.ts";
 import { Reader } from "./reader.ts";
 import type { Snapshot } from "./snapshot.ts";
 

@@ -48,7 +48,13 @@ export const PROBLEM_REASONS = [
   "InvalidRetries",
 ] as const;
 
-export type ProblemReason = (typeof PROBLEM_REASONS)[number];
+/**
+ * Reasons of Gateway API routes: the spec's own condition reasons where one fits, so that status
+ * (not yet written) can use them as they are. Raised by translate/httproute/; docs/gateway-api.md.
+ */
+export const GATEWAY_API_REASONS = ["NoMatchingParent", "BackendNotFound", "RefNotPermitted", "InvalidKind", "UnsupportedValue"] as const;
+
+export type ProblemReason = (typeof PROBLEM_REASONS)[number] | (typeof GATEWAY_API_REASONS)[number];
 
 /** The refusals of host ownership (ADR 0003), which `canal plan` lists with the DNS changes. */
 const OWNERSHIP_REASONS: ReadonlySet<ProblemReason> = new Set(["HostNotOwned", "HostNotGranted", "AliasReserved", "SystemNamespace", "OptOutNotOwned"]);
@@ -57,7 +63,10 @@ export function isOwnershipReason(reason: ProblemReason): boolean {
   return OWNERSHIP_REASONS.has(reason);
 }
 
-export type ProblemKind = "InternalGateway" | "Gateway" | "VirtualService" | "DestinationRule" | "Service";
+/** The kinds parseObject reads. */
+export type IstioProblemKind = "InternalGateway" | "Gateway" | "VirtualService" | "DestinationRule" | "Service";
+/** Gateway API kinds (api/parse-httproute.ts), not yet read by parseObject nor written to status. */
+export type ProblemKind = IstioProblemKind | "HTTPRoute" | "ReferenceGrant";
 
 export interface Problem {
   kind: ProblemKind;

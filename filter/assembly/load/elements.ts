@@ -33,7 +33,7 @@ const H_PER_TRY_TIMEOUT = String.UTF8.encode("x-envoy-upstream-rq-per-try-timeou
 // Allowed members per object (module constants: an array literal in a function allocates per call).
 export const TOP_KEYS: Array<string> = ["format", "version", "virtualHosts", "ambiguousHosts"];
 export const VHOST_KEYS: Array<string> = ["name", "domains", "routes"];
-const ROUTE_KEYS: Array<string> = ["name", "match", "route", "redirect", "directResponse", "rewrite", "headers", "fault", "timeoutMs", "retries"];
+const ROUTE_KEYS: Array<string> = ["name", "match", "route", "redirect", "directResponse", "rewrite", "headers", "fault", "timeoutMs", "retries", "unroutedWeight"];
 const BLOCK_KEYS: Array<string> = ["name", "uri", "scheme", "method", "authority", "headers", "withoutHeaders", "queryParams", "ignoreUriCase"];
 const MATCH_KEYS: Array<string> = ["exact", "prefix", "regex"];
 const MATCH_KEYS_PRESENT: Array<string> = ["exact", "prefix", "regex", "present"];
@@ -41,7 +41,7 @@ const DEST_KEYS: Array<string> = ["cluster", "weight", "headers"];
 const OPS_KEYS: Array<string> = ["set", "add", "remove"];
 const OPERATIONS_KEYS: Array<string> = ["request", "response"];
 const REWRITE_KEYS: Array<string> = ["uri", "authority"];
-const REDIRECT_KEYS: Array<string> = ["uri", "authority", "scheme", "port", "redirectCode"];
+const REDIRECT_KEYS: Array<string> = ["uri", "prefixRewrite", "authority", "scheme", "port", "redirectCode"];
 const FAULT_KEYS: Array<string> = ["delay", "abort"];
 const DELAY_KEYS: Array<string> = ["fixedDelayMs", "percentage"];
 const ABORT_KEYS: Array<string> = ["httpStatus", "percentage"];
@@ -50,7 +50,7 @@ const DIRECT_KEYS: Array<string> = ["status", "body"];
 export const AMBIGUOUS_KEYS: Array<string> = ["host", "candidates"];
 // members() output per object kind (the index is the key's position in the *_KEYS list).
 export const VHOST_SLOTS = new StaticArray<i32>(3);
-const ROUTE_SLOTS = new StaticArray<i32>(10);
+const ROUTE_SLOTS = new StaticArray<i32>(11);
 const BLOCK_SLOTS = new StaticArray<i32>(9);
 const DEST_SLOTS = new StaticArray<i32>(3);
 
@@ -311,13 +311,20 @@ function compileRedirect(v: i32, path: i32): Redirect | null {
   if (!expect(v, J_OBJECT, path)) return null;
   if (!onlyKeys(v, REDIRECT_KEYS, path)) return null;
   let r = new Redirect();
-  if (sizeOf(v) == 0) { fail(path, "at least one of uri, authority, scheme, port is required"); return null; }
+  if (sizeOf(v) == 0) { fail(path, "at least one of uri, prefixRewrite, authority, scheme, port is required"); return null; }
   let uri = get(v, "uri");
   if (uri >= 0) {
     let s = getString(uri, child(path, "uri"));
     if (ok() && !s.startsWith("/")) fail(child(path, "uri"), "must start with '/'");
     r.uri = encode(s);
     r.uriHasQuery = s.includes("?");
+  }
+  let prefixRewrite = get(v, "prefixRewrite");
+  if (prefixRewrite >= 0) {
+    let s = getString(prefixRewrite, child(path, "prefixRewrite"));
+    if (ok() && !s.startsWith("/")) fail(child(path, "prefixRewrite"), "must start with '/'");
+    if (ok() && uri >= 0) fail(child(path, "prefixRewrite"), "uri and prefixRewrite are exclusive");
+    r.prefixRewrite = encode(s);
   }
   let authority = get(v, "authority");
   if (authority >= 0) {
@@ -431,7 +438,7 @@ export function compileRoute(v: i32, path: i32, table: RouteTable): Route | null
   if (!expect(v, J_OBJECT, path)) return null;
   let slots = ROUTE_SLOTS;
   if (!members(v, ROUTE_KEYS, slots, path)) return null;
-  // ROUTE_KEYS order: name, match, route, redirect, directResponse, rewrite, headers, fault, timeoutMs, retries
+  // ROUTE_KEYS order: name, match, route, redirect, directResponse, rewrite, headers, fault, timeoutMs, retries, unroutedWeight
   let name = unchecked(slots[0]);
   let match = unchecked(slots[1]);
   let dests = unchecked(slots[2]);
@@ -442,6 +449,7 @@ export function compileRoute(v: i32, path: i32, table: RouteTable): Route | null
   let fault = unchecked(slots[7]);
   let timeout = unchecked(slots[8]);
   let retries = unchecked(slots[9]);
+  let unrouted = unchecked(slots[10]);
   let route = new Route();
   // The name only has to be a string: nothing at request time uses it, so it is not kept.
   if (name >= 0) expect(name, J_STRING, child(path, "name"));
@@ -505,6 +513,14 @@ export function compileRoute(v: i32, path: i32, table: RouteTable): Route | null
   }
   if (!ok()) return null;
   let isRoute = route.action == ACTION_ROUTE;
+  if (unrouted >= 0) {
+    let p = child(path, "unroutedWeight");
+    if (!isRoute) { fail(p, "only allowed with route"); return null; }
+    let w = <u64>getInt(unrouted, p, 1, 1000000);
+    if (ok() && <u64>route.totalWeight + w > <u64>MAX_TOTAL_WEIGHT) fail(p, "with the destination weights it sums to " + (<u64>route.totalWeight + w).toString() + ": at most " + MAX_TOTAL_WEIGHT.toString() + " is allowed");
+    if (!ok()) return null;
+    route.unroutedWeight = <u32>w;
+  }
   if (rewrite >= 0) {
     let p = child(path, "rewrite");
     if (!isRoute) { fail(p, "only allowed with route"); return null; }

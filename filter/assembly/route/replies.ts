@@ -160,7 +160,8 @@ function hostEnd(a: ArrayBuffer): i32 {
 const SCHEME_SEP = String.UTF8.encode("://");
 const COLON = String.UTF8.encode(":");
 
-export function replyRedirect(table: RouteTable, r: Redirect, req: RequestView): void {
+/** `rewritten`: the path after r.prefixRewrite (computed by the caller, which knows the block). */
+export function replyRedirect(table: RouteTable, r: Redirect, req: RequestView, rewritten: ArrayBuffer | null): void {
   let loc = new Bytes();
   let scheme = r.scheme;
   // (No ternaries over references here: AS 0.17 miscounts references through them.)
@@ -176,7 +177,9 @@ export function replyRedirect(table: RouteTable, r: Redirect, req: RequestView):
     loc.add(a);
   }
   let uri = r.uri;
-  if (uri === null) {
+  if (rewritten !== null) {
+    loc.add(rewritten);
+  } else if (uri === null) {
     loc.add(req.path);
   } else {
     loc.add(uri);

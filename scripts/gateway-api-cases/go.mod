@@ -1,0 +1,3 @@
+module canal.local/scripts/gateway-api-cases
+
+go 1.26
