@@ -19,7 +19,7 @@ import { parseGatewayApiObject } from "../../controller/src/api/parse-httproute.
 import type { HTTPRoute, ReferenceGrant } from "../../controller/src/api/gateway-api.ts";
 import { translateMeshRoutes } from "../../controller/src/translate/httproute/mesh.ts";
 import { ServiceIndex } from "../../controller/src/translate/services.ts";
-import { assembleTable } from "../../controller/src/translate/table.ts";
+import { assembleTable } from "../../controller/src/translate/assemble-table.ts";
 import { loadRegexValidator } from "../../controller/src/translate/regex-validator.ts";
 import { buildRegexCheck } from "../../controller/src/translate/regex-check/build.ts";
 import { casesFile, type ConformanceCase, type ConformanceTest } from "./conformance-data.ts";

@@ -12,7 +12,7 @@ import type { InternalGateway } from "../../api/internalgateway.ts";
 import { parseObjects } from "../../api/parse.ts";
 import { parseGatewayApiObject } from "../../api/parse-httproute.ts";
 import { GATEWAY_API_REASONS, sortProblems, type Problem } from "../../api/problem.ts";
-import { assembleTable } from "../table.ts";
+import { assembleTable } from "../assemble-table.ts";
 import { buildRegexCheck } from "../regex-check/build.ts";
 import { loadRegexValidator } from "../regex-validator.ts";
 import { ServiceIndex } from "../services.ts";
