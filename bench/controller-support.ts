@@ -171,7 +171,9 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-export class ControllerProcess {
+/** The bench's controller: every log line kept with the time it was read, so phases can be timed
+ *  from the log (test/support/controller-process.ts is the tests' process wrapper). */
+export class TimedControllerLog {
   readonly lines: LogLine[] = [];
   private pending = "";
   private readonly waiters = new Set<() => void>();
@@ -209,10 +211,10 @@ export class ControllerProcess {
   }
 
   /** With the environment Canal deploys the controller with (runner/process-env.ts). */
-  static spawn(args: string[], logPath: string, cwd: string): ControllerProcess {
+  static spawn(args: string[], logPath: string, cwd: string): TimedControllerLog {
     const spawnedAt = performance.now();
     const child = spawnTracked(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], cwd, env: { ...process.env, ...CONTROLLER_PROCESS_ENV } });
-    return new ControllerProcess(child, logPath, spawnedAt);
+    return new TimedControllerLog(child, logPath, spawnedAt);
   }
 
   get pid(): number {
@@ -360,7 +362,7 @@ export class MetricsSampler {
 
   constructor(
     private readonly url: string,
-    private readonly proc: ControllerProcess,
+    private readonly proc: TimedControllerLog,
     intervalMs = 200,
   ) {
     this.loop = this.run(intervalMs);

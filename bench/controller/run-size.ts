@@ -10,7 +10,7 @@ import { K8S_VERSION, startKubeApi, type KubeApi, type KubeObject } from "../../
 import { LOOPBACK } from "../../test/support/ports.ts";
 import { startUpstream, type Upstream } from "../../test/support/upstream.ts";
 import { REPO_ROOT } from "../../test/support/wasm.ts";
-import { Applier, ControllerProcess, fmt, MetricsSampler, progress, withDeadline } from "../controller-support.ts";
+import { Applier, TimedControllerLog, fmt, MetricsSampler, progress, withDeadline } from "../controller-support.ts";
 import { inProcessBreakdown } from "./breakdown.ts";
 import { runChanges, settle } from "./changes.ts";
 import type { Options } from "./options.ts";
@@ -42,7 +42,7 @@ async function createObjects(applier: Applier, n: number, opts: Options, label: 
 }
 
 interface Spawned {
-  ctl: ControllerProcess;
+  ctl: TimedControllerLog;
   spawnWall: number;
   ecdsPort: number;
   metricsUrl: string;
@@ -78,7 +78,7 @@ async function spawnController(api: KubeApi, opts: Options, wasmPath: string, wo
   execFileSync(process.execPath, [join(REPO_ROOT, "scripts/bundle-controller.mjs")], { cwd: REPO_ROOT, stdio: "ignore" });
   progress(`[${label}] spawning: node ${controllerArgs.map((a) => a.replace(REPO_ROOT + "/", "").replace(workDir, "<work>")).join(" ")}`);
   const spawnWall = Date.now();
-  const ctl = ControllerProcess.spawn(controllerArgs, join(workDir, "controller.log"), REPO_ROOT);
+  const ctl = TimedControllerLog.spawn(controllerArgs, join(workDir, "controller.log"), REPO_ROOT);
   cleanups.push(async () => ctl.stop());
   const ecdsLine = await ctl.waitLine("serving ECDS", 60_000);
   const ecdsAddress = String(ecdsLine.fields.address ?? "");

@@ -1,7 +1,7 @@
 // What the phases of one size share once the API server, the controller and Envoy run.
 
 import type { EnvoyProcess } from "../../test/support/envoy.ts";
-import type { Applier, ControllerProcess, MetricsSampler } from "../controller-support.ts";
+import type { Applier, TimedControllerLog, MetricsSampler } from "../controller-support.ts";
 import type { Options } from "./options.ts";
 
 export const VS_TRANSLATED = 'canal_memo_virtualservices{result="translated"}';
@@ -12,7 +12,7 @@ export interface Stage {
   label: string;
   opts: Options;
   applier: Applier;
-  ctl: ControllerProcess;
+  ctl: TimedControllerLog;
   envoy: EnvoyProcess;
   /** Envoy's listener port. */
   gwPort: number;
