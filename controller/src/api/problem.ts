@@ -57,7 +57,10 @@ export function isOwnershipReason(reason: ProblemReason): boolean {
   return OWNERSHIP_REASONS.has(reason);
 }
 
-export type ProblemKind = "InternalGateway" | "Gateway" | "VirtualService" | "DestinationRule" | "Service";
+/** The kinds a problem can be about (also the labels of canal_problems). */
+export const PROBLEM_KINDS = ["InternalGateway", "Gateway", "VirtualService", "DestinationRule", "Service"] as const;
+
+export type ProblemKind = (typeof PROBLEM_KINDS)[number];
 
 export interface Problem {
   kind: ProblemKind;
