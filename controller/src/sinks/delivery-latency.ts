@@ -23,11 +23,15 @@ export class DeliveryLatency {
     metrics?.histogram(CHANGE_DELIVERED_METRIC, HELP, LATENCY_BUCKETS, { sink });
   }
 
-  /** `version` is now the group's table; `changedAt` (clock ms): the informer event behind it. */
-  changed(group: string, version: string, changedAt: number): void {
+  /**
+   * `version` is now the group's table; `changedAt` (clock ms): the informer event behind it.
+   * `coalesce` false: the table it replaces may have been delivered by someone else (a sink that
+   * delivers only as the leader, on a replica that does not lead), so time this one from its own change.
+   */
+  changed(group: string, version: string, changedAt: number, coalesce = true): void {
     const p = this.pending.get(group);
     if (p?.version === version) return;
-    this.pending.set(group, { version, since: Math.min(p?.since ?? changedAt, changedAt) });
+    this.pending.set(group, { version, since: coalesce ? Math.min(p?.since ?? changedAt, changedAt) : changedAt });
   }
 
   /** The sink delivered `version` of `group`: records the latency once, if it was waiting. */
@@ -41,11 +45,6 @@ export class DeliveryLatency {
   /** Someone else delivered it, at a time not known here (another leader): no sample. */
   forget(group: string, version: string): void {
     if (this.pending.get(group)?.version === version) this.pending.delete(group);
-  }
-
-  /** Forgets every waiting table (this replica's view of what is undelivered no longer holds). */
-  clear(): void {
-    this.pending.clear();
   }
 
   /** Keeps only these groups (deleted InternalGateways would wait for ever). */

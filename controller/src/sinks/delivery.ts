@@ -30,7 +30,7 @@ export interface TableSink {
   prune(accepted: readonly GatewayResult[]): Promise<void>;
   /**
    * This replica started or stopped leading. Optional: for a sink that delivers only as the leader
-   * (WasmPlugin), what it noted as undelivered before says nothing about what the leader did.
+   * (WasmPlugin), whose view of what is undelivered depends on it.
    */
   leadershipChanged?(leading: boolean): void;
   /** Status must follow ACKs and NACKs, which arrive after a sync. */

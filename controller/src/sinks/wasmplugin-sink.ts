@@ -20,20 +20,24 @@ export interface WasmPluginOptions {
 export class WasmPluginSink implements TableSink {
   private readonly plugins: WasmPluginWriter;
   private readonly latency: DeliveryLatency;
+  private leading = false;
 
   constructor(private readonly o: { kc: k8s.KubeConfig; plugin: WasmPluginOptions; log: Logger; metrics: Metrics }) {
     this.plugins = new WasmPluginWriter(o.kc);
     this.latency = new DeliveryLatency(o.metrics, "wasmplugin");
   }
 
-  /** Writes nothing (only the leader writes, in `deliver`); notes when the table changed, for the latency. */
+  /**
+   * Writes nothing (only the leader writes, in `deliver`); notes when the table changed, for the
+   * latency. Only the leader coalesces: on another replica the leader delivers the tables, so the
+   * one a new leader finds unwritten is timed from its own change.
+   */
   publish(g: GatewayResult, _json: unknown, changedAt = performance.now()): void {
-    if (g.accepted) this.latency.changed(key(g), g.table.version, changedAt);
+    if (g.accepted) this.latency.changed(key(g), g.table.version, changedAt, this.leading);
   }
 
-  /** Another replica delivered (or will deliver) the tables noted so far: their latency is not known here. */
-  leadershipChanged(): void {
-    this.latency.clear();
+  leadershipChanged(leading: boolean): void {
+    this.leading = leading;
   }
 
   onDeliveryChange(): () => void {
