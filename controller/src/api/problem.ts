@@ -63,10 +63,12 @@ export function isOwnershipReason(reason: ProblemReason): boolean {
   return OWNERSHIP_REASONS.has(reason);
 }
 
+/** The kinds a problem can be about (also the labels of canal_problems). */
+export const PROBLEM_KINDS = ["InternalGateway", "Gateway", "VirtualService", "DestinationRule", "Service", "HTTPRoute", "ReferenceGrant"] as const;
+
+export type ProblemKind = (typeof PROBLEM_KINDS)[number];
 /** The kinds parseObject reads. */
-export type IstioProblemKind = "InternalGateway" | "Gateway" | "VirtualService" | "DestinationRule" | "Service";
-/** Gateway API kinds (api/parse-httproute.ts), not yet read by parseObject nor written to status. */
-export type ProblemKind = IstioProblemKind | "HTTPRoute" | "ReferenceGrant";
+export type IstioProblemKind = Exclude<ProblemKind, "HTTPRoute" | "ReferenceGrant">;
 
 export interface Problem {
   kind: ProblemKind;
