@@ -25,7 +25,7 @@ REGEX_CHECK_SOURCES := $(shell find filter/assembly/regex controller/src/transla
 build/regex-check.wasm: $(NPM_STAMP) $(REGEX_CHECK_SOURCES)
 	npm run --silent build:regex-check
 
-CONTROLLER_SOURCES := $(shell find controller/src schema envoy -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
+CONTROLLER_SOURCES := $(shell find controller/src schema envoy -name '*.ts' -not -name '*.test.ts' 2>/dev/null) filter/assembly/root-id.ts
 
 # The CLI as one plain-JavaScript module; bin/canal.mjs runs it while it is up to date.
 build/controller/canal.mjs: $(NPM_STAMP) $(CONTROLLER_SOURCES) scripts/bundle-controller.mjs

@@ -1,6 +1,6 @@
 // Canal's router filter: the Proxy-Wasm entry points (from the runtime) and the root context
-// factory. Envoy's `root_id` must be CANAL_ROOT_ID (schema/filter-identity.ts, shared with the
-// controller and the bootstrap); an empty root_id is accepted too.
+// factory. Envoy's `root_id` must be CANAL_ROOT_ID (root-id.ts, which the controller and the
+// bootstraps read through schema/filter-identity.ts); an empty root_id is accepted too.
 //
 // Only the callbacks Canal acts on are exported: Envoy does not call a callback the module does
 // not export (it takes Continue, or true for proxy_on_done), so each one left out is a call into
@@ -17,7 +17,7 @@ export {
 } from "@solo-io/proxy-runtime/exports";
 import { RootContext, registerRootContext } from "@solo-io/proxy-runtime";
 import { CanalRoot } from "./contexts";
-import { CANAL_ROOT_ID } from "../../schema/filter-identity";
+import { CANAL_ROOT_ID } from "./root-id";
 
 function createRoot(context_id: u32): RootContext {
   return new CanalRoot(context_id);

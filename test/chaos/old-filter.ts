@@ -9,7 +9,8 @@ import { newestMtime, REPO_ROOT } from "../support/wasm.ts";
 
 const OUT_DIR = join(REPO_ROOT, "build", "chaos-old");
 const WASM = join(OUT_DIR, "canal-old.wasm");
-const ROUTE_KEYS = `const ROUTE_KEYS: Array<string> = ["name", "match", "route", "redirect", "directResponse", "rewrite", "headers", "fault", "timeoutMs", "retries"];`;
+/** The filter's list of route members, whatever else it holds, as long as it names `timeoutMs`. */
+const ROUTE_KEYS = /const ROUTE_KEYS: Array<string> = \[[^\]]*"timeoutMs"[^\]]*\];/;
 
 /** The old build's path, building it first when missing or older than filter/assembly. */
 export function oldFilterWasm(): string {
@@ -22,8 +23,9 @@ export function oldFilterWasm(): string {
   const compile = join(copy, "load", "elements.ts");
   const text = readFileSync(compile, "utf8");
   // A renamed slot keeps the member order the compiler's slots rely on.
-  if (!text.includes(ROUTE_KEYS)) throw new Error("filter/assembly/load/elements.ts: ROUTE_KEYS changed; update test/chaos/old-filter.ts");
-  writeFileSync(compile, text.replace(ROUTE_KEYS, ROUTE_KEYS.replace(`"timeoutMs"`, `"timeoutMs (unknown to this build)"`)));
+  const keys = ROUTE_KEYS.exec(text);
+  if (keys === null) throw new Error("filter/assembly/load/elements.ts: no ROUTE_KEYS list naming \"timeoutMs\"; update test/chaos/old-filter.ts");
+  writeFileSync(compile, text.replace(keys[0], keys[0].replace(`"timeoutMs"`, `"timeoutMs (unknown to this build)"`)));
   execFileSync(process.execPath, [join(REPO_ROOT, "filter", "build-id.mjs"), copy], { cwd: REPO_ROOT, stdio: "pipe" });
   const asc = join(REPO_ROOT, "node_modules", "assemblyscript", "bin", "asc");
   execFileSync(process.execPath, [asc, join(copy, "index.ts"), "--config", join(REPO_ROOT, "asconfig.json"), "--target", "release", "--binaryFile", WASM], { cwd: REPO_ROOT, stdio: "pipe", timeout: 300_000 });
