@@ -50,7 +50,7 @@ export const PROBLEM_REASONS = [
 
 /**
  * Reasons of Gateway API routes: the spec's own condition reasons where one fits, so that status
- * (not yet written) can use them as they are. Raised by translate/httproute/; docs/gateway-api.md.
+ * (status/httproute-status.ts) can use them as they are. Raised by translate/httproute/; docs/gateway-api.md.
  */
 export const GATEWAY_API_REASONS = ["NoMatchingParent", "BackendNotFound", "RefNotPermitted", "InvalidKind", "UnsupportedValue"] as const;
 
@@ -65,7 +65,7 @@ export function isOwnershipReason(reason: ProblemReason): boolean {
 
 /** The kinds parseObject reads. */
 export type IstioProblemKind = "InternalGateway" | "Gateway" | "VirtualService" | "DestinationRule" | "Service";
-/** Gateway API kinds (api/parse-httproute.ts), not yet read by parseObject nor written to status. */
+/** Gateway API kinds (api/parse-httproute.ts, reached through parseObject). */
 export type ProblemKind = IstioProblemKind | "HTTPRoute" | "ReferenceGrant";
 
 export interface Problem {

@@ -235,7 +235,7 @@ function uidIndex(parsed: ParsedObjects): (p: Problem) => string | undefined {
 
 function uidMap(s: ParsedObjects["snapshot"]): Map<string, string | undefined> {
   const uids = new Map<string, string | undefined>();
-  for (const o of [...s.internalGateways, ...s.gateways, ...s.virtualServices, ...s.destinationRules, ...s.services]) {
+  for (const o of [...s.internalGateways, ...s.gateways, ...s.virtualServices, ...s.destinationRules, ...s.services, ...s.httpRoutes, ...s.referenceGrants]) {
     uids.set(`${o.kind}/${o.metadata.namespace}/${o.metadata.name}`, o.metadata.uid);
   }
   return uids;
