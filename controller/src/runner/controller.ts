@@ -15,6 +15,7 @@ import { combineDeliveries, type DeliveryState, type TableSink } from "../sinks/
 import type { DnsManager } from "../sinks/dns/manager.ts";
 import { WasmPluginSink, type WasmPluginOptions } from "../sinks/wasmplugin-sink.ts";
 import { StatusWriter } from "../status/status-writer.ts";
+import { HTTPRouteStatusWriter } from "../status/httproute-status.ts";
 import { LeaderElector } from "./leader.ts";
 import { IdleCollector } from "./idle-gc.ts";
 import { rehearseTranslation } from "./warm-up.ts";
@@ -49,6 +50,8 @@ export class Controller {
   /** WasmPlugin, then ECDS: the order in which their delivery states combine (combineDeliveries). */
   private readonly sinks: readonly TableSink[];
   private readonly status: StatusWriter;
+  /** Absent when the API server does not serve HTTPRoutes. */
+  private readonly routeStatus?: HTTPRouteStatusWriter;
   private latest?: { parsed: ParsedObjects; result: TranslateResult };
   private syncing = false;
   private again = false;
@@ -71,6 +74,8 @@ export class Controller {
     this.source = new ClusterSource({ kc: o.kc, kinds: o.kinds, log: o.log });
     this.sinks = [...(o.wasmPlugin ? [new WasmPluginSink({ kc: o.kc, plugin: o.wasmPlugin, log: o.log, metrics: this.metrics })] : []), ...(o.publisher ? [o.publisher] : [])];
     this.status = new StatusWriter(o.kc, "canal-controller", o.identity);
+    const routes = o.kinds.find((k) => k.kind === "HTTPRoute");
+    if (routes !== undefined) this.routeStatus = new HTTPRouteStatusWriter(o.kc, routes.apiVersion);
     this.leader = new LeaderElector({
       kc: o.kc,
       namespace: o.leaseNamespace,
@@ -128,7 +133,7 @@ export class Controller {
     this.metrics.gauge("canal_memo_virtualservices", "VirtualService route sets reused from earlier translations, or translated, since start.", fresh, { result: "translated" });
     this.metrics.gauge("canal_translate_seconds", "Duration of the last translation.", (performance.now() - started) / 1000);
     const s = parsed.snapshot;
-    for (const [kind, n] of [["InternalGateway", s.internalGateways.length], ["Gateway", s.gateways.length], ["VirtualService", s.virtualServices.length], ["DestinationRule", s.destinationRules.length], ["Service", s.services.length]] as const) {
+    for (const [kind, n] of [["InternalGateway", s.internalGateways.length], ["Gateway", s.gateways.length], ["VirtualService", s.virtualServices.length], ["DestinationRule", s.destinationRules.length], ["Service", s.services.length], ["HTTPRoute", s.httpRoutes.length], ["ReferenceGrant", s.referenceGrants.length]] as const) {
       this.metrics.gauge("canal_objects", "Objects in the informer caches.", n, { kind });
     }
     this.metrics.gauge("canal_problems", "Problems found in the input.", parsed.problems.length + result.problems.length);
@@ -203,6 +208,7 @@ export class Controller {
       if (!this.leader.isLeader) return;
       await this.status.writeStatus(g, deliveries.get(key)!, dns?.statuses.get(key));
     }
+    if (this.routeStatus !== undefined) await this.routeStatus.writeAll(parsed.snapshot.httpRoutes, result, () => this.leader.isLeader);
     const accepted = result.gateways.filter((g) => g.accepted);
     for (const sink of this.sinks) await sink.prune(accepted);
     const problems: Problem[] = [...parsed.problems, ...result.problems, ...(dns?.problems ?? [])];
