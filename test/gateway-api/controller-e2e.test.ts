@@ -120,6 +120,16 @@ describe("HTTPRoutes through the controller, the API server and Envoy", () => {
     const o = await api.get<RouteObject>("/apis/gateway.networking.k8s.io/v1/namespaces/apps/httproutes/echo");
     expect(s.parentRef).toMatchObject({ kind: "Service", name: "echo" });
     for (const c of s.conditions) expect(c.observedGeneration).toBe(o.metadata.generation);
+    // Settled status is neither read nor written again: another route's change (a sync that
+    // writes its status) reads that route only and leaves this one's resourceVersion as it was.
+    const reads = (): number => Number(/^canal_httproute_status_total\{result="read"\} (\d+)$/m.exec(controller.metrics.render())?.[1] ?? "0");
+    const before = reads();
+    await api.applyYaml(route("backends", "extra", { name: "other" }, `    - backendRefs: [{name: other, port: 8080}]
+`));
+    await parentStatus("backends", "extra", "Accepted", (p) => is(p, "Accepted", "True", "Accepted"));
+    const again = await api.get<RouteObject>("/apis/gateway.networking.k8s.io/v1/namespaces/apps/httproutes/echo");
+    expect(again.metadata.resourceVersion).toBe(o.metadata.resourceVersion);
+    expect(reads() - before).toBe(1);
   }, 120_000);
 
   it("a missing backend: ResolvedRefs=False BackendNotFound, and a 500 for its requests", async () => {

@@ -208,7 +208,12 @@ export class Controller {
       if (!this.leader.isLeader) return;
       await this.status.writeStatus(g, deliveries.get(key)!, dns?.statuses.get(key));
     }
-    if (this.routeStatus !== undefined) await this.routeStatus.writeAll(parsed.snapshot.httpRoutes, result, () => this.leader.isLeader);
+    if (this.routeStatus !== undefined) {
+      const n = await this.routeStatus.writeAll(parsed.snapshot.httpRoutes, result, () => this.leader.isLeader);
+      const help = "HTTPRoutes whose status the leader read (its entries would change) and wrote.";
+      if (n.read > 0) this.metrics.counter("canal_httproute_status_total", help, { result: "read" }, n.read);
+      if (n.written > 0) this.metrics.counter("canal_httproute_status_total", help, { result: "written" }, n.written);
+    }
     const accepted = result.gateways.filter((g) => g.accepted);
     for (const sink of this.sinks) await sink.prune(accepted);
     const problems: Problem[] = [...parsed.problems, ...result.problems, ...(dns?.problems ?? [])];

@@ -6,7 +6,7 @@
 import * as k8s from "@kubernetes/client-node";
 import type { HTTPRoute, ParentReference } from "../api/gateway-api.ts";
 import type { Problem } from "../api/problem.ts";
-import type { TranslateResult } from "../translate/index.ts";
+import { canonicalJson, type TranslateResult } from "../translate/index.ts";
 import type { Condition } from "./status-writer.ts";
 
 /** Canal's controllerName in status.parents[] (a domain-prefixed path, as the spec requires). */
@@ -87,9 +87,9 @@ function sameParent(a: ParentReference, b: ParentReference, routeNamespace: stri
     a.name === b.name && a.sectionName === b.sectionName && a.port === b.port;
 }
 
-function sameIgnoringTimes(a: unknown, b: unknown): boolean {
-  const strip = (v: unknown): string => JSON.stringify(v, (k, x: unknown) => (k === "lastTransitionTime" ? undefined : x));
-  return strip(a) === strip(b);
+/** Canonical (the API server returns keys in its own order), without transition times. */
+function withoutTimes(v: unknown): string {
+  return canonicalJson(JSON.parse(JSON.stringify(v, (k, x: unknown) => (k === "lastTransitionTime" ? undefined : x))) as unknown);
 }
 
 interface RouteObject extends k8s.KubernetesObject {
@@ -99,46 +99,67 @@ interface RouteObject extends k8s.KubernetesObject {
 export class HTTPRouteStatusWriter {
   private readonly objects: k8s.KubernetesObjectApi;
   private readonly custom: k8s.CustomObjectsApi;
+  /**
+   * namespace/name → what the route's entries were last found or written as (uid, generation and
+   * the entries without times): a sync reads only routes whose entries would change, not every
+   * route (10,000 GETs per change otherwise). A restart starts empty and checks each route once.
+   */
+  private readonly settled = new Map<string, string>();
 
   constructor(kc: k8s.KubeConfig, private readonly apiVersion: string) {
     this.objects = k8s.KubernetesObjectApi.makeApiClient(kc);
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
   }
 
-  /** Writes Canal's status.parents entries of every route that has some; returns how many it wrote. */
-  async writeAll(routes: readonly HTTPRoute[], result: TranslateResult, stillLeader: () => boolean): Promise<number> {
+  /** Writes Canal's status.parents entries of every route that has some; says how many routes it read and wrote. */
+  async writeAll(routes: readonly HTTPRoute[], result: TranslateResult, stillLeader: () => boolean): Promise<{ read: number; written: number }> {
     const problems = routeProblems(result);
     const accepting = result.gateways.some((g) => g.accepted);
     let written = 0;
+    let read = 0;
+    const present = new Set<string>();
     for (const route of routes) {
       if (!route.spec.parentRefs.some(servesParent)) continue;
-      if (!stillLeader()) return written;
-      if (await this.write(route, problems.get(`${route.metadata.namespace}/${route.metadata.name}`) ?? [], accepting)) written++;
+      if (!stillLeader()) {
+        // Another replica writes meanwhile: check every route again when leading again.
+        this.settled.clear();
+        return { read, written };
+      }
+      const key = `${route.metadata.namespace}/${route.metadata.name}`;
+      present.add(key);
+      const own = problems.get(key) ?? [];
+      const mark = `${route.metadata.uid ?? ""}/${route.metadata.generation ?? ""}/${withoutTimes(desiredParents(route, own, accepting))}`;
+      if (this.settled.get(key) === mark) continue;
+      read++;
+      const done = await this.write(route, own, accepting);
+      if (done !== "stale") this.settled.set(key, mark);
+      if (done === "written") written++;
     }
-    return written;
+    for (const key of this.settled.keys()) if (!present.has(key)) this.settled.delete(key);
+    return { read, written };
   }
 
-  private async write(route: HTTPRoute, problems: readonly Problem[], accepting: boolean): Promise<boolean> {
+  private async write(route: HTTPRoute, problems: readonly Problem[], accepting: boolean): Promise<"written" | "unchanged" | "stale"> {
     const { name, namespace } = route.metadata;
     let current: RouteObject;
     try {
       current = await this.objects.read({ apiVersion: this.apiVersion, kind: "HTTPRoute", metadata: { name, namespace } });
     } catch (err) {
-      if ((err as { code?: unknown }).code === 404) return false; // deleted meanwhile
+      if ((err as { code?: unknown }).code === 404) return "stale"; // deleted meanwhile
       throw err;
     }
     // The translation saw an older version: its status would be for another generation.
-    if (route.metadata.generation !== undefined && current.metadata?.generation !== route.metadata.generation) return false;
+    if (route.metadata.generation !== undefined && current.metadata?.generation !== route.metadata.generation) return "stale";
     const existing = current.status?.parents ?? [];
     const ours = existing.filter((s) => s.controllerName === GATEWAY_CONTROLLER_NAME);
     const desired = desiredParents(route, problems, accepting, ours);
-    if (sameIgnoringTimes(ours, desired)) return false;
+    if (withoutTimes(ours) === withoutTimes(desired)) return "unchanged";
     const parents = [...existing.filter((s) => s.controllerName !== GATEWAY_CONTROLLER_NAME), ...desired];
     const [group, version] = this.apiVersion.split("/") as [string, string];
     await this.custom.patchNamespacedCustomObjectStatus(
       { group, version, namespace, plural: "httproutes", name, body: { metadata: { resourceVersion: current.metadata?.resourceVersion }, status: { parents } } },
       k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
     );
-    return true;
+    return "written";
   }
 }
