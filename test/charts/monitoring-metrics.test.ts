@@ -105,6 +105,35 @@ it("every metric and label of the dashboard and the alerts is exported by the co
   expect(monitoring.expressions.length).toBeGreaterThan(30);
 }, 120_000);
 
+/** The value of one series (name and labels exactly as rendered) in the controller's scrape. */
+let lastScrape = "";
+async function controllerValue(series: string): Promise<number | undefined> {
+  const text = (lastScrape = await (await fetch(controllerMetricsUrl())).text());
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+it("the controller's delivery series have values: change → delivered samples for both sinks, ACKs, gateways by state, problems by reason", async () => {
+  // Both gateways ACKed the table (each serves it); the leader applied the WasmPlugin.
+  await pollUntil("a change → delivered sample for each sink", async () => {
+    const [ecds, wasm] = [await controllerValue('canal_change_delivered_seconds_count{sink="ecds"}'), await controllerValue('canal_change_delivered_seconds_count{sink="wasmplugin"}')];
+    return (ecds ?? 0) >= 1 && (wasm ?? 0) >= 1 ? true : undefined;
+  }, { timeoutMs: 30_000, intervalMs: 500, onTimeout: () => lastScrape.split("\n").filter((l) => /^canal_(change_delivered_seconds_count|ecds|code)/.test(l)).join("\n") });
+  const inf = await controllerValue('canal_change_delivered_seconds_bucket{le="+Inf",sink="ecds"}');
+  expect(inf).toBe(await controllerValue('canal_change_delivered_seconds_count{sink="ecds"}'));
+  expect(await controllerValue('canal_change_delivered_seconds_bucket{le="60",sink="ecds"}')).toBe(inf);
+  expect(await controllerValue('canal_ecds_responses_total{outcome="ack"}')).toBeGreaterThanOrEqual(2);
+  expect(await controllerValue('canal_ecds_responses_total{outcome="nack"}')).toBe(0);
+  expect(await controllerValue('canal_ecds_gateways{state="current"}')).toBe(2);
+  expect(await controllerValue('canal_ecds_gateways{state="rejected"}')).toBe(0);
+  // bad-regex.yaml: one InvalidRegex problem on a VirtualService; a reason with none reads 0.
+  expect(await controllerValue('canal_problems{kind="VirtualService",reason="InvalidRegex"}')).toBe(1);
+  expect(await controllerValue('canal_problems{kind="VirtualService",reason="HostNotOwned"}')).toBe(0);
+  // The leader (the only replica) exports its sync time and DNS gauges.
+  expect(await controllerValue("canal_push_seconds")).toBeGreaterThanOrEqual(0);
+  expect(await controllerValue('canal_dns_names{state="Pending"}')).toBeGreaterThanOrEqual(0);
+}, 60_000);
+
 it("the same check flags a misspelled metric, a label the metric does not carry and a wrong grouping label", async () => {
   const series = await scrape();
   const bad = [

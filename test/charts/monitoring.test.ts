@@ -14,7 +14,7 @@ import { MONITORING_ON, renderMonitoring, type Monitoring } from "./monitoring.t
 import { expressionRefs } from "./promql.ts";
 
 const NS = "istio-system";
-const ALERTS = ["CanalGatewayRejectingTable", "CanalTableNotDelivered", "CanalSyncFailing", "CanalProblemsRising", "CanalDnsGateStuck", "CanalControllerDown"];
+const ALERTS = ["CanalGatewayRejectingTable", "CanalControllerSeesNack", "CanalChangeDeliverySlow", "CanalTableNotDelivered", "CanalSyncFailing", "CanalProblemsRising", "CanalDnsGateStuck", "CanalControllerDown"];
 
 /** GitHub's anchors of the markdown headings in docs/observability.md. */
 function docAnchors(): Set<string> {
@@ -85,8 +85,8 @@ describe("the dashboard ConfigMap", () => {
   it("has the panels the operator asked for", () => {
     const titles = defaults.dashboard.panels.map((p) => p.title);
     for (const t of ["Requests per virtual host and outcome", "Local replies and non-routed requests", "Table version per pod", "Filter configure time (ECDS update duration)",
-      "Table updates: accepted, rejected (NACK), failed", "Change to delivered: translate and sync time (last)", "Translations per second", "Problems in the input",
-      "Names by DNS state", "Gateway pods by probe answer", "Delivery: WasmPlugin writes and gateway ACK/NACK"]) expect(titles).toContain(t);
+      "Table updates: accepted, rejected (NACK), failed", "Change to delivered (p50, p99)", "Translate and sync time (last)", "Translations per second",
+      "Problems in the input by reason", "Gateways by ECDS delivery state", "Names by DNS state", "Gateway pods by probe answer", "Delivery: WasmPlugin writes and gateway ACK/NACK"]) expect(titles).toContain(t);
   });
 });
 
@@ -145,7 +145,8 @@ describe("the PrometheusRule", () => {
     const m = await renderMonitoring(["--set", "monitoring.prometheusRule.namespace=monitoring", "--set", "monitoring.prometheusRule.labels.release=kps",
       "--set", "monitoring.prometheusRule.ruleLabels.team=platform", "--set", "monitoring.prometheusRule.runbookBaseUrl=https://docs.example/canal",
       "--set", "monitoring.prometheusRule.tableNotDeliveredMinutes=7", "--set", "monitoring.prometheusRule.dnsPendingMinutes=9",
-      "--set", "monitoring.prometheusRule.controllerDownMinutes=3", "--set", "monitoring.prometheusRule.problemsWindowMinutes=30"]);
+      "--set", "monitoring.prometheusRule.controllerDownMinutes=3", "--set", "monitoring.prometheusRule.problemsWindowMinutes=30",
+      "--set-json", "monitoring.prometheusRule.changeDeliveredP99Seconds=12.5"]);
     const rule = m.objects.find((o) => o.kind === "PrometheusRule")!;
     expect(rule.metadata.namespace).toBe("monitoring");
     expect(rule.metadata.labels?.release).toBe("kps");
@@ -159,6 +160,7 @@ describe("the PrometheusRule", () => {
     expect(by.get("CanalDnsGateStuck")?.for).toBe("9m");
     expect(by.get("CanalControllerDown")?.for).toBe("3m");
     expect(by.get("CanalProblemsRising")?.expr).toContain("[30m]");
+    expect(by.get("CanalChangeDeliverySlow")?.expr).toMatch(/> 12\.5$/);
   }, 30_000);
 
   it("the gateway alerts look only at this release's pods (other gateway releases run other tables)", async () => {
@@ -177,6 +179,7 @@ describe("the PrometheusRule", () => {
     for (const [args, message] of [
       [["--set", "monitoring.prometheusRule.tableNotDeliveredMinutes=0"], "minimum"],
       [["--set", "monitoring.prometheusRule.dnsPendingMinutes=soon"], "dnsPendingMinutes"],
+      [["--set", "monitoring.prometheusRule.changeDeliveredP99Seconds=0"], "changeDeliveredP99Seconds"],
       [["--set", "monitoring.dashboard.enabled=true"], "additional properties 'dashboard' not allowed"],
     ] as const) {
       const r = await helm(["template", "canal-gateway", GATEWAY_CHART, "--namespace", NS, ...args]);

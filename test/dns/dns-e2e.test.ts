@@ -273,4 +273,19 @@ describe("canal controller --dns with a real CoreDNS", () => {
     }
     controller = await env.startController({ identity: "after-cli" });
   }, 120_000);
+
+  it("a replica that loses the lead drops its DNS and sync-time gauges (queries need no leader filter)", async () => {
+    const gauges = ["canal_dns_names", "canal_dns_gateway_pods", "canal_push_seconds"];
+    const exported = (): string[] => gauges.filter((g) => new RegExp(`^${g}[{ ]`, "m").test(controller.metrics.render()));
+    await pollUntil("the controller to lead and export its gauges", async () => (controller.isLeader && exported().length === gauges.length ? true : undefined), { timeoutMs: 30_000 });
+    // Another holder takes the Lease (as after a partition): the controller sees it at its next renewal.
+    const micro = new Date().toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+    await env.api.apply([{ apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: "canal-controller", namespace: "istio-system" },
+      spec: { holderIdentity: "lease-thief", leaseDurationSeconds: 600, renewTime: micro, acquireTime: micro } } as KubeObject]);
+    await pollUntil("the controller to stop leading", async () => (controller.isLeader ? undefined : true), { timeoutMs: 20_000 });
+    expect(exported()).toEqual([]);
+    // Still translating and exporting what every replica has.
+    expect(controller.metrics.render()).toMatch(/^canal_translations_total /m);
+    await env.api.delete("/apis/coordination.k8s.io/v1/namespaces/istio-system/leases/canal-controller");
+  }, 60_000);
 });

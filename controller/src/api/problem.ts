@@ -63,10 +63,12 @@ export function isOwnershipReason(reason: ProblemReason): boolean {
   return OWNERSHIP_REASONS.has(reason);
 }
 
-/** The kinds parseObject reads. */
-export type IstioProblemKind = "InternalGateway" | "Gateway" | "VirtualService" | "DestinationRule" | "Service";
-/** Gateway API kinds (api/parse-httproute.ts, reached through parseObject). */
-export type ProblemKind = IstioProblemKind | "HTTPRoute" | "ReferenceGrant";
+/** The kinds a problem can be about (also the labels of canal_problems). */
+export const PROBLEM_KINDS = ["InternalGateway", "Gateway", "VirtualService", "DestinationRule", "Service", "HTTPRoute", "ReferenceGrant"] as const;
+
+export type ProblemKind = (typeof PROBLEM_KINDS)[number];
+/** The kinds parseObject reads with its own spec parsers (Gateway API kinds go to api/parse-httproute.ts). */
+export type IstioProblemKind = Exclude<ProblemKind, "HTTPRoute" | "ReferenceGrant">;
 
 export interface Problem {
   kind: ProblemKind;

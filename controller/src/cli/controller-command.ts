@@ -16,6 +16,7 @@ import { EcdsPublisher } from "../sinks/ecds-publisher.ts";
 import { DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT_IP } from "../sinks/ecds/limits.ts";
 import { startHttp } from "../runner/http.ts";
 import { jsonLogger, type Level } from "../common/log.ts";
+import { Metrics } from "../common/metrics.ts";
 import { loadRegexValidator } from "../translate/regex-validator.ts";
 import { UsageError, untilSignal, type Command } from "./command.ts";
 
@@ -237,6 +238,7 @@ export async function runController(config: ControllerConfig): Promise<() => Pro
   const log = jsonLogger(config.logLevel, { component: "canal-controller", identity: config.identity });
   const kc = loadKubeConfig(config.kubeconfig);
   const kinds = await resolveKinds(kc);
+  const metrics = new Metrics();
   let publisher: EcdsPublisher | undefined;
   if (config.ecds) {
     const credentials = ecdsCredentials(config.ecds.tls);
@@ -246,12 +248,14 @@ export async function runController(config: ControllerConfig): Promise<() => Pro
       maxStreamsPerClientIp: config.ecds.maxStreamsPerIp,
       ...(credentials === undefined ? {} : { credentials }),
       log: (e) => log[e.level](e.message, { component: "ecds" }),
+      metrics,
     });
     const { port } = await publisher.server.start(config.ecds.address);
     log.info("serving ECDS", { address: config.ecds.address.replace(/:\d+$/, `:${port}`), wasmPath: config.ecds.wasmPath, tls: config.ecds.tls === undefined ? "off" : config.ecds.tls.clientCa === undefined ? "server" : "mutual", maxStreams: config.ecds.maxStreams });
   }
   const controller = new Controller({
     publisher,
+    metrics,
     kc,
     kinds,
     log,

@@ -5,6 +5,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { ParsedObjects, Problem } from "../api/index.ts";
 import { INTERNAL_GATEWAY_API_VERSION } from "../api/index.ts";
+import { problemCounts } from "./problem-metrics.ts";
 import { errorText } from "../common/errors.ts";
 import type { Logger } from "../common/log.ts";
 import { Metrics } from "../common/metrics.ts";
@@ -84,10 +85,16 @@ export class Controller {
       leaseDurationSeconds: o.leaseDurationSeconds,
       retryPeriodMs: Math.max(500, ((o.leaseDurationSeconds ?? 15) * 1000) / 5),
       log: o.log,
-      onStartedLeading: () => this.requestSync(),
-      onStoppedLeading: () => undefined,
+      onStartedLeading: () => {
+        for (const sink of this.sinks) sink.leadershipChanged?.(true);
+        this.requestSync();
+      },
+      onStoppedLeading: () => {
+        for (const sink of this.sinks) sink.leadershipChanged?.(false);
+        this.dropLeaderSeries();
+      },
     });
-    this.source.onSnapshot((parsed) => this.onSnapshot(parsed));
+    this.source.onSnapshot((parsed, changedAt) => this.onSnapshot(parsed, changedAt));
     for (const sink of this.sinks) sink.onDeliveryChange(() => this.requestSync());
     o.dns?.attach({ resync: () => this.requestSync(), retranslate: () => this.latest && this.onSnapshot(this.latest.parsed), isLeader: () => this.leader.isLeader, metrics: this.metrics });
   }
@@ -120,7 +127,8 @@ export class Controller {
     return this.latest?.result;
   }
 
-  private onSnapshot(parsed: ParsedObjects): void {
+  /** `changedAt` (performance.now() ms): the informer event behind it; a retranslation's cause is now. */
+  private onSnapshot(parsed: ParsedObjects, changedAt = performance.now()): void {
     const started = performance.now();
     const translated = translate(parsed.snapshot, this.translateOptions);
     // Names leaving DNS keep their routes until their drain deadline (before any sink sees the tables).
@@ -136,11 +144,14 @@ export class Controller {
     for (const [kind, n] of [["InternalGateway", s.internalGateways.length], ["Gateway", s.gateways.length], ["VirtualService", s.virtualServices.length], ["DestinationRule", s.destinationRules.length], ["Service", s.services.length], ["HTTPRoute", s.httpRoutes.length], ["ReferenceGrant", s.referenceGrants.length]] as const) {
       this.metrics.gauge("canal_objects", "Objects in the informer caches.", n, { kind });
     }
-    this.metrics.gauge("canal_problems", "Problems found in the input.", parsed.problems.length + result.problems.length);
+    // Every kind and reason, 0 included: a reason that went away reads 0, never its last count.
+    for (const { kind, reason, count } of problemCounts([...parsed.problems, ...result.problems])) {
+      this.metrics.gauge("canal_problems", "Problems found in the input by the object's kind and the reason (api/problem.ts PROBLEM_REASONS).", count, { kind, reason });
+    }
     for (const g of result.gateways) {
       // Serialized once, while translating (joined, the same bytes as JSON.stringify(g.table)).
       const json = tableJsonParts(g.table);
-      for (const sink of this.sinks) sink.publish(g, json);
+      for (const sink of this.sinks) sink.publish(g, json, changedAt);
       this.metrics.gauge("canal_table_bytes", "Size of the route table JSON.", json.byteLength, { gateway: `${g.ref.namespace}/${g.ref.name}` });
     }
     this.idleGc.busy();
@@ -178,7 +189,7 @@ export class Controller {
     this.sync().then(
       () => {
         this.metrics.counter("canal_reconciles_total", "Syncs of the latest translation to the sinks.", { result: "ok" });
-        this.metrics.gauge("canal_push_seconds", "Duration of the last sync to the sinks.", (performance.now() - started) / 1000);
+        this.metrics.gauge(PUSH_SECONDS, "Duration of the leader's last sync to the sinks (absent on a replica that does not lead).", (performance.now() - started) / 1000);
       },
       (err: unknown) => {
         this.metrics.counter("canal_reconciles_total", "Syncs of the latest translation to the sinks.", { result: "error" });
@@ -187,11 +198,18 @@ export class Controller {
       },
     ).finally(() => {
       this.syncing = false;
+      // The lead was lost during this sync: what it set is not the leader's.
+      if (!this.leader.isLeader) this.dropLeaderSeries();
       if (this.again) {
         this.again = false;
         this.requestSync();
       }
     });
+  }
+
+  /** The gauges only the leader's sync sets: a replica that stops leading drops them rather than keep stale values. */
+  private dropLeaderSeries(): void {
+    for (const name of LEADER_GAUGES) this.metrics.removeGauge(name);
   }
 
   private async sync(): Promise<void> {
@@ -228,6 +246,10 @@ export class Controller {
     return combineDeliveries(states) ?? { programmed: false, reason: "NoSink", message: "neither WasmPlugin nor ECDS delivery is configured", gateways: [] };
   }
 }
+
+const PUSH_SECONDS = "canal_push_seconds";
+/** Set by the leader's sync only (DNS runs there too). */
+const LEADER_GAUGES = [PUSH_SECONDS, "canal_dns_names", "canal_dns_gateway_pods"] as const;
 
 function apiVersionOf(kinds: readonly ResolvedKind[]): (kind: string) => string {
   return (kind) => kinds.find((k) => k.kind === kind)?.apiVersion ?? (kind === "InternalGateway" ? INTERNAL_GATEWAY_API_VERSION : "v1");

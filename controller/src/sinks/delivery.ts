@@ -15,8 +15,12 @@ export interface DeliveryState {
  * each translation, then on the leader deliver, write status, prune.
  */
 export interface TableSink {
-  /** Every replica, each translation, every gateway: `json` is the table already serialized, in parts (shared with the size metric). */
-  publish(result: GatewayResult, json: TableJsonParts): void;
+  /**
+   * Every replica, each translation, every gateway: `json` is the table already serialized, in
+   * parts (shared with the size metric); `changedAt` (performance.now() ms, default now): the
+   * informer event that started this translation, for the change → delivered latency.
+   */
+  publish(result: GatewayResult, json: TableJsonParts, changedAt?: number): void;
   /**
    * The leader, each sync, each accepted gateway: writes what this sink writes and says how far
    * the table got (undefined: nothing to say). Throws to fail the sync, which is retried.
@@ -24,6 +28,11 @@ export interface TableSink {
   deliver(result: GatewayResult): Promise<DeliveryState | undefined>;
   /** The leader, after status: removes what no gateway of `accepted` wants any more. */
   prune(accepted: readonly GatewayResult[]): Promise<void>;
+  /**
+   * This replica started or stopped leading. Optional: for a sink that delivers only as the leader
+   * (WasmPlugin), whose view of what is undelivered depends on it.
+   */
+  leadershipChanged?(leading: boolean): void;
   /** Status must follow ACKs and NACKs, which arrive after a sync. */
   onDeliveryChange(listener: () => void): () => void;
 }

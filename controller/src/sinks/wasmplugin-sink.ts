@@ -7,6 +7,7 @@ import type { Logger } from "../common/log.ts";
 import type { Metrics } from "../common/metrics.ts";
 import type { GatewayResult } from "../translate/index.ts";
 import type { DeliveryState, TableSink } from "./delivery.ts";
+import { DeliveryLatency } from "./delivery-latency.ts";
 import { TableTooLargeError, WasmPluginWriter, WASMPLUGIN_API_VERSION, type WasmPluginTarget } from "./wasmplugin.ts";
 
 export interface WasmPluginOptions {
@@ -18,13 +19,26 @@ export interface WasmPluginOptions {
 
 export class WasmPluginSink implements TableSink {
   private readonly plugins: WasmPluginWriter;
+  private readonly latency: DeliveryLatency;
+  private leading = false;
 
   constructor(private readonly o: { kc: k8s.KubeConfig; plugin: WasmPluginOptions; log: Logger; metrics: Metrics }) {
     this.plugins = new WasmPluginWriter(o.kc);
+    this.latency = new DeliveryLatency(o.metrics, "wasmplugin");
   }
 
-  /** Nothing on publish: only the leader writes, in `deliver`. */
-  publish(): void {}
+  /**
+   * Writes nothing (only the leader writes, in `deliver`); notes when the table changed, for the
+   * latency. Only the leader coalesces: on another replica the leader delivers the tables, so the
+   * one a new leader finds unwritten is timed from its own change.
+   */
+  publish(g: GatewayResult, _json: unknown, changedAt = performance.now()): void {
+    if (g.accepted) this.latency.changed(key(g), g.table.version, changedAt, this.leading);
+  }
+
+  leadershipChanged(leading: boolean): void {
+    this.leading = leading;
+  }
 
   onDeliveryChange(): () => void {
     return () => undefined;
@@ -44,6 +58,10 @@ export class WasmPluginSink implements TableSink {
       if (outcome === "written") {
         this.o.metrics.counter("canal_wasmplugin_writes_total", "WasmPlugin server-side applies.");
         this.o.log.info("wasmplugin applied", { wasmplugin: `${target.namespace}/${target.name}`, tableVersion: g.table.version });
+        this.latency.delivered(key(g), g.table.version);
+      } else {
+        // Already applied, by this replica or an earlier leader at a time not known here: no sample.
+        this.latency.forget(key(g), g.table.version);
       }
       return { programmed: true, reason: "WasmPluginApplied", message: `WasmPlugin ${target.namespace}/${target.name} carries table ${g.table.version}`, gateways: [] };
     } catch (err) {
@@ -54,6 +72,7 @@ export class WasmPluginSink implements TableSink {
 
   /** Deletes Canal's WasmPlugins that no accepted gateway wants; a failed list is logged and skipped. */
   async prune(accepted: readonly GatewayResult[]): Promise<void> {
+    this.latency.retain(new Set(accepted.map(key)));
     const wanted = new Set(accepted.map((g) => this.target(g)).map((t) => `${t.namespace}/${t.name}`));
     const api = k8s.KubernetesObjectApi.makeApiClient(this.o.kc);
     let list: k8s.KubernetesListObject<k8s.KubernetesObject>;
@@ -70,4 +89,8 @@ export class WasmPluginSink implements TableSink {
       this.o.log.info("wasmplugin removed", { wasmplugin: key });
     }
   }
+}
+
+function key(g: GatewayResult): string {
+  return `${g.ref.namespace}/${g.ref.name}`;
 }

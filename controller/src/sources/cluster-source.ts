@@ -32,7 +32,8 @@ export interface ClusterSourceOptions {
   maxBackoffMs?: number;
 }
 
-type Listener = (parsed: ParsedObjects) => void;
+/** `changedAt`: performance.now() of the first informer event behind this snapshot (the start, for the first). */
+type Listener = (parsed: ParsedObjects, changedAt: number) => void;
 
 interface Watched {
   kind: ResolvedKind;
@@ -68,6 +69,7 @@ export class ClusterSource {
 
   /** Starts every informer; resolves once each has listed, then emits the first snapshot. */
   async start(): Promise<void> {
+    this.burstStart = performance.now();
     for (const kind of this.options.kinds) {
       const fetchPage = pageFetcher(this.options.kc, kind);
       const list = (): Promise<k8s.KubernetesListObject<k8s.KubernetesObject>> => listInPages(fetchPage);
@@ -179,7 +181,7 @@ export class ClusterSource {
     this.counters.snapshots++;
     for (const l of this.listeners) {
       try {
-        l(parsed);
+        l(parsed, this.burstStart);
       } catch (err) {
         // A failing listener must never stop the source.
         this.options.log.error("snapshot listener failed", { error: errorText(err) });
