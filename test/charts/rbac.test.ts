@@ -8,6 +8,8 @@ import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { HOSTS_KEY } from "../../controller/src/sinks/dns/state.ts";
 import type { RouteTable } from "../../schema/route-table.ts";
+import { GATEWAY_CONTROLLER_NAME } from "../../controller/src/status/httproute-status.ts";
+import { gatewayApiCrdsPath } from "../support/gateway-api.ts";
 import { startKubeApi, type KubeApi, type KubeObject } from "../support/k8s.ts";
 import { pollUntil, spawnTracked, stopTracked } from "../support/processes.ts";
 import { applyAll, CONTROL_CHART, find, REPO, SEED_CONTROL_SETS, sets, template } from "./helm.ts";
@@ -70,7 +72,7 @@ async function asSa(method: string, path: string, body?: unknown, contentType?: 
 beforeAll(async () => {
   api = await startKubeApi({ name: "charts-rbac" });
   await api.installIstioCrds();
-  await api.installCrds([join(CONTROL_CHART, "crds", "internalgateway.yaml")]);
+  await api.installCrds([join(CONTROL_CHART, "crds", "internalgateway.yaml"), gatewayApiCrdsPath("standard")]);
   await api.applyYaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n");
 }, 180_000);
 
@@ -138,6 +140,23 @@ spec:
   });
   const lease = await api.get<KubeObject & { spec: { holderIdentity?: string } }>(`/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/canal-controller`);
   expect(lease.spec.holderIdentity).toBe(IDENTITY);
+  // Gateway API: an HTTPRoute is read and its status.parents written under the same token.
+  await api.applyYaml(`apiVersion: v1
+kind: Service
+metadata: {name: hello-mesh, namespace: default}
+spec: {selector: {app: hello-mesh}, ports: [{name: http, port: 5000}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: hello-mesh, namespace: default}
+spec:
+  parentRefs: [{group: "", kind: Service, name: hello-mesh}]
+  rules: [{backendRefs: [{name: hello-mesh, port: 5000}]}]
+`);
+  await until("HTTPRoute status written under the ServiceAccount", async () => {
+    const r = await api.get<KubeObject & { status?: { parents?: { controllerName: string; conditions: { type: string; status: string }[] }[] } }>("/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes/hello-mesh");
+    return r.status?.parents?.find((x) => x.controllerName === GATEWAY_CONTROLLER_NAME && x.conditions.some((c) => c.type === "Accepted" && c.status === "True"));
+  });
 
   // Update: a new destination port; the WasmPlugin follows.
   await api.applyYaml(`apiVersion: v1
@@ -182,6 +201,8 @@ it("the same token is refused what the controller does not own", async () => {
   expect(await asSa("GET", `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/someone-else`)).toBe(403);
   expect(await asSa("POST", "/apis/networking.istio.io/v1/namespaces/default/virtualservices", { apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: "x" }, spec: { hosts: ["x"] } })).toBe(403);
   expect(await asSa("GET", "/api/v1/secrets")).toBe(403);
+  expect(await asSa("POST", "/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes", { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", metadata: { name: "x" }, spec: {} })).toBe(403);
+  expect(await asSa("GET", "/apis/gateway.networking.k8s.io/v1beta1/referencegrants")).toBe(200);
   // ...while what it needs is allowed (so the 403s above are RBAC, not a broken token).
   expect(await asSa("GET", "/apis/networking.istio.io/v1/virtualservices")).toBe(200);
   expect(await asSa("GET", `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/canal-controller`)).toBe(200);

@@ -53,6 +53,20 @@ describe("canal compile", () => {
     expect(missing.stderr).toBe("canal compile: no InternalGateway other/gw in the files (found: istio-system/canal)\n");
   }, 60_000);
 
+  it("HTTPRoutes from files: routed beside VirtualServices, the loser of a mixed Service reported at its line", async () => {
+    const f = join(REPO, "controller/src/translate/testdata/httproute-mixing.in.yaml");
+    const r = await canal(["compile", "--allow-rejected", f]);
+    expect(r.code).toBe(0);
+    const t = (JSON.parse(r.stdout) as Record<string, RouteTable>)["istio-system/canal"] as RouteTable;
+    expect(t.virtualHosts.map((v) => v.name)).toEqual(["prod/reviews", "prod/ratings", "shop/reviews"]);
+    expect(clusters(t)).toEqual(["outbound|80||reviews.prod.svc.cluster.local", "outbound|80||ratings.prod.svc.cluster.local", "outbound|80||reviews.shop.svc.cluster.local"]);
+    const lines = readFileSync(f, "utf8").split("\n");
+    const line = lines.findIndex((l) => l.includes("name: reviews-v2")) + 1;
+    const parentRef = lines.findIndex((l, i) => i >= line && l.includes("- group:")) + 1;
+    expect(r.stderr).toContain(`${f}:${parentRef}: spec.parentRefs[0]: Service prod/reviews (reviews.prod.svc.cluster.local) is already routed by VirtualService prod/reviews`);
+    expect(r.stderr).toContain("(HostConflict)");
+  }, 60_000);
+
   it("the seed's YAML without an InternalGateway: an implied one, said on stderr", async () => {
     const seed = readFileSync(join(REPO, "controller/src/translate/testdata/seed-helloworld.in.yaml"), "utf8");
     const withoutIg = seed.split(/^---$/m).filter((d) => !d.includes("kind: InternalGateway")).join("---");

@@ -140,4 +140,18 @@ describe("parseObjects", () => {
     expect(out.problems.map((p) => `${p.name} ${p.field}`)).toEqual(["bad spec.hosts"]);
     expect(out.ignored).toEqual(["apps/v1/Deployment"]);
   });
+
+  it("reads HTTPRoutes and ReferenceGrants into the snapshot, with their problems", () => {
+    const route = (name: string, spec: unknown): unknown => ({ apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", metadata: { name, namespace: "shop" }, spec });
+    const out = parseObjects([
+      route("r", { parentRefs: [{ group: "", kind: "Service", name: "cart" }] }),
+      route("bad", { parentRefs: [{ name: "cart", kind: "Service", port: 70000 }] }),
+      { apiVersion: "gateway.networking.k8s.io/v1beta1", kind: "ReferenceGrant", metadata: { name: "g", namespace: "db" }, spec: { from: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", namespace: "shop" }], to: [{ group: "", kind: "Service" }] } },
+      { apiVersion: "gateway.networking.k8s.io/v1", kind: "Gateway", metadata: { name: "gw" }, spec: {} },
+    ]);
+    expect(out.snapshot.httpRoutes.map((r) => `${r.metadata.namespace}/${r.metadata.name}`)).toEqual(["shop/r"]);
+    expect(out.snapshot.referenceGrants.map((g) => `${g.metadata.namespace}/${g.metadata.name}`)).toEqual(["db/g"]);
+    expect(out.problems.map((p) => `${p.kind} ${p.name} ${p.field} ${p.reason}`)).toEqual(["HTTPRoute bad spec.parentRefs[0].port InvalidField"]);
+    expect(out.ignored).toEqual(["gateway.networking.k8s.io/v1/Gateway"]);
+  });
 });

@@ -1,6 +1,7 @@
 // Untyped Kubernetes objects (from YAML, JSON or a client) → typed, validated objects. The only
 // entry points the rest of the controller needs: parseObject and parseObjects.
 import type { Service } from "./core.ts";
+import type { HTTPRoute, ReferenceGrant } from "./gateway-api.ts";
 import { INTERNAL_GATEWAY_API_VERSION, type InternalGateway } from "./internalgateway.ts";
 import { ISTIO_NETWORKING_GROUP, ISTIO_NETWORKING_VERSIONS, type DestinationRule, type Gateway, type VirtualService } from "./istio.ts";
 import type { IgnoredField, ObjectMeta } from "./meta.ts";
@@ -8,11 +9,12 @@ import { parseMeta } from "./parse-meta.ts";
 import { parseInternalGatewaySpec, parseServiceSpec } from "./parse-core.ts";
 import { parseDestinationRuleSpec, parseGatewaySpec } from "./parse-gateway.ts";
 import { parseVirtualServiceSpec } from "./parse-virtualservice.ts";
+import { parseGatewayApiObject } from "./parse-httproute.ts";
 import type { IstioProblemKind as ProblemKind, Problem } from "./problem.ts";
 import { Reader } from "./reader.ts";
 import type { Snapshot } from "./snapshot.ts";
 
-export type CanalObject = InternalGateway | Gateway | VirtualService | DestinationRule | Service;
+export type CanalObject = InternalGateway | Gateway | VirtualService | DestinationRule | Service | HTTPRoute | ReferenceGrant;
 
 export interface ParseOptions {
   /** Namespace of objects that carry none (as `kubectl apply` without -n). Default "default". */
@@ -47,6 +49,9 @@ export function parseObject(raw: unknown, options: ParseOptions = {}): ParseOutc
   const head = raw !== null && typeof raw === "object" && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
   const apiVersion = typeof head["apiVersion"] === "string" ? head["apiVersion"] : "";
   const kindName = typeof head["kind"] === "string" ? head["kind"] : "";
+  // Gateway API kinds have their own parser (parse-httproute.ts); Istio's Gateway is a different
+  // kind from Gateway API's, told apart by the apiVersion.
+  if (kindName === "HTTPRoute" || kindName === "ReferenceGrant") return parseGatewayApiObject(raw, options);
   const kind = kindOf(kindName);
   if (kind === undefined || !KINDS[kind].apiVersions.includes(apiVersion)) return { status: "ignored", apiVersion, kind: kindName };
   const r = new Reader();
@@ -98,6 +103,8 @@ export function collectParsed(outcomes: Iterable<ParseOutcome>): ParsedObjects {
   const virtualServices: VirtualService[] = [];
   const destinationRules: DestinationRule[] = [];
   const services: Service[] = [];
+  const httpRoutes: HTTPRoute[] = [];
+  const referenceGrants: ReferenceGrant[] = [];
   const problems: Problem[] = [];
   const ignored: string[] = [];
   for (const out of outcomes) {
@@ -109,8 +116,10 @@ export function collectParsed(outcomes: Iterable<ParseOutcome>): ParsedObjects {
       else if (o.kind === "Gateway") gateways.push(o);
       else if (o.kind === "VirtualService") virtualServices.push(o);
       else if (o.kind === "DestinationRule") destinationRules.push(o);
+      else if (o.kind === "HTTPRoute") httpRoutes.push(o);
+      else if (o.kind === "ReferenceGrant") referenceGrants.push(o);
       else services.push(o);
     }
   }
-  return { snapshot: { internalGateways, gateways, virtualServices, destinationRules, services }, problems, ignored };
+  return { snapshot: { internalGateways, gateways, virtualServices, destinationRules, services, httpRoutes, referenceGrants }, problems, ignored };
 }

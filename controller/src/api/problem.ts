@@ -50,7 +50,7 @@ export const PROBLEM_REASONS = [
 
 /**
  * Reasons of Gateway API routes: the spec's own condition reasons where one fits, so that status
- * (not yet written) can use them as they are. Raised by translate/httproute/; docs/gateway-api.md.
+ * (status/httproute-status.ts) can use them as they are. Raised by translate/httproute/; docs/gateway-api.md.
  */
 export const GATEWAY_API_REASONS = ["NoMatchingParent", "BackendNotFound", "RefNotPermitted", "InvalidKind", "UnsupportedValue"] as const;
 
@@ -67,7 +67,7 @@ export function isOwnershipReason(reason: ProblemReason): boolean {
 export const PROBLEM_KINDS = ["InternalGateway", "Gateway", "VirtualService", "DestinationRule", "Service", "HTTPRoute", "ReferenceGrant"] as const;
 
 export type ProblemKind = (typeof PROBLEM_KINDS)[number];
-/** The kinds parseObject reads. */
+/** The kinds parseObject reads with its own spec parsers (Gateway API kinds go to api/parse-httproute.ts). */
 export type IstioProblemKind = Exclude<ProblemKind, "HTTPRoute" | "ReferenceGrant">;
 
 export interface Problem {

@@ -39,7 +39,7 @@ export function standaloneProblems(snapshot: Snapshot, result: TranslateResult, 
     // it selects is only a problem relative to a real InternalGateway.
     const ig = lintInternalGateway(namespace, name);
     if (Object.keys(gw.spec.selector).length > 0) ig.spec.workloadSelector = { matchLabels: { ...gw.spec.selector } };
-    const lone: Snapshot = { internalGateways: [ig], gateways: [gw], virtualServices: [], destinationRules: [], services: snapshot.services };
+    const lone: Snapshot = { internalGateways: [ig], gateways: [gw], virtualServices: [], destinationRules: [], services: snapshot.services, httpRoutes: [], referenceGrants: [] };
     out.push(...translateWith(lone, options).problems.filter((p) => p.kind === "Gateway" && p.namespace === namespace && p.name === name));
   }
   for (const vs of unboundVirtualServices(snapshot, result)) {
@@ -67,6 +67,8 @@ function alone(vs: VirtualService, snapshot: Snapshot, options: LintOptions): Pr
     virtualServices: [{ ...vs, spec: { ...vs.spec, gateways: [`${ns}/${LINT_GATEWAY_NAME}`] } }],
     destinationRules: snapshot.destinationRules,
     services: snapshot.services,
+    httpRoutes: [],
+    referenceGrants: [],
   };
   return translateWith(lone, options).problems.filter((p) => p.kind === "VirtualService" && p.namespace === ns && p.name === vs.metadata.name && !isField(p, "spec.gateways"));
 }

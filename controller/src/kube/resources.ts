@@ -9,6 +9,8 @@ export interface WatchedKind {
   plural: string;
   /** Versions in order of preference. */
   versions: readonly string[];
+  /** Watched only when the API server serves the group (Gateway API CRDs are not always installed). */
+  optional?: boolean;
 }
 
 export const WATCHED_KINDS: readonly WatchedKind[] = [
@@ -17,6 +19,8 @@ export const WATCHED_KINDS: readonly WatchedKind[] = [
   { kind: "VirtualService", group: "networking.istio.io", plural: "virtualservices", versions: ["v1", "v1beta1", "v1alpha3"] },
   { kind: "DestinationRule", group: "networking.istio.io", plural: "destinationrules", versions: ["v1", "v1beta1", "v1alpha3"] },
   { kind: "Service", group: "", plural: "services", versions: ["v1"] },
+  { kind: "HTTPRoute", group: "gateway.networking.k8s.io", plural: "httproutes", versions: ["v1", "v1beta1"], optional: true },
+  { kind: "ReferenceGrant", group: "gateway.networking.k8s.io", plural: "referencegrants", versions: ["v1beta1", "v1"], optional: true },
 ];
 
 export interface ResolvedKind extends WatchedKind {
@@ -28,7 +32,8 @@ export interface ResolvedKind extends WatchedKind {
 
 /**
  * Picks the served version of every kind. Throws, naming the kind and what to install, when a
- * group is not served at all (e.g. Istio's CRDs are missing).
+ * group is not served at all (e.g. Istio's CRDs are missing); an optional kind whose group is not
+ * served is left out (a cluster without Gateway API CRDs has no HTTPRoutes to read).
  */
 export async function resolveKinds(kc: k8s.KubeConfig, kinds: readonly WatchedKind[] = WATCHED_KINDS): Promise<ResolvedKind[]> {
   const apis = kc.makeApiClient(k8s.ApisApi);
@@ -36,15 +41,16 @@ export async function resolveKinds(kc: k8s.KubeConfig, kinds: readonly WatchedKi
   const served = new Map<string, string[]>();
   for (const g of groups.groups) served.set(g.name, g.versions.map((v) => v.version));
   served.set("", ["v1"]);
-  return kinds.map((k) => {
+  return kinds.flatMap((k) => {
     const have = served.get(k.group) ?? [];
     const version = k.versions.find((v) => have.includes(v));
+    if (version === undefined && k.optional === true) return [];
     if (version === undefined) {
       const hint = k.group === "canal.io" ? "install controller/crds/internalgateway.yaml (the canal-control chart does)" : "install Istio's CRDs (helm install istio-base)";
       throw new Error(`${k.kind}: the API server serves none of ${k.group}/{${k.versions.join(",")}} (serves: ${have.join(",") || "nothing"}); ${hint}`);
     }
     const apiVersion = k.group === "" ? version : `${k.group}/${version}`;
     const path = k.group === "" ? `/api/${version}/${k.plural}` : `/apis/${k.group}/${version}/${k.plural}`;
-    return { ...k, version, apiVersion, path };
+    return [{ ...k, version, apiVersion, path }];
   });
 }

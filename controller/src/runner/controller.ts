@@ -16,6 +16,7 @@ import { combineDeliveries, type DeliveryState, type TableSink } from "../sinks/
 import type { DnsManager } from "../sinks/dns/manager.ts";
 import { WasmPluginSink, type WasmPluginOptions } from "../sinks/wasmplugin-sink.ts";
 import { StatusWriter } from "../status/status-writer.ts";
+import { HTTPRouteStatusWriter } from "../status/httproute-status.ts";
 import { LeaderElector } from "./leader.ts";
 import { IdleCollector } from "./idle-gc.ts";
 import { rehearseTranslation } from "./warm-up.ts";
@@ -50,6 +51,8 @@ export class Controller {
   /** WasmPlugin, then ECDS: the order in which their delivery states combine (combineDeliveries). */
   private readonly sinks: readonly TableSink[];
   private readonly status: StatusWriter;
+  /** Absent when the API server does not serve HTTPRoutes. */
+  private readonly routeStatus?: HTTPRouteStatusWriter;
   private latest?: { parsed: ParsedObjects; result: TranslateResult };
   private syncing = false;
   private again = false;
@@ -72,6 +75,8 @@ export class Controller {
     this.source = new ClusterSource({ kc: o.kc, kinds: o.kinds, log: o.log });
     this.sinks = [...(o.wasmPlugin ? [new WasmPluginSink({ kc: o.kc, plugin: o.wasmPlugin, log: o.log, metrics: this.metrics })] : []), ...(o.publisher ? [o.publisher] : [])];
     this.status = new StatusWriter(o.kc, "canal-controller", o.identity);
+    const routes = o.kinds.find((k) => k.kind === "HTTPRoute");
+    if (routes !== undefined) this.routeStatus = new HTTPRouteStatusWriter(o.kc, routes.apiVersion);
     this.leader = new LeaderElector({
       kc: o.kc,
       namespace: o.leaseNamespace,
@@ -136,7 +141,7 @@ export class Controller {
     this.metrics.gauge("canal_memo_virtualservices", "VirtualService route sets reused from earlier translations, or translated, since start.", fresh, { result: "translated" });
     this.metrics.gauge("canal_translate_seconds", "Duration of the last translation.", (performance.now() - started) / 1000);
     const s = parsed.snapshot;
-    for (const [kind, n] of [["InternalGateway", s.internalGateways.length], ["Gateway", s.gateways.length], ["VirtualService", s.virtualServices.length], ["DestinationRule", s.destinationRules.length], ["Service", s.services.length]] as const) {
+    for (const [kind, n] of [["InternalGateway", s.internalGateways.length], ["Gateway", s.gateways.length], ["VirtualService", s.virtualServices.length], ["DestinationRule", s.destinationRules.length], ["Service", s.services.length], ["HTTPRoute", s.httpRoutes.length], ["ReferenceGrant", s.referenceGrants.length]] as const) {
       this.metrics.gauge("canal_objects", "Objects in the informer caches.", n, { kind });
     }
     // Every kind and reason, 0 included: a reason that went away reads 0, never its last count.
@@ -221,6 +226,12 @@ export class Controller {
       if (!this.leader.isLeader) return;
       await this.status.writeStatus(g, deliveries.get(key)!, dns?.statuses.get(key));
     }
+    if (this.routeStatus !== undefined) {
+      const n = await this.routeStatus.writeAll(parsed.snapshot.httpRoutes, result, () => this.leader.isLeader);
+      const help = "HTTPRoutes whose status the leader read (its entries would change) and wrote.";
+      if (n.read > 0) this.metrics.counter("canal_httproute_status_total", help, { result: "read" }, n.read);
+      if (n.written > 0) this.metrics.counter("canal_httproute_status_total", help, { result: "written" }, n.written);
+    }
     const accepted = result.gateways.filter((g) => g.accepted);
     for (const sink of this.sinks) await sink.prune(accepted);
     const problems: Problem[] = [...parsed.problems, ...result.problems, ...(dns?.problems ?? [])];
@@ -257,7 +268,7 @@ function uidIndex(parsed: ParsedObjects): (p: Problem) => string | undefined {
 
 function uidMap(s: ParsedObjects["snapshot"]): Map<string, string | undefined> {
   const uids = new Map<string, string | undefined>();
-  for (const o of [...s.internalGateways, ...s.gateways, ...s.virtualServices, ...s.destinationRules, ...s.services]) {
+  for (const o of [...s.internalGateways, ...s.gateways, ...s.virtualServices, ...s.destinationRules, ...s.services, ...s.httpRoutes, ...s.referenceGrants]) {
     uids.set(`${o.kind}/${o.metadata.namespace}/${o.metadata.name}`, o.metadata.uid);
   }
   return uids;

@@ -75,12 +75,13 @@ export class ClusterSource {
       const list = (): Promise<k8s.KubernetesListObject<k8s.KubernetesObject>> => listInPages(fetchPage);
       const informer = k8s.makeInformer(this.options.kc, kind.path, list);
       const w: Watched = { kind, informer, backoffMs: 500, parsed: new Map(), part: collectParsed([]), dirty: true };
-      // The controller's own status writes come back as UPDATE events of the InternalGateway.
+      // The controller's own status writes come back as UPDATE events of the InternalGateway (and
+      // of HTTPRoutes).
       // Status never feeds translation, and a status-only write keeps metadata.generation, so
       // such events must not trigger another full translation (they tripled the work per change).
       const generations = new Map<string, number | undefined>();
       const statusOnly = (o: k8s.KubernetesObject): boolean => {
-        if (kind.kind !== "InternalGateway") return false;
+        if (kind.kind !== "InternalGateway" && kind.kind !== "HTTPRoute") return false;
         const key = o.metadata?.uid ?? keyOf(o);
         const generation = o.metadata?.generation;
         if (generation !== undefined && generations.get(key) === generation) return true;
@@ -270,7 +271,7 @@ function merge(parts: readonly ParsedObjects[]): ParsedObjects {
     return filled.flat() as unknown as Snapshot[K];
   };
   return {
-    snapshot: { internalGateways: field("internalGateways"), gateways: field("gateways"), virtualServices: field("virtualServices"), destinationRules: field("destinationRules"), services: field("services") },
+    snapshot: { internalGateways: field("internalGateways"), gateways: field("gateways"), virtualServices: field("virtualServices"), destinationRules: field("destinationRules"), services: field("services"), httpRoutes: field("httpRoutes"), referenceGrants: field("referenceGrants") },
     problems: parts.flatMap((p) => p.problems),
     ignored: parts.flatMap((p) => p.ignored),
   };

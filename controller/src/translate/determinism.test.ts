@@ -38,6 +38,8 @@ function shuffleSnapshot(s: Snapshot, seed: number): Snapshot {
     virtualServices: shuffled(s.virtualServices, seed + 2),
     destinationRules: shuffled(s.destinationRules, seed + 3),
     services: shuffled(s.services, seed + 4),
+    httpRoutes: shuffled(s.httpRoutes, seed + 5),
+    referenceGrants: shuffled(s.referenceGrants, seed + 6),
   };
 }
 
@@ -68,6 +70,8 @@ function everything(): Snapshot {
     virtualServices: pick(all.flatMap((s) => [...s.virtualServices])),
     destinationRules: pick(all.flatMap((s) => [...s.destinationRules])),
     services: pick(all.flatMap((s) => [...s.services])),
+    httpRoutes: pick(all.flatMap((s) => [...s.httpRoutes])),
+    referenceGrants: pick(all.flatMap((s) => [...s.referenceGrants])),
   };
 }
 

@@ -22,6 +22,9 @@ import { DIRECT_STEPS, type GatewaySteps } from "./steps.ts";
 import type { HostContext, VsHosts } from "./vhosts.ts";
 import type { RouteEnv } from "./vs-routes.ts";
 import type { DestinationRule } from "../api/istio.ts";
+import type { HTTPRoute, ReferenceGrant } from "../api/gateway-api.ts";
+import { translateMeshRoutes } from "./httproute/mesh.ts";
+import { joinMeshHosts } from "./httproute/join.ts";
 
 export interface GatewayCounts {
   virtualServices: number;
@@ -60,6 +63,9 @@ export interface GatewayInputs {
   acceptance: Acceptance;
   virtualServices: readonly VirtualService[];
   destinationRules: readonly DestinationRule[];
+  /** Gateway API routes (GAMMA: attached to Services) and the grants for their backendRefs. */
+  httpRoutes: readonly HTTPRoute[];
+  referenceGrants: readonly ReferenceGrant[];
   services: ServiceIndex;
   clusterDomain: string;
   validateRegex: RegexValidator;
@@ -123,9 +129,19 @@ export function translateGateway(input: GatewayInputs, sink: ProblemSink): Gatew
     return r.routes;
   });
 
+  // HTTPRoutes attached to Services (GAMMA); a Service a VirtualService claims stays with it.
+  const claimedBy = new Map<string, string>();
+  for (const c of claimed) for (const h of c.claims) if (!claimedBy.has(h.domain)) claimedBy.set(h.domain, `${c.vs.metadata.namespace}/${c.vs.metadata.name}`);
+  const mesh = translateMeshRoutes(input.httpRoutes, {
+    clusterDomain: input.clusterDomain, validateRegex: input.validateRegex, services: input.services, referenceGrants: input.referenceGrants,
+    grants: hostCtx.grants, grantsFrom: hostCtx.grantsFrom, claimedBy: (fqdn) => claimedBy.get(fqdn),
+  });
+  sink.list.push(...mesh.problems);
+  for (const ref of mesh.clusters) if (!clusters.has(ref.cluster)) clusters.set(ref.cluster, ref);
+
   const system = (x: Service): boolean => input.systemNamespaces.has(x.metadata.namespace);
   systemNamespaceProblems(claimed, input, sink);
-  const planned = [...steps.hostServices(claimed, input.services, hostCtx), ...destinations];
+  const planned = [...steps.hostServices(claimed, input.services, hostCtx), ...destinations, ...mesh.services];
   const planInput = { services: planned.some(system) ? planned.filter((x) => !system(x)) : planned, clusterDomain: input.clusterDomain, gatewayService };
   const plan = steps.dnsPlan(planInput);
   steps.loops(claimed, input.services, `${gatewayService.namespace}/${gatewayService.name}`, hostCtx, () => {
@@ -142,7 +158,8 @@ export function translateGateway(input: GatewayInputs, sink: ProblemSink): Gatew
     const list = domains[i] as string[];
     if (list.length > 0) virtualHosts.push(steps.virtualHost(c.vs, list, routes[i] as Route[]));
   });
-  result.table = assembleTable(virtualHosts, ambiguous, (vh) => steps.virtualHostJson(vh));
+  const joined = joinMeshHosts(virtualHosts, ambiguous, mesh, input.services, servedNamespaces(plan));
+  result.table = assembleTable(joined.virtualHosts, joined.ambiguous, (vh) => steps.virtualHostJson(vh));
   result.dnsPlan = svc === undefined ? [] : plan;
   result.clusters = [...clusters.values()].sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0));
   result.counts = {

@@ -71,7 +71,7 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   const gateways = acceptances.map((acceptance) => {
     const sink = sinkFor(acceptance.ig);
     const result = translateGateway(
-      { acceptance, virtualServices: snapshot.virtualServices, destinationRules: snapshot.destinationRules, services, clusterDomain, validateRegex, systemNamespaces, memo: options.memo },
+      { acceptance, virtualServices: snapshot.virtualServices, destinationRules: snapshot.destinationRules, httpRoutes: snapshot.httpRoutes, referenceGrants: snapshot.referenceGrants, services, clusterDomain, validateRegex, systemNamespaces, memo: options.memo },
       sink,
     );
     result.problems = sortProblems(sink.list);

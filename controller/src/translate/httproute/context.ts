@@ -14,6 +14,11 @@ export interface HTTPRouteEnv {
   /** spec.hostGrants of the InternalGateway and its "namespace/name" (host ownership, ADR 0003). */
   grants: readonly HostGrant[];
   grantsFrom: string;
+  /**
+   * The VirtualService ("namespace/name") that already routes a Service's FQDN on this gateway.
+   * Such a Service is not attached (mixing rule: the VirtualService wins, docs/gateway-api.md).
+   */
+  claimedBy?: (fqdn: string) => string | undefined;
 }
 
 export interface HTTPRouteContext extends HTTPRouteEnv {

@@ -50,6 +50,13 @@ export function attachments(route: HTTPRoute, env: HTTPRouteEnv, sink: ProblemSi
       sink.add(route, field, "HostNotOwned", `${field}: Service ${namespace}/${ref.name} belongs to namespace "${owner}"; only HTTPRoutes in "${owner}" may route its traffic through the shared gateway (ADR 0003; Canal cannot tell callers' namespaces apart, so consumer routes would apply to every caller). Move this HTTPRoute to "${owner}", or the gateway's owner adds ${grantHint(route.metadata.namespace, fqdn)} to spec.hostGrants of InternalGateway ${env.grantsFrom}.`);
       return;
     }
+    const vs = env.claimedBy?.(fqdn);
+    if (vs !== undefined) {
+      // Never a merge of two APIs' routes: the established API keeps the Service (the HTTPRoute
+      // may be newer than a VirtualService that already carries traffic).
+      sink.add(route, field, "HostConflict", `${field}: Service ${namespace}/${ref.name} (${fqdn}) is already routed by VirtualService ${vs}; a Service is routed by VirtualServices or by HTTPRoutes, never both, and the VirtualService wins. This parentRef is ignored: remove ${fqdn} from the VirtualService's hosts to let this HTTPRoute take it.`);
+      return;
+    }
     out.push({ route, parentIndex: i, service, ports });
   });
   return out;
