@@ -6,6 +6,7 @@ import { translate, type RegexValidator } from "../../controller/src/translate/i
 import { buildRegexCheck } from "../../controller/src/translate/regex-check/build.ts";
 import { loadRegexValidator } from "../../controller/src/translate/regex-validator.ts";
 import type { RouteTable } from "../../schema/route-table.ts";
+import { canalGatewayObjects } from "../support/gateway-objects.ts";
 
 let validator: RegexValidator | null = null;
 
@@ -19,26 +20,7 @@ function regexValidator(): RegexValidator {
 
 /** A gateway for every host in istio-system, and the Services `services` ("ns/name") on port 8080. */
 function base(services: string[]): unknown[] {
-  const objs: unknown[] = [
-    {
-      apiVersion: "canal.io/v1alpha1",
-      kind: "InternalGateway",
-      metadata: { name: "canal", namespace: "istio-system", creationTimestamp: "2024-01-01T00:00:00Z" },
-      spec: { gatewayRef: { name: "canal" }, serviceRef: { name: "canal-gateway" } },
-    },
-    {
-      apiVersion: "v1",
-      kind: "Service",
-      metadata: { name: "canal-gateway", namespace: "istio-system" },
-      spec: { clusterIP: "10.96.0.50", ports: [{ port: 80, name: "http" }] },
-    },
-    {
-      apiVersion: "networking.istio.io/v1",
-      kind: "Gateway",
-      metadata: { name: "canal", namespace: "istio-system" },
-      spec: { selector: { app: "canal-gateway" }, servers: [{ port: { number: 80, name: "http", protocol: "HTTP" }, hosts: ["*"] }] },
-    },
-  ];
+  const objs: unknown[] = canalGatewayObjects(80);
   for (const s of services) {
     const [namespace, name] = s.split("/") as [string, string];
     objs.push({ apiVersion: "v1", kind: "Service", metadata: { name, namespace }, spec: { ports: [{ port: 8080, name: "http" }] } });
