@@ -63,9 +63,10 @@ commands:
                   cold Go caches: several minutes on 2 cores; warm: seconds)
   env             print shell exports (ENVOY_BIN, FUNC_E_BIN, FUNC_E_* homes, WRK_BIN,
                   ETCD_BIN, KUBE_APISERVER_BIN, ISTIO_CRDS, COREDNS_BIN, DIG_BIN, HELM_BIN,
-                  ISTIOD_BIN, ISTIOD_CRDS, GATEWAY_API_DIR) for eval
+                  ISTIOD_BIN, ISTIOD_CRDS, ISTIOD_GATEWAY_TESTDATA, GATEWAY_API_DIR) for eval
   path TOOL       print the cached path of TOOL (envoy | func-e | wrk | etcd | kube-apiserver |
-                  istio-crds | coredns | dig | helm | istiod | istiod-crds | gateway-api);
+                  istio-crds | coredns | dig | helm | istiod | istiod-crds |
+                  istiod-gateway-testdata | gateway-api);
                   fails if missing
   -h, --help      this help
 
@@ -101,6 +102,9 @@ coredns_bin="$CACHE/coredns/$COREDNS_VERSION/coredns"
 helm_bin="$CACHE/helm/$HELM_VERSION/helm"
 istiod_bin="$CACHE/istiod/$ISTIO_VERSION/pilot-discovery"
 istiod_crds="$CACHE/istiod/$ISTIO_VERSION/crd-all.gen.yaml"
+# Istio's Gateway API conversion testdata (HTTPRoute inputs, golden VirtualServices), for the
+# differential test; kept outside the istiod folder, which a rebuild replaces whole.
+istiod_gateway_testdata="$CACHE/istiod-testdata/$ISTIO_VERSION/gateway"
 gateway_api_dir="$CACHE/gateway-api/$GATEWAY_API_VERSION"
 
 need() { command -v "$1" >/dev/null 2>&1 || die "$1 is required: $2"; }
@@ -382,17 +386,24 @@ get_helm() {
 # pins every dependency through Istio's own go.sum (same pattern as coredns and helm). The CRDs
 # come from the same module zip, so the API server the tests start serves exactly the schema
 # this istiod reads. Both land in one versioned folder, moved into place only when complete.
-get_istiod() {
+# The source folder of the pinned istio.io/istio module (go mod download, run in the empty folder
+# $1 so no go.mod around applies); $2 says what it is fetched for. Fails with the reason.
+istio_module_dir() {
+  local modjson
+  log "istiod: go mod download istio.io/istio@$ISTIO_VERSION ($2)"
+  modjson="$(cd "$1" && GOWORK=off GOFLAGS= go mod download -json "istio.io/istio@$ISTIO_VERSION" 2>&1)" \
+    || die "istiod: go mod download istio.io/istio@$ISTIO_VERSION failed: $modjson (check Go module proxy access or ISTIO_VERSION; the proxy serves only pseudo-versions of istio.io/istio)"
+  printf '%s\n' "$modjson" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'
+}
+
+build_istiod() {
   if [ -x "$istiod_bin" ] && [ -s "$istiod_crds" ]; then return 0; fi
   need_go istiod
-  local start=$SECONDS status=0 out_dir tmp modjson dir
+  local start=$SECONDS status=0 out_dir tmp dir
   out_dir="$(dirname "$istiod_bin")"
   tmp="$out_dir.part"
   rm -rf "$tmp"; mkdir -p "$tmp"
-  log "istiod: go mod download istio.io/istio@$ISTIO_VERSION (the CRDs)"
-  modjson="$(cd "$tmp" && GOWORK=off GOFLAGS= go mod download -json "istio.io/istio@$ISTIO_VERSION" 2>&1)" \
-    || { rm -rf "$tmp"; die "istiod: go mod download istio.io/istio@$ISTIO_VERSION failed: $modjson (check Go module proxy access or ISTIO_VERSION; the proxy serves only pseudo-versions of istio.io/istio)"; }
-  dir="$(printf '%s\n' "$modjson" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  dir="$(istio_module_dir "$tmp" "the CRDs")" || { rm -rf "$tmp"; exit 1; }
   local src="$dir/manifests/charts/base/files/crd-all.gen.yaml"
   [ -n "$dir" ] && [ -s "$src" ] || { rm -rf "$tmp"; die "istio.io/istio@$ISTIO_VERSION has no manifests/charts/base/files/crd-all.gen.yaml"; }
   cp "$src" "$tmp/crd-all.gen.yaml"; chmod 644 "$tmp/crd-all.gen.yaml"
@@ -413,6 +424,25 @@ get_istiod() {
   rm -rf "$out_dir"
   mv "$tmp" "$out_dir"
   log "istiod: built in $((SECONDS - start)) s -> $istiod_bin"
+}
+
+# istiod and, from the same module, Istio's Gateway API conversion testdata.
+get_istiod() {
+  build_istiod
+  get_istiod_testdata
+}
+
+get_istiod_testdata() {
+  if [ -s "$istiod_gateway_testdata/mesh.yaml.golden" ]; then return 0; fi
+  need_go istiod
+  local tmp="$istiod_gateway_testdata.part" dir
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  dir="$(istio_module_dir "$tmp" "the Gateway API conversion testdata")" || { rm -rf "$tmp"; exit 1; }
+  local src="$dir/pilot/pkg/config/kube/gateway/testdata"
+  [ -n "$dir" ] && [ -s "$src/mesh.yaml.golden" ] || { rm -rf "$tmp"; die "istio.io/istio@$ISTIO_VERSION has no pilot/pkg/config/kube/gateway/testdata/mesh.yaml.golden"; }
+  cp -R "$src/." "$tmp/"; chmod -R u+w,a+rX "$tmp"
+  rm -rf "$istiod_gateway_testdata"; mkdir -p "$(dirname "$istiod_gateway_testdata")"
+  mv "$tmp" "$istiod_gateway_testdata"
 }
 
 # Everything. The Go builds (the k8s group, coredns, helm, istiod) run side by side: each
@@ -455,6 +485,7 @@ export HELM_BIN='$helm_bin'
 export ISTIO_VERSION='$ISTIO_VERSION'
 export ISTIOD_BIN='$istiod_bin'
 export ISTIOD_CRDS='$istiod_crds'
+export ISTIOD_GATEWAY_TESTDATA='$istiod_gateway_testdata'
 export GATEWAY_API_VERSION='$GATEWAY_API_VERSION'
 export GATEWAY_API_DIR='$gateway_api_dir'
 EOF
@@ -474,9 +505,11 @@ tool_path() {
     helm) [ -x "$helm_bin" ] || die "helm missing: run scripts/tools.sh helm"; echo "$helm_bin" ;;
     istiod) [ -x "$istiod_bin" ] || die "istiod missing: run scripts/tools.sh istiod"; echo "$istiod_bin" ;;
     istiod-crds) [ -s "$istiod_crds" ] || die "istiod's CRDs missing: run scripts/tools.sh istiod"; echo "$istiod_crds" ;;
+    istiod-gateway-testdata) [ -s "$istiod_gateway_testdata/mesh.yaml.golden" ] \
+        || die "Istio's Gateway API testdata missing: run scripts/tools.sh istiod"; echo "$istiod_gateway_testdata" ;;
     gateway-api) [ -s "$gateway_api_dir/standard.yaml" ] && [ -d "$gateway_api_dir/conformance/tests" ] \
         || die "gateway-api missing: run scripts/tools.sh gateway-api"; echo "$gateway_api_dir" ;;
-    *) die "unknown tool '${1:-}'; expected envoy | func-e | wrk | etcd | kube-apiserver | istio-crds | coredns | dig | helm | istiod | istiod-crds | gateway-api" ;;
+    *) die "unknown tool '${1:-}'; expected envoy | func-e | wrk | etcd | kube-apiserver | istio-crds | coredns | dig | helm | istiod | istiod-crds | istiod-gateway-testdata | gateway-api" ;;
   esac
 }
 

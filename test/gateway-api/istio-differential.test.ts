@@ -19,7 +19,7 @@ import { send, startCanal } from "../emulator/canal.ts";
 import type { HeaderList } from "../emulator/host.ts";
 import { sampleRegex } from "../oracle/regex-sample.ts";
 import { canalGatewayObjects } from "../support/gateway-objects.ts";
-import { requireIstioGatewayTestdata } from "../support/istio-testdata.ts";
+import { istiodGatewayTestdataPath } from "../support/istiod.ts";
 
 /** Istio's testdata uses this cluster domain (its golden hosts end in .svc.domain.suffix). */
 const DOMAIN = "domain.suffix";
@@ -296,7 +296,7 @@ let validateRegex: RegexValidator;
 let dir: string;
 
 beforeAll(() => {
-  dir = requireIstioGatewayTestdata();
+  dir = istiodGatewayTestdataPath();
   buildRegexCheck();
   validateRegex = loadRegexValidator();
 }, 600_000);

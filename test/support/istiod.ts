@@ -45,6 +45,12 @@ export function istiodCrdsPath(): string {
   return locate("istiod's CRDs", "ISTIOD_CRDS", join(cacheRoot(), "istiod", ISTIO_VERSION, "crd-all.gen.yaml"));
 }
 
+/** Istio's Gateway API conversion testdata (pilot/pkg/config/kube/gateway/testdata: HTTPRoute
+ *  inputs X.yaml, golden VirtualServices X.yaml.golden) of the same module, cached by tools.sh. */
+export function istiodGatewayTestdataPath(): string {
+  return locate("Istio's Gateway API testdata", "ISTIOD_GATEWAY_TESTDATA", join(cacheRoot(), "istiod-testdata", ISTIO_VERSION, "gateway"));
+}
+
 /**
  * Prepares an API server for istiod and Canal: istiod's own CRDs (not istio.io/api's, so the
  * schema is the one this istiod reads), Canal's InternalGateway CRD and the istio-system namespace.
