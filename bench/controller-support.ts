@@ -157,6 +157,15 @@ export class Applier {
   }
 }
 
+/** The kinds the benches list as Canal's inputs: apiVersion, kind, list path. */
+export const CANAL_INPUT_KINDS = [
+  ["canal.io/v1alpha1", "InternalGateway", "/apis/canal.io/v1alpha1/internalgateways"],
+  ["networking.istio.io/v1", "Gateway", "/apis/networking.istio.io/v1/gateways"],
+  ["networking.istio.io/v1", "VirtualService", "/apis/networking.istio.io/v1/virtualservices"],
+  ["networking.istio.io/v1", "DestinationRule", "/apis/networking.istio.io/v1/destinationrules"],
+  ["v1", "Service", "/api/v1/services"],
+] as const;
+
 // ---------------------------------------------------------------------------------------------
 // The controller process
 

@@ -16,6 +16,10 @@ import type { Istiod } from "../test/support/istiod.ts";
 import type { KubeApi, KubeObject } from "../test/support/k8s.ts";
 import { echoOf, SYSTEM_NS } from "../test/istio/world.ts";
 import { fmt, sleep } from "./controller-support.ts";
+import { nsOf, service, SVC_PORT } from "./controller/scenario.ts";
+
+// Services svc-i have no endpoints (nothing selects them); only blue and green have backends.
+export { nsOf, service, SVC_PORT };
 
 /** Progress for long steps: stderr, so stdout carries only the results. */
 export function note(line: string): void {
@@ -25,7 +29,6 @@ export function note(line: string): void {
 // ---------------------------------------------------------------------------------------------
 // Objects
 
-export const SVC_PORT = 8080;
 /** The two backends (echo servers) the measured changes route between. */
 export const TARGETS = ["blue", "green"] as const;
 export const TARGET_NS = "bench-0";
@@ -37,7 +40,6 @@ const STRIDE = 7919;
 /** Every VirtualService is bound to both gateways, so each change reaches both. */
 export const BOTH_GATEWAYS = [`${SYSTEM_NS}/canal`, `${SYSTEM_NS}/native`];
 
-export const nsOf = (i: number, namespaces: number): string => `bench-${i % namespaces}`;
 export const fqdn = (name: string, ns: string): string => `${name}.${ns}.svc.cluster.local`;
 export const hostOf = (i: number, namespaces: number): string => fqdn(`svc-${i}`, nsOf(i, namespaces));
 
@@ -48,16 +50,6 @@ export function changedIndex(k: number, n: number): number {
 
 export function namespaceObjects(namespaces: number): KubeObject[] {
   return Array.from({ length: namespaces }, (_, k) => ({ apiVersion: "v1", kind: "Namespace", metadata: { name: `bench-${k}` } }));
-}
-
-/** Service svc-i: no endpoints (nothing selects it); only blue and green have backends. */
-export function service(i: number, namespaces: number): KubeObject {
-  return {
-    apiVersion: "v1",
-    kind: "Service",
-    metadata: { name: `svc-${i}`, namespace: nsOf(i, namespaces) },
-    spec: { selector: { app: `svc-${i}` }, ports: [{ name: "http", port: SVC_PORT }] },
-  };
 }
 
 /**

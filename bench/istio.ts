@@ -43,7 +43,7 @@ import { loadRegexValidator } from "../controller/src/translate/regex-validator.
 import { writeBenchmarkSection } from "./benchmarks-doc.ts";
 import { runBench } from "./run-main.ts";
 import { report, xdsText, type ChangeSample, type Options, type SavedRun, type WorldResult, type XdsCounts } from "./istio-report.ts";
-import { Applier, fmt, httpGet, median, parsePrometheus, percentile, sleep, withDeadline } from "./controller-support.ts";
+import { Applier, CANAL_INPUT_KINDS, fmt, httpGet, median, parsePrometheus, percentile, sleep, withDeadline } from "./controller-support.ts";
 import {
   benchObjects,
   changedIndex,
@@ -398,13 +398,7 @@ function destroy(...agents: Agent[]): void {
 
 /** The objects Canal reads that exist before the bench's own (charts, native Gateway, blue/green). */
 async function listCanalInputs(world: IstioWorld): Promise<KubeObject[]> {
-  const kinds = [
-    ["canal.io/v1alpha1", "InternalGateway", "/apis/canal.io/v1alpha1/internalgateways"],
-    ["networking.istio.io/v1", "Gateway", "/apis/networking.istio.io/v1/gateways"],
-    ["networking.istio.io/v1", "VirtualService", "/apis/networking.istio.io/v1/virtualservices"],
-    ["networking.istio.io/v1", "DestinationRule", "/apis/networking.istio.io/v1/destinationrules"],
-    ["v1", "Service", "/api/v1/services"],
-  ] as const;
+  const kinds = CANAL_INPUT_KINDS;
   const out: KubeObject[] = [];
   for (const [apiVersion, kind, path] of kinds) for (const o of (await world.api.list(path)).items) out.push({ ...o, apiVersion, kind });
   return out;

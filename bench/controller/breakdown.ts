@@ -9,19 +9,13 @@ import { tableJson, translate, TranslateMemo } from "../../controller/src/transl
 import { loadRegexValidator } from "../../controller/src/translate/regex-validator.ts";
 import type { KubeApi } from "../../test/support/k8s.ts";
 import { REPO_ROOT } from "../../test/support/wasm.ts";
-import { median } from "../controller-support.ts";
+import { CANAL_INPUT_KINDS, median } from "../controller-support.ts";
 import { STRIDE } from "./scenario.ts";
 import type { Breakdown } from "./results.ts";
 
 /** Lists what the controller watches and times each step of one full pass (one warm-up, then the median of 3). */
 export async function inProcessBreakdown(api: KubeApi, wasmPath: string): Promise<Breakdown> {
-  const kinds = [
-    ["canal.io/v1alpha1", "InternalGateway", "/apis/canal.io/v1alpha1/internalgateways"],
-    ["networking.istio.io/v1", "Gateway", "/apis/networking.istio.io/v1/gateways"],
-    ["networking.istio.io/v1", "VirtualService", "/apis/networking.istio.io/v1/virtualservices"],
-    ["networking.istio.io/v1", "DestinationRule", "/apis/networking.istio.io/v1/destinationrules"],
-    ["v1", "Service", "/api/v1/services"],
-  ] as const;
+  const kinds = CANAL_INPUT_KINDS;
   const l0 = performance.now();
   const raws: unknown[] = [];
   for (const [apiVersion, kind, path] of kinds) {

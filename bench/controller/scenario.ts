@@ -6,7 +6,8 @@ import type { KubeObject } from "../../test/support/k8s.ts";
 export const IG_NS = "istio-system";
 export const IG_NAME = "canal";
 export const NODE_CLUSTER = `${IG_NS}/${IG_NAME}`;
-const SVC_PORT = 8080;
+/** The port every bench Service serves (the Istio bench uses the same objects). */
+export const SVC_PORT = 8080;
 /** Services the changes route to; Envoy has clusters for them (echo upstreams). */
 export const TARGETS = ["blue", "green"] as const;
 export const TARGET_NS = "bench-0";
