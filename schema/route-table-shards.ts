@@ -57,3 +57,24 @@ export interface RouteTableShard {
   virtualHosts: VirtualHost[];
   ambiguousHosts?: AmbiguousHost[];
 }
+
+/**
+ * Reserved host of the gateway's loopback table server (the Gateway server that carries the shard
+ * WasmPlugins via `match.ports`); like canal-probe.invalid it never resolves (RFC 6761).
+ */
+export const TABLE_HOST = "canal-table.invalid";
+
+/**
+ * The routing filter's plugin configuration in sharded WasmPlugin mode: instead of a RouteTable it
+ * names the shared-data key under which the carriers store the manifest and the shards. It does
+ * not change with routes, so a route change never rebuilds the router's VM (ADR 0005, finding c').
+ */
+export interface ShardedRouterConfig {
+  format: typeof ROUTE_TABLE_FORMAT;
+  shardedTable: { key: string };
+}
+
+/** The shared-data key prefix of an InternalGateway's table: "canal.io/<namespace>/<name>". */
+export function tableDataKey(namespace: string, name: string): string {
+  return `canal.io/${namespace}/${name}`;
+}
