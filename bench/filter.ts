@@ -48,6 +48,8 @@ interface Options extends RoundPlan {
   write: boolean;
   /** Another build of the filter to measure beside the current one (before/after). */
   compareWasm?: string;
+  /** The filter build measured as Canal ("after"), instead of this checkout's build/canal.wasm. */
+  wasm?: string;
   /** Measure the cost floors (bench/floors/) beside native routes and Canal instead of (a) and (b). */
   floors: boolean;
 }
@@ -64,6 +66,8 @@ flags:
   --rounds N           alternating rounds per cell, order A B … then … B A (default 2)
   --compare-wasm PATH  also measure this filter build as "before" beside the current one, in the
                        same rounds; skips (b) and writes only "## Filter before/after"
+  --wasm PATH          measure this filter build as Canal ("after") instead of build/canal.wasm
+                       (a copy, so that rebuilding the checkout during a run changes nothing)
   --floors             measure native routes, the platform, SDK and host-call floors and Canal side by
                        side at each size instead (with --compare-wasm, that build too); writes only
                        "## Cost floors"
@@ -92,12 +96,14 @@ function parseOptions(argv: string[]): Options {
     else if (a === "--sizes") opts.sizes = (argv[++i] ?? "").split(",").map(Number);
     else if (a === "--rounds") opts.rounds = next();
     else if (a === "--compare-wasm") opts.compareWasm = resolve(argv[++i] ?? "");
+    else if (a === "--wasm") opts.wasm = resolve(argv[++i] ?? "");
     else if (a === "--floors") opts.floors = true;
     else if (a === "--no-write") opts.write = false;
     else throw new Error(`unknown option ${a}\n${USAGE}`);
   }
   if (!Number.isInteger(opts.rounds) || opts.rounds < 2) throw new Error("--rounds needs a whole number ≥ 2");
   if (opts.compareWasm !== undefined && !existsSync(opts.compareWasm)) throw new Error(`--compare-wasm: no file ${opts.compareWasm}`);
+  if (opts.wasm !== undefined && !existsSync(opts.wasm)) throw new Error(`--wasm: no file ${opts.wasm}`);
   return opts;
 }
 
@@ -178,7 +184,7 @@ async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   envoyBinary();
   wrkBinary();
-  const wasmPath = ensureCanalWasm();
+  const wasmPath = opts.wasm ?? ensureCanalWasm();
   const plan = cpuPlan();
   const mach = machine();
   const loadBefore = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
