@@ -1,6 +1,8 @@
-// The per-request view of the request headers the router reads. Pseudo-headers are fetched once;
-// everything else is fetched only when a match condition asks for it.
-import { getHeader, getHeaderPairs, REQUEST_HEADERS } from "../host";
+// The per-request view of the request headers the router reads. All of them come from one host
+// call (proxy_get_header_map_pairs) per request: :path and :authority are needed by every request,
+// and the other headers a route may ask about (method, scheme, header conditions) are then read from
+// the same copy instead of one host call each (docs/benchmarks.md, "Canal's per-request cost").
+import { getHeaderPairs, REQUEST_HEADERS } from "../host";
 import { StringMatcher, lowerAscii } from "../matcher";
 
 const REQ = REQUEST_HEADERS;
@@ -14,10 +16,12 @@ const MAX_HOST: i32 = 253;
 
 const EMPTY = new ArrayBuffer(0);
 
-function headerOrEmpty(key: ArrayBuffer): ArrayBuffer {
-  let v = getHeader(REQ, key);
-  if (v === null) return EMPTY;
-  return v;
+/** A copy of `len` bytes at `ptr` (the shared empty buffer for none). */
+function copyOut(ptr: usize, len: usize): ArrayBuffer {
+  if (len == 0) return EMPTY;
+  let out = new ArrayBuffer(<i32>len);
+  memory.copy(changetype<usize>(out), ptr, len);
+  return out;
 }
 
 export class RequestView {
@@ -31,8 +35,10 @@ export class RequestView {
   host: string = "";
   private method: ArrayBuffer | null = null;
   private scheme: ArrayBuffer | null = null;
-  /** The request's header pairs, fetched on the first header value match (headerValue). */
-  private pairs: ArrayBuffer | null = null;
+  /** The request's header pairs as the host serialized them (see checkPairs), read once per request. */
+  private pairs: ArrayBuffer = EMPTY;
+  /** Header count of `pairs`; 0 when the host's buffer was empty or malformed. */
+  private count: usize = 0;
 
   constructor() {
     this.path = EMPTY;
@@ -48,10 +54,12 @@ export class RequestView {
   read(): void {
     this.method = null;
     this.scheme = null;
-    this.pairs = null;
     this.queryStart = -1;
-    this.path = headerOrEmpty(KEY_PATH);
-    this.authority = headerOrEmpty(KEY_AUTHORITY);
+    let pairs = getHeaderPairs(REQ);
+    this.pairs = pairs;
+    this.count = checkPairs(pairs);
+    this.path = this.value(KEY_PATH);
+    this.authority = this.value(KEY_AUTHORITY);
     this.pathLength = this.path.byteLength;
     let p = changetype<usize>(this.path);
     for (let i = 0; i < this.path.byteLength; i++) {
@@ -65,10 +73,17 @@ export class RequestView {
     this.host = normalizeHost(this.authority);
   }
 
+  /** The first value of header `name` (lower case), copied; empty when absent. */
+  private value(name: ArrayBuffer): ArrayBuffer {
+    let at = findValue(this.pairs, this.count, name);
+    if (at == 0) return EMPTY;
+    return copyOut(changetype<usize>(this.pairs) + at, foundLength);
+  }
+
   getMethod(): ArrayBuffer {
     let m = this.method;
     if (m === null) {
-      m = headerOrEmpty(KEY_METHOD);
+      m = this.value(KEY_METHOD);
       this.method = m;
     }
     return m;
@@ -77,26 +92,24 @@ export class RequestView {
   getScheme(): ArrayBuffer {
     let s = this.scheme;
     if (s === null) {
-      s = headerOrEmpty(KEY_SCHEME);
+      s = this.value(KEY_SCHEME);
       this.scheme = s;
     }
     return s;
+  }
+
+  /** Whether request header `name` (lower case) is present. */
+  hasHeader(name: ArrayBuffer): bool {
+    return findValue(this.pairs, this.count, name) != 0;
   }
 
   /**
    * Whether any value of request header `name` (lower case) satisfies `m`: Envoy 1.40's header
    * matchers match a repeated header when any of its values does (and `invert_match` when none
    * does), checked against native route config in test/security/filter-envoy-semantics.test.ts.
-   * The host's single-value call returns only the first value, so the header pairs are fetched,
-   * once per request and only when a value condition (not `present`) is evaluated.
    */
   headerMatch(name: ArrayBuffer, m: StringMatcher): i32 {
-    let pairs = this.pairs;
-    if (pairs === null) {
-      pairs = getHeaderPairs(REQ);
-      this.pairs = pairs;
-    }
-    return matchValues(pairs, name, m);
+    return matchValues(this.pairs, this.count, name, m);
   }
 
   /** End of the query string: the first '#' after '?', or the end of the path. */
@@ -148,28 +161,57 @@ export const HEADER_NO_MATCH: i32 = 0;
 export const HEADER_MATCH: i32 = 1;
 
 /**
- * Whether any value of `name` in serialized pairs (u32 count, count x (u32 key size, u32 value
- * size), then each key and value NUL-terminated) satisfies `m`, compared in place. Every offset
- * is checked against the buffer first, so a bad buffer from the host never traps (it reads as
- * absent).
+ * The header count of serialized pairs (u32 count, count x (u32 key size, u32 value size), then
+ * each key and value NUL-terminated), after checking every size against the buffer, so a bad
+ * buffer from the host never traps: it reads as no headers at all (0).
  */
-function matchValues(pairs: ArrayBuffer, name: ArrayBuffer, m: StringMatcher): i32 {
+function checkPairs(pairs: ArrayBuffer): usize {
   let size = <usize>pairs.byteLength;
-  if (size < 4) return HEADER_ABSENT;
+  if (size < 4) return 0;
   let p = changetype<usize>(pairs);
   let count = <usize>load<u32>(p);
-  if (count > (size - 4) / 8) return HEADER_ABSENT;
+  if (count > (size - 4) / 8) return 0;
   let data: usize = 4 + count * 8;
   for (let i: usize = 0; i < count; i++) {
     let k = <usize>load<u32>(p + 4 + i * 8);
     let v = <usize>load<u32>(p + 8 + i * 8);
-    if (k > size || v > size || data + k + v + 2 > size) return HEADER_ABSENT;
+    if (k > size || v > size || data + k + v + 2 > size) return 0;
     data += k + v + 2;
   }
+  return count;
+}
+
+/** The value length of the last findValue that found one. */
+let foundLength: usize = 0;
+
+/**
+ * Offset in checked pairs of the first value of header `name`, its length in foundLength; 0 when
+ * absent (no value starts at 0: the count comes first).
+ */
+function findValue(pairs: ArrayBuffer, count: usize, name: ArrayBuffer): usize {
+  let p = changetype<usize>(pairs);
+  let nameLen = <usize>name.byteLength;
+  let np = changetype<usize>(name);
+  let data: usize = 4 + count * 8;
+  for (let i: usize = 0; i < count; i++) {
+    let k = <usize>load<u32>(p + 4 + i * 8);
+    let v = <usize>load<u32>(p + 8 + i * 8);
+    if (k == nameLen && memory.compare(p + data, np, nameLen) == 0) {
+      foundLength = v;
+      return data + k + 1;
+    }
+    data += k + v + 2;
+  }
+  return 0;
+}
+
+/** Whether any value of `name` in checked pairs satisfies `m`, compared in place. */
+function matchValues(pairs: ArrayBuffer, count: usize, name: ArrayBuffer, m: StringMatcher): i32 {
+  let p = changetype<usize>(pairs);
   let nameLen = <usize>name.byteLength;
   let np = changetype<usize>(name);
   let found = false;
-  data = 4 + count * 8;
+  let data: usize = 4 + count * 8;
   for (let i: usize = 0; i < count; i++) {
     let k = <usize>load<u32>(p + 4 + i * 8);
     let v = <usize>load<u32>(p + 8 + i * 8);

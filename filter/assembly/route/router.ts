@@ -1,11 +1,8 @@
 // Route selection: host → virtual host → first matching route. Lookups and in-place byte
 // comparisons only; everything was compiled when the table loaded.
-import { getHeader, REQUEST_HEADERS } from "../host";
 import { M_PRESENT, StringMatcher, bytesEqual, resetRegexBudget } from "../matcher";
 import { HEADER_MATCH, RequestView } from "./request";
 import { RouteTable, VirtualHost, Route, MatchBlock, HeaderCondition } from "../table";
-
-const REQ = REQUEST_HEADERS;
 
 /** The virtual host for a normalized host; null when none serves it (or it is ambiguous). */
 export function findVirtualHost(table: RouteTable, host: string): VirtualHost | null {
@@ -34,11 +31,12 @@ function matchOptional(m: StringMatcher | null, value: ArrayBuffer): bool {
 }
 
 /**
- * A header condition: presence needs one host call; a value condition matches when any value of
- * a repeated header does, as Envoy's header matchers (route/request.ts headerMatch).
+ * A header condition, read from the request's header pairs (no host call): a value condition
+ * matches when any value of a repeated header does, as Envoy's header matchers (route/request.ts
+ * headerMatch).
  */
 function headerMatches(req: RequestView, c: HeaderCondition): bool {
-  if (c.matcher.kind == M_PRESENT) return getHeader(REQ, c.name) !== null;
+  if (c.matcher.kind == M_PRESENT) return req.hasHeader(c.name);
   return req.headerMatch(c.name, c.matcher) == HEADER_MATCH;
 }
 
