@@ -1,26 +1,22 @@
 ;; The host-call floor (bench:filter --floors): the platform floor (platform.wat) plus exactly the
 ;; host calls Canal's filter makes for a routed request, with no routing logic, so that it costs
 ;; what those calls cost and nothing else. Per request, in Canal's order (filter/assembly/contexts.ts
-;; onRequestHeaders and forward, route/request.ts RequestView, metrics.ts countOutcome):
-;;   proxy_get_header_map_value(:path), proxy_get_header_map_value(:authority),
-;;   proxy_replace_header_map_value(x-canal-cluster, a fixed cluster),
-;;   proxy_increment_metric(the request's counter, 1).
-;; (Until e13c098 Canal also called the foreign function clear_route_cache; the header write
-;; already clears Envoy's route cache.)
-;; The header values the host returns go through `malloc` (a bump allocator reset per request),
-;; as Canal's do through the SDK's. The counter is defined once, in proxy_on_configure.
+;; onRequestHeaders and forward, route/request.ts RequestView):
+;;   proxy_get_header_map_pairs(request headers): every header in one buffer, which the host
+;;     allocates through the module's `malloc` (Canal reads :path and :authority from it),
+;;   proxy_replace_header_map_value(x-canal-cluster, a fixed cluster).
+;; Canal counts canal_requests_total in the VM and adds to Envoy's counter on its tick (1 s), so no
+;; per-request metric call is left; until then it also called proxy_increment_metric per request,
+;; and read :path and :authority with one proxy_get_header_map_value each (and until e13c098 it
+;; called the foreign function clear_route_cache; the header write already clears the route cache).
+;; `malloc` is a bump allocator reset per request, as cheap as an allocator can be.
 ;; Run on Canal's route configuration (cluster_header), so the cluster it writes is what routes.
 (module
-  (import "env" "proxy_get_header_map_value" (func $get_header (param i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_get_header_map_pairs" (func $get_pairs (param i32 i32 i32) (result i32)))
   (import "env" "proxy_replace_header_map_value" (func $replace_header (param i32 i32 i32 i32 i32) (result i32)))
-  (import "env" "proxy_define_metric" (func $define_metric (param i32 i32 i32 i32) (result i32)))
-  (import "env" "proxy_increment_metric" (func $increment_metric (param i32 i64) (result i32)))
   (memory (export "memory") 1)
-  ;; Out-params at 0..15 (value pointer, value size), the counter id at 16.
-  (data (i32.const 64) ":path")
-  (data (i32.const 80) ":authority")
+  ;; Out-params at 0..15 (buffer pointer, buffer size).
   (data (i32.const 96) "x-canal-cluster")
-  (data (i32.const 160) "canal_floor_requests_total")
   ;; The cluster name is written at 256 by the bench (a data segment it fills in; see floors/build.ts).
   (data (i32.const 256) "@CLUSTER@")
   (global $heap (mut i32) (i32.const 4096))
@@ -33,19 +29,15 @@
   (func (export "proxy_abi_version_0_2_0"))
   (func (export "proxy_on_vm_start") (param i32 i32) (result i32) (i32.const 1))
   (func (export "proxy_validate_configuration") (param i32 i32) (result i32) (i32.const 1))
-  (func (export "proxy_on_configure") (param i32 i32) (result i32)
-    (drop (call $define_metric (i32.const 0) (i32.const 160) (i32.const 26) (i32.const 16)))
-    (i32.const 1))
+  (func (export "proxy_on_configure") (param i32 i32) (result i32) (i32.const 1))
   (func (export "proxy_on_tick") (param i32))
   (func (export "proxy_on_foreign_function") (param i32 i32 i32))
   (func (export "proxy_on_queue_ready") (param i32 i32))
   (func (export "proxy_on_context_create") (param i32 i32))
   (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
     (global.set $heap (i32.const 4096))
-    (drop (call $get_header (i32.const 0) (i32.const 64) (i32.const 5) (i32.const 0) (i32.const 8)))
-    (drop (call $get_header (i32.const 0) (i32.const 80) (i32.const 10) (i32.const 0) (i32.const 8)))
+    (drop (call $get_pairs (i32.const 0) (i32.const 0) (i32.const 8)))
     (drop (call $replace_header (i32.const 0) (i32.const 96) (i32.const 15) (i32.const 256) (global.get $cluster_len)))
-    (drop (call $increment_metric (i32.load (i32.const 16)) (i64.const 1)))
     (i32.const 0))
   (global $cluster_len i32 (i32.const @CLUSTER_LEN@))
   (func (export "proxy_on_request_body") (param i32 i32 i32) (result i32) (i32.const 0))

@@ -8,7 +8,7 @@ import { buildPendingCache, cacheWorkLeft, entryUnwritten, writeSharedEntry } fr
 import { loadTable, loadWhole } from "./load/loader";
 import { HeldRequests, DELAY_TICK_MS } from "./route/delays";
 import { REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, getPluginConfiguration, nowNanos, removeHeader, replaceHeader, setTickPeriod } from "./host";
-import { countOutcome } from "./metrics";
+import { countOutcome, flushCounts, METRIC_FLUSH_MS } from "./metrics";
 import { chance, nextRandom, seedRandom } from "./random";
 import { replyAbort, replyAmbiguous, replyDirect, replyNoRoute, replyRedirect } from "./route/replies";
 import { KEY_AUTHORITY, KEY_PATH, RequestView } from "./route/request";
@@ -83,10 +83,10 @@ export class CanalRoot extends RootContext {
     this.tickMs = ms;
   }
 
-  /** Ticks for held requests and fault delays (DELAY_TICK_MS), or none. */
+  /** Ticks for held requests and fault delays (DELAY_TICK_MS), else for the counters (metrics.ts). */
   private delayTicks(): void {
     if (this.table.hasDelays || this.held.length > 0) this.tickEvery(DELAY_TICK_MS);
-    else this.tickEvery(0);
+    else this.tickEvery(METRIC_FLUSH_MS);
   }
 
   createContext(context_id: u32): Context {
@@ -118,7 +118,7 @@ export class CanalRoot extends RootContext {
     // Work left for a tick (completing a placeholder, the cache of a whole compile, writing the
     // shared entry), or the delay ticks.
     if (table.lazy !== null || cacheWorkLeft()) this.tickEvery(WORK_TICK_MS);
-    else if (table.hasDelays) this.tickEvery(DELAY_TICK_MS);
+    else this.delayTicks();
     log(LogLevelValues.info, "canal: loaded route table " + table.version + ": " +
       table.virtualHostCount.toString() + " virtual hosts, " + table.routeCount.toString() + " routes");
     // How the table was built (LoadReport.how); tests read this line (test/support/load-report.ts).
@@ -130,6 +130,7 @@ export class CanalRoot extends RootContext {
   }
 
   onTick(): void {
+    flushCounts();
     // One piece of configure work per tick, in this order; then back to the delay ticks.
     if (this.table.lazy !== null) {
       this.complete("tick");
@@ -151,6 +152,8 @@ export class CanalRoot extends RootContext {
   }
 
   onDone(): bool {
+    // The root goes (a new configuration, or the VM's end): what it counted reaches Envoy now.
+    flushCounts();
     return true;
   }
 

@@ -135,8 +135,9 @@ export function defineCounter(name: string): u32 {
   return load<u32>(slot);
 }
 
-export function incrementCounter(id: u32): void {
-  if (id != 0xffffffff) imports.proxy_increment_metric(id, 1);
+/** Adds `delta` (> 0) to a counter; 0xffffffff (a failed definition) is ignored. */
+export function incrementCounter(id: u32, delta: u64): void {
+  if (id != 0xffffffff && delta > 0) imports.proxy_increment_metric(id, <i64>delta);
 }
 
 /** The value of a Proxy-Wasm shared data key (process-wide in Envoy, per vm_id), or null. */

@@ -72,6 +72,15 @@ const table = {
 
 let host: ProxyWasmHost;
 
+/**
+ * A canal counter as Envoy would show it: the filter counts in the VM and adds to Envoy's counters
+ * on the root context's tick (filter/assembly/metrics.ts), so tick first.
+ */
+function counter(name: string): bigint | undefined {
+  host.tick();
+  return host.getMetricValue(name);
+}
+
 beforeAll(async () => {
   host = await startCanal(table);
 });
@@ -148,7 +157,7 @@ describe("host matching", () => {
     const out = send(host, "/exact", { ":authority": "dup:80" });
     expect(out.local?.status).toBe(404);
     expect(out.local?.bodyText).toBe('canal: host "dup" is ambiguous: a/dup, b/dup; use the namespace-qualified name\n');
-    expect(host.getMetricValue("canal_requests_total.unmatched.no_route")).toBeGreaterThan(0n);
+    expect(counter("canal_requests_total.unmatched.no_route")).toBeGreaterThan(0n);
   });
 });
 
@@ -235,7 +244,7 @@ describe("actions", () => {
     const out = send(host, "/abort");
     expect(out.local?.status).toBe(503);
     expect(out.local?.bodyText).toBe("fault filter abort");
-    expect(host.getMetricValue("canal_requests_total.ns/a.fault")).toBeGreaterThan(0n);
+    expect(counter("canal_requests_total.ns/a.fault")).toBeGreaterThan(0n);
   });
 
   it("an abort carries the route's response header operations, as Envoy applies them to the fault filter's reply", () => {
@@ -286,15 +295,26 @@ describe("actions", () => {
 
 describe("metrics", () => {
   it("counts routed, no_route and local_reply per virtual host", () => {
-    const before = host.getMetricValue("canal_requests_total.ns/a.routed") ?? 0n;
+    const before = counter("canal_requests_total.ns/a.routed") ?? 0n;
     send(host, "/exact");
     send(host, "/exact");
-    expect(host.getMetricValue("canal_requests_total.ns/a.routed")).toBe(before + 2n);
-    const lr = host.getMetricValue("canal_requests_total.ns/a.local_reply") ?? 0n;
+    expect(counter("canal_requests_total.ns/a.routed")).toBe(before + 2n);
+    const lr = counter("canal_requests_total.ns/a.local_reply") ?? 0n;
     send(host, "/direct");
-    expect(host.getMetricValue("canal_requests_total.ns/a.local_reply")).toBe(lr + 1n);
-    const nr = host.getMetricValue("canal_requests_total.ns/a.no_route") ?? 0n;
+    expect(counter("canal_requests_total.ns/a.local_reply")).toBe(lr + 1n);
+    const nr = counter("canal_requests_total.ns/a.no_route") ?? 0n;
     send(host, "/none");
-    expect(host.getMetricValue("canal_requests_total.ns/a.no_route")).toBe(nr + 1n);
+    expect(counter("canal_requests_total.ns/a.no_route")).toBe(nr + 1n);
+  });
+
+  it("adds the VM's counts to Envoy's counters on the tick, not per request", () => {
+    const before = counter("canal_requests_total.ns/a.routed") ?? 0n;
+    send(host, "/exact");
+    send(host, "/exact");
+    expect(host.getMetricValue("canal_requests_total.ns/a.routed")).toBe(before);
+    expect(host.tickPeriodMs).toBeGreaterThan(0);
+    expect(counter("canal_requests_total.ns/a.routed")).toBe(before + 2n);
+    // Nothing pending: a second tick adds nothing.
+    expect(counter("canal_requests_total.ns/a.routed")).toBe(before + 2n);
   });
 });

@@ -14,6 +14,7 @@ import { renderLocalYaml, writeLocalTable } from "../../envoy/local.ts";
 import { envoyBinary } from "../support/envoy.ts";
 import { clusterName, startGateway, type Gateway } from "../support/gateway.ts";
 import { jsonBody } from "../support/http.ts";
+import { pollUntil } from "../support/processes.ts";
 import type { Echo } from "../support/upstream.ts";
 import { ensureCanalWasm, probeWasm, REPO_ROOT } from "../support/wasm.ts";
 
@@ -81,9 +82,15 @@ describe("bootstrap in real Envoy (probe filter)", () => {
   it("renders wasmcustom.canal_requests_total.<vhost>.<outcome> as canal_requests_total{vhost,outcome}", async () => {
     const before = await gw.envoy.stat("wasmcustom.canal_requests_total.default/hello.world:v1.routed");
     await gw.send("x.example", "/");
-    const text = await gw.envoy.prometheus();
+    // The filter adds its counts to Envoy's counters on its tick (1 s), so poll for the new count.
+    const routed = /^canal_requests_total\{vhost="default\/hello\.world:v1",outcome="routed"\} (\d+)$/m;
+    let text = "";
+    await pollUntil("canal_requests_total{outcome=\"routed\"} to count the request", async () => {
+      text = await gw.envoy.prometheus();
+      return Number(routed.exec(text)?.[1] ?? -1) > before ? true : undefined;
+    }, { timeoutMs: 5_000, intervalMs: 100, onTimeout: () => text.split("\n").filter((l) => l.includes("canal")).join("\n") });
     expect(text).toContain("# TYPE canal_requests_total counter");
-    const m = /^canal_requests_total\{vhost="default\/hello\.world:v1",outcome="routed"\} (\d+)$/m.exec(text);
+    const m = routed.exec(text);
     expect(m, text.split("\n").filter((l) => l.includes("canal")).join("\n")).not.toBeNull();
     expect(Number(m?.[1])).toBeGreaterThan(before);
   });

@@ -174,11 +174,21 @@ describe("metrics", () => {
     expect((await gw.send("hello.default", "/abort")).status).toBe(500);
     expect((await gw.send("hello.default", "/nothing")).status).toBe(404);
     for (let i = 0; i < 2; i++) expect((await gw.send("who.test", "/")).status).toBe(404);
-    expect(await promCounter(vh, "routed")).toBe(before.routed + 3);
-    expect(await promCounter(vh, "local_reply")).toBe(before.local + 2);
-    expect(await promCounter(vh, "fault")).toBe(before.fault + 1);
-    expect(await promCounter(vh, "no_route")).toBe(before.noRoute + 1);
-    expect(await promCounter("unmatched", "no_route")).toBe(before.unmatched + 2);
+    const want = { routed: before.routed + 3, local: before.local + 2, fault: before.fault + 1, noRoute: before.noRoute + 1, unmatched: before.unmatched + 2 };
+    const read = async (): Promise<typeof want> => ({
+      routed: await promCounter(vh, "routed"),
+      local: await promCounter(vh, "local_reply"),
+      fault: await promCounter(vh, "fault"),
+      noRoute: await promCounter(vh, "no_route"),
+      unmatched: await promCounter("unmatched", "no_route"),
+    });
+    // The filter adds its counts to Envoy's counters on its tick (METRIC_FLUSH_MS, 1 s), so they lag.
+    let last = before;
+    await pollUntil("canal_requests_total to count the requests (flushed on the filter's tick)", async () => {
+      last = await read();
+      return (Object.keys(want) as (keyof typeof want)[]).every((k) => last[k] >= want[k]) ? true : undefined;
+    }, { timeoutMs: 5_000, intervalMs: 100, onTimeout: () => JSON.stringify({ want, last }) });
+    expect(await read()).toEqual(want);
     const text = await gw.envoy.prometheus();
     expect(text).toContain("# TYPE canal_requests_total counter");
     expect(text).not.toMatch(/^envoy_wasmcustom/m);
