@@ -354,6 +354,14 @@ export class CanalStream extends Context {
   onDelete(): void {
     if (this.delayed) this.canal.held.forget(this.context_id);
   }
+
+  /** Ready for the root's next stream (the SDK patch reuses it instead of allocating one). */
+  recycle(): bool {
+    this.responseOps = null;
+    this.destinationResponseOps = null;
+    this.delayed = false;
+    return true;
+  }
 }
 
 // AS 0.17 compiles __collect lazily and misses it when only virtual methods call it; one call
