@@ -152,12 +152,14 @@ export class CanalRoot extends RootContext {
   }
 
   onDone(): bool {
-    // The root goes (a new configuration, or the VM's end): what it counted reaches Envoy now.
-    flushCounts();
     return true;
   }
 
-  onDelete(): void {}
+  onDelete(): void {
+    // The root goes (a new configuration, or the VM's end): what was counted reaches Envoy now.
+    // (onDelete, not onDone: index.ts does not export proxy_on_done.)
+    flushCounts();
+  }
 }
 
 function applyOps(map: i32, ops: HeaderOps | null): void {

@@ -6,14 +6,15 @@
 // not export (it takes Continue, or true for proxy_on_done), so each one left out is a call into
 // the VM saved per request. Left out: the response body, trailers and metadata callbacks and
 // proxy_on_log (Canal's are no-ops), and the HTTP/gRPC call, queue and foreign-function
-// callbacks (never used). Kept: request body and trailers (they hold a delayed request), response
-// headers (the route's response header operations), done and delete (the SDK frees the stream's
-// context there).
+// callbacks (never used), and proxy_on_done (Envoy then takes true, which is all Canal's answered;
+// the root's pending counters are added in its onDelete instead). Kept: request body and trailers
+// (they hold a delayed request), response headers (the route's response header operations) and
+// delete (the SDK frees, here recycles, the stream's context there).
 export { malloc, free } from "@solo-io/proxy-runtime/malloc";
 export {
   proxy_abi_version_0_2_0, proxy_on_vm_start, proxy_validate_configuration, proxy_on_configure, proxy_on_tick,
   proxy_on_context_create, proxy_on_request_headers, proxy_on_request_body, proxy_on_request_trailers,
-  proxy_on_response_headers, proxy_on_done, proxy_on_delete,
+  proxy_on_response_headers, proxy_on_delete,
 } from "@solo-io/proxy-runtime/exports";
 import { RootContext, registerRootContext } from "@solo-io/proxy-runtime";
 import { CanalRoot } from "./contexts";
