@@ -14,7 +14,12 @@ export interface FloorModules {
   sdk: string;
   /** hostcalls.wat: Canal's per-request host calls, no logic. */
   hostcalls: string;
+  /** hostcalls.wat without the x-canal-cluster write: the header read alone (run on native routes). */
+  read: string;
 }
+
+/** The x-canal-cluster write of hostcalls.wat (its @WRITE@). */
+const HEADER_WRITE = "(drop (call $replace_header (i32.const 0) (i32.const 96) (i32.const 15) (i32.const 256) (global.get $cluster_len)))";
 
 const HERE = join(REPO_ROOT, "bench", "floors");
 
@@ -37,9 +42,11 @@ export async function buildFloors(cluster: string): Promise<FloorModules> {
   if (!/^[\x21-\x7e]+$/.test(cluster) || cluster.includes('"') || cluster.includes("\\")) throw new Error(`floor cluster name not plain: ${cluster}`);
   const dir = join(REPO_ROOT, "build", "floors");
   mkdirSync(dir, { recursive: true });
-  const mods: FloorModules = { platform: join(dir, "platform.wasm"), sdk: join(dir, "sdk.wasm"), hostcalls: join(dir, "hostcalls.wasm") };
+  const mods: FloorModules = { platform: join(dir, "platform.wasm"), sdk: join(dir, "sdk.wasm"), hostcalls: join(dir, "hostcalls.wasm"), read: join(dir, "read.wasm") };
   await assemble("platform.wat", {}, mods.platform);
-  await assemble("hostcalls.wat", { CLUSTER: cluster, CLUSTER_LEN: String(Buffer.byteLength(cluster)) }, mods.hostcalls);
+  const values = { CLUSTER: cluster, CLUSTER_LEN: String(Buffer.byteLength(cluster)) };
+  await assemble("hostcalls.wat", { ...values, WRITE: HEADER_WRITE }, mods.hostcalls);
+  await assemble("hostcalls.wat", { ...values, WRITE: "" }, mods.read);
   execFileSync(join(REPO_ROOT, "node_modules", ".bin", "asc"), [join(HERE, "sdk", "index.ts"), "--config", "asconfig.json", "--target", "release", "--binaryFile", mods.sdk], {
     cwd: REPO_ROOT,
     stdio: "pipe",

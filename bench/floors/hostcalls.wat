@@ -11,6 +11,8 @@
 ;; called the foreign function clear_route_cache; the header write already clears the route cache).
 ;; `malloc` is a bump allocator reset per request, as cheap as an allocator can be.
 ;; Run on Canal's route configuration (cluster_header), so the cluster it writes is what routes.
+;; @WRITE@ is the x-canal-cluster write (floors/build.ts HEADER_WRITE); the read-only floor
+;; (bench:filter --floors, "read floor") is this module without it, run on native routes.
 (module
   (import "env" "proxy_get_header_map_pairs" (func $get_pairs (param i32 i32 i32) (result i32)))
   (import "env" "proxy_replace_header_map_value" (func $replace_header (param i32 i32 i32 i32 i32) (result i32)))
@@ -37,7 +39,7 @@
   (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
     (global.set $heap (i32.const 4096))
     (drop (call $get_pairs (i32.const 0) (i32.const 0) (i32.const 8)))
-    (drop (call $replace_header (i32.const 0) (i32.const 96) (i32.const 15) (i32.const 256) (global.get $cluster_len)))
+    @WRITE@
     (i32.const 0))
   (global $cluster_len i32 (i32.const @CLUSTER_LEN@))
   (func (export "proxy_on_request_body") (param i32 i32 i32) (result i32) (i32.const 0))

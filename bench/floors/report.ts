@@ -6,7 +6,7 @@ import { median, roundDifferences } from "../filter-compare.ts";
 import type { Measured } from "../filter-measure.ts";
 
 /** The sides of a floors run, in measuring order. */
-export const SIDES = ["native", "platform", "sdk", "hostcalls", "canal", "before"] as const;
+export const SIDES = ["native", "platform", "sdk", "read", "hostcalls", "canal", "before"] as const;
 export type SideName = (typeof SIDES)[number];
 
 export interface FloorRow {
@@ -18,6 +18,7 @@ const LABEL: Record<SideName, string> = {
   native: "native routes",
   platform: "platform floor",
   sdk: "SDK floor",
+  read: "read floor",
   hostcalls: "host-call floor",
   canal: "Canal",
   before: "Canal before",
@@ -34,6 +35,8 @@ const LAYERS: Layer[] = [
   { name: "Wasm (platform − native)", plus: ["platform"], minus: ["native"] },
   { name: "SDK (SDK − platform)", plus: ["sdk"], minus: ["platform"] },
   { name: "host calls (host-call − platform)", plus: ["hostcalls"], minus: ["platform"] },
+  { name: "header read (read − platform)", plus: ["read"], minus: ["platform"] },
+  { name: "write and re-route (host-call − read)", plus: ["hostcalls"], minus: ["read"] },
   { name: "Canal above the SDK floor (Canal − SDK)", plus: ["canal"], minus: ["sdk"] },
   { name: "Canal's logic (Canal − SDK − host calls)", plus: ["canal", "platform"], minus: ["sdk", "hostcalls"] },
   { name: "Canal − before", plus: ["canal"], minus: ["before"] },
@@ -86,7 +89,7 @@ export function floorsReport(args: { rows: FloorRow[]; header: string[]; rounds:
     ...rows.map((r) => `| ${fmt(r.vhosts)} | ${ratioSides.map((s) => (pooled(r, "native") / pooled(r, s)).toFixed(3)).join(" | ")} |`),
   ];
   const last = rows[rows.length - 1];
-  const aboveSdk = layerDifference(last, LAYERS[3]) as ReturnType<typeof roundDifferences>;
+  const aboveSdk = layerDifference(last, LAYERS.find((l) => l.name.startsWith("Canal above")) as Layer) as ReturnType<typeof roundDifferences>;
   const ratio = pooled(last, "native") / pooled(last, "canal");
   const ceiling = pooled(last, "native") / pooled(last, "sdk");
   const verdict = (ok: boolean): string => (ok ? "MET" : "NOT MET");
@@ -109,6 +112,7 @@ export function floorsReport(args: { rows: FloorRow[]; header: string[]; rounds:
     "What each side is (bench/floors/): **native routes** = the table as Envoy route config (section (a)); " +
       "**platform floor** = native routes plus a hand-written Proxy-Wasm module (`platform.wat`, assembled with the npm `wabt` package, no SDK) exporting the SDK's callbacks, each returning at once; " +
       "**SDK floor** = native routes plus an AssemblyScript filter on the project's patched `@solo-io/proxy-runtime` that does nothing (`sdk/index.ts`, the filter's compiler and options); " +
+      "**read floor** = native routes plus `hostcalls.wat` without its header write (the header read alone; the write would not route on native routes); " +
       "**host-call floor** = Canal's gateway (one catch-all route, `cluster_header`) running a hand-written module (`hostcalls.wat`) that makes exactly Canal's per-request host calls with no logic; " +
       "**Canal** = Canal's gateway and filter with the table inline (section (a)'s wasm side)" +
       (present.includes("before") ? "; **Canal before** = another build of the filter (`--compare-wasm`)." : "."),

@@ -36,7 +36,7 @@ async function withEnvoys<T>(configs: { name: string; config: EnvoyConfig }[], c
 export async function runFloors(args: FloorsArgs): Promise<void> {
   const { opts, clusters, plan } = args;
   const mods = await buildFloors(clusters[0].name);
-  progress(`floors built: ${mods.platform}, ${mods.sdk}, ${mods.hostcalls}`);
+  progress(`floors built: ${mods.platform}, ${mods.sdk}, ${mods.read}, ${mods.hostcalls}`);
   const names = SIDES.filter((s) => s !== "before" || args.before !== undefined);
   const rows: FloorRow[] = [];
   for (const n of opts.sizes) {
@@ -47,6 +47,7 @@ export async function runFloors(args: FloorsArgs): Promise<void> {
       if (s === "native") return renderNativeBootstrap({ listenerPort: 0, adminPort: 0, table, clusters });
       if (s === "platform") return renderNativeWithModule({ wasmPath: mods.platform, table, clusters });
       if (s === "sdk") return renderNativeWithModule({ wasmPath: mods.sdk, table, clusters });
+      if (s === "read") return renderNativeWithModule({ wasmPath: mods.read, table, clusters });
       if (s === "hostcalls") return renderCanalWithModule({ wasmPath: mods.hostcalls, clusters });
       const wasmPath = s === "before" && args.before !== undefined ? args.before : args.wasmPath;
       return renderCanalBootstrap({ listenerPort: 0, adminPort: 0, wasmPath, table: { kind: "inline", table }, clusters });
