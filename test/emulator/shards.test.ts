@@ -191,6 +191,37 @@ describe("router mode", () => {
   });
 });
 
+describe("the router's memory", () => {
+  it("stays flat over 300 one-shard updates, with incomplete manifests between", async () => {
+    const store = new SharedData();
+    const N = 300;
+    const base = services(N);
+    let p = plan(tableOf("m0", base), 8);
+    await carryPlan(store, p);
+    const r = await router(store);
+    const enc = new TextEncoder();
+    let settled = 0;
+    for (let i = 1; i <= 300; i++) {
+      const vhosts = base.slice();
+      vhosts[(i * 37) % N] = services(N, `m${i}`)[(i * 37) % N]!;
+      const next = plan(tableOf(`m${i}`, vhosts), 8);
+      for (const s of next.shards) if (s.version !== p.shards[s.index]!.version) store.set("", shardDataKey(KEY, s.index), enc.encode(JSON.stringify(s)));
+      if (i % 10 === 0) {
+        // A manifest naming a shard version nobody wrote: incomplete for a tick.
+        store.set("", manifestDataKey(KEY), enc.encode(JSON.stringify({ ...next.manifest, shards: next.manifest.shards.map((v, j) => (j === 3 ? "sha256:nowhere" : v)) })));
+        tick(r);
+      }
+      store.set("", manifestDataKey(KEY), enc.encode(JSON.stringify(next.manifest)));
+      tick(r);
+      expect(probe(r).version).toBe(`m${i}`);
+      p = next;
+      if (i === 100) settled = r.memoryBytes;
+    }
+    expect(loads(r).at(-1)).toEqual(["m300", 8, 1]);
+    expect(r.memoryBytes).toBeLessThanOrEqual(settled + 65536);
+  }, 120_000);
+});
+
 describe("the router follows shards-union.ts's rule", () => {
   it("serves exactly when unionShards says complete, over random missing and stale shards", async () => {
     const random = rng(14);
