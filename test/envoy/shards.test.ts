@@ -199,7 +199,7 @@ async function httpFilters(listener: string): Promise<string[]> {
   return l?.listener.filter_chains[0]?.filters[0]?.typed_config.http_filters.map((f) => f.name) ?? [];
 }
 
-describe("sharded WasmPlugin mode in Envoy", () => {
+describe("sharded WasmPlugin mode in Envoy", { timeout: 40_000 }, () => {
   it("before any manifest: requests and the probe get 503 naming the manifest", async () => {
     const r = await gw.send("svc-0.ns");
     expect(r.status).toBe(503);
