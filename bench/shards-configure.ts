@@ -7,9 +7,12 @@
 //   sharded:     a carrier's configure of the largest shard (head check + copy into shared data);
 //                a fresh router's first configure (every shard compiled + the union); a one-vhost
 //                change: its shard and the manifest rewritten, the router's next tick (one shard
-//                compiled + the union); a manifest whose version alone changed (the union alone).
+//                compiled + the union); a manifest whose version alone changed (the union alone);
+//                a tick with nothing changed (one shared-data read and compare).
 //
-//   node --import tsx bench/shards-configure.ts [--sizes 1000,10000] [--rounds 5]
+//   node --import tsx bench/shards-configure.ts [--sizes 1000,10000] [--rounds 5] [--shards K]
+//
+// K: the planner's own count by default; --shards forces K (a power of two).
 //
 // Prints a Markdown table (medians over the rounds) for docs/filter.md; writes no file.
 import { cpuUsage } from "node:process";
@@ -24,13 +27,14 @@ import { runBench } from "./run-main.ts";
 
 const KEY = "canal.io/istio-system/canal";
 
-function args(): { sizes: number[]; rounds: number } {
-  const out = { sizes: [1000, 10000], rounds: 5 };
+function args(): { sizes: number[]; rounds: number; shards?: number } {
+  const out: { sizes: number[]; rounds: number; shards?: number } = { sizes: [1000, 10000], rounds: 5 };
   const a = process.argv.slice(2);
   for (let i = 0; i < a.length; i++) {
     if (a[i] === "--sizes") out.sizes = (a[++i] ?? "").split(",").map(Number);
     else if (a[i] === "--rounds") out.rounds = Number(a[++i]);
-    else throw new Error(`unknown option ${a[i]}; options: --sizes 1000,10000 --rounds N`);
+    else if (a[i] === "--shards") out.shards = Number(a[++i]);
+    else throw new Error(`unknown option ${a[i]}; options: --sizes 1000,10000 --rounds N --shards K`);
   }
   return out;
 }
@@ -75,11 +79,12 @@ interface Round {
   routerFirst: number;
   routerOneShard: number;
   routerUnionOnly: number;
+  routerIdle: number;
   k: number;
   mib: number;
 }
 
-async function round(n: number, r: number): Promise<Round> {
+async function round(n: number, r: number, shards?: number): Promise<Round> {
   const t1 = table(n, `sha256:r${r}-a`);
   const t2 = table(n, `sha256:r${r}-b`, (r * 7919) % n);
   // Table mode.
@@ -89,8 +94,9 @@ async function round(n: number, r: number): Promise<Round> {
   const tableIncremental = cpuMs(() => tableHost.configure(JSON.stringify(t2)));
   expectProbe(tableHost, t2.version);
   // Sharded mode.
-  const p1 = planShards(t1, KEY);
-  const p2 = planShards(t2, KEY, { previousCount: p1.shards.length });
+  const forced = shards === undefined ? {} : { maxShards: shards, targetBytes: 1, boundBytes: 100_000_000 };
+  const p1 = planShards(t1, KEY, forced);
+  const p2 = planShards(t2, KEY, { previousCount: p1.shards.length, ...forced });
   const changed = p2.shards.filter((s, i) => s.version !== p1.shards[i]?.version);
   if (changed.length !== 1) throw new Error(`${changed.length} shards changed, not 1`);
   const store = new SharedData();
@@ -111,7 +117,9 @@ async function round(n: number, r: number): Promise<Round> {
   router.advanceTime(100);
   const routerUnionOnly = cpuMs(() => router.tick());
   expectProbe(router, `${p2.manifest.version}-again`);
-  return { tableWhole, tableIncremental, carrier, routerFirst, routerOneShard, routerUnionOnly, k: p1.shards.length, mib: JSON.stringify(t1).length / 1048576 };
+  router.advanceTime(100);
+  const routerIdle = cpuMs(() => router.tick());
+  return { tableWhole, tableIncremental, carrier, routerFirst, routerOneShard, routerUnionOnly, routerIdle, k: p1.shards.length, mib: JSON.stringify(t1).length / 1048576 };
 }
 
 async function main(): Promise<void> {
@@ -119,19 +127,19 @@ async function main(): Promise<void> {
   const rows: string[] = [];
   for (const n of o.sizes) {
     const rounds: Round[] = [];
-    await round(n, 0); // warm-up (V8 compiles the module's functions)
+    await round(n, 0, o.shards); // warm-up (V8 compiles the module's functions)
     for (let r = 1; r <= o.rounds; r++) {
-      rounds.push(await round(n, r));
+      rounds.push(await round(n, r, o.shards));
       process.stdout.write(`shards-configure: ${n} vhosts round ${r}: ${JSON.stringify(rounds.at(-1))}\n`);
     }
     const m = (k: keyof Round): string => median(rounds.map((x) => x[k])).toFixed(1);
     rows.push(
-      `| ${n.toLocaleString("en-US")} vhosts, ${m("mib")} MiB, K = ${rounds[0]!.k} | ${m("tableWhole")} | ${m("tableIncremental")} | ${m("routerFirst")} | **${m("routerOneShard")}** | ${m("routerUnionOnly")} | ${m("carrier")} |`,
+      `| ${n.toLocaleString("en-US")} vhosts, ${m("mib")} MiB, K = ${rounds[0]!.k} | ${m("tableWhole")} | ${m("tableIncremental")} | ${m("routerFirst")} | **${m("routerOneShard")}** | ${m("routerUnionOnly")} | ${m("routerIdle")} | ${m("carrier")} |`,
     );
   }
   process.stdout.write(`\nload average ${loadavg().map((x) => x.toFixed(1)).join(" ")}, node ${process.version}, ${o.rounds} rounds (medians, CPU ms)\n\n`);
-  process.stdout.write("| table | table mode: whole compile | table mode: one vhost changed | sharded: router's first configure (all shards) | sharded: one shard changed (tick) | sharded: union only | carrier: largest shard |\n");
-  process.stdout.write("|---|---:|---:|---:|---:|---:|---:|\n");
+  process.stdout.write("| table | table mode: whole compile | table mode: one vhost changed | sharded: router's first configure (all shards) | sharded: one shard changed (tick) | sharded: union only | sharded: tick, nothing changed | carrier: largest shard |\n");
+  process.stdout.write("|---|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const r of rows) process.stdout.write(`${r}\n`);
 }
 
