@@ -103,6 +103,7 @@ export class CanalRoot extends RootContext {
   /** Carrier and router modes (ADR 0005): a carrier never refuses; a router refuses only a bad key. */
   private configureSharded(bytes: ArrayBuffer, head: Head): bool {
     if (head.kind != HEAD_ROUTER) {
+      this.sharded = null;
       carry(bytes, head);
       return true;
     }

@@ -185,6 +185,46 @@ describe("router mode", () => {
     expect(routeOf(r, "svc-0.ns")).toMatch(/^503 canal: table incomplete \(shards stale: 0;/);
   });
 
+  it("ambiguous hosts travel in shards; one that is also another shard's domain refuses the union", async () => {
+    const store = new SharedData();
+    const t = tableOf("sha256:amb", services(10), { ambiguousHosts: [{ host: "api", candidates: ["a/api", "b/api"] }] });
+    await carryPlan(store, plan(t, 4));
+    const r = await router(store);
+    expect(routeOf(r, "api")).toBe('404 canal: host "api" is ambiguous: a/api, b/api; use the namespace-qualified name');
+    // An ambiguous host that is svc-j's domain, placed (by its host) in another shard than svc-j.
+    const apart = [...Array(10).keys()].map((j) => {
+      const p = plan(tableOf("sha256:amb-bad", services(10), { ambiguousHosts: [{ host: `svc-${j}.ns`, candidates: ["a/x", "b/x"] }] }), 4);
+      const own = p.shards.find((s) => s.ambiguousHosts?.length)!;
+      return { j, p, apart: !own.virtualHosts.some((v) => v.name === `ns/svc-${j}`) };
+    }).find((x) => x.apart)!;
+    await carryPlan(store, apart.p);
+    tick(r);
+    expect(probe(r).version).toBe(t.version);
+    expect(logsAt(r, LogLevel.error, "canal: refused route table sha256:amb-bad")[0]).toContain(`ambiguous host "svc-${apart.j}.ns"`);
+  });
+
+  it("a table with fault delays ticks at the delay period and still polls every 100 ms", async () => {
+    const store = new SharedData();
+    const vhosts = services(6);
+    vhosts[2]!.routes.unshift({ match: [{ uri: { prefix: "/slow" } }], route: [{ cluster: "outbound|80||slow" }], fault: { delay: { fixedDelayMs: 50, percentage: 100 } } });
+    await carryPlan(store, plan(tableOf("sha256:slow", vhosts), 2));
+    const r = await router(store);
+    expect(r.tickPeriodMs).toBe(5);
+    const id = r.newHttpContext();
+    expect(r.requestHeaders(id, [[":method", "GET"], [":scheme", "http"], [":path", "/slow"], [":authority", "svc-2.ns"]], true)).toBe(1);
+    r.advanceTime(60);
+    r.tick();
+    expect(r.getContinueCalls(id)).toEqual([0]);
+    // A new table without delays, found by a poll among the 5 ms ticks; then back to 100 ms.
+    await carryPlan(store, plan(tableOf("sha256:fast", services(6)), 2));
+    for (let i = 0; i < 20; i++) {
+      r.advanceTime(5);
+      r.tick();
+    }
+    expect(probe(r).version).toBe("sha256:fast");
+    expect(r.tickPeriodMs).toBe(100);
+  });
+
   it("refuses a router configuration with a bad key (NACK), accepts a good one", async () => {
     await expect(router(new SharedData(), "bad key")).rejects.toThrow(/rejected sharded router configuration: key must be/);
     await expect(router(new SharedData(), "x".repeat(401))).rejects.toThrow(/key must be 1-400/);
