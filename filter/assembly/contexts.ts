@@ -120,10 +120,15 @@ export class CanalRoot extends RootContext {
 
   /** Reads the manifest and the shards it needs; swaps in a new table when there is one. */
   private pollShards(router: ShardedRouter): void {
-    this.lastPoll = nowNanos();
+    let t0 = nowNanos();
+    this.lastPoll = t0;
     let table = router.poll();
     if (table !== null) this.table = table;
-    if (table !== null || router.compiled > 0) __collect();
+    if (table === null && router.compiled == 0) return;
+    let t1 = nowNanos();
+    __collect();
+    log(LogLevelValues.debug, "canal: shards polled in " + ((t1 - t0) / 1000).toString() + " us (" + router.compiled.toString() +
+      " compiled), collected in " + ((nowNanos() - t1) / 1000).toString() + " us");
   }
 
   createContext(context_id: u32): Context {

@@ -18,10 +18,17 @@ export class CompiledShard {
   keys: StaticArray<string> = new StaticArray<string>(0);
   kinds: StaticArray<u8> = new StaticArray<u8>(0);
   keyEnds: StaticArray<i32> = new StaticArray<i32>(0);
+  /** keyOwner[m]: the index in vhosts of key m's virtual host. */
+  keyOwner: StaticArray<i32> = new StaticArray<i32>(0);
   ambiguousHosts: Array<string> = new Array<string>();
   ambiguousBodies: Array<ArrayBuffer> = new Array<ArrayBuffer>();
   routeCount: i32 = 0;
   hasDelays: bool = false;
+
+  /** The virtual host whose lookup key m is. */
+  @inline ownerOf(m: i32): VirtualHost {
+    return unchecked(this.vhosts[unchecked(this.keyOwner[m])]);
+  }
 }
 
 /** Why the last compileShard failed. */
@@ -88,6 +95,13 @@ export function compileShard(bytes: ArrayBuffer, h: Head): CompiledShard | null 
   }
   c.vhosts = vhosts;
   c.keyEnds = keyEnds;
+  let owner = new StaticArray<i32>(k);
+  let v = 0;
+  for (let m = 0; m < k; m++) {
+    while (unchecked(keyEnds[v]) <= m) v++;
+    unchecked(owner[m] = v);
+  }
+  c.keyOwner = owner;
   c.keys = keys;
   c.kinds = kinds;
   c.ambiguousHosts = table.ambiguous.keys();
