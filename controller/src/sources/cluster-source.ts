@@ -271,7 +271,7 @@ function merge(parts: readonly ParsedObjects[]): ParsedObjects {
     return filled.flat() as unknown as Snapshot[K];
   };
   return {
-    snapshot: { internalGateways: field("internalGateways"), gateways: field("gateways"), virtualServices: field("virtualServices"), destinationRules: field("destinationRules"), services: field("services"), httpRoutes: field("httpRoutes"), referenceGrants: field("referenceGrants") },
+    snapshot: { internalGateways: field("internalGateways"), gateways: field("gateways"), virtualServices: field("virtualServices"), destinationRules: field("destinationRules"), services: field("services"), httpRoutes: field("httpRoutes"), referenceGrants: field("referenceGrants"), gatewayApiGateways: field("gatewayApiGateways"), gatewayClasses: field("gatewayClasses"), namespaces: field("namespaces") },
     problems: parts.flatMap((p) => p.problems),
     ignored: parts.flatMap((p) => p.ignored),
   };

@@ -130,7 +130,7 @@ function passThrough(service: Service, port: number, authority: StringMatch, env
   return { name: `${namespace}/${name}:${port}`, match: [{ authority }], route: [{ cluster, weight: 1 }] };
 }
 
-function reportIgnored(route: HTTPRoute, sink: ProblemSink): void {
+export function reportIgnored(route: HTTPRoute, sink: ProblemSink): void {
   for (const f of route.ignoredFields ?? []) {
     // Members of unsupported filter types are reported with the filter (filters.ts).
     if (/\.(requestMirror|cors|extensionRef|externalAuth)$/.test(f.path)) continue;
