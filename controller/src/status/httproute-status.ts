@@ -95,7 +95,7 @@ function sameParent(a: ParentReference, b: ParentReference, routeNamespace: stri
 }
 
 /** Canonical (the API server returns keys in its own order), without transition times. */
-function withoutTimes(v: unknown): string {
+export function withoutTimes(v: unknown): string {
   return canonicalJson(JSON.parse(JSON.stringify(v, (k, x: unknown) => (k === "lastTransitionTime" ? undefined : x))) as unknown);
 }
 

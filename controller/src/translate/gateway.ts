@@ -58,6 +58,8 @@ export interface GatewayResult {
   clusters: ClusterRef[];
   counts: GatewayCounts;
   problems: Problem[];
+  /** Gateway API Gateways of Canal's class: "namespace/name" → listener → routes attached. Absent: none. */
+  gatewayApiAttached?: Record<string, Record<string, number>>;
 }
 
 export interface GatewayInputs {
@@ -174,6 +176,7 @@ export function translateGateway(input: GatewayInputs, sink: ProblemSink): Gatew
     namespaces: input.namespaces ?? [], takenBy: (d) => taken.get(d),
   });
   sink.list.push(...onGateways.problems);
+  if (onGateways.attachedRoutes.size > 0) result.gatewayApiAttached = Object.fromEntries([...onGateways.attachedRoutes].map(([k, m]) => [k, Object.fromEntries(m)]));
   for (const ref of onGateways.clusters) if (!clusters.has(ref.cluster)) clusters.set(ref.cluster, ref);
   result.table = assembleTable([...joined.virtualHosts, ...onGateways.virtualHosts], joined.ambiguous, (vh) => steps.virtualHostJson(vh));
   result.dnsPlan = svc === undefined ? [] : plan;

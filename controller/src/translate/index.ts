@@ -52,6 +52,8 @@ export interface TranslateResult {
   problems: Problem[];
   /** "namespace/name" of the Gateway API Gateways of a Canal GatewayClass (their routes' status is Canal's). */
   gatewayApiGateways?: string[];
+  /** Per served Gateway and listener, the routes attached through any InternalGateway (the most of any). */
+  gatewayApiAttached?: Record<string, Record<string, number>>;
 }
 
 export function translate(snapshot: Snapshot, options: TranslateOptions): TranslateResult {
@@ -91,7 +93,15 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   foreignOptOutProblems(snapshot.virtualServices, clusterDomain, global);
   const problems = sortProblems([...global.list, ...gateways.flatMap((g) => g.problems)]);
   const served = [...servedGateways(snapshot.gatewayApiGateways, snapshot.gatewayClasses).keys()].sort();
-  return served.length === 0 ? { gateways, problems } : { gateways, problems, gatewayApiGateways: served };
+  if (served.length === 0) return { gateways, problems };
+  const attached: Record<string, Record<string, number>> = {};
+  for (const g of gateways) {
+    for (const [key, listeners] of Object.entries(g.gatewayApiAttached ?? {})) {
+      const into = (attached[key] ??= {});
+      for (const [l, n] of Object.entries(listeners)) into[l] = Math.max(into[l] ?? 0, n);
+    }
+  }
+  return { gateways, problems, gatewayApiGateways: served, gatewayApiAttached: attached };
 }
 
 /** A validator that throws rejects the pattern instead of aborting the translation. */
