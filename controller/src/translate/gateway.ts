@@ -166,6 +166,7 @@ export function translateGateway(input: GatewayInputs, sink: ProblemSink): Gatew
     if (list.length > 0) virtualHosts.push(steps.virtualHost(c.vs, list, routes[i] as Route[]));
   });
   const joined = joinMeshHosts(virtualHosts, ambiguous, mesh, input.services, servedNamespaces(plan));
+  sink.list.push(...joined.problems);
   // HTTPRoutes on Gateway API Gateways: hosts the table already routes stay with their routes.
   const taken = new Map<string, string>();
   for (const vh of joined.virtualHosts) for (const d of vh.domains) taken.set(d, `virtual host ${vh.name}`);
