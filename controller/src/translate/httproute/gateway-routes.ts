@@ -58,8 +58,8 @@ export function translateGatewayRoutes(routes: readonly HTTPRoute[], env: Gatewa
   for (const key of [...gateways.keys()].sort()) attachedRoutes.set(key, new Map((gateways.get(key) as GatewayApiGateway).spec.listeners.map((l) => [l.name, 0])));
   const byHost = new Map<string, GatewayAttachment[]>();
   const translated = new Map<HTTPRoute, { rules: TranslatedRule[]; ctx: HTTPRouteContext }>();
-  for (const route of byAge(routes)) {
-    if (gateways.size === 0) break;
+  // Without a Gateway of Canal's class no route can attach: skip even the ordering.
+  for (const route of gateways.size === 0 ? [] : byAge(routes)) {
     const attached = gatewayAttachments(route, parentsEnv, sink);
     if (attached.length === 0) continue;
     reportIgnored(route, sink);
