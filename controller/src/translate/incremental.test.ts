@@ -124,7 +124,7 @@ function run(snapshot: Snapshot, seed: number, steps: number, clusterDomain: str
 /** Every case's objects in one snapshot (the first of each kind/namespace/name). */
 function everything(): Snapshot {
   const all = caseNames().map((n) => loadCase(n).snapshot);
-  const out: Record<Kind, object[]> = { internalGateways: [], gateways: [], virtualServices: [], destinationRules: [], services: [], httpRoutes: [], referenceGrants: [] };
+  const out: Record<Kind, object[]> = { internalGateways: [], gateways: [], virtualServices: [], destinationRules: [], services: [], httpRoutes: [], referenceGrants: [], gatewayApiGateways: [], gatewayClasses: [], namespaces: [] };
   for (const kind of KINDS) {
     const seen = new Set<string>();
     for (const s of all) {
