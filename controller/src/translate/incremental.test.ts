@@ -149,7 +149,8 @@ describe("translate with a memo = translate without", () => {
     let reused = 0;
     for (const seed of [11, 12]) reused += run(everything(), seed, 150, undefined);
     expect(reused).toBeGreaterThan(0);
-  });
+    // ~3 s alone; 300 full translations, so a shared 2-CPU machine needs more than vitest's 5 s.
+  }, 60_000);
 
   it("reuses every unchanged VirtualService after a one-object edit", () => {
     const s = everything();
