@@ -85,13 +85,14 @@ export async function measureRun(target: PathTarget, run: WrkRun): Promise<RunSa
  * A warm-up per target, then `rounds` rounds of one run per target, the order reversed every
  * other round (A B, B A, …) so that neither path always runs first; samples per target, in round order.
  */
-export async function alternate(targets: PathTarget[], run: WrkRun, rounds: number, warmupS: number, progress: (line: string) => void, what: string): Promise<RunSample[][]> {
-  for (const t of targets) await wrkOnce(t, { ...run, durationS: warmupS });
+export async function alternate(targets: PathTarget[], runOf: WrkRun | ((k: number) => WrkRun), rounds: number, warmupS: number, progress: (line: string) => void, what: string): Promise<RunSample[][]> {
+  const runFor = (k: number): WrkRun => (typeof runOf === "function" ? runOf(k) : runOf);
+  for (const [k, t] of targets.entries()) await wrkOnce(t, { ...runFor(k), durationS: warmupS });
   const samples: RunSample[][] = targets.map(() => []);
   const order = targets.map((_, i) => i);
   for (let round = 0; round < rounds; round++) {
     for (const k of round % 2 === 0 ? order : [...order].reverse()) {
-      const s = await measureRun(targets[k], run);
+      const s = await measureRun(targets[k], runFor(k));
       samples[k].push(s);
       const cpu = s.cpuS.reduce((a, b) => a + b, 0);
       progress(
@@ -101,6 +102,23 @@ export async function alternate(targets: PathTarget[], run: WrkRun, rounds: numb
     }
   }
   return samples;
+}
+
+/**
+ * The per-connection delay that brings `target` near `rate` requests/s with `connections`
+ * connections: a short paced run at a first guess, then the cycle time corrected by what that
+ * run reached (a busy machine stretches each cycle beyond delay + one-connection latency). Two
+ * corrections at most; the rate finally reached is measured anyway.
+ */
+export async function calibrateDelay(target: PathTarget, rate: number, connections: number, seconds: number, cpuList: string, firstGuessMs: number): Promise<number> {
+  let delayMs = firstGuessMs;
+  for (let step = 0; step < 2; step++) {
+    const r = await wrkOnce(target, { connections, durationS: seconds, delayMs, cpuList });
+    const cycleWanted = (connections * 1000) / rate;
+    const cycleSeen = (connections * 1000) / r.rps;
+    delayMs = Math.max(0, Math.round(delayMs + cycleWanted - cycleSeen));
+  }
+  return delayMs;
 }
 
 // ---------------------------------------------------------------------------------------------

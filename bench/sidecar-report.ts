@@ -46,7 +46,7 @@ export interface SidecarRun {
   opts: SidecarOptions;
   roles: { sidecar: string[]; canal: string[] };
   closed: { connections: number; sidecar: RunSample[]; canal: RunSample[] }[];
-  paced: { delayMs: number; sidecar: RunSample[]; canal: RunSample[] };
+  paced: { delayMs: number[]; sidecar: RunSample[]; canal: RunSample[] };
 }
 
 const ms = (s: Spread): string => `${s.median.toFixed(3)} (${s.lo.toFixed(3)}–${s.hi.toFixed(3)})`;
@@ -153,7 +153,7 @@ export function renderSection(run: SidecarRun, history: string): { section: stri
     "- **Canal**: wrk → the Canal gateway pod (the gateway chart's Deployment played by upstream Envoy as pilot-agent would; WasmPlugin mode: the controller writes the WasmPlugin, istiod delivers the filter and table over ECDS and applies the chart's EnvoyFilter) → the app, registered as Service `app-direct` (a pod without a sidecar).",
     `- the same routes on both: the app's VirtualService (an \`/api/\` prefix with a timeout and a catch-all) on the mesh and on the Canal gateway, plus ${fmt(o.services)} filler Services with VirtualServices on both, so both proxies carry a small mesh's configuration; requests cycle \`/api/items/42\`, \`/v1/status\`, \`/index.html\`.`,
     "- the app is an Envoy `direct_response` listener (the fastest fixed responder; a 3-byte body, where Istio's figure uses 1 KB); its CPU is not counted.",
-    `- Envoy ${run.versions.envoy}, one worker each, all three proxies pinned to CPU ${run.plan.proxies}; wrk (1 thread), the app, istiod, the API server, etcd and the controller pinned to CPU ${run.plan.load}. Log levels as pilot-agent's defaults for the gateway and the server sidecar (\`warning\`); istio ${run.versions.istioRelease} (istio.io/istio ${run.versions.istio}); Kubernetes ${run.versions.k8s}.`,
+    `- Envoy ${run.versions.envoy}, one worker each, all three proxies pinned to CPU ${run.plan.proxies}; wrk (1 thread), the app, istiod, the API server, etcd and the controller pinned to CPU ${run.plan.load}. Log levels as pilot-agent's defaults for the gateway and the server sidecar (\`warning\`; the client sidecar, started by the world's \`startSidecar\`, at \`info\`: none of them logs per request, and no access log is configured); istio ${run.versions.istioRelease} (istio.io/istio ${run.versions.istio}); Kubernetes ${run.versions.k8s}.`,
     `- machine: ${m.nproc} CPUs, ${m.cpu}, Linux ${m.kernel}; load average (1/5/15 min) ${run.loadBefore} before, ${run.loadAfter} after.`,
     `- closed loop: ${o.warmupS} s warm-up per path, then ${o.rounds} rounds of ${o.durationS} s per path, the order reversed every other round; figures are the median over the rounds (lowest–highest round in brackets); proxy CPU = utime+stime of every Envoy of the path (/proc) ÷ requests; every response 2xx.`,
     "",
@@ -163,7 +163,7 @@ export function renderSection(run: SidecarRun, history: string): { section: stri
     "",
     "### Gateway and sidecar cost per 1,000 requests/s",
     "",
-    `Paced load near ${fmt(o.rate)} req/s: wrk with ${o.rateConnections} connections, each waiting ${run.paced.delayMs} ms before its next request (wrk's Lua \`delay()\`; no wrk2 here), ${o.rounds} alternating rounds of ${o.rateSeconds} s per path. vCPU = the Envoy's CPU seconds ÷ wall seconds, normalised to 1,000 req/s by the rate reached in that round; RSS at the end of the round.`,
+    `Paced load near ${fmt(o.rate)} req/s: wrk with ${o.rateConnections} connections, each waiting ${run.paced.delayMs.join(" ms (sidecar pair) / ")} ms (Canal) before its next request (wrk's Lua \`delay()\`; no wrk2 here; each path's delay calibrated by two short paced runs so it lands near the rate on this machine's load), ${o.rounds} alternating rounds of ${o.rateSeconds} s per path. vCPU = the Envoy's CPU seconds ÷ wall seconds, normalised to 1,000 req/s by the rate reached in that round; RSS at the end of the round.`,
     "",
     "| proxy | req/s reached | vCPU per 1,000 req/s | RSS MiB | p50 / p99 ms (path) |",
     "|---|---:|---:|---:|---:|",

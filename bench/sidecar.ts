@@ -20,7 +20,7 @@ import { BENCHMARKS_DOC, writeBenchmarkSection } from "./benchmarks-doc.ts";
 import { cpuPlan } from "./filter-measure.ts";
 import { loadAverage, machine, note } from "./istio-support.ts";
 import { runBench } from "./run-main.ts";
-import { alternate, summarise, type RunSample } from "./sidecar-measure.ts";
+import { alternate, calibrateDelay, summarise, type RunSample, type WrkRun } from "./sidecar-measure.ts";
 import { historyOf, renderSection, sectionOf, type SidecarOptions, type SidecarRun } from "./sidecar-report.ts";
 import { startPairWorld } from "./sidecar-world.ts";
 
@@ -146,9 +146,12 @@ async function main(): Promise<number> {
     // less the path's one-connection latency when it was measured (wrk waits, then sends).
     const one = closed.find((x) => x.connections === 1);
     const latencyMs = one === undefined ? 0 : Math.max(summarise(one.sidecar).p50.median, summarise(one.canal).p50.median);
-    const delayMs = Math.max(0, Math.round((opts.rateConnections * 1000) / opts.rate - latencyMs));
-    note(`paced near ${opts.rate} req/s: ${opts.rateConnections} connections, delay ${delayMs} ms`);
-    const [pacedSidecar, pacedCanal] = await alternate(targets, { connections: opts.rateConnections, durationS: opts.rateSeconds, delayMs, cpuList: plan.load }, opts.rounds, opts.warmupS, note, "paced");
+    const guessMs = Math.max(0, Math.round((opts.rateConnections * 1000) / opts.rate - latencyMs));
+    const delays: number[] = [];
+    for (const t of targets) delays.push(await calibrateDelay(t, opts.rate, opts.rateConnections, opts.warmupS, plan.load, guessMs));
+    note(`paced near ${opts.rate} req/s: ${opts.rateConnections} connections, delay ${delays.join(" / ")} ms (${targets.map((t) => t.label).join(" / ")})`);
+    const paced = (k: number): WrkRun => ({ connections: opts.rateConnections, durationS: opts.rateSeconds, delayMs: delays[k], cpuList: plan.load });
+    const [pacedSidecar, pacedCanal] = await alternate(targets, paced, opts.rounds, opts.warmupS, note, "paced");
     const run: SidecarRun = {
       date: new Date().toISOString().slice(0, 10),
       command: `npm run bench:sidecar${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
@@ -160,7 +163,7 @@ async function main(): Promise<number> {
       opts: { ...opts },
       roles: { sidecar: pw.sidecarPath.proxies.map((p) => p.role), canal: pw.canalPath.proxies.map((p) => p.role) },
       closed,
-      paced: { delayMs, sidecar: pacedSidecar.map(lean), canal: pacedCanal.map(lean) },
+      paced: { delayMs: delays, sidecar: pacedSidecar.map(lean), canal: pacedCanal.map(lean) },
     };
     if (opts.saveJson !== undefined) writeFileSync(opts.saveJson, `${JSON.stringify(run, null, 1)}\n`);
     for (const l of publish(run, opts.write)) process.stdout.write(`${l}\n`);
