@@ -41,6 +41,8 @@ export interface SidecarRun {
   machine: Machine;
   loadBefore: string;
   loadAfter: string;
+  /** The bench's scheduling priority (nice value; its children inherit it). */
+  nice?: number;
   versions: { envoy: string; istio: string; istioRelease: string; k8s: string };
   plan: { proxies: string; load: string };
   opts: SidecarOptions;
@@ -187,7 +189,7 @@ export function renderSection(run: SidecarRun, history: string): { section: stri
     "",
     "### Noise",
     "",
-    `Taken on a shared machine (other sessions' builds and tests running; load average ${run.loadBefore} before, ${run.loadAfter} after, on ${m.nproc} CPUs). The brackets give each figure's spread over the rounds; the Canal ÷ sidecar ratios above are taken within a round (the two paths measured back to back), which is what to read.`,
+    `Taken on a shared machine (other sessions' builds and tests running; load average ${run.loadBefore} before, ${run.loadAfter} after, on ${m.nproc} CPUs)${run.nice !== undefined && run.nice !== 0 ? `, the bench and everything it started at nice ${run.nice} (so other work preempts wrk and the proxies: latencies, above all p99, carry that; CPU per request much less)` : ""}. The brackets give each figure's spread over the rounds; the Canal ÷ sidecar ratios above are taken within a round (the two paths measured back to back), which is what to read.`,
     "",
     history.trim(),
     "",

@@ -11,6 +11,7 @@
 // Results go to section "(b) Centralized gateway vs sidecar-style path" of docs/benchmarks.md.
 
 import { readFileSync, writeFileSync } from "node:fs";
+import { getPriority } from "node:os";
 import { ENVOY_VERSION, envoyBinary } from "../test/support/envoy.ts";
 import { ISTIO_RELEASE, ISTIO_VERSION, istiodBinary } from "../test/support/istiod.ts";
 import { K8S_VERSION } from "../test/support/k8s.ts";
@@ -158,6 +159,7 @@ async function main(): Promise<number> {
       machine: machine(),
       loadBefore,
       loadAfter: loadAverage(),
+      nice: getPriority(),
       versions: { envoy: ENVOY_VERSION, istio: ISTIO_VERSION, istioRelease: ISTIO_RELEASE, k8s: K8S_VERSION },
       plan,
       opts: { ...opts },
