@@ -6,6 +6,7 @@
 
 import { fmt } from "./controller-support.ts";
 import type { Machine } from "./istio-support.ts";
+import type { ProxyConfigFacts } from "./sidecar-world.ts";
 import { cpuUsPerRequest, pairedRatio, spread, summarise, vcpuPer1000Rps, type CellSummary, type RunSample, type Spread } from "./sidecar-measure.ts";
 
 export const SECTION_HEADING = "## (b) Centralized gateway vs sidecar-style path";
@@ -47,6 +48,8 @@ export interface SidecarRun {
   plan: { proxies: string; load: string };
   opts: SidecarOptions;
   roles: { sidecar: string[]; canal: string[] };
+  /** What istiod programmed into each proxy (absent in runs saved before it was recorded). */
+  config?: { role: string; facts: ProxyConfigFacts }[];
   closed: { connections: number; sidecar: RunSample[]; canal: RunSample[] }[];
   paced: { delayMs: number[]; sidecar: RunSample[]; canal: RunSample[] };
 }
@@ -129,6 +132,19 @@ function closedRows(run: SidecarRun): { lines: string[]; summary: string[] } {
   return { lines, summary };
 }
 
+/** What istiod programmed into each proxy, as a table (nothing for runs saved without it). */
+function configLines(run: SidecarRun): string[] {
+  if (run.config === undefined) return [];
+  return [
+    "What istiod programmed into each proxy at the start of the run (admin /config_dump; route virtual hosts counts RDS only: the chart's EnvoyFilter replaces the Canal gateway's RDS with one inline catch-all route, and its table, 1 + the filler VirtualServices, is in the filter's config delivered over ECDS):",
+    "",
+    "| proxy | listeners | clusters | route virtual hosts | HTTP filters |",
+    "|---|---:|---:|---:|---|",
+    ...run.config.map(({ role, facts: f }) => `| ${role} | ${f.listeners} | ${f.clusters} | ${f.virtualHosts} | ${f.httpFilters.map((x) => `\`${x}\``).join(", ")} |`),
+    "",
+  ];
+}
+
 /** The section, and the one-line summaries printed at the end of the run. */
 export function renderSection(run: SidecarRun, history: string): { section: string; summary: string[] } {
   const o = run.opts;
@@ -159,6 +175,7 @@ export function renderSection(run: SidecarRun, history: string): { section: stri
     `- machine: ${m.nproc} CPUs, ${m.cpu}, Linux ${m.kernel}; load average (1/5/15 min) ${run.loadBefore} before, ${run.loadAfter} after.`,
     `- closed loop: ${o.warmupS} s warm-up per path, then ${o.rounds} rounds of ${o.durationS} s per path, the order reversed every other round; figures are the median over the rounds (lowest–highest round in brackets); proxy CPU = utime+stime of every Envoy of the path (/proc) ÷ requests; every response 2xx.`,
     "",
+    ...configLines(run),
     ...closed.lines,
     "",
     ...closed.summary.map((l) => `- ${l}`),

@@ -199,6 +199,42 @@ async function untilRouted(what: string, address: string, port: number, host: st
   );
 }
 
+/** What istiod programmed into a proxy: counts of its dynamic listeners, clusters and routes' virtual hosts, and its HTTP filters. */
+export interface ProxyConfigFacts {
+  listeners: number;
+  clusters: number;
+  virtualHosts: number;
+  httpFilters: string[];
+}
+
+/** Every value of `key` in a parsed JSON tree. */
+function valuesOf(node: unknown, key: string, out: unknown[] = []): unknown[] {
+  if (Array.isArray(node)) for (const x of node) valuesOf(x, key, out);
+  else if (node !== null && typeof node === "object") {
+    for (const [k, v] of Object.entries(node)) {
+      if (k === key) out.push(v);
+      valuesOf(v, key, out);
+    }
+  }
+  return out;
+}
+
+export async function proxyConfigFacts(envoy: EnvoyProcess): Promise<ProxyConfigFacts> {
+  const dump = async (resource: string): Promise<unknown[]> => (JSON.parse(await envoy.admin(`/config_dump?resource=${resource}`)) as { configs?: unknown[] }).configs ?? [];
+  const listeners = await dump("dynamic_listeners");
+  const routes = await dump("dynamic_route_configs");
+  const filters = new Set<string>();
+  for (const chain of valuesOf(listeners, "http_filters")) {
+    for (const f of Array.isArray(chain) ? chain : []) if (typeof (f as { name?: unknown }).name === "string") filters.add((f as { name: string }).name);
+  }
+  return {
+    listeners: listeners.length,
+    clusters: (await dump("dynamic_active_clusters")).length,
+    virtualHosts: valuesOf(routes, "virtual_hosts").reduce((n: number, v) => n + (Array.isArray(v) ? v.length : 0), 0),
+    httpFilters: [...filters].sort(),
+  };
+}
+
 /** Starts the whole world; on failure everything started is stopped. */
 export async function startPairWorld(opts: PairOptions): Promise<PairWorld> {
   const world = await startIstioWorld("bench-sidecar");

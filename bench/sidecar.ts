@@ -23,7 +23,7 @@ import { loadAverage, machine, note } from "./istio-support.ts";
 import { runBench } from "./run-main.ts";
 import { alternate, calibrateDelay, summarise, type RunSample, type WrkRun } from "./sidecar-measure.ts";
 import { historyOf, renderSection, sectionOf, type SidecarOptions, type SidecarRun } from "./sidecar-report.ts";
-import { startPairWorld } from "./sidecar-world.ts";
+import { proxyConfigFacts, startPairWorld } from "./sidecar-world.ts";
 
 interface Options extends SidecarOptions {
   write: boolean;
@@ -137,6 +137,8 @@ async function main(): Promise<number> {
   const pw = await startPairWorld({ services: opts.services, proxiesCpu: plan.proxies, loadCpu: plan.load, note });
   try {
     const targets = [pw.sidecarPath, pw.canalPath];
+    const config: NonNullable<SidecarRun["config"]> = [];
+    for (const p of [...pw.canalPath.proxies, ...pw.sidecarPath.proxies]) config.push({ role: p.role, facts: await proxyConfigFacts(p.envoy) });
     const closed: SidecarRun["closed"] = [];
     for (const c of opts.connections) {
       note(`closed loop, ${c} connection(s)`);
@@ -164,6 +166,7 @@ async function main(): Promise<number> {
       plan,
       opts: { ...opts },
       roles: { sidecar: pw.sidecarPath.proxies.map((p) => p.role), canal: pw.canalPath.proxies.map((p) => p.role) },
+      config,
       closed,
       paced: { delayMs: delays, sidecar: pacedSidecar.map(lean), canal: pacedCanal.map(lean) },
     };
