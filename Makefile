@@ -61,6 +61,7 @@ test: build tools typecheck ## run every test suite
 
 bench: build tools ## benchmarks (results go to docs/benchmarks.md)
 	npm run --silent bench:filter
+	npm run --silent bench:sidecar  # after bench:filter: it rewrites section (b) with the istiod sidecar pair
 	npm run --silent bench:controller
 	npm run --silent bench:filter-config
 	npm run --silent bench:dns

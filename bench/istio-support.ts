@@ -410,3 +410,17 @@ export async function measureWall(api: KubeApi, sizer: TableSizer, url: string, 
     await api.delete(pluginPath).catch(() => undefined);
   }
 }
+
+const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+
+/** utime+stime of a process in seconds (/proc/<pid>/stat), or NaN when it is gone. */
+export function procCpuSeconds(pid: number): number {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return Number.NaN;
+  }
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}

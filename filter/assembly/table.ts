@@ -1,6 +1,7 @@
 // The compiled route table: what the hot path reads. Built by load/ when a table loads;
-// never mutated afterwards (except the lazily defined metric ids), so in-flight requests can keep
-// using an old table while a new one serves.
+// never mutated afterwards (except the lazily defined metric ids, and a sharded router's union,
+// whose lookups shards/union.ts updates in place at a tick, between callbacks), so in-flight
+// requests can keep using an old table while a new one serves.
 import { StringMatcher } from "./matcher";
 
 export const ACTION_ROUTE: i32 = 0;
@@ -151,4 +152,9 @@ export class RouteTable {
    * empty). Null on every real table.
    */
   lazy: ArrayBuffer | null = null;
+  /**
+   * Set on the placeholder a sharded router serves before its first complete table
+   * (shards/router.ts): the 503 body its catch-all answers with, which the probe answers with too.
+   */
+  incomplete: ArrayBuffer | null = null;
 }

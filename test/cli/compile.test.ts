@@ -53,6 +53,46 @@ describe("canal compile", () => {
     expect(missing.stderr).toBe("canal compile: no InternalGateway other/gw in the files (found: istio-system/canal)\n");
   }, 60_000);
 
+  it("a Gateway API Gateway beside one Istio Gateway: the InternalGateway is still implied, and the Gateway's route is routed", async () => {
+    const f = write("gateway-parents.yaml", `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: canal, namespace: istio-system}
+spec:
+  selector: {app: canal-gateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: canal}
+spec: {controllerName: canal.io/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: web, namespace: istio-system}
+spec:
+  gatewayClassName: canal
+  listeners: [{name: http, port: 80, protocol: HTTP, hostname: web.example.com}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: istio-system}
+spec: {ports: [{port: 8080}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: istio-system}
+spec:
+  parentRefs: [{name: web}]
+  rules: [{backendRefs: [{name: web, port: 8080}]}]
+`);
+    const r = await canal(["compile", f]);
+    expect(r.stderr).toContain("using an implied one, istio-system/canal (gatewayRef canal");
+    expect(r.code).toBe(0);
+    const t = (JSON.parse(r.stdout) as Record<string, RouteTable>)["istio-system/canal"] as RouteTable;
+    expect(t.virtualHosts.map((v) => `${v.name} ${v.domains.join(",")}`)).toEqual(["gateway-host/web.example.com web.example.com"]);
+    expect(clusters(t)).toEqual(["outbound|8080||web.istio-system.svc.cluster.local"]);
+  }, 60_000);
+
   it("HTTPRoutes from files: routed beside VirtualServices, the loser of a mixed Service reported at its line", async () => {
     const f = join(REPO, "controller/src/translate/testdata/httproute-mixing.in.yaml");
     const r = await canal(["compile", "--allow-rejected", f]);

@@ -170,3 +170,62 @@ export interface ReferenceGrantSpec {
 }
 
 export type ReferenceGrant = ObjectBase<"ReferenceGrant", ReferenceGrantSpec>;
+
+// ---------------------------------------------------------------------------------------------
+// Gateways (Gateway API's, not Istio's: told apart by the apiVersion), their classes, and the
+// namespace labels that listeners' allowedRoutes selectors read.
+
+export const GATEWAY_API_VERSIONS: readonly string[] = [`${GATEWAY_API_GROUP}/v1`, `${GATEWAY_API_GROUP}/v1beta1`];
+/** The controllerName of the GatewayClasses whose Gateways Canal serves (also the status entries' controllerName). */
+export const CANAL_CONTROLLER_NAME = "canal.io/gateway-controller";
+
+export const GATEWAY_LIMITS = Object.freeze({ listeners: 64, kinds: 8, selectorTerms: 32, selectorValues: 64 });
+
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: "In" | "NotIn" | "Exists" | "DoesNotExist";
+  values: string[];
+}
+
+export interface LabelSelector {
+  matchLabels: Record<string, string>;
+  matchExpressions: LabelSelectorRequirement[];
+}
+
+export interface RouteGroupKind {
+  /** Default "gateway.networking.k8s.io". */
+  group: string;
+  kind: string;
+}
+
+export interface AllowedRoutes {
+  /** Default Same. */
+  from: "Same" | "All" | "Selector" | "None";
+  selector?: LabelSelector;
+  /** Absent: the kinds the protocol allows (HTTPRoute for HTTP and HTTPS). */
+  kinds?: RouteGroupKind[];
+}
+
+export interface GatewayListener {
+  name: string;
+  /** Exact or "*.suffix"; absent matches every host. */
+  hostname?: string;
+  port: number;
+  protocol: string;
+  allowedRoutes: AllowedRoutes;
+}
+
+export interface GatewayApiGatewaySpec {
+  gatewayClassName: string;
+  listeners: GatewayListener[];
+}
+
+/** A gateway.networking.k8s.io Gateway (kind "Gateway" like Istio's; `isGatewayApiGateway` tells them apart). */
+export type GatewayApiGateway = ObjectBase<"Gateway", GatewayApiGatewaySpec>;
+export type GatewayClass = ObjectBase<"GatewayClass", { controllerName: string }>;
+/** A Namespace: only its labels are read (allowedRoutes.namespaces.selector). */
+export type Namespace = ObjectBase<"Namespace", Record<string, never>>;
+
+export function isGatewayApiGateway(o: { kind: string; apiVersion: string }): o is GatewayApiGateway {
+  return o.kind === "Gateway" && o.apiVersion.startsWith(`${GATEWAY_API_GROUP}/`);
+}

@@ -27,11 +27,11 @@ export type GatewayApiParseOutcome =
 /** Gateway API durations as the CRD writes them: 1 to 4 parts of up to 5 digits, e.g. "1m30s", "500ms". */
 export const GATEWAY_DURATION = /^([0-9]{1,5}(h|m|s|ms)){1,4}$/;
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const ROUTE_HOSTNAME = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const KIND = /^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/;
-const GROUP = /^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+export const ROUTE_HOSTNAME = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+export const KIND = /^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/;
+export const GROUP = /^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 type Spec = HTTPRouteSpec | ReferenceGrantSpec;
 
@@ -75,13 +75,13 @@ function build(kind: GatewayApiObject["kind"], apiVersion: string, metadata: Obj
 // ---------------------------------------------------------------------------------------------
 // Small checked readers
 
-function capped<T>(r: Reader, v: unknown, path: string, max: number, item: (x: unknown, p: string) => T | undefined): T[] | undefined {
+export function capped<T>(r: Reader, v: unknown, path: string, max: number, item: (x: unknown, p: string) => T | undefined): T[] | undefined {
   if (Array.isArray(v) && v.length > max) return r.fail(path, `at most ${max} items, got ${v.length}`);
   return r.array(v, path, item);
 }
 
 /** A string of at most `max` characters (at least `min`) matching `pattern` when given. */
-function str(r: Reader, v: unknown, path: string, max: number, pattern?: RegExp, min = 1): string | undefined {
+export function str(r: Reader, v: unknown, path: string, max: number, pattern?: RegExp, min = 1): string | undefined {
   const s = r.string(v, path);
   if (s === undefined) return undefined;
   if (s.length < min) return r.fail(path, min === 1 ? "must not be empty" : `at least ${min} characters`);
@@ -90,20 +90,20 @@ function str(r: Reader, v: unknown, path: string, max: number, pattern?: RegExp,
   return s;
 }
 
-function oneOf<T extends string>(r: Reader, v: unknown, path: string, values: readonly T[]): T | undefined {
+export function oneOf<T extends string>(r: Reader, v: unknown, path: string, values: readonly T[]): T | undefined {
   const s = r.string(v, path);
   if (s === undefined) return undefined;
   const found = values.find((x) => x === s);
   return found ?? r.fail(path, `expected one of ${values.join(", ")}, got ${JSON.stringify(s)}`);
 }
 
-function intIn(r: Reader, v: unknown, path: string, min: number, max: number): number | undefined {
+export function intIn(r: Reader, v: unknown, path: string, min: number, max: number): number | undefined {
   const n = r.integer(v, path);
   if (n === undefined) return undefined;
   return n < min || n > max ? r.fail(path, `expected ${min} to ${max}, got ${n}`) : n;
 }
 
-function required<T>(r: Reader, value: T | undefined, present: boolean, path: string): T | undefined {
+export function required<T>(r: Reader, value: T | undefined, present: boolean, path: string): T | undefined {
   return value === undefined && !present ? r.fail(path, "required") : value;
 }
 

@@ -1,7 +1,7 @@
 // Untyped Kubernetes objects (from YAML, JSON or a client) → typed, validated objects. The only
 // entry points the rest of the controller needs: parseObject and parseObjects.
 import type { Service } from "./core.ts";
-import type { HTTPRoute, ReferenceGrant } from "./gateway-api.ts";
+import { isGatewayApiGateway, type GatewayApiGateway, type GatewayClass, type HTTPRoute, type Namespace, type ReferenceGrant } from "./gateway-api.ts";
 import { INTERNAL_GATEWAY_API_VERSION, type InternalGateway } from "./internalgateway.ts";
 import { ISTIO_NETWORKING_GROUP, ISTIO_NETWORKING_VERSIONS, type DestinationRule, type Gateway, type VirtualService } from "./istio.ts";
 import type { IgnoredField, ObjectMeta } from "./meta.ts";
@@ -10,11 +10,12 @@ import { parseInternalGatewaySpec, parseServiceSpec } from "./parse-core.ts";
 import { parseDestinationRuleSpec, parseGatewaySpec } from "./parse-gateway.ts";
 import { parseVirtualServiceSpec } from "./parse-virtualservice.ts";
 import { parseGatewayApiObject } from "./parse-httproute.ts";
+import { isGatewaySupportKind, parseGatewaySupportObject } from "./parse-gateway-api-gateway.ts";
 import type { IstioProblemKind as ProblemKind, Problem } from "./problem.ts";
 import { Reader } from "./reader.ts";
 import type { Snapshot } from "./snapshot.ts";
 
-export type CanalObject = InternalGateway | Gateway | VirtualService | DestinationRule | Service | HTTPRoute | ReferenceGrant;
+export type CanalObject = InternalGateway | Gateway | VirtualService | DestinationRule | Service | HTTPRoute | ReferenceGrant | GatewayApiGateway | GatewayClass | Namespace;
 
 export interface ParseOptions {
   /** Namespace of objects that carry none (as `kubectl apply` without -n). Default "default". */
@@ -52,6 +53,7 @@ export function parseObject(raw: unknown, options: ParseOptions = {}): ParseOutc
   // Gateway API kinds have their own parser (parse-httproute.ts); Istio's Gateway is a different
   // kind from Gateway API's, told apart by the apiVersion.
   if (kindName === "HTTPRoute" || kindName === "ReferenceGrant") return parseGatewayApiObject(raw, options);
+  if (isGatewaySupportKind(apiVersion, kindName)) return parseGatewaySupportObject(raw, options);
   const kind = kindOf(kindName);
   if (kind === undefined || !KINDS[kind].apiVersions.includes(apiVersion)) return { status: "ignored", apiVersion, kind: kindName };
   const r = new Reader();
@@ -105,6 +107,9 @@ export function collectParsed(outcomes: Iterable<ParseOutcome>): ParsedObjects {
   const services: Service[] = [];
   const httpRoutes: HTTPRoute[] = [];
   const referenceGrants: ReferenceGrant[] = [];
+  const gatewayApiGateways: GatewayApiGateway[] = [];
+  const gatewayClasses: GatewayClass[] = [];
+  const namespaces: Namespace[] = [];
   const problems: Problem[] = [];
   const ignored: string[] = [];
   for (const out of outcomes) {
@@ -112,7 +117,10 @@ export function collectParsed(outcomes: Iterable<ParseOutcome>): ParsedObjects {
     else if (out.status === "invalid") problems.push(...out.problems);
     else {
       const o = out.object;
-      if (o.kind === "InternalGateway") internalGateways.push(o);
+      if (isGatewayApiGateway(o)) gatewayApiGateways.push(o);
+      else if (o.kind === "GatewayClass") gatewayClasses.push(o);
+      else if (o.kind === "Namespace") namespaces.push(o);
+      else if (o.kind === "InternalGateway") internalGateways.push(o);
       else if (o.kind === "Gateway") gateways.push(o);
       else if (o.kind === "VirtualService") virtualServices.push(o);
       else if (o.kind === "DestinationRule") destinationRules.push(o);
@@ -121,5 +129,5 @@ export function collectParsed(outcomes: Iterable<ParseOutcome>): ParsedObjects {
       else services.push(o);
     }
   }
-  return { snapshot: { internalGateways, gateways, virtualServices, destinationRules, services, httpRoutes, referenceGrants }, problems, ignored };
+  return { snapshot: { internalGateways, gateways, virtualServices, destinationRules, services, httpRoutes, referenceGrants, gatewayApiGateways, gatewayClasses, namespaces }, problems, ignored };
 }

@@ -52,7 +52,7 @@ export const PROBLEM_REASONS = [
  * Reasons of Gateway API routes: the spec's own condition reasons where one fits, so that status
  * (status/httproute-status.ts) can use them as they are. Raised by translate/httproute/; docs/gateway-api.md.
  */
-export const GATEWAY_API_REASONS = ["NoMatchingParent", "BackendNotFound", "RefNotPermitted", "InvalidKind", "UnsupportedValue"] as const;
+export const GATEWAY_API_REASONS = ["NoMatchingParent", "BackendNotFound", "RefNotPermitted", "InvalidKind", "UnsupportedValue", "NotAllowedByListeners", "NoMatchingListenerHostname"] as const;
 
 export type ProblemReason = (typeof PROBLEM_REASONS)[number] | (typeof GATEWAY_API_REASONS)[number];
 

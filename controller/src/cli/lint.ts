@@ -39,7 +39,7 @@ export function standaloneProblems(snapshot: Snapshot, result: TranslateResult, 
     // it selects is only a problem relative to a real InternalGateway.
     const ig = lintInternalGateway(namespace, name);
     if (Object.keys(gw.spec.selector).length > 0) ig.spec.workloadSelector = { matchLabels: { ...gw.spec.selector } };
-    const lone: Snapshot = { internalGateways: [ig], gateways: [gw], virtualServices: [], destinationRules: [], services: snapshot.services, httpRoutes: [], referenceGrants: [] };
+    const lone: Snapshot = { internalGateways: [ig], gateways: [gw], virtualServices: [], destinationRules: [], services: snapshot.services, httpRoutes: [], referenceGrants: [], gatewayApiGateways: [], gatewayClasses: [], namespaces: [] };
     out.push(...translateWith(lone, options).problems.filter((p) => p.kind === "Gateway" && p.namespace === namespace && p.name === name));
   }
   for (const vs of unboundVirtualServices(snapshot, result)) {
@@ -69,6 +69,9 @@ function alone(vs: VirtualService, snapshot: Snapshot, options: LintOptions): Pr
     services: snapshot.services,
     httpRoutes: [],
     referenceGrants: [],
+    gatewayApiGateways: [],
+    gatewayClasses: [],
+    namespaces: [],
   };
   return translateWith(lone, options).problems.filter((p) => p.kind === "VirtualService" && p.namespace === ns && p.name === vs.metadata.name && !isField(p, "spec.gateways"));
 }

@@ -11,6 +11,8 @@ export interface WatchedKind {
   versions: readonly string[];
   /** Watched only when the API server serves the group (Gateway API CRDs are not always installed). */
   optional?: boolean;
+  /** Watched only when the API server also serves this group. */
+  onlyWith?: string;
 }
 
 export const WATCHED_KINDS: readonly WatchedKind[] = [
@@ -21,6 +23,10 @@ export const WATCHED_KINDS: readonly WatchedKind[] = [
   { kind: "Service", group: "", plural: "services", versions: ["v1"] },
   { kind: "HTTPRoute", group: "gateway.networking.k8s.io", plural: "httproutes", versions: ["v1", "v1beta1"], optional: true },
   { kind: "ReferenceGrant", group: "gateway.networking.k8s.io", plural: "referencegrants", versions: ["v1beta1", "v1"], optional: true },
+  { kind: "Gateway", group: "gateway.networking.k8s.io", plural: "gateways", versions: ["v1", "v1beta1"], optional: true },
+  { kind: "GatewayClass", group: "gateway.networking.k8s.io", plural: "gatewayclasses", versions: ["v1", "v1beta1"], optional: true },
+  // Namespace labels feed Gateway listeners' allowedRoutes selectors: read only with Gateway API.
+  { kind: "Namespace", group: "", plural: "namespaces", versions: ["v1"], optional: true, onlyWith: "gateway.networking.k8s.io" },
 ];
 
 export interface ResolvedKind extends WatchedKind {
@@ -42,6 +48,7 @@ export async function resolveKinds(kc: k8s.KubeConfig, kinds: readonly WatchedKi
   for (const g of groups.groups) served.set(g.name, g.versions.map((v) => v.version));
   served.set("", ["v1"]);
   return kinds.flatMap((k) => {
+    if (k.onlyWith !== undefined && !served.has(k.onlyWith)) return [];
     const have = served.get(k.group) ?? [];
     const version = k.versions.find((v) => have.includes(v));
     if (version === undefined && k.optional === true) return [];

@@ -17,6 +17,7 @@ import type { DnsManager } from "../sinks/dns/manager.ts";
 import { WasmPluginSink, type WasmPluginOptions } from "../sinks/wasmplugin-sink.ts";
 import { StatusWriter } from "../status/status-writer.ts";
 import { HTTPRouteStatusWriter } from "../status/httproute-status.ts";
+import { GatewayApiStatusWriter } from "../status/gateway-status.ts";
 import { LeaderElector } from "./leader.ts";
 import { IdleCollector } from "./idle-gc.ts";
 import { rehearseTranslation } from "./warm-up.ts";
@@ -53,6 +54,7 @@ export class Controller {
   private readonly status: StatusWriter;
   /** Absent when the API server does not serve HTTPRoutes. */
   private readonly routeStatus?: HTTPRouteStatusWriter;
+  private readonly gatewayStatus?: GatewayApiStatusWriter;
   private latest?: { parsed: ParsedObjects; result: TranslateResult };
   private syncing = false;
   private again = false;
@@ -77,6 +79,8 @@ export class Controller {
     this.status = new StatusWriter(o.kc, "canal-controller", o.identity);
     const routes = o.kinds.find((k) => k.kind === "HTTPRoute");
     if (routes !== undefined) this.routeStatus = new HTTPRouteStatusWriter(o.kc, routes.apiVersion);
+    const gatewayApiGateways = o.kinds.find((k) => k.kind === "Gateway" && k.group === "gateway.networking.k8s.io");
+    if (gatewayApiGateways !== undefined) this.gatewayStatus = new GatewayApiStatusWriter(o.kc, gatewayApiGateways.apiVersion);
     this.leader = new LeaderElector({
       kc: o.kc,
       namespace: o.leaseNamespace,
@@ -232,6 +236,7 @@ export class Controller {
       if (n.read > 0) this.metrics.counter("canal_httproute_status_total", help, { result: "read" }, n.read);
       if (n.written > 0) this.metrics.counter("canal_httproute_status_total", help, { result: "written" }, n.written);
     }
+    if (this.gatewayStatus !== undefined) await this.gatewayStatus.writeAll(parsed.snapshot.gatewayApiGateways, result, () => this.leader.isLeader);
     const accepted = result.gateways.filter((g) => g.accepted);
     for (const sink of this.sinks) await sink.prune(accepted);
     const problems: Problem[] = [...parsed.problems, ...result.problems, ...(dns?.problems ?? [])];

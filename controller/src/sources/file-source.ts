@@ -157,7 +157,8 @@ function offsetOf(root: Node | null | undefined, path: string): number | undefin
 function impliedInternalGateway(docs: readonly LoadedDoc[], defaultNamespace: string): { raw: unknown; label: string } | undefined {
   const ids = docs.map((d) => ({ ...identity(d.raw, defaultNamespace), raw: d.raw as { spec?: { selector?: unknown } } }));
   if (ids.some((d) => d.kind === "InternalGateway")) return undefined;
-  const gateways = ids.filter((d) => d.kind === "Gateway");
+  // Istio's Gateways only: a Gateway API Gateway (same kind, gateway.networking.k8s.io) is not one.
+  const gateways = ids.filter((d) => d.kind === "Gateway" && !String((d.raw as { apiVersion?: unknown }).apiVersion).startsWith("gateway.networking.k8s.io/"));
   if (gateways.length !== 1) return undefined;
   const gw = gateways[0] as (typeof gateways)[number];
   // The Service in front of the gateway: the seed calls it `canal`, the chart `canal-gateway`.

@@ -30,7 +30,18 @@ describe("desiredParents", () => {
     }
   });
 
+  it("a Gateway parent gets an entry when its Gateway is of a Canal GatewayClass (`served`)", () => {
+    const served = new Set(["shop/some-gateway"]);
+    const out = desiredParents(route(), [problem("spec.parentRefs[1]", "NoMatchingListenerHostname")], true, [], NOW, served);
+    expect(out.map((s) => `${s.parentRef.name} ${s.conditions[0]?.status} ${s.conditions[0]?.reason}`)).toEqual(["cart True Accepted", "some-gateway False NoMatchingListenerHostname", "pay True Accepted"]);
+    const partly = desiredParents(route(), [problem("spec.hostnames", "HostNotGranted")], true, [], NOW, served);
+    expect(partly[1]?.conditions[0]?.reason, "a host left out is not a refusal of the parent").toBe("Accepted");
+    expect(desiredParents(route(), [], true, [], NOW, new Set(["other/some-gateway"])).map((s) => s.parentRef.name)).toEqual(["cart", "pay"]);
+  });
+
   it.each([
+    ["NotAllowedByListeners", "NotAllowedByListeners"],
+    ["NoMatchingListenerHostname", "NoMatchingListenerHostname"],
     ["NoMatchingParent", "NoMatchingParent"],
     ["UnsupportedValue", "UnsupportedValue"],
     ["HostNotOwned", "NotAllowedByListeners"],

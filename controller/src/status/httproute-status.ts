@@ -1,16 +1,16 @@
 // HTTPRoute status: one `status.parents[]` entry per parentRef Canal serves (Service parents:
-// GAMMA, and parent kinds it refuses), with the spec's Accepted and ResolvedRefs conditions,
+// GAMMA, Gateways of a Canal GatewayClass, and parent kinds it refuses), with the spec's Accepted and ResolvedRefs conditions,
 // derived from the translation's problems alone. Entries of other controllers (e.g. a Gateway
 // parent another implementation serves) are kept as they are. Written by the leader with a merge
 // patch that carries the resourceVersion read, so a concurrent writer's entries are never lost.
 import * as k8s from "@kubernetes/client-node";
-import type { HTTPRoute, ParentReference } from "../api/gateway-api.ts";
+import { CANAL_CONTROLLER_NAME, GATEWAY_API_GROUP, type HTTPRoute, type ParentReference } from "../api/gateway-api.ts";
 import type { Problem } from "../api/problem.ts";
 import { canonicalJson, type TranslateResult } from "../translate/index.ts";
 import type { Condition } from "./status-writer.ts";
 
 /** Canal's controllerName in status.parents[] (a domain-prefixed path, as the spec requires). */
-export const GATEWAY_CONTROLLER_NAME = "canal.io/gateway-controller";
+export const GATEWAY_CONTROLLER_NAME = CANAL_CONTROLLER_NAME;
 
 export interface RouteParentStatus {
   parentRef: ParentReference;
@@ -26,13 +26,20 @@ const NOT_ACCEPTED: Readonly<Record<string, string>> = {
   // the Service (mixing rule): the spec's reason for "a parent does not allow this route".
   HostNotOwned: "NotAllowedByListeners",
   HostConflict: "NotAllowedByListeners",
+  // Gateway parents (translate/httproute/gateway-parents.ts): the spec's reasons as they are.
+  NotAllowedByListeners: "NotAllowedByListeners",
+  NoMatchingListenerHostname: "NoMatchingListenerHostname",
 };
 /** Reasons of backendRef problems, in the order the condition prefers them. */
 const UNRESOLVED = ["RefNotPermitted", "InvalidKind", "BackendNotFound"];
 
-/** Whether Canal answers for this parentRef: Service parents and kinds no Gateway controller owns. */
-export function servesParent(ref: ParentReference): boolean {
-  return ref.kind !== "Gateway";
+/**
+ * Whether Canal answers for this parentRef: Service parents, kinds no Gateway controller owns,
+ * and Gateways of a Canal GatewayClass (`served`: their "namespace/name").
+ */
+export function servesParent(ref: ParentReference, routeNamespace: string, served: ReadonlySet<string> = new Set()): boolean {
+  if (ref.kind !== "Gateway") return true;
+  return ref.group === GATEWAY_API_GROUP && served.has(`${ref.namespace ?? routeNamespace}/${ref.name}`);
 }
 
 /** Problems of every HTTPRoute by namespace/name (a route's problems repeat per InternalGateway). */
@@ -52,13 +59,13 @@ export function routeProblems(result: TranslateResult): Map<string, Problem[]> {
  * Canal's entries of `route`'s status.parents. `accepting`: whether any InternalGateway is
  * accepted (without one, nothing serves the route: Accepted=False, Pending).
  */
-export function desiredParents(route: HTTPRoute, problems: readonly Problem[], accepting: boolean, previous: readonly RouteParentStatus[] = [], now = new Date()): RouteParentStatus[] {
+export function desiredParents(route: HTTPRoute, problems: readonly Problem[], accepting: boolean, previous: readonly RouteParentStatus[] = [], now = new Date(), served: ReadonlySet<string> = new Set()): RouteParentStatus[] {
   const generation = route.metadata.generation;
   const backend = problems.filter((p) => /^spec\.rules\[\d+\]\.backendRefs\[\d+\]/.test(p.field) && UNRESOLVED.includes(p.reason));
   backend.sort((a, b) => UNRESOLVED.indexOf(a.reason) - UNRESOLVED.indexOf(b.reason));
   const out: RouteParentStatus[] = [];
   route.spec.parentRefs.forEach((ref, i) => {
-    if (!servesParent(ref)) return;
+    if (!servesParent(ref, route.metadata.namespace, served)) return;
     const prev = previous.find((s) => s.controllerName === GATEWAY_CONTROLLER_NAME && sameParent(s.parentRef, ref, route.metadata.namespace));
     const condition = (type: string, ok: boolean, reason: string, message: string): Condition => {
       const status = ok ? "True" : "False";
@@ -71,7 +78,7 @@ export function desiredParents(route: HTTPRoute, problems: readonly Problem[], a
     const accepted = !accepting
       ? condition("Accepted", false, "Pending", "no InternalGateway is accepted, so no Canal gateway serves this route yet")
       : refused === undefined
-        ? condition("Accepted", true, "Accepted", "attached to the Service; routed by the Canal gateway")
+        ? condition("Accepted", true, "Accepted", ref.kind === "Gateway" ? "attached to the Gateway's listeners; routed by the Canal gateway" : "attached to the Service; routed by the Canal gateway")
         : condition("Accepted", false, NOT_ACCEPTED[refused.reason] as string, `${refused.reason}: ${refused.message}`);
     const first = backend[0];
     const resolved = first === undefined
@@ -88,7 +95,7 @@ function sameParent(a: ParentReference, b: ParentReference, routeNamespace: stri
 }
 
 /** Canonical (the API server returns keys in its own order), without transition times. */
-function withoutTimes(v: unknown): string {
+export function withoutTimes(v: unknown): string {
   return canonicalJson(JSON.parse(JSON.stringify(v, (k, x: unknown) => (k === "lastTransitionTime" ? undefined : x))) as unknown);
 }
 
@@ -115,11 +122,12 @@ export class HTTPRouteStatusWriter {
   async writeAll(routes: readonly HTTPRoute[], result: TranslateResult, stillLeader: () => boolean): Promise<{ read: number; written: number }> {
     const problems = routeProblems(result);
     const accepting = result.gateways.some((g) => g.accepted);
+    const served = new Set(result.gatewayApiGateways ?? []);
     let written = 0;
     let read = 0;
     const present = new Set<string>();
     for (const route of routes) {
-      if (!route.spec.parentRefs.some(servesParent)) continue;
+      if (!route.spec.parentRefs.some((ref) => servesParent(ref, route.metadata.namespace, served))) continue;
       if (!stillLeader()) {
         // Another replica writes meanwhile: check every route again when leading again.
         this.settled.clear();
@@ -128,10 +136,10 @@ export class HTTPRouteStatusWriter {
       const key = `${route.metadata.namespace}/${route.metadata.name}`;
       present.add(key);
       const own = problems.get(key) ?? [];
-      const mark = `${route.metadata.uid ?? ""}/${route.metadata.generation ?? ""}/${withoutTimes(desiredParents(route, own, accepting))}`;
+      const mark = `${route.metadata.uid ?? ""}/${route.metadata.generation ?? ""}/${withoutTimes(desiredParents(route, own, accepting, [], undefined, served))}`;
       if (this.settled.get(key) === mark) continue;
       read++;
-      const done = await this.write(route, own, accepting);
+      const done = await this.write(route, own, accepting, served);
       if (done !== "stale") this.settled.set(key, mark);
       if (done === "written") written++;
     }
@@ -139,7 +147,7 @@ export class HTTPRouteStatusWriter {
     return { read, written };
   }
 
-  private async write(route: HTTPRoute, problems: readonly Problem[], accepting: boolean): Promise<"written" | "unchanged" | "stale"> {
+  private async write(route: HTTPRoute, problems: readonly Problem[], accepting: boolean, served: ReadonlySet<string>): Promise<"written" | "unchanged" | "stale"> {
     const { name, namespace } = route.metadata;
     let current: RouteObject;
     try {
@@ -152,7 +160,7 @@ export class HTTPRouteStatusWriter {
     if (route.metadata.generation !== undefined && current.metadata?.generation !== route.metadata.generation) return "stale";
     const existing = current.status?.parents ?? [];
     const ours = existing.filter((s) => s.controllerName === GATEWAY_CONTROLLER_NAME);
-    const desired = desiredParents(route, problems, accepting, ours);
+    const desired = desiredParents(route, problems, accepting, ours, undefined, served);
     if (withoutTimes(ours) === withoutTimes(desired)) return "unchanged";
     const parents = [...existing.filter((s) => s.controllerName !== GATEWAY_CONTROLLER_NAME), ...desired];
     const [group, version] = this.apiVersion.split("/") as [string, string];

@@ -40,6 +40,9 @@ function shuffleSnapshot(s: Snapshot, seed: number): Snapshot {
     services: shuffled(s.services, seed + 4),
     httpRoutes: shuffled(s.httpRoutes, seed + 5),
     referenceGrants: shuffled(s.referenceGrants, seed + 6),
+    gatewayApiGateways: shuffled(s.gatewayApiGateways, seed + 7),
+    gatewayClasses: shuffled(s.gatewayClasses, seed + 8),
+    namespaces: shuffled(s.namespaces, seed + 9),
   };
 }
 
@@ -72,6 +75,9 @@ function everything(): Snapshot {
     services: pick(all.flatMap((s) => [...s.services])),
     httpRoutes: pick(all.flatMap((s) => [...s.httpRoutes])),
     referenceGrants: pick(all.flatMap((s) => [...s.referenceGrants])),
+    gatewayApiGateways: pick(all.flatMap((s) => [...s.gatewayApiGateways])),
+    gatewayClasses: pick(all.flatMap((s) => [...s.gatewayClasses])),
+    namespaces: pick(all.flatMap((s) => [...s.namespaces])),
   };
 }
 

@@ -22,7 +22,8 @@ import { DIRECT_STEPS, type GatewaySteps } from "./steps.ts";
 import type { HostContext, VsHosts } from "./vhosts.ts";
 import type { RouteEnv } from "./vs-routes.ts";
 import type { DestinationRule } from "../api/istio.ts";
-import type { HTTPRoute, ReferenceGrant } from "../api/gateway-api.ts";
+import type { GatewayApiGateway, GatewayClass, HTTPRoute, Namespace, ReferenceGrant } from "../api/gateway-api.ts";
+import { translateGatewayRoutes } from "./httproute/gateway-routes.ts";
 import { translateMeshRoutes } from "./httproute/mesh.ts";
 import { joinMeshHosts } from "./httproute/join.ts";
 
@@ -57,6 +58,8 @@ export interface GatewayResult {
   clusters: ClusterRef[];
   counts: GatewayCounts;
   problems: Problem[];
+  /** Gateway API Gateways of Canal's class: "namespace/name" → listener → routes attached. Absent: none. */
+  gatewayApiAttached?: Record<string, Record<string, number>>;
 }
 
 export interface GatewayInputs {
@@ -66,6 +69,10 @@ export interface GatewayInputs {
   /** Gateway API routes (GAMMA: attached to Services) and the grants for their backendRefs. */
   httpRoutes: readonly HTTPRoute[];
   referenceGrants: readonly ReferenceGrant[];
+  /** Gateway API Gateways (those of a Canal GatewayClass are served), their classes, namespace labels. */
+  gatewayApiGateways?: readonly GatewayApiGateway[];
+  gatewayClasses?: readonly GatewayClass[];
+  namespaces?: readonly Namespace[];
   services: ServiceIndex;
   clusterDomain: string;
   validateRegex: RegexValidator;
@@ -159,7 +166,20 @@ export function translateGateway(input: GatewayInputs, sink: ProblemSink): Gatew
     if (list.length > 0) virtualHosts.push(steps.virtualHost(c.vs, list, routes[i] as Route[]));
   });
   const joined = joinMeshHosts(virtualHosts, ambiguous, mesh, input.services, servedNamespaces(plan));
-  result.table = assembleTable(joined.virtualHosts, joined.ambiguous, (vh) => steps.virtualHostJson(vh));
+  sink.list.push(...joined.problems);
+  // HTTPRoutes on Gateway API Gateways: hosts the table already routes stay with their routes.
+  const taken = new Map<string, string>();
+  for (const vh of joined.virtualHosts) for (const d of vh.domains) taken.set(d, `virtual host ${vh.name}`);
+  for (const a of joined.ambiguous) taken.set(a.host, `the ambiguous short name ${a.host} (ADR 0002)`);
+  const onGateways = translateGatewayRoutes(input.httpRoutes, {
+    clusterDomain: input.clusterDomain, validateRegex: input.validateRegex, services: input.services, referenceGrants: input.referenceGrants,
+    grants: hostCtx.grants, grantsFrom: hostCtx.grantsFrom, gateways: input.gatewayApiGateways ?? [], gatewayClasses: input.gatewayClasses ?? [],
+    namespaces: input.namespaces ?? [], takenBy: (d) => taken.get(d),
+  });
+  sink.list.push(...onGateways.problems);
+  if (onGateways.attachedRoutes.size > 0) result.gatewayApiAttached = Object.fromEntries([...onGateways.attachedRoutes].map(([k, m]) => [k, Object.fromEntries(m)]));
+  for (const ref of onGateways.clusters) if (!clusters.has(ref.cluster)) clusters.set(ref.cluster, ref);
+  result.table = assembleTable([...joined.virtualHosts, ...onGateways.virtualHosts], joined.ambiguous, (vh) => steps.virtualHostJson(vh));
   result.dnsPlan = svc === undefined ? [] : plan;
   result.clusters = [...clusters.values()].sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0));
   result.counts = {

@@ -124,7 +124,7 @@ function run(snapshot: Snapshot, seed: number, steps: number, clusterDomain: str
 /** Every case's objects in one snapshot (the first of each kind/namespace/name). */
 function everything(): Snapshot {
   const all = caseNames().map((n) => loadCase(n).snapshot);
-  const out: Record<Kind, object[]> = { internalGateways: [], gateways: [], virtualServices: [], destinationRules: [], services: [], httpRoutes: [], referenceGrants: [] };
+  const out: Record<Kind, object[]> = { internalGateways: [], gateways: [], virtualServices: [], destinationRules: [], services: [], httpRoutes: [], referenceGrants: [], gatewayApiGateways: [], gatewayClasses: [], namespaces: [] };
   for (const kind of KINDS) {
     const seen = new Set<string>();
     for (const s of all) {
@@ -149,7 +149,8 @@ describe("translate with a memo = translate without", () => {
     let reused = 0;
     for (const seed of [11, 12]) reused += run(everything(), seed, 150, undefined);
     expect(reused).toBeGreaterThan(0);
-  });
+    // ~3 s alone; 300 full translations, so a shared 2-CPU machine needs more than vitest's 5 s.
+  }, 60_000);
 
   it("reuses every unchanged VirtualService after a one-object edit", () => {
     const s = everything();

@@ -14,6 +14,7 @@ import { foreignOptOutProblems } from "./optout-scope.ts";
 import { DEFAULT_SYSTEM_NAMESPACES } from "./ownership.ts";
 import { ProblemSink } from "./problems.ts";
 import { ServiceIndex } from "./services.ts";
+import { servedGateways } from "./httproute/gateway-routes.ts";
 
 export type { RegexValidator } from "./context.ts";
 export type { ClusterRef } from "./destinations.ts";
@@ -49,6 +50,10 @@ export interface TranslateResult {
   gateways: GatewayResult[];
   /** Every problem (each gateway's, plus references to Gateways that do not exist), sorted, without duplicates. */
   problems: Problem[];
+  /** "namespace/name" of the Gateway API Gateways of a Canal GatewayClass (their routes' status is Canal's). */
+  gatewayApiGateways?: string[];
+  /** Per served Gateway and listener, the routes attached through any InternalGateway (the most of any). */
+  gatewayApiAttached?: Record<string, Record<string, number>>;
 }
 
 export function translate(snapshot: Snapshot, options: TranslateOptions): TranslateResult {
@@ -71,7 +76,7 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   const gateways = acceptances.map((acceptance) => {
     const sink = sinkFor(acceptance.ig);
     const result = translateGateway(
-      { acceptance, virtualServices: snapshot.virtualServices, destinationRules: snapshot.destinationRules, httpRoutes: snapshot.httpRoutes, referenceGrants: snapshot.referenceGrants, services, clusterDomain, validateRegex, systemNamespaces, memo: options.memo },
+      { acceptance, virtualServices: snapshot.virtualServices, destinationRules: snapshot.destinationRules, httpRoutes: snapshot.httpRoutes, referenceGrants: snapshot.referenceGrants, gatewayApiGateways: snapshot.gatewayApiGateways, gatewayClasses: snapshot.gatewayClasses, namespaces: snapshot.namespaces, services, clusterDomain, validateRegex, systemNamespaces, memo: options.memo },
       sink,
     );
     result.problems = sortProblems(sink.list);
@@ -86,7 +91,17 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   const global = new ProblemSink();
   unknownGatewayProblems(snapshot.virtualServices, snapshot.gateways, global);
   foreignOptOutProblems(snapshot.virtualServices, clusterDomain, global);
-  return { gateways, problems: sortProblems([...global.list, ...gateways.flatMap((g) => g.problems)]) };
+  const problems = sortProblems([...global.list, ...gateways.flatMap((g) => g.problems)]);
+  const served = [...servedGateways(snapshot.gatewayApiGateways, snapshot.gatewayClasses).keys()].sort();
+  if (served.length === 0) return { gateways, problems };
+  const attached: Record<string, Record<string, number>> = {};
+  for (const g of gateways) {
+    for (const [key, listeners] of Object.entries(g.gatewayApiAttached ?? {})) {
+      const into = (attached[key] ??= {});
+      for (const [l, n] of Object.entries(listeners)) into[l] = Math.max(into[l] ?? 0, n);
+    }
+  }
+  return { gateways, problems, gatewayApiGateways: served, gatewayApiAttached: attached };
 }
 
 /** A validator that throws rejects the pattern instead of aborting the translation. */

@@ -18,6 +18,7 @@ import { loadRegexValidator } from "../regex-validator.ts";
 import { ServiceIndex } from "../services.ts";
 import { readYamlObjects } from "../testing/cases.ts";
 import type { RegexValidator } from "../context.ts";
+import { translateGatewayRoutes } from "./gateway-routes.ts";
 import { translateMeshRoutes } from "./mesh.ts";
 
 const TESTDATA = join(import.meta.dirname, "testdata");
@@ -62,19 +63,26 @@ function run(name: string, reverse = false): unknown {
   const unknown = routes.flatMap((r) => (r.ignoredFields ?? []).filter((f) => !f.known).map((f) => `${r.metadata.name}: ${f.path}`));
   if (unknown.length > 0 && !allow.has("unknown-fields")) throw new Error(`${name}: unknown fields (typo?): ${unknown.join(", ")}`);
   const ig: InternalGateway | undefined = parsed.snapshot.internalGateways[0];
-  const result = translateMeshRoutes(routes, {
+  const env = {
     clusterDomain: "cluster.local",
     validateRegex,
     services: new ServiceIndex(parsed.snapshot.services, "cluster.local"),
     referenceGrants,
     grants: ig?.spec.hostGrants ?? [],
     grantsFrom: ig === undefined ? "istio-system/canal" : `${ig.metadata.namespace}/${ig.metadata.name}`,
-  });
-  const table = assembleTable(result.virtualHosts, result.ambiguousHosts);
+  };
+  const result = translateMeshRoutes(routes, env);
+  // Gateway-attached routes (cases with Gateways): after the mesh hosts, which keep their domains.
+  const taken = new Set(result.virtualHosts.flatMap((vh) => vh.domains));
+  const { gatewayApiGateways: gateways, gatewayClasses, namespaces } = parsed.snapshot;
+  const onGateways = translateGatewayRoutes(routes, { ...env, gateways, gatewayClasses, namespaces, takenBy: (d) => (taken.has(d) ? "a mesh route" : undefined) });
+  const table = assembleTable([...result.virtualHosts, ...onGateways.virtualHosts], result.ambiguousHosts);
   expect(validateTable(table), `${name}: ${JSON.stringify(validateTable.errors)}`).toBe(true);
-  const all = sortProblems([...problems, ...result.problems]);
+  const all = sortProblems([...problems, ...result.problems, ...onGateways.problems]);
   for (const p of all) seen.add(p.reason);
-  return { table, clusters: result.clusters, services: result.services.map((s) => `${s.metadata.namespace}/${s.metadata.name}`), problems: all };
+  const clusters = [...result.clusters, ...onGateways.clusters.filter((c) => !result.clusters.some((m) => m.cluster === c.cluster))];
+  const gatewayPart = onGateways.servedGateways.length === 0 ? {} : { servedGateways: onGateways.servedGateways, attachedRoutes: Object.fromEntries([...onGateways.attachedRoutes].map(([k, m]) => [k, Object.fromEntries(m)])) };
+  return { table, clusters, services: result.services.map((s) => `${s.metadata.namespace}/${s.metadata.name}`), ...gatewayPart, problems: all };
 }
 
 describe("HTTPRoute (GAMMA) golden cases", () => {

@@ -7,16 +7,21 @@ import type { Service } from "../../api/core.ts";
 import type { AmbiguousHost, VirtualHost } from "../../../../schema/route-table.ts";
 import { serviceAliases } from "../names.ts";
 import type { ServiceIndex } from "../services.ts";
-import type { MeshResult } from "./mesh.ts";
+import type { Problem } from "../../api/problem.ts";
+import { ProblemSink } from "../problems.ts";
+import { reportAmbiguous, type MeshResult } from "./mesh.ts";
 
 export interface JoinedHosts {
   virtualHosts: VirtualHost[];
   ambiguous: AmbiguousHost[];
+  /** AmbiguousHost on the HTTPRoutes whose Service's short name is shared with a VirtualService-routed namespace. */
+  problems: Problem[];
 }
 
 /** `served`: namespaces of every Service this gateway serves (its whole DNS plan). */
 export function joinMeshHosts(vsHosts: readonly VirtualHost[], vsAmbiguous: readonly AmbiguousHost[], mesh: MeshResult, services: ServiceIndex, served: ReadonlySet<string>): JoinedHosts {
-  if (mesh.virtualHosts.length === 0) return { virtualHosts: [...vsHosts], ambiguous: [...vsAmbiguous] };
+  if (mesh.virtualHosts.length === 0) return { virtualHosts: [...vsHosts], ambiguous: [...vsAmbiguous], problems: [] };
+  const sink = new ProblemSink();
   const taken = new Set<string>();
   for (const vh of vsHosts) for (const d of vh.domains) taken.add(d);
   const ambiguous = new Map<string, Set<string>>();
@@ -36,6 +41,7 @@ export function joinMeshHosts(vsHosts: readonly VirtualHost[], vsAmbiguous: read
       const set = ambiguous.get(bare) ?? new Set<string>();
       for (const s of [service, ...others]) set.add(`${s.metadata.namespace}/${s.metadata.name}`);
       ambiguous.set(bare, set);
+      reportAmbiguous(bare, [service, ...others], mesh.parents[i] ?? [], sink);
       return false;
     });
     return { ...vh, domains };
@@ -47,5 +53,6 @@ export function joinMeshHosts(vsHosts: readonly VirtualHost[], vsAmbiguous: read
       .filter(([host]) => !domains.has(host))
       .sort(([a], [b]) => (a < b ? -1 : 1))
       .map(([host, set]) => ({ host, candidates: [...set].sort() })),
+    problems: sink.list,
   };
 }

@@ -31,6 +31,8 @@ export interface MeshResult {
   clusters: ClusterRef[];
   /** The routed (parent) Services: the names DNS would move to the gateway. */
   services: Service[];
+  /** Per virtual host (same order), the parentRefs attached to its Service: where AmbiguousHost is reported. */
+  parents: { route: HTTPRoute; parentIndex: number }[][];
   problems: Problem[];
 }
 
@@ -99,6 +101,7 @@ export function translateMeshRoutes(routes: readonly HTTPRoute[], env: MeshEnv):
       const set = ambiguous.get(bare) ?? new Set<string>();
       for (const s of [service, ...others]) set.add(`${s.metadata.namespace}/${s.metadata.name}`);
       ambiguous.set(bare, set);
+      reportAmbiguous(bare, [service, ...others], attached, sink);
     }
     virtualHosts.push({ name: virtualHostName(namespace, name), domains, routes: routesOut });
   }
@@ -107,6 +110,7 @@ export function translateMeshRoutes(routes: readonly HTTPRoute[], env: MeshEnv):
     ambiguousHosts: [...ambiguous.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([host, set]) => ({ host, candidates: [...set].sort() })),
     clusters: [...clusters.values()].sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0)),
     services: keys.map((k) => (byService.get(k) as { service: Service }).service),
+    parents: keys.map((k) => (byService.get(k) as { attached: Attachment[] }).attached.map((a) => ({ route: a.route, parentIndex: a.parentIndex }))),
     problems: sortProblems(sink.list),
   };
 }
@@ -130,7 +134,18 @@ function passThrough(service: Service, port: number, authority: StringMatch, env
   return { name: `${namespace}/${name}:${port}`, match: [{ authority }], route: [{ cluster, weight: 1 }] };
 }
 
-function reportIgnored(route: HTTPRoute, sink: ProblemSink): void {
+/** The short name of a routed Service is not routed when Services of several served namespaces have it (ADR 0002). */
+export function reportAmbiguous(bare: string, services: readonly Service[], parents: readonly { route: HTTPRoute; parentIndex: number }[], sink: ProblemSink): void {
+  const candidates = services.map((s) => `${s.metadata.namespace}/${s.metadata.name}`).sort();
+  const own = services[0] as Service;
+  const withNs = `${own.metadata.name}.${own.metadata.namespace}`;
+  for (const p of parents) {
+    const field = `spec.parentRefs[${p.parentIndex}]`;
+    sink.add(p.route, field, "AmbiguousHost", `${field}: the short name "${bare}" is not routed because Services named "${bare}" exist in several namespaces this gateway serves (${candidates.join(", ")}); requests for "${bare}" get a 404 naming them. Clients must use "${withNs}" or longer (ADR 0002). The route is attached for the longer names.`);
+  }
+}
+
+export function reportIgnored(route: HTTPRoute, sink: ProblemSink): void {
   for (const f of route.ignoredFields ?? []) {
     // Members of unsupported filter types are reported with the filter (filters.ts).
     if (/\.(requestMirror|cors|extensionRef|externalAuth)$/.test(f.path)) continue;
