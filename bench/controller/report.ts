@@ -63,8 +63,12 @@ export function report(results: SizeResult[], opts: Options, meta: RunMeta): { s
   lines.push(
     `- objects per size: N Services and N VirtualServices in ${opts.namespaces} namespaces (\`bench-0\`…), each VirtualService with its ` +
       "own FQDN host and two routes (`/api/` prefix with a timeout, catch-all) to its own Service, all bound to the Gateway " +
-      "`istio-system/canal` through the InternalGateway `istio-system/canal`; created before the controller starts, by server-side " +
-      `applies with ${opts.applyConcurrency} in flight over keep-alive connections`,
+      "`istio-system/canal` through the InternalGateway `istio-system/canal`; created before the controller starts, by plain creates " +
+      `(POST; the changes are server-side applies) with ${opts.applyConcurrency} in flight over keep-alive connections. ` +
+      "Creating them is slow on 2 CPUs, so the bench saves etcd's data dir after a creation, keyed by a hash of the objects and the " +
+      "kube-apiserver and etcd versions (`--etcd-cache DIR`, default ~/.cache/canal-bench/etcd; `--no-etcd-cache` creates every time), and " +
+      "every run starts a fresh etcd on a copy of it and a fresh kube-apiserver on top (bench/controller/object-store.ts): the controller " +
+      "lists everything from the API server either way; \"objects created\" is the creation that made the saved data (marked *cached* when this run restored it)",
   );
   lines.push(
     "- the controller runs as its own process: `node bin/canal.mjs controller --no-wasmplugin --ecds-address 127.0.0.1:0 " +
@@ -127,7 +131,7 @@ export function report(results: SizeResult[], opts: Options, meta: RunMeta): { s
   lines.push("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of results) {
     lines.push(
-      `| ${fmt(r.n)} | ${fmt(r.objects)} in ${fmt(r.createS)} s (${fmt(r.createRate)}/s) | ${fmt(r.tableBytes / 1024)} KiB | ` +
+      `| ${fmt(r.n)} | ${fmt(r.objects)} in ${fmt(r.createS)} s (${fmt(r.createRate)}/s)${r.objectsSource === "cache" ? " *cached*" : ""} | ${fmt(r.tableBytes / 1024)} KiB | ` +
         `${fmt(r.vhosts)} / ${fmt(r.domains)} / ${fmt(r.routes)} | ${fmt(r.cachesSyncedS, 2)} s | ${fmt(r.syncAckS, 2)} s | ${fmt(r.syncServedS, 2)} s | ` +
         `${fmt(r.rssAtStart / MiB)} / ${fmt(r.rssAfterSync / MiB)} / ${fmt(r.rssSettled / MiB)} / ${fmt(r.rssEnd / MiB)} MiB | ${fmt(r.hwm / MiB)} MiB | ${fmt(r.controllerCpuS, 1)} s |`,
     );
