@@ -47,6 +47,8 @@ interface HostLayout {
   loops?: { services: ServiceIndex; gatewayService: string; problems: Problem[] };
   aliases?: { services: ServiceIndex; served: ReadonlySet<string>; domains: Domains; problems: Problem[] };
   system?: { services: ServiceIndex; systemNamespaces: ReadonlySet<string>; problems: Problem[] };
+  /** "namespace/name" → candidates of the bound VirtualServices (for an edited object's predecessor). */
+  byName?: Map<string, HostCandidates>;
 }
 
 export interface MemoStats {
@@ -130,11 +132,12 @@ export class TranslateMemo implements GatewaySteps {
   claim(bound: readonly VirtualService[], ctx: HostContext): VsHosts[] {
     const key = this.keyOf(ctx, () => candidatesKey(ctx));
     const last = this.layouts.get(key);
-    let previous: Map<string, HostCandidates> | undefined;
+    // Built on the first edited VirtualService and kept with the layout while it holds (then
+    // every name still maps to the same candidates object), not rebuilt per change.
     const predecessor = (vs: VirtualService): HostCandidates | undefined => {
       if (last === undefined) return undefined;
-      previous ??= new Map(last.claimed.map((c, i) => [`${c.vs.metadata.namespace}/${c.vs.metadata.name}`, last.candidates[i] as HostCandidates]));
-      return previous.get(`${vs.metadata.namespace}/${vs.metadata.name}`);
+      last.byName ??= new Map(last.claimed.map((c, i) => [`${c.vs.metadata.namespace}/${c.vs.metadata.name}`, last.candidates[i] as HostCandidates]));
+      return last.byName.get(`${vs.metadata.namespace}/${vs.metadata.name}`);
     };
     const candidates = bound.map((vs) => (vs.spec.http.length === 0 ? NO_HTTP : this.hostCandidates(vs, ctx, predecessor)));
     if (last !== undefined && sameItems(last.candidates, candidates)) {
