@@ -45,7 +45,7 @@ interface CacheMeta {
 
 function objectsOf(n: number, namespaces: number): KubeObject[] {
   const objects: KubeObject[] = [];
-  for (let i = 0; i < n; i++) objects.push(service(i, namespaces));
+  for (let i = 0; i < n; i++) objects.push(service(i, namespaces, true));
   for (let i = 0; i < n; i++) objects.push(virtualService(i, namespaces));
   return objects;
 }

@@ -61,7 +61,7 @@ export function report(results: SizeResult[], opts: Options, meta: RunMeta): { s
     "  (shared and noisy; API server, etcd, controller, Envoy and the bench all run on it, unpinned)",
   );
   lines.push(
-    `- objects per size: N Services and N VirtualServices in ${opts.namespaces} namespaces (\`bench-0\`…), each VirtualService with its ` +
+    `- objects per size: N Services (headless, \`clusterIP: None\`: the API server allocates cluster IPs one at a time, ~50/s here, and the table does not depend on them) and N VirtualServices in ${opts.namespaces} namespaces (\`bench-0\`…), each VirtualService with its ` +
       "own FQDN host and two routes (`/api/` prefix with a timeout, catch-all) to its own Service, all bound to the Gateway " +
       "`istio-system/canal` through the InternalGateway `istio-system/canal`; created before the controller starts, by plain creates " +
       `(POST; the changes are server-side applies) with ${opts.applyConcurrency} in flight over keep-alive connections. ` +
