@@ -9,12 +9,12 @@ import { tableJson, translate, TranslateMemo } from "../../controller/src/transl
 import { loadRegexValidator } from "../../controller/src/translate/regex-validator.ts";
 import type { KubeApi } from "../../test/support/k8s.ts";
 import { REPO_ROOT } from "../../test/support/wasm.ts";
-import { CANAL_INPUT_KINDS, median } from "../controller-support.ts";
+import { CANAL_INPUT_KINDS, fmt, median, progress } from "../controller-support.ts";
 import { STRIDE } from "./scenario.ts";
 import type { Breakdown } from "./results.ts";
 
 /** Lists what the controller watches and times each step of one full pass (one warm-up, then the median of 3). */
-export async function inProcessBreakdown(api: KubeApi, wasmPath: string): Promise<Breakdown> {
+export async function inProcessBreakdown(api: KubeApi, wasmPath: string, label: string): Promise<Breakdown> {
   const kinds = CANAL_INPUT_KINDS;
   const l0 = performance.now();
   const raws: unknown[] = [];
@@ -23,6 +23,7 @@ export async function inProcessBreakdown(api: KubeApi, wasmPath: string): Promis
     for (const o of list.items) raws.push({ ...o, apiVersion, kind });
   }
   const listMs = performance.now() - l0;
+  progress(`[${label}]   listed ${fmt(raws.length)} objects in ${fmt(listMs)} ms; 4 full passes (the first warms up)`);
   const validateRegex = loadRegexValidator();
   type FullPass = Omit<Breakdown, "listMs" | "incrementalMs" | "incrementalVs">;
   const runs: FullPass[] = [];
@@ -39,6 +40,7 @@ export async function inProcessBreakdown(api: KubeApi, wasmPath: string): Promis
     const resource = encodeCanalResource({ code: { local: wasmPath } }, json);
     const e = performance.now();
     if (r > 0) runs.push({ parseMs: b - a, translateMs: c - b, stringifyMs: d - c, encodeMs: e - d, resourceBytes: resource.length }); // run 0 warms up
+    progress(`[${label}]   full pass ${r}: parse ${fmt(b - a)} ms, translate ${fmt(c - b)} ms, JSON ${fmt(d - c)} ms, encode ${fmt(e - d)} ms`);
   }
   const med = (f: (x: FullPass) => number): number => median(runs.map(f));
   const incremental = incrementalPasses(parseObjects(raws).snapshot, validateRegex);

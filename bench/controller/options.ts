@@ -1,5 +1,7 @@
 // The command line of bench:controller.
 
+import { DEFAULT_ETCD_CACHE } from "./object-store.ts";
+
 export interface Options {
   sizes: number[];
   changes: number;
@@ -24,6 +26,8 @@ export interface Options {
   controllerIdleGcMs: number | undefined;
   /** The controller's --log-level (its log is kept with --keep). */
   controllerLogLevel: string;
+  /** Where etcd data dirs of created object sets are saved and reused (object-store.ts); undefined: create every time. */
+  etcdCache: string | undefined;
   write: boolean;
   keep: boolean;
   /** Write the raw results (JSON) here after the run. */
@@ -34,7 +38,7 @@ export interface Options {
 
 const USAGE =
   "options: --sizes 1000,10000 --changes 50 --burst 20 --namespaces 4 --apply-concurrency 16 --envoy-concurrency 2 " +
-  "--create-timeout S --sync-timeout S --change-timeout S --controller-max-old-space MB --controller-node-arg ARG --controller-heap-growing-percent N --controller-idle-gc-ms MS --controller-log-level LEVEL --save-json PATH --render-json PATH --no-write --keep";
+  "--create-timeout S --sync-timeout S --change-timeout S --controller-max-old-space MB --controller-node-arg ARG --controller-heap-growing-percent N --controller-idle-gc-ms MS --controller-log-level LEVEL --etcd-cache DIR --no-etcd-cache --save-json PATH --render-json PATH --no-write --keep";
 
 export function parseOptions(argv: string[]): Options {
   if (argv.includes("--help") || argv.includes("-h")) {
@@ -46,7 +50,7 @@ export function parseOptions(argv: string[]): Options {
     changes: 50,
     burst: 20,
     namespaces: 4,
-    applyConcurrency: 16,
+    applyConcurrency: 64,
     envoyConcurrency: 2,
     createTimeoutS: 900,
     syncTimeoutS: 600,
@@ -56,6 +60,7 @@ export function parseOptions(argv: string[]): Options {
     controllerHeapGrowing: undefined,
     controllerIdleGcMs: undefined,
     controllerLogLevel: "info",
+    etcdCache: DEFAULT_ETCD_CACHE,
     write: true,
     keep: false,
     saveJson: undefined,
@@ -97,6 +102,8 @@ export function parseOptions(argv: string[]): Options {
       if (!Number.isInteger(v) || v < 0) throw new Error(`--controller-idle-gc-ms needs a whole number; ${USAGE}`);
       opts.controllerIdleGcMs = v;
     } else if (a === "--controller-log-level") opts.controllerLogLevel = argv[++i] ?? "info";
+    else if (a === "--etcd-cache") opts.etcdCache = argv[++i];
+    else if (a === "--no-etcd-cache") opts.etcdCache = undefined;
     else if (a === "--save-json") opts.saveJson = argv[++i];
     else if (a === "--render-json") opts.renderJson = argv[++i];
     else if (a === "--no-write") opts.write = false;

@@ -22,6 +22,9 @@ export function machine(): { cpu: string; nproc: number; kernel: string } {
 const MiB = 2 ** 20;
 const RSS_TARGET_BYTES = 300e6;
 const P99_TARGET_MS = 500;
+/** Issue 14's targets at 50,000 VirtualServices (and above): p99 < 1 s, RSS < 1 GiB, initial sync < 30 s. */
+const P99_TARGET_50K_MS = 1000;
+const RSS_TARGET_50K_BYTES = 2 ** 30;
 
 interface Stats {
   p50: number;
@@ -61,10 +64,14 @@ export function report(results: SizeResult[], opts: Options, meta: RunMeta): { s
     "  (shared and noisy; API server, etcd, controller, Envoy and the bench all run on it, unpinned)",
   );
   lines.push(
-    `- objects per size: N Services and N VirtualServices in ${opts.namespaces} namespaces (\`bench-0\`…), each VirtualService with its ` +
+    `- objects per size: N Services (headless, \`clusterIP: None\`: the API server allocates cluster IPs one at a time, ~50/s here, and the table does not depend on them) and N VirtualServices in ${opts.namespaces} namespaces (\`bench-0\`…), each VirtualService with its ` +
       "own FQDN host and two routes (`/api/` prefix with a timeout, catch-all) to its own Service, all bound to the Gateway " +
-      "`istio-system/canal` through the InternalGateway `istio-system/canal`; created before the controller starts, by server-side " +
-      `applies with ${opts.applyConcurrency} in flight over keep-alive connections`,
+      "`istio-system/canal` through the InternalGateway `istio-system/canal`; created before the controller starts, by plain creates " +
+      `(POST; the changes are server-side applies) with ${opts.applyConcurrency} in flight over keep-alive connections. ` +
+      "Creating them is slow on 2 CPUs, so the bench saves etcd's data dir after a creation, keyed by a hash of the objects and the " +
+      "kube-apiserver and etcd versions (`--etcd-cache DIR`, default ~/.cache/canal-bench/etcd; `--no-etcd-cache` creates every time), and " +
+      "every run starts a fresh etcd on a copy of it and a fresh kube-apiserver on top (bench/controller/object-store.ts): the controller " +
+      "lists everything from the API server either way; \"objects created\" is the creation that made the saved data (marked *cached* when this run restored it)",
   );
   lines.push(
     "- the controller runs as its own process: `node bin/canal.mjs controller --no-wasmplugin --ecds-address 127.0.0.1:0 " +
@@ -127,7 +134,7 @@ export function report(results: SizeResult[], opts: Options, meta: RunMeta): { s
   lines.push("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of results) {
     lines.push(
-      `| ${fmt(r.n)} | ${fmt(r.objects)} in ${fmt(r.createS)} s (${fmt(r.createRate)}/s) | ${fmt(r.tableBytes / 1024)} KiB | ` +
+      `| ${fmt(r.n)} | ${fmt(r.objects)} in ${fmt(r.createS)} s (${fmt(r.createRate)}/s)${r.objectsSource === "cache" ? " *cached*" : ""} | ${fmt(r.tableBytes / 1024)} KiB | ` +
         `${fmt(r.vhosts)} / ${fmt(r.domains)} / ${fmt(r.routes)} | ${fmt(r.cachesSyncedS, 2)} s | ${fmt(r.syncAckS, 2)} s | ${fmt(r.syncServedS, 2)} s | ` +
         `${fmt(r.rssAtStart / MiB)} / ${fmt(r.rssAfterSync / MiB)} / ${fmt(r.rssSettled / MiB)} / ${fmt(r.rssEnd / MiB)} MiB | ${fmt(r.hwm / MiB)} MiB | ${fmt(r.controllerCpuS, 1)} s |`,
     );
@@ -219,7 +226,10 @@ export function report(results: SizeResult[], opts: Options, meta: RunMeta): { s
   lines.push("");
   lines.push("### Figures and targets");
   lines.push("");
-  lines.push(`Targets from the issue, at 10,000 VirtualServices: change → ACK p99 < ${P99_TARGET_MS} ms; controller RSS < 300 MB (${fmt(RSS_TARGET_BYTES / MiB)} MiB).`);
+  lines.push(
+    `Targets from the issues, at 10,000 VirtualServices: change → ACK p99 < ${P99_TARGET_MS} ms; controller RSS < 300 MB (${fmt(RSS_TARGET_BYTES / MiB)} MiB); ` +
+      `at 50,000 (issue 14): change → ACK p99 < ${fmt(P99_TARGET_50K_MS)} ms, controller RSS < 1 GiB, initial sync < 30 s.`,
+  );
   lines.push("");
   lines.push("```");
   lines.push(...figures);
@@ -313,11 +323,12 @@ function figureLines(results: SizeResult[]): string[] {
     const ack = stats(ackOf(r.changes));
     const served = stats(r.changes.map((c) => c.servedMs));
     const targetNote = (ok: boolean): string => (r.n >= 10_000 ? `target: ${verdict(ok)}` : "the target applies at 10,000");
+    const large = r.n >= 50_000;
     out.push(
       `controller ${fmt(r.n)} VS: initial sync ${fmt(r.syncAckS, 2)} s to Envoy's ACK of all ${fmt(r.n)} routes (${fmt(r.syncServedS, 2)} s to served); table ${fmt(r.tableBytes / 1024)} KiB`,
     );
     out.push(
-      `controller ${fmt(r.n)} VS: change → ACK p50 ${fmt(ack.p50)} ms, p99 ${fmt(ack.p99)} ms, max ${fmt(ack.max)} ms (${targetNote(ack.p99 < P99_TARGET_MS)}); ` +
+      `controller ${fmt(r.n)} VS: change → ACK p50 ${fmt(ack.p50)} ms, p99 ${fmt(ack.p99)} ms, max ${fmt(ack.max)} ms (${targetNote(ack.p99 < (large ? P99_TARGET_50K_MS : P99_TARGET_MS))}); ` +
         `→ served p50 ${fmt(served.p50)} ms, p99 ${fmt(served.p99)} ms, max ${fmt(served.max)} ms`,
     );
     if (r.burst.length > 0) {
@@ -329,7 +340,7 @@ function figureLines(results: SizeResult[]): string[] {
       );
     }
     out.push(
-      `controller ${fmt(r.n)} VS: RSS at start ${fmt(r.rssAtStart / MiB)} MiB, after sync ${fmt(r.rssAfterSync / MiB)} MiB, quiet ${fmt(r.rssSettled / MiB)} MiB, end ${fmt(r.rssEnd / MiB)} MiB, peak (VmHWM) ${fmt(r.hwm / MiB)} MiB = ${fmt(r.hwm / 1e6)} MB (${targetNote(r.hwm < RSS_TARGET_BYTES)})`,
+      `controller ${fmt(r.n)} VS: RSS at start ${fmt(r.rssAtStart / MiB)} MiB, after sync ${fmt(r.rssAfterSync / MiB)} MiB, quiet ${fmt(r.rssSettled / MiB)} MiB, end ${fmt(r.rssEnd / MiB)} MiB, peak (VmHWM) ${fmt(r.hwm / MiB)} MiB = ${fmt(r.hwm / 1e6)} MB (${targetNote(r.hwm < (large ? RSS_TARGET_50K_BYTES : RSS_TARGET_BYTES))})`,
     );
     out.push(
       `controller ${fmt(r.n)} VS: translate ${fmt(median(r.translateSamples))} ms (metrics p50); per change in-process ${fmt(r.breakdown.incrementalMs)} ms CPU with the memo ` +

@@ -31,6 +31,8 @@ export interface SizeResult {
   objects: number;
   createS: number;
   createRate: number;
+  /** "cache": the objects came from an etcd data dir saved by an earlier run (createS is that run's); absent in older saved runs. */
+  objectsSource?: "created" | "cache";
   apiStartS: number;
   /** Spawn → log lines. */
   ecdsListeningS: number;

@@ -6,40 +6,23 @@ import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { renderCanalBootstrap } from "../../envoy/bootstrap.ts";
 import { ENVOY_VERSION, startEnvoy, type EnvoyProcess } from "../../test/support/envoy.ts";
-import { K8S_VERSION, startKubeApi, type KubeApi, type KubeObject } from "../../test/support/k8s.ts";
+import { K8S_VERSION, type KubeApi } from "../../test/support/k8s.ts";
 import { LOOPBACK } from "../../test/support/ports.ts";
 import { startUpstream, type Upstream } from "../../test/support/upstream.ts";
 import { REPO_ROOT } from "../../test/support/wasm.ts";
-import { Applier, TimedControllerLog, fmt, MetricsSampler, progress, withDeadline } from "../controller-support.ts";
+import { Applier, TimedControllerLog, fmt, MetricsSampler, progress } from "../controller-support.ts";
 import { inProcessBreakdown } from "./breakdown.ts";
 import { runChanges, settle } from "./changes.ts";
 import type { Options } from "./options.ts";
 import type { SizeResult } from "./results.ts";
-import { baseObjects, clusterOf, IG_NS, NODE_CLUSTER, service, TARGET_NS, TARGETS, virtualService } from "./scenario.ts";
+import { clusterOf, NODE_CLUSTER, TARGET_NS, TARGETS } from "./scenario.ts";
+import { storedObjects } from "./object-store.ts";
 import type { Stage } from "./stage.ts";
 import { initialSync } from "./sync.ts";
 
 const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
 
 type Cleanups = (() => Promise<void>)[];
-
-/** Phase 1: the base objects, then N Services and N VirtualServices by server-side applies in parallel (bounded). */
-async function createObjects(applier: Applier, n: number, opts: Options, label: string): Promise<{ objects: KubeObject[]; createS: number }> {
-  for (const o of baseObjects(opts.namespaces)) await applier.apply(o);
-  const objects: KubeObject[] = [];
-  for (let i = 0; i < n; i++) objects.push(service(i, opts.namespaces));
-  for (let i = 0; i < n; i++) objects.push(virtualService(i, opts.namespaces));
-  const c0 = performance.now();
-  await withDeadline(`creating ${fmt(objects.length)} objects`, opts.createTimeoutS * 1000, () =>
-    applier.applyAll(objects, opts.applyConcurrency, (done) => {
-      const s = (performance.now() - c0) / 1000;
-      progress(`[${label}]   applied ${fmt(done)}/${fmt(objects.length)} objects (${fmt(done / s)}/s)`);
-    }),
-  );
-  const createS = (performance.now() - c0) / 1000;
-  progress(`[${label}] created ${fmt(n)} Services + ${fmt(n)} VirtualServices in ${fmt(opts.namespaces)} namespaces in ${fmt(createS, 1)} s (${fmt(objects.length / createS)}/s, concurrency ${opts.applyConcurrency})`);
-  return { objects, createS };
-}
 
 interface Spawned {
   ctl: TimedControllerLog;
@@ -121,19 +104,13 @@ async function startGateway(n: number, opts: Options, wasmPath: string, workDir:
 export async function runSize(n: number, opts: Options, wasmPath: string, workRoot: string): Promise<SizeResult> {
   const label = `${fmt(n)} VS`;
   const workDir = mkdtempSync(join(workRoot, `n${n}-`));
-  progress(`[${label}] starting etcd + kube-apiserver`);
-  const t0 = performance.now();
-  const api = await startKubeApi({ name: `bench-controller-${n}`, workDir: join(workDir, "k8s"), keepWorkDir: opts.keep });
+  progress(`[${label}] starting etcd + kube-apiserver ${K8S_VERSION}`);
+  const stored = await storedObjects(n, opts, workDir, label);
+  const { api, apiStartS } = stored;
   const cleanups: Cleanups = [async () => api.stop()];
   try {
-    await api.installCanalCrds();
-    await api.applyYaml(`apiVersion: v1\nkind: Namespace\nmetadata: {name: ${IG_NS}}\n`);
-    const apiStartS = (performance.now() - t0) / 1000;
-    progress(`[${label}] API server ready with CRDs in ${fmt(apiStartS, 1)} s (kube-apiserver ${K8S_VERSION}, etcd ${api.etcdVersion})`);
-
     const applier = new Applier(api, opts.applyConcurrency);
     cleanups.push(async () => applier.close());
-    const { objects, createS } = await createObjects(applier, n, opts, label);
 
     // Upstreams the changes route to.
     const upstreams: Upstream[] = [];
@@ -190,7 +167,7 @@ export async function runSize(n: number, opts: Options, wasmPath: string, workRo
     await ctl.stop();
     await envoy.stop();
     progress(`[${label}] in-process breakdown of one full pass (controller and Envoy stopped)`);
-    const breakdown = await inProcessBreakdown(api, wasmPath);
+    const breakdown = await inProcessBreakdown(api, wasmPath, label);
 
     const routes = sync.table.virtualHosts.reduce((a, v) => a + v.routes.length, 0);
     return {
@@ -198,9 +175,10 @@ export async function runSize(n: number, opts: Options, wasmPath: string, workRo
       rssAtStart: spawned.rssAtStart,
       code: spawned.code,
       etcdVersion: api.etcdVersion,
-      objects: objects.length,
-      createS,
-      createRate: objects.length / createS,
+      objects: stored.objects,
+      createS: stored.createS,
+      createRate: stored.createRate,
+      objectsSource: stored.source,
       apiStartS,
       ecdsListeningS: spawned.ecdsListeningS,
       cachesSyncedS: sync.cachesSyncedS,

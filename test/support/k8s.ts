@@ -81,7 +81,7 @@ export async function startKubeApi(opts: StartKubeApiOptions = {}): Promise<Kube
   writeFileSync(saPub, publicKey.export({ type: "spki", format: "pem" }));
   mkdirSync(join(workDir, "pki"), { recursive: true });
 
-  const etcd = await startEtcd(workDir, opts.etcdArgs ?? [], timeoutMs);
+  const etcd = await startEtcd(workDir, opts.etcdArgs ?? [], timeoutMs, opts.etcdSeedDir);
   try {
     for (let attempt = 1; ; attempt++) {
       const [port] = await distinctFreePorts(1);

@@ -10,8 +10,6 @@ import type { RegexValidator } from "./context.ts";
 import type { ClusterRef } from "./destinations.ts";
 import { servedNamespaces, type DnsEntry } from "./dnsplan.ts";
 import { selects } from "./hosts.ts";
-import { serviceFqdn } from "./names.ts";
-import { mayRoute } from "./ownership.ts";
 import { ProblemSink } from "./problems.ts";
 import { reportIgnoredFields } from "./report.ts";
 import { readServers, type ServerPort } from "./servers.ts";
@@ -122,32 +120,35 @@ export function translateGateway(input: GatewayInputs, sink: ProblemSink): Gatew
 
   const subsets = steps.subsets(input.destinationRules, gateway.metadata.namespace, workloadLabels, input.clusterDomain);
   const destinations: Service[] = [];
-  const clusters = new Map<string, ClusterRef>();
+  const clusterSets: (readonly ClusterRef[])[] = [];
   const env: RouteEnv = { gatewayKey, clusterDomain: input.clusterDomain, validateRegex: input.validateRegex, services: input.services, subsets, gatewayService };
   const routes = claimed.map((c): Route[] => {
     if (c.claims.length === 0) return [];
     const r = steps.vsRoutes(c.vs, env);
-    sink.list.push(...r.problems);
-    // A destination enters the DNS plan only for its owner (or a grantee): a tenant may route to
-    // another namespace's Service, but not move that Service's callers onto the gateway.
-    const ns = c.vs.metadata.namespace;
-    for (const d of r.services) if (mayRoute(serviceFqdn(d.metadata.name, d.metadata.namespace, input.clusterDomain), ns, hostCtx.grants, input.clusterDomain).ok) destinations.push(d);
-    for (const ref of r.clusters) if (!clusters.has(ref.cluster)) clusters.set(ref.cluster, ref);
+    for (const p of r.problems) sink.list.push(p);
+    for (const d of steps.destinations(r, c.vs.metadata.namespace, hostCtx.grants, input.clusterDomain)) destinations.push(d);
+    clusterSets.push(r.clusters);
     return r.routes;
   });
 
   // HTTPRoutes attached to Services (GAMMA); a Service a VirtualService claims stays with it.
-  const claimedBy = new Map<string, string>();
-  for (const c of claimed) for (const h of c.claims) if (!claimedBy.has(h.domain)) claimedBy.set(h.domain, `${c.vs.metadata.namespace}/${c.vs.metadata.name}`);
+  let claimedBy: Map<string, string> | undefined; // built on the first question: most tables have no HTTPRoute
+  const claimer = (fqdn: string): string | undefined => {
+    if (claimedBy === undefined) {
+      claimedBy = new Map();
+      for (const c of claimed) for (const h of c.claims) if (!claimedBy.has(h.domain)) claimedBy.set(h.domain, `${c.vs.metadata.namespace}/${c.vs.metadata.name}`);
+    }
+    return claimedBy.get(fqdn);
+  };
   const mesh = translateMeshRoutes(input.httpRoutes, {
     clusterDomain: input.clusterDomain, validateRegex: input.validateRegex, services: input.services, referenceGrants: input.referenceGrants,
-    grants: hostCtx.grants, grantsFrom: hostCtx.grantsFrom, claimedBy: (fqdn) => claimedBy.get(fqdn),
+    grants: hostCtx.grants, grantsFrom: hostCtx.grantsFrom, claimedBy: claimer,
   });
   sink.list.push(...mesh.problems);
-  for (const ref of mesh.clusters) if (!clusters.has(ref.cluster)) clusters.set(ref.cluster, ref);
+  if (mesh.clusters.length > 0) clusterSets.push(mesh.clusters);
 
   const system = (x: Service): boolean => input.systemNamespaces.has(x.metadata.namespace);
-  systemNamespaceProblems(claimed, input, sink);
+  steps.systemHosts(claimed, input.services, input.systemNamespaces, hostCtx, () => systemNamespaceProblems(claimed, input, sink));
   const planned = [...steps.hostServices(claimed, input.services, hostCtx), ...destinations, ...mesh.services];
   const planInput = { services: planned.some(system) ? planned.filter((x) => !system(x)) : planned, clusterDomain: input.clusterDomain, gatewayService };
   const plan = steps.dnsPlan(planInput);
@@ -181,7 +182,7 @@ export function translateGateway(input: GatewayInputs, sink: ProblemSink): Gatew
   for (const ref of onGateways.clusters) if (!clusters.has(ref.cluster)) clusters.set(ref.cluster, ref);
   result.table = assembleTable([...joined.virtualHosts, ...onGateways.virtualHosts], joined.ambiguous, (vh) => steps.virtualHostJson(vh));
   result.dnsPlan = svc === undefined ? [] : plan;
-  result.clusters = [...clusters.values()].sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0));
+  result.clusters = steps.clusters(clusterSets);
   result.counts = {
     virtualServices: bound.length,
     virtualHosts: result.table.virtualHosts.length,

@@ -13,7 +13,9 @@ import type { RegexValidator } from "./context.ts";
 import { dnsEntry, planOf, plannedServices, type DnsEntry, type DnsPlanInput } from "./dnsplan.ts";
 import { virtualHostName } from "./names.ts";
 import { AgeOrder } from "./order.ts";
-import type { GatewaySteps } from "./steps.ts";
+import { ownedDestinations, sortedClusters, type GatewaySteps } from "./steps.ts";
+import type { HostGrant } from "../api/internalgateway.ts";
+import type { ClusterRef } from "./destinations.ts";
 import { ServiceIndex, type ServiceLookup } from "./services.ts";
 import { subsetLookup, type SubsetLookup } from "./subsets.ts";
 import { serializeVirtualHost, type VirtualHostJson } from "./assemble-table.ts";
@@ -44,6 +46,9 @@ interface HostLayout {
   hostServices?: { services: ServiceIndex; list: Service[] };
   loops?: { services: ServiceIndex; gatewayService: string; problems: Problem[] };
   aliases?: { services: ServiceIndex; served: ReadonlySet<string>; domains: Domains; problems: Problem[] };
+  system?: { services: ServiceIndex; systemNamespaces: ReadonlySet<string>; problems: Problem[] };
+  /** "namespace/name" → candidates of the bound VirtualServices (for an edited object's predecessor). */
+  byName?: Map<string, HostCandidates>;
 }
 
 export interface MemoStats {
@@ -59,7 +64,7 @@ export class TranslateMemo implements GatewaySteps {
   private clusterDomain?: string;
   private dnsEntries = new WeakMap<Service, DnsEntry>();
   /** The last DNS plan per gateway Service, with the Services it was made of. */
-  private plans = new Map<string, { services: ReadonlySet<Service>; plan: DnsEntry[] }>();
+  private plans = new Map<string, { services: ReadonlySet<Service>; plan: DnsEntry[]; input: readonly Service[]; clusterDomain: string }>();
   /** Per gateway environment (gateway, its Service, cluster domain). */
   private routes = new Map<string, WeakMap<VirtualService, VsRoutes>>();
   /** Per gateway view (candidatesKey). */
@@ -77,6 +82,10 @@ export class TranslateMemo implements GatewaySteps {
    * answers (both are pure functions of arrays the memo compares), so the check is skipped.
    */
   private readonly checked = new WeakMap<VsRoutes, { services: ServiceLookup; subsets: SubsetLookup }>();
+  /** Destinations that enter the DNS plan, per route set (ownedDestinations). */
+  private readonly owned = new WeakMap<VsRoutes, { namespace: string; grants: readonly HostGrant[]; clusterDomain: string; list: Service[] }>();
+  /** The last sorted cluster list and the per-VirtualService sets it was made of. */
+  private clusterList?: KeptClusters;
   /** Memo keys by the context object they were made of (one context per translation pass). */
   private readonly keys = new WeakMap<object, string>();
 
@@ -92,6 +101,7 @@ export class TranslateMemo implements GatewaySteps {
     this.plans = new Map();
     this.layouts = new Map();
     this.subsetLookups = new Map();
+    this.clusterList = undefined;
   }
 
   /** byAge(vss), skipping the sort while every position holds an object of the same age (order.ts). */
@@ -122,11 +132,12 @@ export class TranslateMemo implements GatewaySteps {
   claim(bound: readonly VirtualService[], ctx: HostContext): VsHosts[] {
     const key = this.keyOf(ctx, () => candidatesKey(ctx));
     const last = this.layouts.get(key);
-    let previous: Map<string, HostCandidates> | undefined;
+    // Built on the first edited VirtualService and kept with the layout while it holds (then
+    // every name still maps to the same candidates object), not rebuilt per change.
     const predecessor = (vs: VirtualService): HostCandidates | undefined => {
       if (last === undefined) return undefined;
-      previous ??= new Map(last.claimed.map((c, i) => [`${c.vs.metadata.namespace}/${c.vs.metadata.name}`, last.candidates[i] as HostCandidates]));
-      return previous.get(`${vs.metadata.namespace}/${vs.metadata.name}`);
+      last.byName ??= new Map(last.claimed.map((c, i) => [`${c.vs.metadata.namespace}/${c.vs.metadata.name}`, last.candidates[i] as HostCandidates]));
+      return last.byName.get(`${vs.metadata.namespace}/${vs.metadata.name}`);
     };
     const candidates = bound.map((vs) => (vs.spec.http.length === 0 ? NO_HTTP : this.hostCandidates(vs, ctx, predecessor)));
     if (last !== undefined && sameItems(last.candidates, candidates)) {
@@ -195,10 +206,15 @@ export class TranslateMemo implements GatewaySteps {
 
   /** buildDnsPlan(input), the same array while the planned Services are the same objects. */
   dnsPlan(input: DnsPlanInput): DnsEntry[] {
-    const planned = plannedServices(input);
     const key = `${input.gatewayService.namespace}/${input.gatewayService.name}`;
     const last = this.plans.get(key);
-    if (last !== undefined && last.services.size === planned.size && [...planned].every((s) => last.services.has(s))) return last.plan;
+    // The same input list, item by item, is the same plan (a pointer loop; no set built).
+    if (last !== undefined && last.clusterDomain === input.clusterDomain && sameItems(last.input, input.services)) return last.plan;
+    const planned = plannedServices(input);
+    if (last !== undefined && last.clusterDomain === input.clusterDomain && last.services.size === planned.size && [...planned].every((s) => last.services.has(s))) {
+      this.plans.set(key, { ...last, input: input.services });
+      return last.plan;
+    }
     const plan = planOf(planned, input.clusterDomain, (s, domain) => {
       let e = this.dnsEntries.get(s);
       if (e === undefined) {
@@ -207,7 +223,7 @@ export class TranslateMemo implements GatewaySteps {
       }
       return e;
     });
-    this.plans.set(key, { services: planned, plan });
+    this.plans.set(key, { services: planned, plan, input: input.services, clusterDomain: input.clusterDomain });
     return plan;
   }
 
@@ -266,6 +282,52 @@ export class TranslateMemo implements GatewaySteps {
     return fresh;
   }
 
+  /** ownedDestinations(...), kept per route set while the namespace, grants and cluster domain are the same. */
+  destinations(routes: VsRoutes, namespace: string, grants: readonly HostGrant[], clusterDomain: string): readonly Service[] {
+    const kept = this.owned.get(routes);
+    if (kept !== undefined && kept.namespace === namespace && kept.clusterDomain === clusterDomain && sameGrants(kept.grants, grants)) return kept.list;
+    const list = ownedDestinations(routes, namespace, grants, clusterDomain);
+    this.owned.set(routes, { namespace, grants, clusterDomain, list });
+    return list;
+  }
+
+  /**
+   * sortedClusters(sets): the same list while every set is the same array (kept route sets keep
+   * theirs). When a few sets changed in place (a VirtualService edited), only the cluster names of
+   * those sets are looked at again: each one's first reference found anew and the sorted list
+   * patched by binary search. At 50,000 VirtualServices rebuilding and sorting every name was the
+   * largest single cost of a one-object change.
+   */
+  clusters(sets: readonly (readonly ClusterRef[])[]): ClusterRef[] {
+    const kept = this.clusterList;
+    if (kept !== undefined && sameItems(kept.sets, sets)) return kept.list;
+    const patched = kept === undefined ? undefined : patchClusters(kept, sets);
+    if (patched !== undefined) {
+      this.clusterList = patched;
+      return patched.list;
+    }
+    const first = new Map<string, number>();
+    sets.forEach((set, i) => {
+      for (const ref of set) if (!first.has(ref.cluster)) first.set(ref.cluster, i);
+    });
+    const list = sortedClusters(sets);
+    this.clusterList = { sets, list, first };
+    return list;
+  }
+
+  /** Problems `check` adds to ctx.sink for claims made by claim(), kept per Service index and system namespaces. */
+  systemHosts(claimed: VsHosts[], services: ServiceIndex, systemNamespaces: ReadonlySet<string>, ctx: HostContext, check: () => void): void {
+    const layout = this.layoutOf(ctx, claimed);
+    const kept = layout?.system;
+    if (kept !== undefined && kept.services === services && sameSet(kept.systemNamespaces, systemNamespaces)) {
+      for (const p of kept.problems) ctx.sink.list.push(p);
+      return;
+    }
+    const before = ctx.sink.list.length;
+    check();
+    if (layout !== undefined) layout.system = { services, systemNamespaces, problems: ctx.sink.list.slice(before) };
+  }
+
   /** A virtual host serialized; kept with the virtual host object virtualHost() made. */
   virtualHostJson(vh: VirtualHost): VirtualHostJson {
     const kept = this.hosts.get(vh.routes);
@@ -276,10 +338,91 @@ export class TranslateMemo implements GatewaySteps {
 
 }
 
+/** A sorted cluster list, the sets it was made of, and the index of the set holding each name's first reference. */
+interface KeptClusters {
+  sets: readonly (readonly ClusterRef[])[];
+  list: ClusterRef[];
+  first: Map<string, number>;
+}
+
+/** Sets that differ from the kept ones in more places than this are not patched: everything is redone. */
+const MAX_PATCHED_SETS = 16;
+
+/** The position of `name` in `list` (sorted by name), or -(insertion point) - 1. */
+function findCluster(list: readonly ClusterRef[], name: string): number {
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const c = (list[mid] as ClusterRef).cluster;
+    if (c === name) return mid;
+    if (c < name) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -lo - 1;
+}
+
+/**
+ * `kept` brought up to `sets` when both have the same length and at most MAX_PATCHED_SETS
+ * positions differ; undefined otherwise. Equal to sortedClusters(sets) (incremental.test.ts).
+ */
+function patchClusters(kept: KeptClusters, sets: readonly (readonly ClusterRef[])[]): KeptClusters | undefined {
+  if (kept.sets.length !== sets.length) return undefined;
+  const changed: number[] = [];
+  for (let i = 0; i < sets.length; i++) {
+    if (kept.sets[i] === sets[i]) continue;
+    if (changed.length === MAX_PATCHED_SETS) return undefined;
+    changed.push(i);
+  }
+  const names = new Set<string>();
+  for (const i of changed) for (const ref of [...(kept.sets[i] as readonly ClusterRef[]), ...(sets[i] as readonly ClusterRef[])]) names.add(ref.cluster);
+  const isChanged = new Set(changed);
+  const refIn = (i: number, name: string): ClusterRef | undefined => (sets[i] as readonly ClusterRef[]).find((r) => r.cluster === name);
+  const list = [...kept.list];
+  const first = kept.first; // owned by the memo alone: updated in place
+  for (const name of names) {
+    let inChanged = -1;
+    for (const i of changed) if ((inChanged < 0 || i < inChanged) && refIn(i, name) !== undefined) inChanged = i;
+    const was = first.get(name);
+    let at: number;
+    if (was !== undefined && !isChanged.has(was)) at = inChanged >= 0 && inChanged < was ? inChanged : was; // unchanged sets hold it where they did
+    else {
+      // New, or its first holder changed: a changed set, or the next unchanged holder after the old first one.
+      // (No unchanged set before the old first position holds it; a new name is in no unchanged set.)
+      at = inChanged;
+      if (was !== undefined) {
+        const end = inChanged >= 0 ? inChanged : sets.length;
+        for (let j = was + 1; j < end; j++) {
+          if (!isChanged.has(j) && refIn(j, name) !== undefined) {
+            at = j;
+            break;
+          }
+        }
+      }
+    }
+    const pos = findCluster(list, name);
+    if (at < 0) {
+      first.delete(name);
+      if (pos >= 0) list.splice(pos, 1);
+      continue;
+    }
+    first.set(name, at);
+    const ref = refIn(at, name) as ClusterRef;
+    if (pos >= 0) list[pos] = ref;
+    else list.splice(-pos - 1, 0, ref);
+  }
+  return { sets, list: sameItems(list, kept.list) ? kept.list : list, first };
+}
+
 function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** Grants compare by identity (an unchanged InternalGateway keeps its array); two empty lists are the same. */
+function sameGrants(a: readonly HostGrant[], b: readonly HostGrant[]): boolean {
+  return a === b || (a.length === 0 && b.length === 0);
 }
 
 function sameSet<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): boolean {

@@ -3,10 +3,13 @@
 // afresh, TranslateMemo (memo.ts) returns kept results when their inputs are the same. Both give
 // the same output (incremental.test.ts).
 import type { Service } from "../api/core.ts";
+import type { HostGrant } from "../api/internalgateway.ts";
 import type { DestinationRule, VirtualService } from "../api/istio.ts";
 import type { Route, VirtualHost } from "../../../schema/route-table.ts";
 import { buildDnsPlan, type DnsEntry, type DnsPlanInput } from "./dnsplan.ts";
-import { virtualHostName } from "./names.ts";
+import { serviceFqdn, virtualHostName } from "./names.ts";
+import type { ClusterRef } from "./destinations.ts";
+import { mayRoute } from "./ownership.ts";
 import { byAge } from "./order.ts";
 import type { ServiceIndex } from "./services.ts";
 import { subsetLookup, type SubsetLookup } from "./subsets.ts";
@@ -30,6 +33,28 @@ export interface GatewaySteps {
   aliases(claimed: VsHosts[], services: ServiceIndex, served: ReadonlySet<string>, ctx: HostContext): Domains;
   virtualHost(vs: VirtualService, domains: readonly string[], routes: Route[]): VirtualHost;
   virtualHostJson(vh: VirtualHost): VirtualHostJson;
+  /** ownedDestinations(routes, namespace, grants, clusterDomain). */
+  destinations(routes: VsRoutes, namespace: string, grants: readonly HostGrant[], clusterDomain: string): readonly Service[];
+  /** sortedClusters(sets). */
+  clusters(sets: readonly (readonly ClusterRef[])[]): ClusterRef[];
+  /** Runs `check`, which adds the system-namespace problems of `claimed` to ctx.sink (a memo may add kept ones instead). */
+  systemHosts(claimed: VsHosts[], services: ServiceIndex, systemNamespaces: ReadonlySet<string>, ctx: HostContext, check: () => void): void;
+}
+
+/**
+ * The Services a VirtualService in `namespace` routes to that enter the DNS plan: only those it
+ * owns or is granted (a tenant may route to another namespace's Service, but not move that
+ * Service's callers onto the gateway).
+ */
+export function ownedDestinations(routes: VsRoutes, namespace: string, grants: readonly HostGrant[], clusterDomain: string): Service[] {
+  return routes.services.filter((d) => mayRoute(serviceFqdn(d.metadata.name, d.metadata.namespace, clusterDomain), namespace, grants, clusterDomain).ok);
+}
+
+/** The clusters of `sets`, each name once (its first reference), sorted by name. */
+export function sortedClusters(sets: readonly (readonly ClusterRef[])[]): ClusterRef[] {
+  const clusters = new Map<string, ClusterRef>();
+  for (const set of sets) for (const ref of set) if (!clusters.has(ref.cluster)) clusters.set(ref.cluster, ref);
+  return [...clusters.values()].sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0));
 }
 
 /** Every step computed afresh (translate() without a memo). */
@@ -44,4 +69,7 @@ export const DIRECT_STEPS: GatewaySteps = {
   aliases: (claimed, services, served, ctx) => withAliases(claimed, services, served, ctx),
   virtualHost: (vs, domains, routes) => ({ name: virtualHostName(vs.metadata.namespace, vs.metadata.name), domains: domains as string[], routes }),
   virtualHostJson: (vh) => serializeVirtualHost(vh),
+  destinations: (routes, namespace, grants, clusterDomain) => ownedDestinations(routes, namespace, grants, clusterDomain),
+  clusters: (sets) => sortedClusters(sets),
+  systemHosts: (_claimed, _services, _systemNamespaces, _ctx, check) => check(),
 };

@@ -1,7 +1,7 @@
 // Process lifecycle of the API-server harness: etcd's start on fresh ports (retried when a port
 // race is lost), log tails for errors, kills, and the temp dir removed even when Node dies.
 
-import { existsSync, openSync, closeSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, openSync, closeSync, readFileSync, rmSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -94,6 +94,7 @@ export async function startEtcd(
   workDir: string,
   extraArgs: string[],
   timeoutMs: number,
+  seedDir?: string,
 ): Promise<{ child: ChildProcess; port: number; version: string }> {
   const logPath = join(workDir, "etcd.log");
   for (let attempt = 1; ; attempt++) {
@@ -111,9 +112,12 @@ export async function startEtcd(
       "--initial-cluster-state=new",
       "--unsafe-no-fsync", // test data: durability across machine crashes is not needed
       "--log-level=warn",
+      // A copied data dir names its member's old peer URL; this makes it a one-member cluster on the new one.
+      ...(seedDir === undefined ? [] : ["--force-new-cluster"]),
       ...extraArgs,
     ];
     rmSync(join(workDir, "etcd"), { recursive: true, force: true });
+    if (seedDir !== undefined) cpSync(seedDir, join(workDir, "etcd"), { recursive: true });
     const fd = openSync(logPath, "a");
     let child: ChildProcess;
     try {

@@ -102,6 +102,12 @@ export interface StartKubeApiOptions {
   apiserverArgs?: string[];
   /** Extra etcd flags. */
   etcdArgs?: string[];
+  /**
+   * An etcd data directory (of a stopped etcd) copied in as etcd's data before it starts: the
+   * objects it holds are there at once (a bench reuses a large object set instead of creating it
+   * again). etcd runs with --force-new-cluster so the copy's member takes the new ports.
+   */
+  etcdSeedDir?: string;
   /** Time allowed for etcd and for kube-apiserver to become ready; default 90 s each. */
   readyTimeoutMs?: number;
 }
