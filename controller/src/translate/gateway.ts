@@ -179,7 +179,7 @@ export function translateGateway(input: GatewayInputs, sink: ProblemSink): Gatew
   });
   sink.list.push(...onGateways.problems);
   if (onGateways.attachedRoutes.size > 0) result.gatewayApiAttached = Object.fromEntries([...onGateways.attachedRoutes].map(([k, m]) => [k, Object.fromEntries(m)]));
-  for (const ref of onGateways.clusters) if (!clusters.has(ref.cluster)) clusters.set(ref.cluster, ref);
+  if (onGateways.clusters.length > 0) clusterSets.push(onGateways.clusters);
   result.table = assembleTable([...joined.virtualHosts, ...onGateways.virtualHosts], joined.ambiguous, (vh) => steps.virtualHostJson(vh));
   result.dnsPlan = svc === undefined ? [] : plan;
   result.clusters = steps.clusters(clusterSets);
