@@ -1,4 +1,5 @@
-// PROPOSED (ADR 0005; the filter does not read these yet): the route table cut into shards for
+// ADR 0005 (the filter reads these: filter/assembly/shards/, whose contract.ts mirrors the constants
+// below, checked by test/unit/shard-contract.test.ts): the route table cut into shards for
 // WasmPlugin delivery, where one Kubernetes object must stay far below etcd's ~1.5 MiB limit.
 // A RouteTable (route-table.ts) is split by virtual host into `count` shard documents plus one
 // manifest. Each document travels in its own WasmPlugin attached to the gateway's loopback
@@ -78,3 +79,17 @@ export interface ShardedRouterConfig {
 export function tableDataKey(namespace: string, name: string): string {
   return `canal.io/${namespace}/${name}`;
 }
+
+/** Most shards a manifest may name (the planner's MAX_SHARDS; the filter refuses more). */
+export const MAX_SHARD_COUNT = 256;
+/** Longest `key` the filter accepts: 1-400 bytes of [A-Za-z0-9._:/-] (a tableDataKey of the longest names fits). */
+export const MAX_SHARD_KEY_BYTES = 400;
+/** Largest shard document a carrier stores (etcd refuses larger objects; the planner cuts at 900,000). */
+export const MAX_SHARD_DOCUMENT_BYTES = 1_572_864;
+/** Largest manifest document a carrier stores. */
+export const MAX_MANIFEST_BYTES = 65_536;
+/**
+ * What a carrier stores under the key a document names when its head is invalid, followed by the
+ * reason; the router reports that shard (or the manifest) as invalid.
+ */
+export const SHARD_INVALID_MARKER = "canal-invalid: ";

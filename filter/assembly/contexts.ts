@@ -14,6 +14,10 @@ import { replyAbort, replyAmbiguous, replyDirect, replyNoRoute, replyRedirect } 
 import { KEY_AUTHORITY, KEY_PATH, RequestView } from "./route/request";
 import { findVirtualHost, selectRoute, Selection } from "./route/router";
 import { isProbe, replyProbe } from "./probe";
+import { carry } from "./shards/carrier";
+import { HEAD_ROUTER, Head } from "./shards/head";
+import { sniff, sniffRejected } from "./shards/mode";
+import { ShardedRouter } from "./shards/router";
 import {
   RouteTable, Route, Destination, HeaderOps, MatchBlock,
   ACTION_REDIRECT, ACTION_DIRECT, OUTCOME_ROUTED, OUTCOME_NO_ROUTE, OUTCOME_LOCAL_REPLY, OUTCOME_FAULT,
@@ -42,6 +46,9 @@ const UNROUTED_BODY = String.UTF8.encode("canal: no usable backend for this shar
  * first tick comes right after the configure's event, i.e. after Envoy has sent the ACK.
  */
 const WORK_TICK_MS: u32 = 1;
+/** A sharded router reads the manifest every SHARD_TICK_MS (ADR 0005); ticks closer than SHARD_POLL_NS do not. */
+const SHARD_TICK_MS: u32 = 100;
+const SHARD_POLL_NS: u64 = 90_000_000;
 
 export class CanalRoot extends RootContext {
   table: RouteTable = EMPTY_TABLE;
@@ -51,6 +58,9 @@ export class CanalRoot extends RootContext {
   private tickMs: u32 = 0;
   /** While `table` is a placeholder (RouteTable.lazy): the table before it, should its completion fail. */
   private beforeLazy: RouteTable = EMPTY_TABLE;
+  /** Router mode (shards/router.ts): the table comes from the shards in shared data. */
+  sharded: ShardedRouter | null = null;
+  private lastPoll: u64 = 0;
 
   /**
    * Replaces a placeholder accepted on the shared entry's fast path
@@ -86,7 +96,33 @@ export class CanalRoot extends RootContext {
   /** Ticks for held requests and fault delays (DELAY_TICK_MS), or none. */
   private delayTicks(): void {
     if (this.table.hasDelays || this.held.length > 0) this.tickEvery(DELAY_TICK_MS);
+    else if (this.sharded !== null) this.tickEvery(SHARD_TICK_MS);
     else this.tickEvery(0);
+  }
+
+  /** Carrier and router modes (ADR 0005): a carrier never refuses; a router refuses only a bad key. */
+  private configureSharded(bytes: ArrayBuffer, head: Head): bool {
+    if (head.kind != HEAD_ROUTER) {
+      carry(bytes, head);
+      return true;
+    }
+    if (head.error.length) {
+      log(LogLevelValues.error, "canal: rejected sharded router configuration: " + head.error);
+      return false;
+    }
+    let router = new ShardedRouter(head.key);
+    this.sharded = router;
+    this.pollShards(router);
+    this.delayTicks();
+    return true;
+  }
+
+  /** Reads the manifest and the shards it needs; swaps in a new table when there is one. */
+  private pollShards(router: ShardedRouter): void {
+    this.lastPoll = nowNanos();
+    let table = router.poll();
+    if (table !== null) this.table = table;
+    if (table !== null || router.compiled > 0) __collect();
   }
 
   createContext(context_id: u32): Context {
@@ -102,11 +138,16 @@ export class CanalRoot extends RootContext {
     // table (its cache, for compiling this one incrementally) and serves if this one is rejected.
     this.complete("configure");
     let bytes = getPluginConfiguration(configuration_size);
+    let head = sniff(bytes);
+    if (head !== null) return this.configureSharded(bytes, head);
+    this.sharded = null;
     let report = loadTable(bytes);
     if (report.cacheBuilt >= 0) log(LogLevelValues.debug, "canal: cache of " + report.cacheBuilt.toString() + " virtual hosts built at configure");
     if (report.sharedEntry.length) log(LogLevelValues.debug, "canal: shared entry: " + report.sharedEntry);
     let table = report.table;
     if (table === null) {
+      let late = sniffRejected(bytes);
+      if (late !== null) return this.configureSharded(bytes, late);
       // Returning false makes Envoy reject (NACK) this config; the previous one keeps serving.
       log(LogLevelValues.error, "canal: rejected route table: " + report.error +
         " (still serving table " + this.table.version + ")");
@@ -130,6 +171,8 @@ export class CanalRoot extends RootContext {
   }
 
   onTick(): void {
+    let router = this.sharded;
+    if (router !== null && nowNanos() - this.lastPoll >= SHARD_POLL_NS) this.pollShards(router);
     // One piece of configure work per tick, in this order; then back to the delay ticks.
     if (this.table.lazy !== null) {
       this.complete("tick");

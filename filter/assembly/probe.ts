@@ -1,6 +1,7 @@
 // The delivery probe (docs/adr/0004-delivery-proof.md): a request for the reserved host
 // canal-probe.invalid is answered by the filter itself, before routing, with the version of the
-// table it runs (200) or 503 while it runs only the empty default table. `.invalid` can never
+// table it runs (200) or 503 while it runs only the empty default table (or, sharded, before the
+// first complete table). `.invalid` can never
 // resolve (RFC 6761), so no mesh host is shadowed; the controller's prober and the gateway's
 // readiness probe ask it. A gateway without the filter never answers 200 for this host.
 import { sendLocalReply, serializePairs } from "./host";
@@ -36,6 +37,12 @@ export function replyProbe(table: RouteTable): void {
   keys.push(KEY_CACHE);
   values.push(NO_STORE);
   let pairs = serializePairs(keys, values);
+  // A sharded router without a complete table yet (shards/router.ts): 503, naming what is missing.
+  let incomplete = table.incomplete;
+  if (incomplete !== null) {
+    sendLocalReply(503, DETAILS_PROBE, incomplete, pairs);
+    return;
+  }
   if (table.version == EMPTY_VERSION) {
     sendLocalReply(503, DETAILS_PROBE, NO_TABLE_BODY, pairs);
     return;

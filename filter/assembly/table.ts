@@ -151,4 +151,9 @@ export class RouteTable {
    * empty). Null on every real table.
    */
   lazy: ArrayBuffer | null = null;
+  /**
+   * Set on the placeholder a sharded router serves before its first complete table
+   * (shards/router.ts): the 503 body its catch-all answers with, which the probe answers with too.
+   */
+  incomplete: ArrayBuffer | null = null;
 }

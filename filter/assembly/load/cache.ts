@@ -83,7 +83,7 @@ export const SEGMENTS = new Segments();
   return <i32>load<u8>(base + <usize>pos);
 }
 
-function skipSpace(base: usize, len: i32, pos: i32): i32 {
+export function skipSpace(base: usize, len: i32, pos: i32): i32 {
   while (pos < len) {
     let c = byteAt(base, pos);
     if (c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09) pos++;
@@ -103,7 +103,7 @@ const HIGH: u64 = 0x8080808080808080;
 }
 
 /** pos at an opening quote: the position after the closing quote, or -1. */
-function skipString(base: usize, len: i32, pos: i32): i32 {
+export function skipString(base: usize, len: i32, pos: i32): i32 {
   pos++;
   while (pos < len) {
     while (pos + 8 <= len && noQuoteWord(load<u64>(base + <usize>pos))) pos += 8;
@@ -148,7 +148,7 @@ function skipNested(base: usize, len: i32, pos: i32): i32 {
 }
 
 /** Any value at pos: the position after it, or -1. Scalars end at a delimiter. */
-function skipValue(base: usize, len: i32, pos: i32): i32 {
+export function skipValue(base: usize, len: i32, pos: i32): i32 {
   if (pos >= len) return -1;
   let c = byteAt(base, pos);
   if (c == 0x7b || c == 0x5b) return skipNested(base, len, pos);
