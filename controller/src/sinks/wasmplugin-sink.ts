@@ -225,7 +225,7 @@ export class WasmPluginSink implements TableSink {
   async prune(accepted: readonly GatewayResult[]): Promise<void> {
     this.latency.retain(new Set(accepted.map(key)));
     const keys = new Set(accepted.map(key));
-    for (const k of [...this.dropped.keys()]) if (!keys.has(k)) this.dropped.delete(k);
+    for (const m of [this.dropped, this.delivered, this.tableBytes]) for (const k of [...m.keys()]) if (!keys.has(k)) m.delete(k);
     const wanted = new Set(accepted.map((g) => this.target(g)).map((t) => `${t.namespace}/${t.name}`));
     const api = k8s.KubernetesObjectApi.makeApiClient(this.o.kc);
     let list: k8s.KubernetesListObject<k8s.KubernetesObject>;
