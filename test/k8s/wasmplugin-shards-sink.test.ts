@@ -92,7 +92,7 @@ async function shardedTable(what: string): Promise<{ manifest: RouteTableManifes
     const shards = manifest.shards.map((_, i) => all.get(`canal-canal-shard-${i}`)?.spec.pluginConfig as RouteTableShard | undefined);
     if (shards.some((s, i) => s?.version !== manifest.shards[i])) return undefined;
     // Leftovers past K are deleted last: done when none is left.
-    if ([...all.keys()].some((n) => /^canal-canal-shard-\d+$/.test(n) && Number(n.slice(17)) >= manifest.shards.length)) return undefined;
+    if ([...all.keys()].some((n) => /^canal-canal-shard-\d+$/.test(n) && Number(n.slice("canal-canal-shard-".length)) >= manifest.shards.length)) return undefined;
     return { manifest, shards: shards as RouteTableShard[], all };
   }, { timeoutMs: 60_000, intervalMs: 100, onTimeout: () => logs.slice(-8).join("\n") });
 }
@@ -112,6 +112,20 @@ async function writesUntilFence(watch: KubeWatch<Plugin>, fence: string): Promis
   }
   await api.delete(`${PLUGINS}/${fence}`);
   return seen;
+}
+
+/**
+ * Server-side applies of WasmPlugins the API server has answered (its apiserver_request_total):
+ * unlike watch events this counts an apply that changed nothing too, which a rewrite of an
+ * unchanged shard would be.
+ */
+async function pluginApplies(): Promise<number> {
+  const text = (await api.request("GET", "/metrics")).text;
+  let n = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith("apiserver_request_total{") && line.includes('resource="wasmplugins"') && line.includes('verb="APPLY"')) n += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return n;
 }
 
 async function watchPlugins(): Promise<KubeWatch<Plugin>> {
@@ -165,6 +179,7 @@ describe("sharded WasmPlugin delivery (small bounds)", () => {
   it("one VirtualService change writes exactly its shard and the manifest", async () => {
     const before = await shardedTable("settled");
     const watch = await watchPlugins();
+    const applies0 = await pluginApplies();
     try {
       await api.apply([vs(7, "other.default.svc.cluster.local")]);
       const after = await shardedTable("the change delivered");
@@ -174,6 +189,8 @@ describe("sharded WasmPlugin delivery (small bounds)", () => {
       await programmed("status", (s) => s.status?.tableVersion === after.manifest.version);
       const writes = await writesUntilFence(watch, "fence-1");
       expect(writes.sort()).toEqual([`MODIFIED canal-canal-manifest`, `MODIFIED canal-canal-shard-${changed[0]}`].sort());
+      // The fence is the test's own apply.
+      expect((await pluginApplies()) - applies0).toBe(3);
     } finally {
       watch.close();
     }
@@ -201,6 +218,7 @@ describe("sharded WasmPlugin delivery (small bounds)", () => {
   it("a restarted controller rebuilds what it applied from the objects: a change still writes 2 objects", async () => {
     const before = await shardedTable("settled");
     const watch = await watchPlugins();
+    const applies0 = await pluginApplies();
     try {
       await startController("second", SMALL);
       await pollUntil("the new controller leads", () => (controller?.isLeader ? true : undefined), { timeoutMs: 30_000 });
@@ -211,6 +229,8 @@ describe("sharded WasmPlugin delivery (small bounds)", () => {
       const writes = await writesUntilFence(watch, "fence-2");
       expect(writes).toHaveLength(2);
       expect(writes).toContain("MODIFIED canal-canal-manifest");
+      // Not even an unchanged shard was applied again: 2 applies and the fence.
+      expect((await pluginApplies()) - applies0).toBe(3);
     } finally {
       watch.close();
     }
