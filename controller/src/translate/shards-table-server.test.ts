@@ -6,6 +6,7 @@ import type { Gateway } from "../api/istio.ts";
 import { TABLE_HOST } from "../../../schema/route-table-shards.ts";
 import { ProblemSink } from "./problems.ts";
 import { readServers } from "./servers.ts";
+import { parseObject } from "../api/parse.ts";
 
 function gateway(servers: Gateway["spec"]["servers"]): Gateway {
   return { apiVersion: "networking.istio.io/v1", kind: "Gateway", metadata: { namespace: "istio-system", name: "canal" }, spec: { selector: { app: "canal-gateway" }, servers } } as Gateway;
@@ -35,5 +36,26 @@ describe("the table server", () => {
     const s = readServers(gateway([{ port: { number: 8080, name: "h", protocol: "HTTP" }, hosts: [TABLE_HOST, "a.example.com"] }]), new ProblemSink());
     expect(s.ports.map((p) => p.port)).toEqual([8080]);
     expect(s.hosts.map((h) => h.host)).toEqual([TABLE_HOST, "a.example.com"]);
+  });
+});
+
+describe("parsing the chart's Gateway", () => {
+  const raw = (bindOn: "table" | "data") => ({
+    apiVersion: "networking.istio.io/v1", kind: "Gateway", metadata: { namespace: "istio-system", name: "canal" },
+    spec: { selector: { app: "canal-gateway" }, servers: [
+      { port: { number: 80, name: "http", protocol: "HTTP" }, hosts: ["*"], ...(bindOn === "data" ? { bind: "10.0.0.1" } : {}) },
+      { port: { number: 15099, name: "canal-table", protocol: "HTTP" }, bind: "127.0.0.1", hosts: [TABLE_HOST] },
+    ] },
+  });
+
+  it("the table server's bind is expected, not an ignored field (no UnsupportedField problem)", () => {
+    const out = parseObject(raw("table"));
+    expect(out.status).toBe("ok");
+    expect(out.status === "ok" ? out.object.ignoredFields : "x").toBeUndefined();
+  });
+
+  it("bind on a data server is still reported", () => {
+    const out = parseObject(raw("data"));
+    expect(out.status === "ok" ? out.object.ignoredFields?.map((f) => f.path) : []).toEqual(["spec.servers[0].bind"]);
   });
 });
