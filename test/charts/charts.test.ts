@@ -106,7 +106,8 @@ describe("canal (gateway)", () => {
     expect(find(gatewayCustom, "PodDisruptionBudget").spec).toMatchObject({ maxUnavailable: 1 });
     expect(at(podSpec(d), "securityContext", "sysctls")).toBeUndefined();
     const svcPorts = at(find(gatewayCustom, "Service", "east-west-gw"), "spec", "ports") as Json[];
-    const servers = at(find(gatewayCustom, "Gateway", "east-west"), "spec", "servers") as Json[];
+    // The loopback table server (table-server.test.ts) is no Service port.
+    const servers = (at(find(gatewayCustom, "Gateway", "east-west"), "spec", "servers") as Json[]).filter((s) => at(s, "port", "name") !== "canal-table");
     expect(servers.map((s) => [at(s, "port", "number"), at(s, "port", "name"), at(s, "port", "protocol")])).toEqual(svcPorts.map((p) => [p.port, p.name, "HTTP"]));
     expect(at(find(gatewayCustom, "Gateway"), "spec", "selector")).toEqual({ app: "east-west" });
     const ports = (container(d, "istio-proxy").ports as Json[]).map((p) => p.containerPort);
@@ -180,7 +181,7 @@ describe("canal-control", () => {
   it("WasmPlugin mode: the rendered flags parse with the controller's own parser and carry url + sha256", () => {
     const config = parseControllerFlags(controllerArgs(controlDefault));
     if (config === "help") throw new Error("unexpected --help");
-    expect(config.wasmPlugin).toEqual({ url: SEED_CONTROL_SETS["wasm.url"], sha256: SEED_CONTROL_SETS["wasm.sha256"] });
+    expect(config.wasmPlugin).toEqual({ url: SEED_CONTROL_SETS["wasm.url"], sha256: SEED_CONTROL_SETS["wasm.sha256"], shards: "auto", tablePort: 15099 });
     expect(config.ecds).toBeUndefined();
     expect(config).toMatchObject({ namespace: NS, leaseName: "canal-controller", leaseDurationSeconds: 15, metricsAddress: "0.0.0.0:9090", logLevel: "info", clusterDomain: "cluster.local" });
   });
@@ -302,7 +303,7 @@ describe("canal-control", () => {
     expect(args).toContain("--wasm-pull-secret=filter-registry.pull");
     const config = parseControllerFlags(args);
     if (config === "help") throw new Error("unexpected --help");
-    expect(config.wasmPlugin).toStrictEqual({ url: SEED_CONTROL_SETS["wasm.url"], sha256: SEED_CONTROL_SETS["wasm.sha256"], pullSecret: "filter-registry.pull" });
+    expect(config.wasmPlugin).toStrictEqual({ url: SEED_CONTROL_SETS["wasm.url"], sha256: SEED_CONTROL_SETS["wasm.sha256"], pullSecret: "filter-registry.pull", shards: "auto", tablePort: 15099 });
     // The pods' pull secrets are global.imagePullSecrets only, not the filter's secret.
     expect(podSpec(find(objects, "Deployment", "canal-controller")).imagePullSecrets).toEqual([{ name: "regcred" }]);
   });
@@ -311,7 +312,7 @@ describe("canal-control", () => {
     const objects = await template(CONTROL_CHART, "canal-control", NS, sets({ "global.hub": "r/canal", "wasm.url": "https://files.example/canal.wasm" }));
     const config = parseControllerFlags(controllerArgs(objects));
     if (config === "help") throw new Error("unexpected --help");
-    expect(config.wasmPlugin).toEqual({ url: "https://files.example/canal.wasm", sha256: undefined });
+    expect(config.wasmPlugin).toEqual({ url: "https://files.example/canal.wasm", sha256: undefined, shards: "auto", tablePort: 15099 });
   });
 });
 

@@ -50,6 +50,12 @@ export interface ChartInstall {
   controlObjects: KubeObject[];
   /** EnvoyFilter mode: the port the controller serves ECDS on (chart ecds.port). */
   ecdsPort?: number;
+  /**
+   * The Gateway's loopback table server port (ADR 0005; charts istioGateway.tablePort and
+   * wasm.tablePort): a free port here, not the chart's 15099, because every gateway Envoy of
+   * every test process shares this machine's 127.0.0.1 (pods would each have their own).
+   */
+  tablePort: number;
 }
 
 // Proxies get loopback addresses of their own: never 127.0.0.1, which the backends use (istiod
@@ -143,11 +149,13 @@ export class IstioWorld {
     const wasm = ensureCanalWasm();
     const port = opts.port ?? (await freePort());
     const ecdsPort = mode === "envoyfilter" ? await freePort() : undefined;
+    const tablePort = await freePort();
     const gatewaySets: Record<string, string> = {
       "service.ports[0].name": "http",
       "service.ports[0].port": String(port),
       "service.ports[0].targetPort": String(port),
       "istioGateway.enabled": "true",
+      "istioGateway.tablePort": String(tablePort),
       ...(mode === "envoyfilter" ? { "ecds.enabled": "true", "ecds.filterImage": "registry.example/canal:0.1.0", "ecds.wasmPath": wasm, "ecds.port": String(ecdsPort) } : {}),
       ...(opts.gatewaySets ?? {}),
     };
@@ -155,14 +163,14 @@ export class IstioWorld {
       "global.hub": "registry.example/canal",
       "global.tag": "0.1.0",
       "delivery.mode": mode,
-      ...(mode === "wasmplugin" ? { "wasm.url": `file://${wasm}` } : { "ecds.port": String(ecdsPort), "ecds.wasmPath": wasm }),
+      ...(mode === "wasmplugin" ? { "wasm.url": `file://${wasm}`, "wasm.tablePort": String(tablePort) } : { "ecds.port": String(ecdsPort), "ecds.wasmPath": wasm }),
       ...(opts.controlSets ?? {}),
     };
     const gatewayObjects = await template(GATEWAY_CHART, "canal-gateway", SYSTEM_NS, sets(gatewaySets));
     const controlObjects = await template(CONTROL_CHART, "canal-control", SYSTEM_NS, sets(controlSets));
     const failures = await applyAll(this.api, [...gatewayObjects, ...controlObjects], { dryRun: false });
     if (failures.length > 0) throw new Error(`applying the charts failed:\n${failures.join("\n")}`);
-    this.install = { mode, port, gatewayObjects, controlObjects, ecdsPort };
+    this.install = { mode, port, gatewayObjects, controlObjects, ecdsPort, tablePort };
     return this.install;
   }
 

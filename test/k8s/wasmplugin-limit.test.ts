@@ -1,5 +1,6 @@
 // The etcd scale wall (FACTS: an object is limited to ~1.5 MiB): a route table too big for a
-// WasmPlugin is never written half-way; status says TableTooLarge and points at ECDS.
+// WasmPlugin is never written half-way; status says TableTooLarge and points at ECDS. With
+// --wasmplugin-shards=never: auto (the default) shards it (wasmplugin-shards-sink.test.ts).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -24,7 +25,7 @@ beforeAll(async () => {
   const kc = api.kubeConfig();
   controller = new Controller({
     kc, kinds: await resolveKinds(kc), log: jsonLogger("debug", {}, (l) => logs.push(l)), identity: "limit",
-    leaseNamespace: "istio-system", leaseDurationSeconds: 3, wasmPlugin: { url: "oci://registry.example/canal:1" }, validateRegex: loadRegexValidator(),
+    leaseNamespace: "istio-system", leaseDurationSeconds: 3, wasmPlugin: { url: "oci://registry.example/canal:1", shards: "never" }, validateRegex: loadRegexValidator(),
   });
   await controller.start();
 }, 180_000);

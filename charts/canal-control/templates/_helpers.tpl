@@ -54,6 +54,8 @@ app: canal-controller
 {{- with .Values.wasm.imagePullSecret }}
 - {{ printf "--wasm-pull-secret=%s" (. | toString) | quote }}
 {{- end }}
+- {{ printf "--wasmplugin-shards=%s" (.Values.wasm.shards | default "auto" | toString) | quote }}
+- {{ printf "--wasmplugin-table-port=%v" (.Values.wasm.tablePort | default 15099) | quote }}
 {{- else }}
 - --no-wasmplugin
 - {{ printf "--ecds-address=0.0.0.0:%v" .Values.ecds.port | quote }}

@@ -47,6 +47,17 @@ preferredDuringSchedulingIgnoredDuringExecution:
 {{- end }}
 {{- $_ := set $names .name true }}
 {{- end }}
+{{- with .Values.istioGateway.tablePort }}
+{{- $table := . | int }}
+{{- if and (ge $table 15000) (le $table 15090) }}
+{{- fail (printf "istioGateway.tablePort %d is in Istio's reserved range 15000-15090; use e.g. 15099" $table) }}
+{{- end }}
+{{- range $.Values.service.ports }}
+{{- if or (eq ((.targetPort | default .port) | int) $table) (eq (.port | int) $table) }}
+{{- fail (printf "istioGateway.tablePort %d is also service.ports %q: the table server must not carry traffic" $table .name) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- if and .Values.ecds.enabled (not .Values.ecds.filterImage) }}
 {{- fail "ecds.enabled needs ecds.filterImage: an image that contains the filter (e.g. the canal controller image <hub>/canal:<tag>)" }}
 {{- end }}

@@ -1,6 +1,7 @@
 // Istio Gateway and DestinationRule specs.
 import type { DestinationRuleSpec, GatewayServer, GatewaySpec, Subset } from "./istio.ts";
 import { opt, type Reader } from "./reader.ts";
+import { TABLE_HOST } from "../../../schema/route-table-shards.ts";
 
 export function parseGatewaySpec(r: Reader, v: unknown): GatewaySpec | undefined {
   const o = r.object(v, "spec", ["selector", "servers"]);
@@ -11,8 +12,14 @@ export function parseGatewaySpec(r: Reader, v: unknown): GatewaySpec | undefined
   };
 }
 
+/** The gateway's loopback table server (ADR 0005) binds 127.0.0.1 by design: its `bind` is no ignored field. */
+function isTableServer(v: unknown): boolean {
+  const hosts = v !== null && typeof v === "object" ? (v as { hosts?: unknown }).hosts : undefined;
+  return Array.isArray(hosts) && hosts.length > 0 && hosts.every((h) => typeof h === "string" && h.slice(h.indexOf("/") + 1).toLowerCase() === TABLE_HOST);
+}
+
 function server(r: Reader, v: unknown, path: string): GatewayServer | undefined {
-  const o = r.object(v, path, ["name", "port", "hosts"], ["bind", "tls", "defaultEndpoint"]);
+  const o = r.object(v, path, isTableServer(v) ? ["name", "port", "hosts", "bind"] : ["name", "port", "hosts"], ["bind", "tls", "defaultEndpoint"]);
   if (o === undefined) return undefined;
   const port = opt(o, "port", path, (x, p) => {
     const po = r.object(x, p, ["number", "protocol", "name"], ["targetPort"]);

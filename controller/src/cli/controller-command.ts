@@ -12,6 +12,8 @@ import { processEnvReport } from "../runner/process-env.ts";
 import { DnsManager } from "../sinks/dns/manager.ts";
 import { DNS_USAGE, parseDnsFlags, DNS_FLAG_OPTIONS, type DnsConfig } from "./dns-flags.ts";
 import { SYSTEM_NAMESPACES_USAGE, systemNamespaces } from "./flags.ts";
+import { parseShardFlags, WASMPLUGIN_SHARD_FLAG_OPTIONS, WASMPLUGIN_SHARD_USAGE } from "./flags-wasmplugin.ts";
+import type { WasmPluginOptions } from "../sinks/wasmplugin-sink.ts";
 import { EcdsPublisher } from "../sinks/ecds-publisher.ts";
 import { DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT_IP } from "../sinks/ecds/limits.ts";
 import { startHttp } from "../runner/http.ts";
@@ -36,7 +38,7 @@ flags:
   --wasm-pull-secret NAME  with --wasm-url: the WasmPlugins' imagePullSecret, a Secret of type
                            kubernetes.io/dockerconfigjson in each WasmPlugin's namespace, for a
                            filter in a private OCI registry (default: none)
-  --no-wasmplugin          do not write WasmPlugins (EnvoyFilter / ECDS mode)
+${WASMPLUGIN_SHARD_USAGE}  --no-wasmplugin          do not write WasmPlugins (EnvoyFilter / ECDS mode)
   --ecds-address ADDR      serve each InternalGateway's table over ECDS (ADS gRPC) here, e.g.
                            0.0.0.0:18000; gateways set node.cluster to "<namespace>/<name>"
   --wasm-path PATH         with --ecds-address: the filter's path inside the gateways
@@ -75,7 +77,7 @@ export interface ControllerConfig {
   identity: string;
   leaseName: string;
   leaseDurationSeconds: number;
-  wasmPlugin?: { url: string; sha256?: string; pullSecret?: string };
+  wasmPlugin?: WasmPluginOptions;
   ecds?: { address: string; wasmPath: string; maxStreams: number; maxStreamsPerIp: number; tls?: EcdsTlsFiles };
   clusterDomain: string;
   /** Never redirected in DNS: kube-system, the controller's namespace and --system-namespaces. */
@@ -132,6 +134,7 @@ export function parseControllerFlags(args: string[]): ControllerConfig | "help" 
         "idle-gc-ms": { type: "string", default: String(DEFAULT_IDLE_GC_MS) },
         help: { type: "boolean", short: "h", default: false },
         ...DNS_FLAG_OPTIONS,
+        ...WASMPLUGIN_SHARD_FLAG_OPTIONS,
       },
     }));
   } catch (err) {
@@ -158,8 +161,8 @@ export function parseControllerFlags(args: string[]): ControllerConfig | "help" 
     const url = values["wasm-url"];
     if (url === undefined) throw new UsageError("canal controller: --wasm-url is required (where gateways fetch the filter), or pass --no-wasmplugin");
     if (!/^(oci|https?|file):\/\/\S+$/.test(url)) throw new UsageError(`canal controller: --wasm-url must be an oci://, http(s):// or file:// URL, got "${url}"`);
-    wasmPlugin = { url, sha256: sha, ...(pullSecret === undefined ? {} : { pullSecret }) };
-  }
+    wasmPlugin = { url, sha256: sha, ...(pullSecret === undefined ? {} : { pullSecret }), ...parseShardFlags(values, true) };
+  } else parseShardFlags(values, false);
   let ecds: ControllerConfig["ecds"];
   const ecdsAddress = values["ecds-address"];
   if (ecdsAddress !== undefined) {

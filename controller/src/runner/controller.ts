@@ -51,6 +51,8 @@ export class Controller {
   private readonly leader: LeaderElector;
   /** WasmPlugin, then ECDS: the order in which their delivery states combine (combineDeliveries). */
   private readonly sinks: readonly TableSink[];
+  /** The WasmPlugin sink, also a source of problems (routes too large for any shard). */
+  private readonly wasmPlugins?: WasmPluginSink;
   private readonly status: StatusWriter;
   /** Absent when the API server does not serve HTTPRoutes. */
   private readonly routeStatus?: HTTPRouteStatusWriter;
@@ -75,7 +77,8 @@ export class Controller {
       onRun: (runs) => this.metrics.gauge("canal_idle_gc_total", "Full garbage collections run once idle after a translation.", runs),
     });
     this.source = new ClusterSource({ kc: o.kc, kinds: o.kinds, log: o.log });
-    this.sinks = [...(o.wasmPlugin ? [new WasmPluginSink({ kc: o.kc, plugin: o.wasmPlugin, log: o.log, metrics: this.metrics })] : []), ...(o.publisher ? [o.publisher] : [])];
+    if (o.wasmPlugin) this.wasmPlugins = new WasmPluginSink({ kc: o.kc, plugin: o.wasmPlugin, log: o.log, metrics: this.metrics, serialize: (vh) => this.memo.virtualHostJson(vh) });
+    this.sinks = [...(this.wasmPlugins ? [this.wasmPlugins] : []), ...(o.publisher ? [o.publisher] : [])];
     this.status = new StatusWriter(o.kc, "canal-controller", o.identity);
     const routes = o.kinds.find((k) => k.kind === "HTTPRoute");
     if (routes !== undefined) this.routeStatus = new HTTPRouteStatusWriter(o.kc, routes.apiVersion);
@@ -239,7 +242,7 @@ export class Controller {
     if (this.gatewayStatus !== undefined) await this.gatewayStatus.writeAll(parsed.snapshot.gatewayApiGateways, result, () => this.leader.isLeader);
     const accepted = result.gateways.filter((g) => g.accepted);
     for (const sink of this.sinks) await sink.prune(accepted);
-    const problems: Problem[] = [...parsed.problems, ...result.problems, ...(dns?.problems ?? [])];
+    const problems: Problem[] = [...parsed.problems, ...result.problems, ...(dns?.problems ?? []), ...(this.wasmPlugins?.problems() ?? [])];
     const created = await this.status.emitProblemEvents(problems, apiVersionOf(this.o.kinds), uidIndex(parsed));
     if (created > 0) this.metrics.counter("canal_events_total", "Warning Events emitted for rejected objects.", {}, created);
   }

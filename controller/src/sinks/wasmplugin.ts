@@ -37,6 +37,14 @@ export interface WasmPluginTarget {
   imagePullSecret?: string;
 }
 
+/**
+ * The filter artifact as annotated on every WasmPlugin: a change re-applies the object. The pull
+ * secret is part of how the artifact is fetched, so changing (or dropping) it re-applies too.
+ */
+export function artifactAnnotation(target: Pick<WasmPluginTarget, "url" | "sha256" | "imagePullSecret">): string {
+  return `${target.url}@${target.sha256 ?? ""}` + (target.imagePullSecret ? ` imagePullSecret=${target.imagePullSecret}` : "");
+}
+
 export type ApplyOutcome = "written" | "unchanged";
 
 export class TableTooLargeError extends Error {}
@@ -50,9 +58,7 @@ export class WasmPluginWriter {
 
   /** The WasmPlugin object for a table, as it is applied. */
   static render(target: WasmPluginTarget, table: RouteTable): k8s.KubernetesObject & { spec: Record<string, unknown> } {
-    // The pull secret is part of how the artifact is fetched: changing it (or dropping it) must
-    // re-apply even when the table is unchanged. Without one the annotation is as before.
-    const artifact = `${target.url}@${target.sha256 ?? ""}` + (target.imagePullSecret ? ` imagePullSecret=${target.imagePullSecret}` : "");
+    const artifact = artifactAnnotation(target);
     const spec: Record<string, unknown> = {
       selector: { matchLabels: target.selector },
       url: target.url,

@@ -1,5 +1,6 @@
 // A Gateway's servers: which hosts they expose to which namespaces, and the ports they listen on.
 import type { Gateway } from "../api/istio.ts";
+import { TABLE_HOST } from "../../../schema/route-table-shards.ts";
 import { isDnsLabel, normalizeHost, parseServerHost, type ServerHost } from "./names.ts";
 import type { ProblemSink } from "./problems.ts";
 
@@ -17,10 +18,18 @@ export interface Servers {
   ports: ServerPort[];
 }
 
+/** A server exposing only the reserved table host (any namespace prefix). */
+function isTableServer(server: Gateway["spec"]["servers"][number]): boolean {
+  return server.hosts.length > 0 && server.hosts.every((h) => h.slice(h.indexOf("/") + 1).toLowerCase() === TABLE_HOST);
+}
+
 export function readServers(gateway: Gateway, sink: ProblemSink): Servers {
   const hosts: ServerHost[] = [];
   const ports: ServerPort[] = [];
   gateway.spec.servers.forEach((server, i) => {
+    // The gateway's loopback table server (ADR 0005) carries the shard WasmPlugins, never routes:
+    // neither its port nor its reserved host is the table's.
+    if (isTableServer(server)) return;
     const protocol = server.port.protocol.toUpperCase();
     if (!HTTP_PROTOCOLS.includes(protocol)) {
       sink.add(gateway, `spec.servers[${i}].port.protocol`, "UnsupportedField", `spec.servers[${i}].port.protocol: ${server.port.protocol} is not served by Canal (HTTP, HTTP2 and GRPC are); this server's hosts are not exposed. Use protocol HTTP.`);
