@@ -60,6 +60,14 @@ async function setServices(n: number, from = 0): Promise<void> {
   // Batches of parallel requests: hundreds of sequential round trips would dominate the test.
   for (let i = 0; i < extra.length; i += 50) await Promise.all(extra.slice(i, i + 50).map((name) => api.delete(`${VS_PATH}/${name}`)));
   for (let i = 0; i < missing.length; i += 50) await Promise.all(missing.slice(i, i + 50).map((o) => api.apply([o])));
+  // The controller sees the writes a little later: until it has, table() is the old table and
+  // shardedTable() would accept the objects of that old table as settled.
+  await pollUntil(`${n} services translated`, () => (table().virtualHosts.filter((v) => v.name.startsWith(`${NS}/svc-`)).length === n ? true : undefined), { timeoutMs: 60_000 });
+}
+
+/** Waits until the controller translated a table other than `version` (a change the test just applied). */
+async function translatedPast(version: string): Promise<void> {
+  await pollUntil("the change translated", () => (table().version !== version ? true : undefined), { timeoutMs: 30_000 });
 }
 
 async function plugins(): Promise<Map<string, Plugin>> {
@@ -182,6 +190,7 @@ describe("sharded WasmPlugin delivery (small bounds)", () => {
     const applies0 = await pluginApplies();
     try {
       await api.apply([vs(7, "other.default.svc.cluster.local")]);
+      await translatedPast(before.manifest.version);
       const after = await shardedTable("the change delivered");
       expect(after.manifest.version).not.toBe(before.manifest.version);
       const changed = after.shards.filter((s, i) => s.version !== before.shards[i]?.version).map((s) => s.index);
@@ -212,6 +221,7 @@ describe("sharded WasmPlugin delivery (small bounds)", () => {
     }, { timeoutMs: 30_000, intervalMs: 200 });
     expect(event.message).toMatch(/VirtualService istio-system\/huge: its routes serialize to \d+ bytes, more than one WasmPlugin shard may carry/);
     await api.delete(`${VS_PATH}/huge`);
+    await pollUntil("huge removed", () => (table().virtualHosts.some((v) => v.name === `${NS}/huge`) ? undefined : true), { timeoutMs: 30_000 });
     await shardedTable("huge gone");
   }, 120_000);
 
@@ -223,6 +233,7 @@ describe("sharded WasmPlugin delivery (small bounds)", () => {
       await startController("second", SMALL);
       await pollUntil("the new controller leads", () => (controller?.isLeader ? true : undefined), { timeoutMs: 30_000 });
       await api.apply([vs(8, "other.default.svc.cluster.local")]);
+      await translatedPast(before.manifest.version);
       const after = await shardedTable("the change delivered after the restart");
       expect(after.shards.length).toBe(before.shards.length);
       await programmed("status", (s) => s.status?.tableVersion === after.manifest.version);
