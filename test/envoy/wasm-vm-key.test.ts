@@ -71,20 +71,23 @@ async function routerView(shardEnv: Record<string, string> | undefined, routerEn
   return { configs: lines.filter((l) => /^\d+=/.test(l)).map((l) => l.replace(/^\d+=/, "")), shared: lines.filter((l) => l.startsWith("shared=")) };
 }
 
+// Each test starts an Envoy with two Wasm VMs: seconds on a loaded 2-CPU machine, past vitest's 5 s default.
+const ENVOY_TEST_MS = 30_000;
+
 describe("Envoy 1.40: the Wasm VM key includes the environment variables", () => {
   it("same code, same (no) environment: one VM, the router sees the shard's root context", async () => {
     const v = await routerView(undefined, undefined);
     expect(v.configs).toEqual(['{"role":"shard","tag":"s0-v1"}', '{"role":"router"}']);
-  });
+  }, ENVOY_TEST_MS);
 
   it("equal environment variables: still one VM", async () => {
     const v = await routerView({ RV: "7" }, { RV: "7" });
     expect(v.configs).toHaveLength(2);
-  });
+  }, ENVOY_TEST_MS);
 
   it("different environment variables (istiod's per-WasmPlugin resourceVersion): two VMs, but shared data still crosses", async () => {
     const v = await routerView({ ISTIO_META_WASM_PLUGIN_RESOURCE_VERSION: "101" }, { ISTIO_META_WASM_PLUGIN_RESOURCE_VERSION: "102" });
     expect(v.configs).toEqual(['{"role":"router"}']);
     expect(v.shared.map((l) => l.replace(/ cas=\d+$/, ""))).toEqual(['shared={"role":"shard","tag":"s0-v1"}']);
-  });
+  }, ENVOY_TEST_MS);
 });
