@@ -7,11 +7,7 @@
 // near connections × 1000 / (delay + latency); the rate actually reached is measured and reported,
 // and CPU per 1,000 requests/s is normalised by it.
 
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { spawnTracked } from "../test/support/processes.ts";
-import { parseWrk, wrkBinary, type WrkResult } from "../test/support/wrk.ts";
+import { runWrk, type WrkResult } from "../test/support/wrk.ts";
 import { median } from "./controller-support.ts";
 import { PATHS } from "./filter-measure.ts";
 import { procCpuSeconds, procMemory } from "./istio-support.ts";
@@ -50,23 +46,8 @@ end
 ${delayMs === undefined ? "" : `function delay()\n  return ${Math.max(0, Math.round(delayMs))}\nend\n`}`;
 }
 
-async function wrkOnce(target: PathTarget, run: WrkRun): Promise<WrkResult> {
-  const dir = mkdtempSync(join(tmpdir(), "canal-wrk-sidecar-"));
-  try {
-    const script = join(dir, "path.lua");
-    writeFileSync(script, luaScript(target.host, run.delayMs));
-    const args = ["-t", "1", "-c", String(run.connections), "-d", `${run.durationS}s`, "--timeout", "5s", "--latency", "-s", script, target.url];
-    const child = spawnTracked("taskset", ["-c", run.cpuList, wrkBinary(), ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout?.on("data", (c: Buffer) => (out += c.toString()));
-    child.stderr?.on("data", (c: Buffer) => (err += c.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
-    if (code !== 0) throw new Error(`wrk exited with ${code}: ${err}\n${out}`);
-    return parseWrk(out);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+function wrkOnce(target: PathTarget, run: WrkRun): Promise<WrkResult> {
+  return runWrk({ url: target.url, threads: 1, connections: run.connections, durationS: run.durationS, cpuList: run.cpuList, script: luaScript(target.host, run.delayMs) });
 }
 
 /** One wrk run against `target` with the CPU and RSS of each of its Envoys; fails on any non-2xx or socket error. */

@@ -4,7 +4,7 @@
 // early still leaves the main thread sleeping for the whole duration).
 
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnTracked } from "./processes.ts";
@@ -32,6 +32,8 @@ export interface WrkOptions {
   /** Pin wrk to these CPUs (taskset -c). */
   cpuList?: string;
   timeoutS?: number;
+  /** A Lua script of the caller's own, used instead of the generated hosts × paths spread. */
+  script?: string;
 }
 
 export interface WrkResult {
@@ -126,7 +128,7 @@ export async function runWrk(opts: WrkOptions): Promise<WrkResult> {
   const bin = wrkBinary();
   const dir = mkdtempSync(join(tmpdir(), "canal-wrk-"));
   const script = join(dir, "spread.lua");
-  writeFileSync(script, luaScript(opts));
+  writeFileSync(script, opts.script ?? luaScript(opts));
   const args = [
     "-t", String(opts.threads),
     "-c", String(opts.connections),
@@ -143,6 +145,7 @@ export async function runWrk(opts: WrkOptions): Promise<WrkResult> {
   child.stdout?.on("data", (c: Buffer) => (out += c.toString()));
   child.stderr?.on("data", (c: Buffer) => (err += c.toString()));
   const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+  rmSync(dir, { recursive: true, force: true });
   if (code !== 0) throw new Error(`wrk exited with ${code}: ${err}\n${out}`);
   return parseWrk(out);
 }
